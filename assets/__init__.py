@@ -1,0 +1,1 @@
+"""Dagster assets and asset checks: thin wrappers that turn a trading-day partition into domain calls."""

@@ -1,0 +1,1 @@
+"""Benchmarks: commands that print throughput and memory figures against same-run baselines."""

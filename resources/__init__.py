@@ -1,0 +1,1 @@
+"""Dagster resources that hand the domain its configured clients."""

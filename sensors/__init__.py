@@ -1,0 +1,1 @@
+"""Dagster schedules and sensors for the daily simulation."""

@@ -1,0 +1,63 @@
+"""Integration fixtures: the local stack, started once per session, and per-test isolated names."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from torghut_sim.devstack.config import StackConfig
+from torghut_sim.devstack.registry import service
+from torghut_sim.devstack.service import Service
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Everything under tests/integration needs the real servers."""
+    for item in items:
+        if "/integration/" in str(item.path):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def stack_config() -> StackConfig:
+    """The stack configuration from the environment (state dir, ports)."""
+    return StackConfig()
+
+
+def _started(name: str, config: StackConfig) -> Service:
+    svc = service(name, config)
+    svc.start()
+    return svc
+
+
+@pytest.fixture(scope="session")
+def postgres_service(stack_config: StackConfig) -> Service:
+    """A running PostgreSQL 15 on loopback."""
+    return _started("postgres", stack_config)
+
+
+@pytest.fixture(scope="session")
+def kafka_service(stack_config: StackConfig) -> Service:
+    """A running single-node KRaft Kafka broker on loopback."""
+    return _started("kafka", stack_config)
+
+
+@pytest.fixture(scope="session")
+def clickhouse_service(stack_config: StackConfig) -> Service:
+    """A running ClickHouse (chdb) HTTP server on loopback."""
+    return _started("clickhouse", stack_config)
+
+
+@pytest.fixture(scope="session")
+def kube_service(stack_config: StackConfig) -> Service:
+    """A running etcd + kube-apiserver with the CRDs registered and a kubeconfig written."""
+    return _started("kube", stack_config)
+
+
+@pytest.fixture
+def unique_name(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A short lower-case name unique to this test, safe for databases, topics and namespaces."""
+    base = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower()).strip("_")[:24]
+    yield f"t_{base}_{uuid.uuid4().hex[:8]}"

@@ -1,0 +1,88 @@
+"""`devstack`: bring the local stack of real servers up, down, and report what runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+
+from torghut_sim.devstack.config import StackConfig
+from torghut_sim.devstack.errors import DevstackError
+from torghut_sim.devstack.registry import SERVICE_CLASSES, service
+
+
+def _names(args: argparse.Namespace) -> list[str]:
+    return list(args.services) or list(SERVICE_CLASSES)
+
+
+def _up(args: argparse.Namespace, config: StackConfig) -> int:
+    for name in _names(args):
+        began = time.monotonic()
+        service(name, config).start()
+        print(f"{name}: up ({time.monotonic() - began:.1f}s)", file=sys.stderr)
+    return 0
+
+
+def _install(args: argparse.Namespace, config: StackConfig) -> int:
+    for name in _names(args):
+        began = time.monotonic()
+        service(name, config).install()
+        print(f"{name}: installed ({time.monotonic() - began:.1f}s)", file=sys.stderr)
+    return 0
+
+
+def _down(args: argparse.Namespace, config: StackConfig) -> int:
+    for name in reversed(_names(args)):
+        stopped = service(name, config).stop()
+        print(f"{name}: {'stopped' if stopped else 'was not running'}", file=sys.stderr)
+    return 0
+
+
+def _status(args: argparse.Namespace, config: StackConfig) -> int:
+    statuses = [service(name, config).status() for name in _names(args)]
+    if args.json:
+        print(json.dumps([asdict(s) for s in statuses], indent=2, sort_keys=True))
+    else:
+        for s in statuses:
+            state = "healthy" if s.healthy else ("running" if s.running else "stopped")
+            pids = " ".join(f"{role}={pid}" for role, pid in s.pids.items())
+            ends = " ".join(f"{k}={v}" for k, v in s.endpoints.items())
+            print(f"{s.name:<11} {state:<8} {pids}  {ends}")
+    return 0 if all(s.healthy for s in statuses) else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of `devstack`."""
+    parser = argparse.ArgumentParser(prog="devstack", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for command, helptext in (
+        ("up", "install if needed, start, and wait until healthy"),
+        ("install", "fetch and build without starting"),
+        ("down", "stop by PID"),
+        ("status", "show what runs; exit 1 unless all named servers are healthy"),
+    ):
+        p = sub.add_parser(command, help=helptext)
+        p.add_argument("services", nargs="*", choices=[*SERVICE_CLASSES, []], metavar="SERVICE")
+        if command == "status":
+            p.add_argument("--json", action="store_true")
+    return parser
+
+
+HANDLERS = {"up": _up, "install": _install, "down": _down, "status": _status}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `devstack` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return HANDLERS[args.command](args, StackConfig())
+    except DevstackError as exc:
+        print(f"devstack: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

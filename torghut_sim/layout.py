@@ -1,0 +1,95 @@
+"""The run directory `<output_root>/<run_token>/`: where every artifact of one simulation run lives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+# Simulation tables exported from Postgres, one Parquet file each under `outputs/`.
+POSTGRES_EXPORT_TABLES: tuple[str, ...] = (
+    "trade_decisions",
+    "executions",
+    "execution_order_events",
+    "execution_tca_metrics",
+    "llm_decision_reviews",
+    "trade_cursor",
+    "simulation_run_progress",
+)
+# Figures exported from the simulation ClickHouse database, one Parquet file each under `outputs/`.
+CLICKHOUSE_EXPORTS: tuple[str, ...] = ("last_prices", "clickhouse_counts")
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Every file of one run, by role; a pure function of the run directory."""
+
+    root: Path
+
+    @property
+    def manifest(self) -> Path:
+        """The per-day dataset manifest as used by the run."""
+        return self.root / "manifest.yaml"
+
+    @property
+    def plan(self) -> Path:
+        """The validated plan: window, names, guard results."""
+        return self.root / "plan.json"
+
+    @property
+    def dump(self) -> Path:
+        """The ordered, compressed source dump."""
+        return self.root / "source-dump.jsonl.zst"
+
+    @property
+    def dump_marker(self) -> Path:
+        """Hashes and counts of the dump; a dump is reused only when it agrees with the file."""
+        return self.root / "source-dump.marker.json"
+
+    @property
+    def replay_marker(self) -> Path:
+        """Proof that the dump was replayed, keyed by the dump's payload hash."""
+        return self.root / "replay-marker.json"
+
+    @property
+    def state(self) -> Path:
+        """Captured pre-run values of everything the run patches (the restore source)."""
+        return self.root / "state.json"
+
+    @property
+    def run_state(self) -> Path:
+        """Append-only phase transitions of the run."""
+        return self.root / "run-state.json"
+
+    @property
+    def restore_required(self) -> Path:
+        """Written only when a restore failed: the remaining differences and the commands to fix them."""
+        return self.root / "restore-required.json"
+
+    @property
+    def contamination(self) -> Path:
+        """Production-side snapshots before and after and their comparison."""
+        return self.root / "contamination.json"
+
+    @property
+    def outputs_dir(self) -> Path:
+        """Parquet exports of the simulation tables."""
+        return self.root / "outputs"
+
+    @property
+    def export_manifest(self) -> Path:
+        """Row counts and hashes of every exported Parquet file."""
+        return self.outputs_dir / "export-manifest.json"
+
+    def output_table(self, table: str) -> Path:
+        """The Parquet export of one simulation table."""
+        return self.outputs_dir / f"{table}.parquet"
+
+    @property
+    def report_dir(self) -> Path:
+        """The report bundle: JSON, Markdown, CSV, Parquet and charts."""
+        return self.root / "report"
+
+
+def run_paths(output_root: Path, run_token: str) -> RunPaths:
+    """The run directory of a run token under an output root."""
+    return RunPaths(output_root / run_token)
