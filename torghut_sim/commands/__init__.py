@@ -1,0 +1,1 @@
+"""Subcommands of the `torghut-sim` command line, one module each."""
