@@ -1,0 +1,171 @@
+"""The New York trading calendar: which dates are NYSE sessions and their UTC windows.
+
+Trading days and early closes come from the `exchange_calendars` XNYS calendar; the session window is
+09:30–16:00 America/New_York (13:00 on early-close days) converted to UTC with daylight saving applied.
+Optional pre/post buffers widen the dump window only; coverage is always judged on the session itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import exchange_calendars
+
+from torghut_sim.errors import TorghutSimError
+
+NEW_YORK = ZoneInfo("America/New_York")
+CALENDAR_NAME = "XNYS"
+SESSION_OPEN = time(9, 30)
+REGULAR_CLOSE = time(16, 0)
+EARLY_CLOSE = time(13, 0)
+# Fixed bounds keep the calendar independent of today's date (exchange_calendars defaults to "now ± n").
+CALENDAR_FIRST_DAY = date(2000, 1, 3)
+CALENDAR_LAST_DAY = date(2045, 12, 29)
+# Longest stretch without a session (weekend plus holidays) is far below this; it bounds the search.
+_MAX_LOOKBACK_DAYS = 14
+
+
+class CalendarError(TorghutSimError):
+    """A date the calendar cannot answer for, or that is not a session when one is required."""
+
+    reason = "calendar_error"
+
+
+@functools.lru_cache(maxsize=1)
+def _xnys() -> Any:
+    """The XNYS calendar over the fixed supported range (built once per process)."""
+    # exchange_calendars trips a pandas deprecation internally while building; nothing we can act on.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return exchange_calendars.get_calendar(
+            CALENDAR_NAME, start=CALENDAR_FIRST_DAY.isoformat(), end=CALENDAR_LAST_DAY.isoformat()
+        )
+
+
+def _check_range(day: date) -> None:
+    """Refuse dates outside the range the calendar was built for, rather than guessing."""
+    if not CALENDAR_FIRST_DAY <= day <= CALENDAR_LAST_DAY:
+        raise CalendarError(
+            f"{day.isoformat()} is outside the supported calendar range "
+            f"{CALENDAR_FIRST_DAY.isoformat()}..{CALENDAR_LAST_DAY.isoformat()}",
+            reason="date_outside_calendar",
+        )
+
+
+def is_trading_day(day: date) -> bool:
+    """Whether a New York date is an NYSE session (not a weekend, not an exchange holiday)."""
+    _check_range(day)
+    return bool(_xnys().is_session(day.isoformat()))
+
+
+def is_early_close(day: date) -> bool:
+    """Whether a trading day closes early (13:00 New York)."""
+    if not is_trading_day(day):
+        return False
+    close_utc = _xnys().session_close(day.isoformat()).to_pydatetime()
+    return bool(close_utc.astimezone(NEW_YORK).time() < REGULAR_CLOSE)
+
+
+def trading_days(from_date: date, to_date: date) -> list[date]:
+    """Every trading day in the inclusive range, in order."""
+    if from_date > to_date:
+        return []
+    _check_range(from_date)
+    _check_range(to_date)
+    sessions = _xnys().sessions_in_range(from_date.isoformat(), to_date.isoformat())
+    return [ts.date() for ts in sessions]
+
+
+@dataclass(frozen=True)
+class SessionWindow:
+    """The regular session of one New York date in UTC, and the dump window around it."""
+
+    trading_day: date
+    session_start: datetime
+    session_end: datetime
+    is_trading_day: bool
+    early_close: bool
+    pre_buffer_minutes: int = 0
+    post_buffer_minutes: int = 0
+
+    @property
+    def session_minutes(self) -> int:
+        """Length of the session itself (390, or 210 on an early close)."""
+        return int((self.session_end - self.session_start).total_seconds() // 60)
+
+    @property
+    def start(self) -> datetime:
+        """Start of the dump window: the session start minus the pre-buffer."""
+        return self.session_start - timedelta(minutes=self.pre_buffer_minutes)
+
+    @property
+    def end(self) -> datetime:
+        """End of the dump window: the session end plus the post-buffer."""
+        return self.session_end + timedelta(minutes=self.post_buffer_minutes)
+
+
+def _local_to_utc(day: date, at: time) -> datetime:
+    """A New York wall-clock time on a date as an aware UTC datetime (DST applied by zoneinfo)."""
+    return datetime.combine(day, at, tzinfo=NEW_YORK).astimezone(UTC)
+
+
+def _build_window(day: date, trading: bool, early: bool, pre: int, post: int) -> SessionWindow:
+    """Assemble a window after validating the buffers."""
+    if pre < 0 or post < 0:
+        raise CalendarError(
+            f"buffers must be >= 0 minutes, got pre={pre} post={post}", reason="invalid_buffer"
+        )
+    close = EARLY_CLOSE if early else REGULAR_CLOSE
+    return SessionWindow(
+        trading_day=day,
+        session_start=_local_to_utc(day, SESSION_OPEN),
+        session_end=_local_to_utc(day, close),
+        is_trading_day=trading,
+        early_close=early,
+        pre_buffer_minutes=pre,
+        post_buffer_minutes=post,
+    )
+
+
+def session_window(day: date, pre_buffer_minutes: int = 0, post_buffer_minutes: int = 0) -> SessionWindow:
+    """The UTC session window of a trading day; a non-trading day is refused."""
+    if not is_trading_day(day):
+        raise CalendarError(f"{day.isoformat()} is not an NYSE trading day", reason="not_a_trading_day")
+    return _build_window(day, True, is_early_close(day), pre_buffer_minutes, post_buffer_minutes)
+
+
+def nominal_session_window(
+    day: date, pre_buffer_minutes: int = 0, post_buffer_minutes: int = 0
+) -> SessionWindow:
+    """The session window of a trading day, or the regular 09:30–16:00 window of any other date."""
+    trading = is_trading_day(day)
+    early = trading and is_early_close(day)
+    return _build_window(day, trading, early, pre_buffer_minutes, post_buffer_minutes)
+
+
+def previous_completed_trading_day(instant: datetime) -> date:
+    """The latest trading day before the New York date of `instant` (what the nightly run simulates).
+
+    The day of the instant itself never counts, even after its close: the nightly schedule at 21:00 on a
+    Monday simulates the previous Friday, so that late records of a session have settled in the source
+    topics before it is dumped.
+    """
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        raise CalendarError(
+            f"instant {instant.isoformat()} has no time zone; pass an aware datetime",
+            reason="naive_datetime",
+        )
+    day = instant.astimezone(NEW_YORK).date() - timedelta(days=1)
+    for _ in range(_MAX_LOOKBACK_DAYS):
+        if is_trading_day(day):
+            return day
+        day -= timedelta(days=1)
+    raise CalendarError(
+        f"no completed trading day within {_MAX_LOOKBACK_DAYS} days before {instant.isoformat()}",
+        reason="no_completed_trading_day",
+    )

@@ -1,0 +1,258 @@
+"""The plan of a run (or a range of runs): windows, names, redacted connections, runtime env, guards.
+
+A plan is computed without any side effect or secret value and is deterministic for the same inputs
+and environment; `write_day_plan` stores `manifest.yaml` and `plan.json` in the run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from torghut_sim.calendar import CalendarError, nominal_session_window
+from torghut_sim.day_manifest import day_run_paths, render_day_manifest, write_day_manifest
+from torghut_sim.guards import PAPER_ONLY_ENV, GuardResult, GuardsRefusedError, run_guards
+from torghut_sim.manifest import DatasetManifest
+from torghut_sim.naming import RunNames, names_for_day
+from torghut_sim.planner import BatchPlan
+from torghut_sim.secrets import Secret, dsn_with_password, redact_dsn
+from torghut_sim.topics import DUMPED_ROLES
+
+PLAN_SCHEMA = "torghut-sim.plan.v1"
+BATCH_PLAN_SCHEMA = "torghut-sim.plan-batch.v1"
+
+
+def _iso(value: datetime) -> str:
+    """An aware datetime as ISO-8601 UTC with a trailing Z."""
+    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def display_dsn(dsn: str, password_env: str | None) -> str:
+    """A DSN as shown to people: `user:***@host` when a password will be attached, never the value."""
+    if password_env is None:
+        return redact_dsn(dsn)
+    return redact_dsn(dsn_with_password(dsn, Secret("redacted")).reveal())
+
+
+def runtime_env(manifest: DatasetManifest, names: RunNames, db_dsn: str) -> dict[str, str]:
+    """The env a simulation sets on the runtime (CONTRACTS §7): allowed overrides, then the fixed keys."""
+    window = manifest.window
+    clickhouse_db = manifest.clickhouse.simulation_database or names.simulation_database
+    env: dict[str, str] = dict(manifest.torghut_env_overrides)
+    # The fixed keys come last so an override can never weaken them (the guard also refuses such keys).
+    env.update(PAPER_ONLY_ENV)
+    env.update(
+        {
+            "TRADING_ENABLED": "true",
+            "DB_DSN": db_dsn,
+            "TRADING_SIGNAL_TABLE": f"{clickhouse_db}.ta_signals",
+            "TRADING_PRICE_TABLE": f"{clickhouse_db}.ta_microbars",
+            "TRADING_SIMULATION_RUN_ID": names.run_id,
+            "TRADING_SIMULATION_DATASET_ID": manifest.dataset_id,
+            "TRADING_SIMULATION_WINDOW_START": _iso(window.start),
+            "TRADING_SIMULATION_WINDOW_END": _iso(window.end),
+            "TRADING_ORDER_FEED_TOPIC": names.topic("order_updates"),
+            "TRADING_ORDER_FEED_GROUP_ID": names.order_feed_group_id,
+        }
+    )
+    return env
+
+
+def _secret_envs(manifest: DatasetManifest) -> list[str]:
+    """Every environment variable the manifest names for a secret, sorted, once each."""
+    k, c, p = manifest.kafka, manifest.clickhouse, manifest.postgres
+    named = [
+        k.sasl_password_env,
+        k.runtime_sasl_password_env,
+        c.password_env,
+        p.admin_dsn_env,
+        p.admin_dsn_password_env,
+        p.simulation_dsn_password_env,
+        p.runtime_simulation_dsn_password_env,
+    ]
+    return sorted({n for n in named if n})
+
+
+def connection_summary(manifest: DatasetManifest, postgres_database: str) -> dict[str, Any]:
+    """Where the run connects, with every DSN redacted and secrets named by variable only."""
+    k, c, p = manifest.kafka, manifest.clickhouse, manifest.postgres
+    admin = (
+        f"${{{p.admin_dsn_env}}}"
+        if p.admin_dsn_env
+        else display_dsn(p.admin_dsn or "", p.admin_dsn_password_env)
+    )
+    return {
+        "kafka": {
+            "bootstrap_servers": k.bootstrap_servers,
+            "security_protocol": k.security_protocol,
+            "sasl_mechanism": k.sasl_mechanism,
+            "sasl_username": k.sasl_username,
+            "sasl_password_env": k.sasl_password_env,
+        },
+        "runtime_kafka": {
+            "bootstrap_servers": k.runtime_bootstrap_servers,
+            "security_protocol": k.runtime_security_protocol,
+            "sasl_mechanism": k.runtime_sasl_mechanism,
+            "sasl_username": k.runtime_sasl_username,
+            "sasl_password_env": k.runtime_sasl_password_env,
+        },
+        "clickhouse": {
+            "http_url": redact_dsn(c.http_url),
+            "username": c.username,
+            "password_env": c.password_env,
+        },
+        "postgres": {
+            "admin_dsn": admin,
+            "simulation_dsn": display_dsn(
+                p.simulation_dsn_for(postgres_database), p.simulation_dsn_password_env
+            ),
+            "runtime_simulation_dsn": display_dsn(
+                p.runtime_simulation_dsn_for(postgres_database), p.runtime_simulation_dsn_password_env
+            ),
+            "migrations_command": p.migrations_command,
+        },
+    }
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """The plan of one run: its manifest, names, guard results and JSON view."""
+
+    manifest: DatasetManifest
+    names: RunNames
+    guards: tuple[GuardResult, ...]
+    data: dict[str, Any]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every guard passed."""
+        return all(g.ok for g in self.guards)
+
+    def refusal(self) -> GuardsRefusedError | None:
+        """The refusal to raise when a guard failed, else None."""
+        return None if self.ok else GuardsRefusedError(list(self.guards))
+
+
+def _calendar_view(manifest: DatasetManifest) -> dict[str, Any] | None:
+    """The calendar facts of the manifest's trading day, None when outside the calendar."""
+    if manifest.window.trading_day is None:
+        return None
+    try:
+        session = nominal_session_window(manifest.window.trading_day)
+    except CalendarError:
+        return None
+    return {
+        "is_trading_day": session.is_trading_day,
+        "early_close": session.early_close,
+        "session_start": _iso(session.session_start),
+        "session_end": _iso(session.session_end),
+        "session_minutes": session.session_minutes,
+    }
+
+
+def build_day_plan(
+    manifest: DatasetManifest,
+    names: RunNames,
+    allow_non_trading_day: bool = False,
+    environ: Mapping[str, str] | None = None,
+) -> DayPlan:
+    """Plan one run of a manifest: nothing is written and no secret is read."""
+    env_source = os.environ if environ is None else environ
+    window = manifest.window
+    postgres_db = manifest.postgres.simulation_database(names.simulation_database)
+    pg = manifest.postgres
+    db_dsn = display_dsn(pg.runtime_simulation_dsn_for(postgres_db), pg.runtime_simulation_dsn_password_env)
+    env = runtime_env(manifest, names, db_dsn)
+    guards = tuple(run_guards(manifest, names, env, postgres_db, allow_non_trading_day))
+    paths = day_run_paths(manifest, names)
+    data: dict[str, Any] = {
+        "schema_version": PLAN_SCHEMA,
+        "ok": all(g.ok for g in guards),
+        "run_id": names.run_id,
+        "run_token": names.run_token,
+        "dataset_id": manifest.dataset_id,
+        "trading_day": window.trading_day.isoformat() if window.trading_day else None,
+        "calendar": _calendar_view(manifest),
+        "window": {
+            "profile": window.profile,
+            "timezone": window.timezone,
+            "start": _iso(window.start),
+            "end": _iso(window.end),
+            "dump_start": _iso(window.dump_start),
+            "dump_end": _iso(window.dump_end),
+            "pre_buffer_minutes": window.pre_buffer_minutes,
+            "post_buffer_minutes": window.post_buffer_minutes,
+            "min_coverage_minutes": window.min_coverage_minutes,
+            "strict_coverage_ratio": window.strict_coverage_ratio,
+        },
+        "names": {
+            **names.as_dict(),
+            "clickhouse_database": manifest.clickhouse.simulation_database or names.simulation_database,
+            "postgres_database": postgres_db,
+        },
+        "replay": [{"role": r.role, "source": r.source, "target": names.topic(r.role)} for r in DUMPED_ROLES],
+        "connections": connection_summary(manifest, postgres_db),
+        "runtime": {
+            **manifest.runtime.model_dump(mode="json", exclude_none=True),
+            "run_dir": str(paths.root),
+        },
+        "runtime_env": dict(sorted(env.items())),
+        "secrets": [{"env": name, "set": name in env_source} for name in _secret_envs(manifest)],
+        "guards": [g.as_dict() for g in guards],
+        "warnings": manifest.warnings,
+        "artifacts": {"manifest": str(paths.manifest), "plan": str(paths.plan)},
+    }
+    return DayPlan(manifest, names, guards, data)
+
+
+def plan_days(
+    batch: BatchPlan,
+    template: Mapping[str, Any],
+    sequence: int = 1,
+    output_root: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> list[DayPlan]:
+    """Plan every day of a batch from a template."""
+    plans = []
+    for day in batch.days:
+        names = names_for_day(day.trading_day, sequence)
+        manifest = render_day_manifest(template, names, day.window, output_root)
+        # Under skip-empty a holiday keeps its nominal window; the dump then reports an empty day.
+        allow = batch.calendar_filter == "skip-empty"
+        plans.append(build_day_plan(manifest, names, allow_non_trading_day=allow, environ=environ))
+    return plans
+
+
+def batch_plan_data(batch: BatchPlan, plans: list[DayPlan], sequence: int) -> dict[str, Any]:
+    """The JSON view of a range plan: batches of run ids, skipped dates and every day's plan."""
+    by_day = {p.manifest.window.trading_day: p.names.run_id for p in plans}
+    return {
+        "schema_version": BATCH_PLAN_SCHEMA,
+        "ok": all(p.ok for p in plans),
+        "from": batch.from_date.isoformat(),
+        "to": batch.to_date.isoformat(),
+        "calendar_filter": batch.calendar_filter,
+        "max_parallel_days": batch.max_parallel_days,
+        "sequence": sequence,
+        "batches": [[by_day[d.trading_day] for d in group] for group in batch.batches],
+        "skipped": [{"date": s.day.isoformat(), "reason": s.reason} for s in batch.skipped],
+        "days": [p.data for p in plans],
+    }
+
+
+def plan_json(data: Mapping[str, Any]) -> str:
+    """The canonical JSON text of a plan (stable key order as built, 2-space indent, trailing newline)."""
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def write_day_plan(plan: DayPlan) -> tuple[Path, Path]:
+    """Write `manifest.yaml` and `plan.json` into the run directory; returns both paths."""
+    manifest_path = write_day_manifest(plan.manifest, plan.names)
+    plan_path = day_run_paths(plan.manifest, plan.names).plan
+    plan_path.write_text(plan_json(plan.data), encoding="utf-8")
+    return manifest_path, plan_path
