@@ -1,0 +1,265 @@
+"""Provisioning of the simulation Postgres database.
+
+Order: create the database with the admin DSN when missing (owned by the simulation DSN's user when that
+differs from the admin), run the runtime's migrations command with `DB_DSN` set to the simulation DSN,
+grant the runtime role what it needs, verify the required tables, then truncate the runtime tables
+(`RESTART IDENTITY CASCADE`) and seed `trade_cursor` at the window start in one transaction.
+Every database step is idempotent and retried on transient connection failures only.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import psycopg
+from psycopg import sql
+
+from torghut_sim.layout import POSTGRES_EXPORT_TABLES
+from torghut_sim.stores.errors import MigrationFailedError, MissingTablesError, PostgresProvisionError
+from torghut_sim.stores.retry import DEFAULT_RETRY, RetryPolicy, with_retry
+from torghut_sim.stores.safety import redact_dsn, redact_text, require_simulation_database
+
+# The runtime tables the pipeline reads and truncates before every run.
+RUNTIME_TABLES: tuple[str, ...] = POSTGRES_EXPORT_TABLES
+MIGRATION_TAIL_LINES = 20
+CONNECT_TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class CursorSeed:
+    """The `trade_cursor` row the runtime starts from: its source and account label."""
+
+    source: str = "clickhouse"
+    account_label: str = "paper"
+
+
+@dataclass(frozen=True)
+class PostgresPlan:
+    """Everything `provision_postgres` needs, as plain values (the manifest is wired in by the caller)."""
+
+    admin_dsn: str
+    simulation_dsn: str
+    migrations_command: str | Sequence[str]
+    window_start: datetime
+    runtime_role: str | None = None
+    cursor_seeds: tuple[CursorSeed, ...] = (CursorSeed(),)
+    migrations_cwd: Path | None = None
+    migrations_timeout_seconds: float = 600.0
+    migrations_env: Mapping[str, str] = field(default_factory=dict)
+    production_databases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PostgresProvisionResult:
+    """What was done, for the run's evidence (DSNs redacted)."""
+
+    database: str
+    simulation_dsn: str
+    created: bool
+    migrations_output_tail: str
+    granted_role: str | None
+    truncated_tables: tuple[str, ...]
+    cursor_at: str
+
+
+def database_of(dsn: str) -> str:
+    """The database name in a `postgresql://` DSN."""
+    name = unquote(urlsplit(dsn).path.lstrip("/"))
+    if not name:
+        raise PostgresProvisionError(f"DSN {redact_dsn(dsn)} names no database")
+    return name
+
+
+def user_of(dsn: str) -> str | None:
+    """The user name in a `postgresql://` DSN, if any."""
+    user = urlsplit(dsn).username
+    return unquote(user) if user else None
+
+
+def _password_of(dsn: str) -> str | None:
+    password = urlsplit(dsn).password
+    return unquote(password) if password else None
+
+
+def _connect(dsn: str, autocommit: bool = False) -> psycopg.Connection[tuple[object, ...]]:
+    return psycopg.connect(dsn, autocommit=autocommit, connect_timeout=CONNECT_TIMEOUT_SECONDS)
+
+
+def ensure_database(
+    admin_dsn: str, database: str, owner: str | None = None, retry: RetryPolicy = DEFAULT_RETRY
+) -> bool:
+    """Create `database` with the admin DSN unless it exists; True when it was created now."""
+    require_simulation_database(database)
+
+    def attempt() -> bool:
+        with _connect(admin_dsn, autocommit=True) as conn:
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
+            if exists:
+                return False
+            statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database))
+            if owner:
+                statement = sql.SQL("{} OWNER {}").format(statement, sql.Identifier(owner))
+            try:
+                conn.execute(statement)
+            except psycopg.errors.DuplicateDatabase:
+                # Created concurrently (or by our own attempt before a dropped connection).
+                return False
+            return True
+
+    return with_retry(attempt, retry)
+
+
+def run_migrations(
+    command: str | Sequence[str],
+    simulation_dsn: str,
+    cwd: Path | None = None,
+    timeout_seconds: float = 600.0,
+    extra_env: Mapping[str, str] | None = None,
+) -> str:
+    """Run the migrations command with `DB_DSN` set; return its output tail or raise with it."""
+    argv = shlex.split(command) if isinstance(command, str) else list(command)
+    if not argv:
+        raise MigrationFailedError("the migrations command is empty")
+    env = {**os.environ, **(extra_env or {}), "DB_DSN": simulation_dsn}
+    secrets = [_password_of(simulation_dsn), simulation_dsn]
+    shown = redact_text(shlex.join(argv), secrets)
+    try:
+        done = subprocess.run(
+            argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            timeout=timeout_seconds, check=False,
+        )
+    except FileNotFoundError as exc:
+        raise MigrationFailedError(f"migrations command not found: {shown}: {exc.strerror}") from exc
+    except subprocess.TimeoutExpired as exc:
+        output = exc.output.decode(errors="replace") if isinstance(exc.output, bytes) else ""
+        tail = _tail(redact_text(output, secrets))
+        raise MigrationFailedError(
+            f"migrations command timed out after {timeout_seconds:g}s: {shown}; last lines:\n{tail}"
+        ) from exc
+    tail = _tail(redact_text(done.stdout.decode(errors="replace"), secrets))
+    if done.returncode != 0:
+        raise MigrationFailedError(
+            f"migrations command exited {done.returncode}: {shown}; last lines:\n{tail}"
+        )
+    return tail
+
+
+def _tail(output: str, lines: int = MIGRATION_TAIL_LINES) -> str:
+    return "\n".join(output.rstrip().splitlines()[-lines:])
+
+
+def grant_runtime_role(simulation_dsn: str, role: str, retry: RetryPolicy = DEFAULT_RETRY) -> None:
+    """Let `role` connect, read and write the runtime tables and use their sequences (now and later)."""
+    database = database_of(simulation_dsn)
+    ident = sql.Identifier(role)
+    statements = [
+        sql.SQL("GRANT CONNECT, TEMPORARY ON DATABASE {} TO {}").format(sql.Identifier(database), ident),
+        sql.SQL("GRANT USAGE ON SCHEMA public TO {}").format(ident),
+        sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON ALL TABLES IN SCHEMA public TO {}").format(
+            ident
+        ),
+        sql.SQL("GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {}").format(ident),
+        sql.SQL(
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE "
+            "ON TABLES TO {}"
+        ).format(ident),
+        sql.SQL(
+            "ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {}"
+        ).format(ident),
+    ]
+
+    def attempt() -> None:
+        with _connect(simulation_dsn) as conn:
+            for statement in statements:
+                conn.execute(statement)
+
+    with_retry(attempt, retry)
+
+
+def missing_tables(
+    simulation_dsn: str, tables: Iterable[str] = RUNTIME_TABLES, retry: RetryPolicy = DEFAULT_RETRY
+) -> list[str]:
+    """The required tables that are not visible on the simulation database's search path."""
+    wanted = list(tables)
+
+    def attempt() -> list[str]:
+        with _connect(simulation_dsn) as conn:
+            rows = conn.execute(
+                "SELECT t FROM unnest(%s::text[]) AS t WHERE to_regclass(quote_ident(t)) IS NULL",
+                (wanted,),
+            ).fetchall()
+        return sorted(str(r[0]) for r in rows)
+
+    return with_retry(attempt, retry)
+
+
+def verify_tables(
+    simulation_dsn: str, tables: Iterable[str] = RUNTIME_TABLES, retry: RetryPolicy = DEFAULT_RETRY
+) -> None:
+    """Refuse a simulation database whose migrations did not create every required table."""
+    missing = missing_tables(simulation_dsn, tables, retry)
+    if missing:
+        raise MissingTablesError(
+            f"{redact_dsn(simulation_dsn)} lacks {', '.join(missing)} after migrations"
+        )
+
+
+def reset_runtime_tables(
+    simulation_dsn: str,
+    window_start: datetime,
+    cursor_seeds: Sequence[CursorSeed] = (CursorSeed(),),
+    tables: Sequence[str] = RUNTIME_TABLES,
+    retry: RetryPolicy = DEFAULT_RETRY,
+) -> None:
+    """Empty the runtime tables and seed `trade_cursor` at the window start, atomically."""
+    if window_start.tzinfo is None:
+        raise PostgresProvisionError("window_start must be timezone-aware")
+    truncate = sql.SQL("TRUNCATE TABLE {} RESTART IDENTITY CASCADE").format(
+        sql.SQL(", ").join(sql.Identifier(t) for t in tables)
+    )
+
+    def attempt() -> None:
+        with _connect(simulation_dsn) as conn:
+            conn.execute(truncate)
+            for seed in cursor_seeds:
+                conn.execute(
+                    "INSERT INTO trade_cursor (source, account_label, cursor_at) VALUES (%s, %s, %s)",
+                    (seed.source, seed.account_label, window_start),
+                )
+
+    with_retry(attempt, retry)
+
+
+def provision_postgres(plan: PostgresPlan, retry: RetryPolicy = DEFAULT_RETRY) -> PostgresProvisionResult:
+    """Create (if missing), migrate, grant, verify, truncate and seed the simulation database."""
+    database = database_of(plan.simulation_dsn)
+    require_simulation_database(database, plan.production_databases)
+    admin_user, sim_user = user_of(plan.admin_dsn), user_of(plan.simulation_dsn)
+    owner = sim_user if sim_user and sim_user != admin_user else None
+    created = ensure_database(plan.admin_dsn, database, owner=owner, retry=retry)
+    tail = run_migrations(
+        plan.migrations_command, plan.simulation_dsn, cwd=plan.migrations_cwd,
+        timeout_seconds=plan.migrations_timeout_seconds, extra_env=plan.migrations_env,
+    )
+    granted: str | None = None
+    if plan.runtime_role and plan.runtime_role != sim_user:
+        grant_runtime_role(plan.simulation_dsn, plan.runtime_role, retry)
+        granted = plan.runtime_role
+    verify_tables(plan.simulation_dsn, retry=retry)
+    reset_runtime_tables(plan.simulation_dsn, plan.window_start, plan.cursor_seeds, retry=retry)
+    return PostgresProvisionResult(
+        database=database,
+        simulation_dsn=redact_dsn(plan.simulation_dsn),
+        created=created,
+        migrations_output_tail=tail,
+        granted_role=granted,
+        truncated_tables=RUNTIME_TABLES,
+        cursor_at=plan.window_start.isoformat(),
+    )

@@ -1,0 +1,69 @@
+"""Name guards shared by provisioning and cleanup: only `torghut_sim_*` databases and `torghut.sim.*`
+topics may ever be created, truncated or dropped by this package."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit, urlunsplit
+
+from torghut_sim.stores.errors import UnsafeNameError
+from torghut_sim.topics import PRODUCTION_TOPICS, SIMULATION_TOPIC_PREFIX
+
+SIMULATION_DATABASE_PREFIX = "torghut_sim_"
+# Names that are production or system databases on either server, whatever the manifest says.
+PRODUCTION_DATABASES: frozenset[str] = frozenset(
+    {"torghut", "default", "system", "information_schema", "INFORMATION_SCHEMA", "postgres",
+     "template0", "template1"}
+)
+# Lower-case letters, digits and `_` only: safe unquoted in both servers and within Postgres' 63 bytes.
+_DATABASE_RE = re.compile(r"^torghut_sim_[a-z0-9_]{1,51}$")
+_TOPIC_RE = re.compile(r"^torghut\.sim\.[A-Za-z0-9._-]+$")
+
+
+def require_simulation_database(name: str, production_databases: Iterable[str] = ()) -> str:
+    """Return `name` when it is a simulation database name; refuse anything else."""
+    forbidden = PRODUCTION_DATABASES | frozenset(production_databases)
+    if name in forbidden:
+        raise UnsafeNameError(f"refusing production database {name!r}")
+    if not _DATABASE_RE.fullmatch(name):
+        raise UnsafeNameError(
+            f"refusing database {name!r}: simulation databases match {_DATABASE_RE.pattern}"
+        )
+    return name
+
+
+def require_simulation_topic(name: str) -> str:
+    """Return `name` when it is a simulation topic; refuse production and foreign topics."""
+    if name in PRODUCTION_TOPICS or not name.startswith(SIMULATION_TOPIC_PREFIX) or not _TOPIC_RE.fullmatch(
+        name
+    ):
+        raise UnsafeNameError(f"refusing topic {name!r}: only {SIMULATION_TOPIC_PREFIX}* topics")
+    return name
+
+
+def is_simulation_database(name: str) -> bool:
+    """True when `name` passes `require_simulation_database`."""
+    try:
+        require_simulation_database(name)
+    except UnsafeNameError:
+        return False
+    return True
+
+
+def redact_dsn(dsn: str) -> str:
+    """The DSN with its password replaced by `***` (`user:***@host`), for logs and artifacts."""
+    parts = urlsplit(dsn)
+    if parts.password is None or "@" not in parts.netloc:
+        return dsn
+    userinfo, _, hostinfo = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
+
+
+def redact_text(text: str, secrets: Iterable[str | None]) -> str:
+    """`text` with every non-empty secret replaced by `***`."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
