@@ -31,13 +31,22 @@ from torghut_sim.devstack.chdb_http import (
 
 
 def test_params_split_into_options_bind_parameters_and_settings() -> None:
-    req = parse_params([
-        ("database", "torghut"), ("default_format", "JSONEachRow"), ("query_id", "q1"),
-        ("session_id", "s1"), ("session_timeout", "120"), ("session_check", "1"),
-        ("param_sym", "AAPL"), ("param_n", "3"), ("max_threads", "1"),
-        ("date_time_input_format", "best_effort"), ("client_protocol_version", "54405"),
-        ("query", "SELECT 1"),
-    ])
+    req = parse_params(
+        [
+            ("database", "torghut"),
+            ("default_format", "JSONEachRow"),
+            ("query_id", "q1"),
+            ("session_id", "s1"),
+            ("session_timeout", "120"),
+            ("session_check", "1"),
+            ("param_sym", "AAPL"),
+            ("param_n", "3"),
+            ("max_threads", "1"),
+            ("date_time_input_format", "best_effort"),
+            ("client_protocol_version", "54405"),
+            ("query", "SELECT 1"),
+        ]
+    )
     assert req.database == "torghut"
     assert req.default_format == "JSONEachRow"
     assert req.query_id == "q1"
@@ -48,11 +57,15 @@ def test_params_split_into_options_bind_parameters_and_settings() -> None:
 
 
 def test_http_transport_settings_are_dropped_but_real_ones_kept() -> None:
-    req = parse_params([
-        ("enable_http_compression", "1"), ("send_progress_in_http_headers", "1"),
-        ("http_headers_progress_interval_ms", "120000"),
-        ("cancel_http_readonly_queries_on_client_close", "1"), ("readonly", "2"),
-    ])
+    req = parse_params(
+        [
+            ("enable_http_compression", "1"),
+            ("send_progress_in_http_headers", "1"),
+            ("http_headers_progress_interval_ms", "120000"),
+            ("cancel_http_readonly_queries_on_client_close", "1"),
+            ("readonly", "2"),
+        ]
+    )
     assert req.settings == {"readonly": "2"}
 
 
@@ -104,7 +117,9 @@ def test_wrong_or_missing_password_is_refused_with_516() -> None:
         with pytest.raises(ClickHouseError) as raised:
             creds.check(user, password)
         assert (raised.value.code, raised.value.name, raised.value.http_status) == (
-            516, "AUTHENTICATION_FAILED", 403,
+            516,
+            "AUTHENTICATION_FAILED",
+            403,
         )
 
 
@@ -120,14 +135,14 @@ def test_insert_with_format_splits_head_format_and_data() -> None:
     text = statement + b"\t\x01binary"
     found = split_insert(text)
     assert found == InsertData(head="INSERT INTO db.t (`a`, `b`)", fmt="Native", data_offset=len(statement))
-    assert text[found.data_offset:] == b"\t\x01binary"  # data that starts with a blank byte is kept
+    assert text[found.data_offset :] == b"\t\x01binary"  # data that starts with a blank byte is kept
 
 
 def test_insert_data_separator_is_blanks_and_one_newline_only() -> None:
     text = b"insert into t format TSV  \r\n\n1\n"
     found = split_insert(text)
     assert found is not None
-    assert text[found.data_offset:] == b"\n1\n"
+    assert text[found.data_offset :] == b"\n1\n"
 
 
 def test_format_inside_strings_comments_and_parentheses_is_ignored() -> None:
@@ -138,7 +153,7 @@ def test_format_inside_strings_comments_and_parentheses_is_ignored() -> None:
     found = split_insert(text)
     assert found is not None
     assert found.fmt == "CSV"
-    assert text[found.data_offset:] == b"1,2\n"
+    assert text[found.data_offset :] == b"1,2\n"
 
 
 @pytest.mark.parametrize(

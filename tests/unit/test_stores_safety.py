@@ -6,7 +6,6 @@ import pytest
 
 from torghut_sim.stores.errors import UnsafeNameError
 from torghut_sim.stores.safety import (
-    redact_dsn,
     require_simulation_database,
     require_simulation_topic,
 )
@@ -47,8 +46,3 @@ def test_topics() -> None:
     for bad in ("torghut.trades.v1", "torghut.simx.trades", "other.sim.x"):
         with pytest.raises(UnsafeNameError):
             require_simulation_topic(bad)
-
-
-def test_redact_dsn() -> None:
-    assert redact_dsn("postgresql://u:s3cret@h:5432/db?x=1") == "postgresql://u:***@h:5432/db?x=1"
-    assert redact_dsn("postgresql://u@h/db") == "postgresql://u@h/db"

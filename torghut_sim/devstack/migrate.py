@@ -12,7 +12,7 @@ from pathlib import Path
 
 import psycopg
 
-from torghut_sim.stores.safety import redact_dsn
+from torghut_sim.secrets import redact_dsn
 
 SCHEMA_FILE = Path(__file__).with_name("runtime_schema.sql")
 # Any constant works; it only serialises concurrent migrations of the same database.

@@ -19,6 +19,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from psycopg import sql
 
+from torghut_sim.secrets import redact_dsn
 from torghut_sim.stores.clickhouse_provision import (
     ClickHouseEndpoint,
     drop_simulation_database,
@@ -28,7 +29,6 @@ from torghut_sim.stores.errors import CleanupRefusedError, StoreError, UnsafeNam
 from torghut_sim.stores.retry import DEFAULT_RETRY, RetryPolicy, with_retry
 from torghut_sim.stores.safety import (
     SIMULATION_DATABASE_PREFIX,
-    redact_dsn,
     require_simulation_database,
     require_simulation_topic,
 )

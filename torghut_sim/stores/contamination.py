@@ -41,11 +41,11 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from psycopg import sql
 
+from torghut_sim.secrets import redact_dsn
 from torghut_sim.stores.clickhouse_ddl import quote_identifier
 from torghut_sim.stores.clickhouse_provision import PRODUCTION_DATABASE, SIMULATION_TABLES, ClickHouseEndpoint
 from torghut_sim.stores.errors import ContaminationDetectedError, StoreError
 from torghut_sim.stores.retry import DEFAULT_RETRY, RetryPolicy, with_retry
-from torghut_sim.stores.safety import redact_dsn
 from torghut_sim.topics import PRODUCTION_TOPICS
 
 CONTAMINATION_SCHEMA_VERSION = "torghut.simulation-contamination.v1"

@@ -29,6 +29,7 @@ from psycopg import sql
 
 from torghut_sim.export_schema import DECIMAL, EXPORT_SCHEMAS, TS
 from torghut_sim.layout import CLICKHOUSE_EXPORTS, POSTGRES_EXPORT_TABLES, RunPaths
+from torghut_sim.secrets import redact_dsn
 from torghut_sim.stores.clickhouse_provision import (
     SIMULATION_TABLES,
     ClickHouseEndpoint,
@@ -37,7 +38,6 @@ from torghut_sim.stores.clickhouse_provision import (
 )
 from torghut_sim.stores.errors import ExportError
 from torghut_sim.stores.retry import DEFAULT_RETRY, RetryPolicy, with_retry
-from torghut_sim.stores.safety import redact_dsn
 
 EXPORT_SCHEMA_VERSION = "torghut.simulation-export.v1"
 _RUN_ID_PATH = "decision_json -> 'params' -> 'simulation_context' ->> 'simulation_run_id'"

@@ -22,9 +22,10 @@ import psycopg
 from psycopg import sql
 
 from torghut_sim.layout import POSTGRES_EXPORT_TABLES
+from torghut_sim.secrets import redact_dsn
 from torghut_sim.stores.errors import MigrationFailedError, MissingTablesError, PostgresProvisionError
 from torghut_sim.stores.retry import DEFAULT_RETRY, RetryPolicy, with_retry
-from torghut_sim.stores.safety import redact_dsn, redact_text, require_simulation_database
+from torghut_sim.stores.safety import redact_values, require_simulation_database
 
 # The runtime tables the pipeline reads and truncates before every run.
 RUNTIME_TABLES: tuple[str, ...] = POSTGRES_EXPORT_TABLES
@@ -129,7 +130,7 @@ def run_migrations(
         raise MigrationFailedError("the migrations command is empty")
     env = {**os.environ, **(extra_env or {}), "DB_DSN": simulation_dsn}
     secrets = [_password_of(simulation_dsn), simulation_dsn]
-    shown = redact_text(shlex.join(argv), secrets)
+    shown = redact_values(shlex.join(argv), secrets)
     try:
         done = subprocess.run(
             argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -139,11 +140,11 @@ def run_migrations(
         raise MigrationFailedError(f"migrations command not found: {shown}: {exc.strerror}") from exc
     except subprocess.TimeoutExpired as exc:
         output = exc.output.decode(errors="replace") if isinstance(exc.output, bytes) else ""
-        tail = _tail(redact_text(output, secrets))
+        tail = _tail(redact_values(output, secrets))
         raise MigrationFailedError(
             f"migrations command timed out after {timeout_seconds:g}s: {shown}; last lines:\n{tail}"
         ) from exc
-    tail = _tail(redact_text(done.stdout.decode(errors="replace"), secrets))
+    tail = _tail(redact_values(done.stdout.decode(errors="replace"), secrets))
     if done.returncode != 0:
         raise MigrationFailedError(
             f"migrations command exited {done.returncode}: {shown}; last lines:\n{tail}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from urllib.parse import urlsplit, urlunsplit
 
 from torghut_sim.stores.errors import UnsafeNameError
 from torghut_sim.topics import PRODUCTION_TOPICS, SIMULATION_TOPIC_PREFIX
@@ -51,18 +50,8 @@ def is_simulation_database(name: str) -> bool:
     return True
 
 
-def redact_dsn(dsn: str) -> str:
-    """The DSN with its password replaced by `***` (`user:***@host`), for logs and artifacts."""
-    parts = urlsplit(dsn)
-    if parts.password is None or "@" not in parts.netloc:
-        return dsn
-    userinfo, _, hostinfo = parts.netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{hostinfo}"))
-
-
-def redact_text(text: str, secrets: Iterable[str | None]) -> str:
-    """`text` with every non-empty secret replaced by `***`."""
+def redact_values(text: str, secrets: Iterable[str | None]) -> str:
+    """`text` with every non-empty secret value replaced by `***` (for captured command output)."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
