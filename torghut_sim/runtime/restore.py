@@ -1,0 +1,180 @@
+"""Teardown from `state.json` alone: put every captured field back and prove it, or say exactly what is left.
+
+Works in a fresh process after a crash. Each object is restored only when it differs from the capture;
+the result is verified field by field and by whole-spec fingerprint. When anything is left, a
+`restore-required.json` lists the differences and the kubectl commands that fix them, and the run fails.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from torghut_sim.errors import TorghutSimError
+from torghut_sim.layout import RunPaths
+from torghut_sim.runtime import argocd
+from torghut_sim.runtime.capture import unchanged_since_capture
+from torghut_sim.runtime.diff import FieldDifference, differences
+from torghut_sim.runtime.fields import Captured
+from torghut_sim.runtime.kube_client import Kube
+from torghut_sim.runtime.model import ARGO_FREEZE_ORDER, RUNTIME_ROLES, ObjectCapture, RuntimeState
+from torghut_sim.runtime.patching import DEFAULT_ATTEMPTS, FieldChange, guarded_patch
+from torghut_sim.runtime.ta import JOB_STATE
+
+MARKER_SCHEMA = "torghut-sim.restore-required.v1"
+
+
+class RestoreFailedError(TorghutSimError):
+    """Something captured could not be put back; restore-required.json says what and how."""
+
+    reason = "restore_failed"
+
+
+@dataclass
+class RestoreReport:
+    """What a restore did and what is still different."""
+
+    restored: list[str] = field(default_factory=list)
+    differences: list[FieldDifference] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    # Objects whose spec differs from the capture only outside the fields the run patched.
+    foreign_changes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing captured is left different."""
+        return not self.differences and not self.errors
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON for run-state details and the marker (no field values)."""
+        return {
+            "restored": self.restored,
+            "differences": [d.to_json() for d in self.differences],
+            "errors": self.errors,
+            "foreign_changes": self.foreign_changes,
+        }
+
+
+def _restore_object(kube: Kube, capture: ObjectCapture, attempts: int) -> bool:
+    live = kube.get(capture.ref)
+    if live is None or not differences(capture.ref, live, capture.fields):
+        return False
+    guards = [FieldChange(p, g) for p, g in capture.guards.items()]
+    if capture.role == "flink_deployment":
+        # Suspend first, so putting the captured state back restarts the job on the restored config.
+        guarded_patch(
+            kube, capture.ref, [FieldChange(JOB_STATE, Captured.of("suspended"), any_current=True)], attempts
+        )
+    changes = [FieldChange(p, before, any_current=True) for p, before in capture.fields.items()]
+    guarded_patch(kube, capture.ref, guards + changes, attempts)
+    return True
+
+
+def _verify(kube: Kube, capture: ObjectCapture, wanted: dict[str, Captured], report: RestoreReport) -> None:
+    live = kube.get(capture.ref)
+    found = differences(capture.ref, live, wanted)
+    report.differences.extend(found)
+    if live is not None and not found and not unchanged_since_capture(capture, live):
+        report.foreign_changes.append(capture.ref.describe())
+
+
+def restore_runtime(kube: Kube, state: RuntimeState, attempts: int = DEFAULT_ATTEMPTS) -> RestoreReport:
+    """Put the Knative env, TA keys and Flink fields back as captured, then verify every one."""
+    report = RestoreReport()
+    for role in RUNTIME_ROLES:
+        capture = state.by_role(role)
+        if capture is None:
+            continue
+        try:
+            if _restore_object(kube, capture, attempts):
+                report.restored.append(capture.ref.describe())
+        except TorghutSimError as exc:
+            report.errors.append(f"{capture.ref.describe()}: {exc}")
+        _verify(kube, capture, dict(capture.fields), report)
+    return report
+
+
+def restore_argocd(
+    kube: Kube, state: RuntimeState, mode: argocd.Mode, attempts: int = DEFAULT_ATTEMPTS
+) -> RestoreReport:
+    """Put Argo CD into the restore mode (`previous` = as captured), then verify."""
+    report = RestoreReport()
+    try:
+        argocd.restore(kube, state, mode, attempts)
+    except TorghutSimError as exc:
+        report.errors.append(str(exc))
+    for role in reversed(ARGO_FREEZE_ORDER):
+        capture = state.by_role(role)
+        if capture is None or not capture.exists:
+            continue
+        if mode == "previous":
+            _verify(kube, capture, dict(capture.fields), report)
+        else:
+            report.differences.extend(
+                differences(capture.ref, kube.get(capture.ref), argocd.mode_targets(capture, mode))
+            )
+    if report.ok:
+        report.restored.append(f"argocd:{mode}")
+    return report
+
+
+def fix_command(diff: FieldDifference) -> str:
+    """The kubectl command that sets one field to what it should be."""
+    op: dict[str, Any]
+    if diff.expected.present:
+        op = {"op": "add", "path": diff.pointer, "value": diff.expected.value}
+    else:
+        op = {"op": "remove", "path": diff.pointer}
+    patch = json.dumps([op], separators=(",", ":"))
+    namespace, target = shlex.quote(diff.ref.namespace), shlex.quote(diff.ref.kubectl_target())
+    return f"kubectl --namespace {namespace} patch {target} --type=json -p {shlex.quote(patch)}"
+
+
+def update_marker(paths: RunPaths, state: RuntimeState, phase: str, report: RestoreReport | None) -> None:
+    """Record (report not ok) or clear (report ok or None) one phase's section of restore-required.json."""
+    marker: Path = paths.restore_required
+    doc: dict[str, Any] = {}
+    if marker.exists():
+        try:
+            doc = json.loads(marker.read_text())
+        except ValueError:
+            doc = {}
+    phases: dict[str, Any] = dict(doc.get("phases") or {})
+    if report is None or report.ok:
+        phases.pop(phase, None)
+    else:
+        phases[phase] = {
+            **report.to_json(),
+            "commands": [fix_command(d) for d in report.differences],
+        }
+    if not phases:
+        marker.unlink(missing_ok=True)
+        return
+    doc = {
+        "schema_version": MARKER_SCHEMA,
+        "run_id": state.run_id,
+        "run_token": state.run_token,
+        "written_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "state_file": str(paths.state),
+        "retry_command": (
+            f"torghut-sim teardown --run-dir {shlex.quote(str(paths.root))} --kubeconfig <kubeconfig>"
+        ),
+        "phases": phases,
+    }
+    partial = marker.with_suffix(".json.partial")
+    partial.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    partial.replace(marker)
+
+
+def raise_if_failed(paths: RunPaths, state: RuntimeState, phase: str, report: RestoreReport) -> None:
+    """Write or clear the marker for a phase; raise RestoreFailedError when the phase left differences."""
+    update_marker(paths, state, phase, report)
+    if not report.ok:
+        parts = [f"{d.ref.describe()} {d.pointer}" for d in report.differences] + report.errors
+        raise RestoreFailedError(
+            f"{phase} left {len(parts)} difference(s): {'; '.join(parts)[:800]}; see {paths.restore_required}"
+        )

@@ -1,0 +1,236 @@
+"""The run state machine: phases in order, every transition appended to `run-state.json`, cleanup in finally.
+
+Phases are injected callables, so provisioning, replay, monitoring and export come from their own modules.
+Once the lock phase has started, teardown, Argo CD restore and unlock always run — on success, failure or
+interrupt. The lock is released only when both restores succeeded: a runtime left patched stays locked, so
+no other run can capture it as its baseline.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from torghut_sim.errors import TorghutSimError
+
+PHASES: tuple[str, ...] = (
+    "preflight",
+    "lock",
+    "argocd_prepare",
+    "provision",
+    "apply",
+    "ready",
+    "replay",
+    "monitor",
+    "export",
+    "teardown",
+    "argocd_restore",
+    "unlock",
+)
+MAIN_PHASES: tuple[str, ...] = PHASES[:9]
+CLEANUP_PHASES: tuple[str, ...] = PHASES[9:]
+RUN_STATE_SCHEMA = "torghut-sim.run-state.v1"
+
+PhaseFn = Callable[[], Mapping[str, Any] | None]
+
+
+def _noop() -> Mapping[str, Any] | None:
+    return {"note": "nothing to do"}
+
+
+class PhaseFailedError(TorghutSimError):
+    """A phase failed; carries the phase name and the original reason."""
+
+    reason = "phase_failed"
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM); raised in the main thread so `finally` cleanup runs."""
+
+
+@dataclass(frozen=True)
+class Phases:
+    """One callable per phase; the runtime ones come from the controller, the rest from the pipeline."""
+
+    lock: PhaseFn
+    argocd_prepare: PhaseFn
+    apply: PhaseFn
+    ready: PhaseFn
+    teardown: PhaseFn
+    argocd_restore: PhaseFn
+    unlock: PhaseFn
+    preflight: PhaseFn = _noop
+    provision: PhaseFn = _noop
+    replay: PhaseFn = _noop
+    monitor: PhaseFn = _noop
+    export: PhaseFn = _noop
+
+    def get(self, name: str) -> PhaseFn:
+        """The callable of a phase by name."""
+        if name not in {f.name for f in fields(self)}:
+            raise KeyError(name)
+        fn: PhaseFn = getattr(self, name)
+        return fn
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _error_details(exc: BaseException) -> dict[str, Any]:
+    if isinstance(exc, TorghutSimError):
+        return {"error": exc.message, "reason": exc.reason, "type": type(exc).__name__}
+    if isinstance(exc, KeyboardInterrupt):
+        return {"error": "interrupted", "reason": "interrupted", "type": type(exc).__name__}
+    return {"error": str(exc)[:2000], "reason": "unexpected_error", "type": type(exc).__name__}
+
+
+class RunStateLog:
+    """`run-state.json`: the append-only list of transitions, rewritten atomically on every append."""
+
+    def __init__(self, path: Path, run_id: str) -> None:
+        self.path = path
+        self.run_id = run_id
+
+    def load(self) -> dict[str, Any]:
+        """The document so far (an empty one when the file does not exist)."""
+        if self.path.exists():
+            doc: dict[str, Any] = json.loads(self.path.read_text())
+            return doc
+        return {"schema_version": RUN_STATE_SCHEMA, "run_id": self.run_id, "status": "new", "transitions": []}
+
+    def transitions(self) -> list[dict[str, Any]]:
+        """Every transition recorded so far."""
+        items: list[dict[str, Any]] = self.load()["transitions"]
+        return items
+
+    def append(
+        self, phase: str, status: str, details: Mapping[str, Any] | None = None, run_status: str | None = None
+    ) -> None:
+        """Record one transition (and optionally the run's overall status)."""
+        doc = self.load()
+        doc["transitions"].append(
+            {"phase": phase, "status": status, "at": _now(), "details": dict(details or {})}
+        )
+        if run_status is not None:
+            doc["status"] = run_status
+        doc["updated_at"] = _now()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_suffix(".json.partial")
+        partial.write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
+        partial.replace(self.path)
+
+    def completed(self) -> set[str]:
+        """Phases whose last transition is `succeeded`."""
+        last: dict[str, str] = {}
+        for item in self.transitions():
+            last[item["phase"]] = item["status"]
+        return {p for p, s in last.items() if s == "succeeded"}
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended: its status, the phase that failed (if any) and the cleanup results."""
+
+    status: str
+    failed_phase: str | None
+    cleanup_failed: tuple[str, ...]
+
+
+def _run_phase(log: RunStateLog, name: str, fn: PhaseFn) -> None:
+    log.append(name, "started")
+    try:
+        details = fn()
+    except KeyboardInterrupt as exc:
+        log.append(name, "interrupted", _error_details(exc))
+        raise
+    except Exception as exc:
+        log.append(name, "failed", _error_details(exc))
+        raise
+    log.append(name, "succeeded", details)
+
+
+def run_phases(phases: Phases, log: RunStateLog, through: str | None = None) -> RunOutcome:
+    """Run the main phases (up to `through`, default all), then the cleanup phases in `finally`.
+
+    With `through` set, a run that succeeds up to that phase is left applied (for a later `teardown`);
+    a failure still cleans up. The first error is re-raised after cleanup; a cleanup failure alone raises.
+    """
+    if through is not None and through not in MAIN_PHASES:
+        raise ValueError(f"through must be one of {MAIN_PHASES}")
+    resumed = bool(log.transitions())
+    log.append("run", "started", {"resumed": resumed, "through": through}, run_status="running")
+    lock_started = False
+    failed_phase: str | None = None
+    primary: BaseException | None = None
+    stop = MAIN_PHASES.index(through) + 1 if through else len(MAIN_PHASES)
+    try:
+        for name in MAIN_PHASES[:stop]:
+            if name == "lock":
+                lock_started = True
+            failed_phase = name
+            _run_phase(log, name, phases.get(name))
+        failed_phase = None
+    except BaseException as exc:
+        primary = exc
+        raise
+    finally:
+        cleanup_failed: list[str] = []
+        left_applied = primary is None and through is not None
+        if lock_started and not left_applied:
+            cleanup_failed = run_cleanup(phases, log)
+        status = _final_status(primary, cleanup_failed, left_applied)
+        log.append(
+            "run", status, {"failed_phase": failed_phase, "cleanup_failed": cleanup_failed}, run_status=status
+        )
+        if primary is None and cleanup_failed:
+            raise PhaseFailedError(
+                f"cleanup phase(s) {', '.join(cleanup_failed)} failed; see run-state.json",
+                reason="restore_failed",
+            )
+    return RunOutcome(status, failed_phase, tuple(cleanup_failed))
+
+
+def _final_status(primary: BaseException | None, cleanup_failed: list[str], left_applied: bool) -> str:
+    if cleanup_failed:
+        return "restore_required"
+    if primary is None:
+        return "applied" if left_applied else "succeeded"
+    if isinstance(primary, KeyboardInterrupt):
+        return "interrupted"
+    return "failed"
+
+
+def run_cleanup(phases: Phases, log: RunStateLog) -> list[str]:
+    """Teardown, Argo CD restore, then unlock (skipped when a restore failed); returns the failed phases."""
+    failed: list[str] = []
+    for name in CLEANUP_PHASES:
+        if name == "unlock" and failed:
+            log.append(name, "skipped", {"reason": "restore_required", "after": failed})
+            continue
+        try:
+            _run_phase(log, name, phases.get(name))
+        except Exception:  # noqa: BLE001 - recorded in run-state.json; the other cleanup phases must still run
+            failed.append(name)
+    return failed
+
+
+def controller_phases(controller: Any, **pipeline: PhaseFn) -> Phases:
+    """Phases with the runtime steps of a RuntimeController and the pipeline's own steps by name."""
+    unknown = set(pipeline) - {"preflight", "provision", "replay", "monitor", "export"}
+    if unknown:
+        raise ValueError(f"not pipeline phases: {sorted(unknown)}")
+    return Phases(
+        lock=controller.acquire_lock,
+        argocd_prepare=controller.prepare_argocd,
+        apply=controller.apply,
+        ready=controller.wait_ready,
+        teardown=controller.teardown,
+        argocd_restore=controller.restore_argocd,
+        unlock=controller.release_lock,
+        **pipeline,
+    )
