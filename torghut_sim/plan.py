@@ -16,10 +16,11 @@ from typing import Any
 
 from torghut_sim.calendar import CalendarError, nominal_session_window
 from torghut_sim.day_manifest import day_run_paths, render_day_manifest, write_day_manifest
-from torghut_sim.guards import PAPER_ONLY_ENV, GuardResult, GuardsRefusedError, run_guards
+from torghut_sim.guards import ALLOWED_ENV_OVERRIDES, GuardResult, GuardsRefusedError, run_guards
 from torghut_sim.manifest import DatasetManifest
 from torghut_sim.naming import RunNames, names_for_day
 from torghut_sim.planner import BatchPlan
+from torghut_sim.runtime.knative import SimulationEnvInputs, simulation_env
 from torghut_sim.secrets import Secret, dsn_with_password, redact_dsn
 from torghut_sim.topics import DUMPED_ROLES
 
@@ -40,27 +41,23 @@ def display_dsn(dsn: str, password_env: str | None) -> str:
 
 
 def runtime_env(manifest: DatasetManifest, names: RunNames, db_dsn: str) -> dict[str, str]:
-    """The env a simulation sets on the runtime (CONTRACTS §7): allowed overrides, then the fixed keys."""
+    """The env a simulation sets on the runtime (CONTRACTS §7), as runtime control will apply it."""
     window = manifest.window
-    clickhouse_db = manifest.clickhouse.simulation_database or names.simulation_database
-    env: dict[str, str] = dict(manifest.torghut_env_overrides)
-    # The fixed keys come last so an override can never weaken them (the guard also refuses such keys).
-    env.update(PAPER_ONLY_ENV)
-    env.update(
-        {
-            "TRADING_ENABLED": "true",
-            "DB_DSN": db_dsn,
-            "TRADING_SIGNAL_TABLE": f"{clickhouse_db}.ta_signals",
-            "TRADING_PRICE_TABLE": f"{clickhouse_db}.ta_microbars",
-            "TRADING_SIMULATION_RUN_ID": names.run_id,
-            "TRADING_SIMULATION_DATASET_ID": manifest.dataset_id,
-            "TRADING_SIMULATION_WINDOW_START": _iso(window.start),
-            "TRADING_SIMULATION_WINDOW_END": _iso(window.end),
-            "TRADING_ORDER_FEED_TOPIC": names.topic("order_updates"),
-            "TRADING_ORDER_FEED_GROUP_ID": names.order_feed_group_id,
-        }
+    # Keys outside the allow-list are left out here so the plan can still be shown; the
+    # `env_overrides` guard reports them and refuses the run.
+    overrides = {k: v for k, v in manifest.torghut_env_overrides.items() if k in ALLOWED_ENV_OVERRIDES}
+    return simulation_env(
+        SimulationEnvInputs(
+            run_id=names.run_id,
+            run_token=names.run_token,
+            dataset_id=manifest.dataset_id,
+            db_dsn=db_dsn,
+            simulation_database=manifest.clickhouse.simulation_database or names.simulation_database,
+            window_start=_iso(window.start),
+            window_end=_iso(window.end),
+            overrides=overrides,
+        )
     )
-    return env
 
 
 def _secret_envs(manifest: DatasetManifest) -> list[str]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from torghut_sim.errors import TorghutSimError
+from torghut_sim.guards import ALLOWED_ENV_OVERRIDES, PAPER_ONLY_ENV
 from torghut_sim.runtime import jsonpointer
 from torghut_sim.runtime.fields import Captured, sha256_json
 from torghut_sim.runtime.kube_client import KNATIVE_REVISION, Kube, ObjectRef
@@ -24,26 +25,8 @@ CONTAINER = "/spec/template/spec/containers/0"
 ENV_POINTER = f"{CONTAINER}/env"
 CONTAINER_NAME_POINTER = f"{CONTAINER}/name"
 # Values every simulation sets, whatever the overrides say: paper trading through the simulation adapter.
-FIXED_ENV: dict[str, str] = {
-    "TRADING_MODE": "paper",
-    "TRADING_LIVE_ENABLED": "false",
-    "TRADING_EXECUTION_ADAPTER": "simulation",
-    "TRADING_SIMULATION_ENABLED": "true",
-    "TRADING_ENABLED": "true",
-    "TRADING_UNIVERSE_SOURCE": "jangar",
-}
-ALLOWED_OVERRIDES: frozenset[str] = frozenset(
-    {
-        "TRADING_FEATURE_QUALITY_ENABLED",
-        "TRADING_FEATURE_MAX_STALENESS_MS",
-        "TRADING_FEATURE_MAX_REQUIRED_NULL_RATE",
-        "TRADING_FEATURE_MAX_DUPLICATE_RATIO",
-        "TRADING_SIGNAL_LOOKBACK_MINUTES",
-        "TRADING_SIGNAL_ALLOWED_SOURCES",
-        "TRADING_ACCOUNT_LABEL",
-        "TRADING_SIMULATION_FETCH_WINDOW_SECONDS",
-    }
-)
+FIXED_ENV: dict[str, str] = {**PAPER_ONLY_ENV, "TRADING_ENABLED": "true"}
+ALLOWED_OVERRIDES: frozenset[str] = ALLOWED_ENV_OVERRIDES
 REQUIRED_RUN_KEYS: tuple[str, ...] = (
     "DB_DSN",
     "TRADING_SIGNAL_TABLE",
