@@ -1,0 +1,302 @@
+"""One trading day's simulation on the runtime, start to finish, under the run state machine.
+
+preflight (verify the dump, snapshot production) → lock → Argo CD freeze → provision (ClickHouse, Postgres,
+topics) → apply (TA + Knative) → ready → replay → monitor → export → teardown → Argo restore → unlock,
+then the production side is compared with its snapshot. Cleanup always runs once the lock was taken;
+`run-state.json` records every transition so a crashed run can be finished from its files.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from torghut_sim.connections import Connections, resolve_connections
+from torghut_sim.dump.dumper import verify_dump
+from torghut_sim.dump.marker import DumpMarker
+from torghut_sim.kafka.progress import ProgressCallback
+from torghut_sim.layout import RunPaths
+from torghut_sim.manifest import DatasetManifest
+from torghut_sim.monitor import RuntimeProgress, wait_for_window
+from torghut_sim.naming import RunNames
+from torghut_sim.plan import runtime_env
+from torghut_sim.replay.pacing import PaceSettings
+from torghut_sim.replay.replayer import ReplayRequest, ReplayResult, replay_dump
+from torghut_sim.replay.topics import ensure_simulation_topics
+from torghut_sim.runtime.controller import ControlSettings, RuntimeController
+from torghut_sim.runtime.inputs import RunIdentity, RuntimeTargets, SimulationValues, default_owner
+from torghut_sim.runtime.kube_client import Kube
+from torghut_sim.runtime.state_machine import RunOutcome, RunStateLog, controller_phases, run_phases
+from torghut_sim.runtime.ta import ta_config_values
+from torghut_sim.stores import contamination
+from torghut_sim.stores.clickhouse_provision import provision_clickhouse
+from torghut_sim.stores.deltas import clickhouse_counts, postgres_counts, row_deltas
+from torghut_sim.stores.export import ExportManifest, export_run
+from torghut_sim.stores.postgres_provision import PostgresPlan, provision_postgres, user_of
+from torghut_sim.topics import DUMPED_ROLES, TOPIC_ROLES
+
+log = logging.getLogger(__name__)
+
+# The production database names the contamination check watches.
+PRODUCTION_CLICKHOUSE_DATABASE = "torghut"
+
+
+@dataclass(frozen=True)
+class SimulationRequest:
+    """Everything one day's simulation needs besides the servers themselves."""
+
+    manifest: DatasetManifest
+    names: RunNames
+    paths: RunPaths
+    kubeconfig: Path
+    # Who holds the lock: a stable id (e.g. the Dagster run id) lets a retry of the same run reuse it.
+    owner: str = field(default_factory=default_owner)
+    force_replay: bool = False
+    control: ControlSettings = field(default_factory=ControlSettings)
+    # The runtime's production Postgres database, watched for rows of this run; None skips that part.
+    production_postgres_database: str | None = None
+    environ: Mapping[str, str] | None = None
+    progress: ProgressCallback | None = None
+
+
+@dataclass
+class SimulationOutcome:
+    """What a finished simulation leaves behind, for the report and the Dagster metadata."""
+
+    run: RunOutcome
+    replay: ReplayResult | None = None
+    monitor: RuntimeProgress | None = None
+    export: ExportManifest | None = None
+    deltas: list[dict[str, Any]] = field(default_factory=list)
+    contamination_status: str = "not_checked"
+
+    def summary(self) -> dict[str, Any]:
+        """Figures a person checks first: status, replayed records, activity, contamination."""
+        return {
+            "status": self.run.status,
+            "records_replayed": self.replay.marker.records if self.replay else None,
+            "replay_skipped": self.replay.skipped if self.replay else None,
+            "activity": self.monitor.counts if self.monitor else None,
+            "cursor_at": (
+                self.monitor.cursor_at.isoformat() if self.monitor and self.monitor.cursor_at else None
+            ),
+            "exported_rows": {f.table: f.rows for f in self.export.files} if self.export else None,
+            "contamination": self.contamination_status,
+        }
+
+
+def runtime_targets(manifest: DatasetManifest) -> RuntimeTargets:
+    """The cluster objects of the manifest's runtime and its Argo CD handling."""
+    rt, argo = manifest.runtime, manifest.argocd
+    return RuntimeTargets(
+        namespace=rt.namespace,
+        ta_configmap=rt.ta_configmap,
+        ta_deployment=rt.ta_deployment,
+        torghut_service=rt.torghut_service,
+        manage_argocd=argo.manage_automation,
+        applicationset_name=argo.applicationset_name,
+        applicationset_namespace=argo.applicationset_namespace,
+        app_name=argo.app_name,
+        desired_mode_during_run=argo.desired_mode_during_run,
+        restore_mode_after_run=argo.restore_mode_after_run,
+    )
+
+
+def simulation_values(manifest: DatasetManifest, names: RunNames, conns: Connections) -> SimulationValues:
+    """The TA ConfigMap keys and runtime env the run sets (validated paper-only)."""
+    return SimulationValues(
+        ta_config=ta_config_values(
+            names.run_token,
+            manifest.clickhouse.http_url,
+            conns.clickhouse_database,
+            manifest.replay.auto_offset_reset,
+        ),
+        torghut_env=runtime_env(manifest, names, conns.postgres_runtime_dsn.reveal()),
+    )
+
+
+def production_targets(conns: Connections, postgres_database: str | None) -> contamination.ProductionTargets:
+    """The production side the contamination check snapshots before and after the run."""
+    return contamination.ProductionTargets(
+        clickhouse=conns.clickhouse,
+        clickhouse_database=PRODUCTION_CLICKHOUSE_DATABASE,
+        postgres_dsn=conns.production_postgres_dsn(postgres_database).reveal() if postgres_database else None,
+        kafka_config=conns.source_kafka.client_config(),
+    )
+
+
+class _Day:
+    """The pipeline's own phases of one run, sharing the resolved connections and results."""
+
+    def __init__(self, request: SimulationRequest, conns: Connections, controller: RuntimeController) -> None:
+        self.request = request
+        self.conns = conns
+        self.controller = controller
+        self.marker: DumpMarker | None = None
+        self.outcome_parts: dict[str, Any] = {}
+        self.before_counts: dict[str, dict[str, int | None]] = {}
+        window = request.manifest.window
+        self.identity = contamination.RunIdentity(
+            request.names.run_id, request.names.run_token, window.start, window.end
+        )
+        self.production = production_targets(conns, request.production_postgres_database)
+
+    @property
+    def paths(self) -> RunPaths:
+        return self.request.paths
+
+    def preflight(self) -> dict[str, Any]:
+        """Verify the dump against its marker and snapshot the production side."""
+        self.marker = verify_dump(self.paths.dump, self.paths.dump_marker)
+        before = contamination.snapshot_production(self.production, self.identity)
+        contamination.record_before(self.paths.contamination, self.identity, before)
+        return {"dump_records": self.marker.records, "payload_sha256": self.marker.payload_sha256,
+                "connections": self.conns.describe()}
+
+    def provision(self) -> dict[str, Any]:
+        """Simulation databases (truncated) and every run topic, before the runtime is pointed at them."""
+        manifest, names = self.request.manifest, self.request.names
+        ch = provision_clickhouse([self.conns.clickhouse], self.conns.clickhouse_database)
+        runtime_role = user_of(self.conns.postgres_runtime_dsn.reveal())
+        owner_role = user_of(self.conns.postgres_simulation_dsn.reveal())
+        pg = provision_postgres(
+            PostgresPlan(
+                admin_dsn=self.conns.postgres_admin_dsn.reveal(),
+                simulation_dsn=self.conns.postgres_simulation_dsn.reveal(),
+                migrations_command=manifest.postgres.migrations_command or "",
+                window_start=manifest.window.start,
+                # The runtime's role needs grants only when it is not the owner of the database.
+                runtime_role=runtime_role if runtime_role != owner_role else None,
+            )
+        )
+        # Every run topic exists before TA and the runtime subscribe; sources give the partition counts.
+        targets = {role.source: names.topic(role.role) for role in TOPIC_ROLES}
+        partitions = ensure_simulation_topics(
+            self.conns.runtime_kafka,
+            targets,
+            default_partitions=manifest.kafka.default_partitions,
+            replication_factor=manifest.kafka.replication_factor,
+        )
+        self.before_counts = self._counts()
+        return {"clickhouse_database": ch.database, "postgres_database": pg.database, "topics": partitions}
+
+    def _counts(self) -> dict[str, dict[str, int | None]]:
+        return {
+            "postgres": dict(postgres_counts(self.conns.postgres_simulation_dsn.reveal())),
+            "clickhouse": dict(clickhouse_counts(self.conns.clickhouse, self.conns.clickhouse_database)),
+        }
+
+    def replay(self) -> dict[str, Any]:
+        """Produce the dump to the run's simulation topics (nothing when its marker says it was done)."""
+        manifest, names = self.request.manifest, self.request.names
+        spec = manifest.replay
+        result = replay_dump(
+            self.conns.runtime_kafka,
+            ReplayRequest(
+                dump_path=self.paths.dump,
+                run_token=names.run_token,
+                marker_path=self.paths.replay_marker,
+                source_topics={r.role: r.source for r in DUMPED_ROLES},
+                pace=PaceSettings(spec.pace_mode, spec.acceleration, spec.max_sleep_seconds),
+                default_partitions=manifest.kafka.default_partitions,
+                replication_factor=manifest.kafka.replication_factor,
+                expected_records=self.marker.records if self.marker else None,
+            ),
+            force=self.request.force_replay,
+            progress=self.request.progress,
+        )
+        self.outcome_parts["replay"] = result
+        return {"records": result.marker.records, "produced": result.produced, "skipped": result.skipped}
+
+    def monitor(self) -> dict[str, Any]:
+        """Wait until the runtime has processed the window, stopping on configuration drift."""
+        manifest = self.request.manifest
+
+        def check_drift(progress: RuntimeProgress) -> None:
+            log.info("runtime progress: %s", progress.as_dict())
+            self.controller.raise_on_drift()
+
+        progress = wait_for_window(
+            self.conns.postgres_simulation_dsn.reveal(), manifest.window.end, manifest.monitor, check_drift
+        )
+        self.outcome_parts["monitor"] = progress
+        return progress.as_dict()
+
+    def export(self) -> dict[str, Any]:
+        """Parquet evidence of the run's rows and the row-count deltas of every simulation table."""
+        manifest = export_run(
+            self.paths,
+            self.conns.postgres_simulation_dsn.reveal(),
+            self.request.names.run_id,
+            self.conns.clickhouse,
+            self.conns.clickhouse_database,
+        )
+        after = self._counts()
+        deltas = [
+            {"store": d.store, "table": d.table, "before": d.before, "after": d.after, "delta": d.delta}
+            for store in ("postgres", "clickhouse")
+            for d in row_deltas(store, self.before_counts.get(store, {}), after[store])
+        ]
+        (self.paths.outputs_dir / "row-deltas.json").write_text(json.dumps(deltas, indent=2) + "\n")
+        self.outcome_parts["export"] = manifest
+        self.outcome_parts["deltas"] = deltas
+        return {"files": len(manifest.files), "deltas": deltas}
+
+    def check_contamination(self) -> str:
+        """Compare the production side with its pre-run snapshot; raises on anything the run wrote."""
+        if not self.paths.contamination.exists():
+            return "not_checked"
+        before = contamination.read_before(self.paths.contamination)
+        after = contamination.snapshot_production(self.production, self.identity, previous=before)
+        contamination.check_contamination(self.paths.contamination, self.identity, before, after)
+        return "clean"
+
+
+def run_simulation_day(request: SimulationRequest) -> SimulationOutcome:
+    """Run one day's simulation on the runtime; every mutation is restored before this returns or raises."""
+    manifest, names = request.manifest, request.names
+    conns = resolve_connections(manifest, names, request.environ)
+    kube = Kube.from_kubeconfig(request.kubeconfig)
+    try:
+        controller = RuntimeController(
+            kube,
+            request.paths,
+            runtime_targets(manifest),
+            RunIdentity(names.run_id, names.run_token, manifest.dataset_id, request.owner),
+            simulation_values(manifest, names, conns),
+            request.control,
+        )
+        day = _Day(request, conns, controller)
+        phases = controller_phases(
+            controller,
+            preflight=day.preflight,
+            provision=day.provision,
+            replay=day.replay,
+            monitor=day.monitor,
+            export=day.export,
+        )
+        try:
+            run = run_phases(phases, RunStateLog(request.paths.run_state, names.run_id))
+        except BaseException:
+            # The failure is what the caller must see; the check still leaves its evidence on disk.
+            try:
+                day.check_contamination()
+            except Exception:
+                log.exception("contamination check after a failed run")
+            raise
+        status = day.check_contamination()
+    finally:
+        kube.close()
+    parts = day.outcome_parts
+    return SimulationOutcome(
+        run=run,
+        replay=parts.get("replay"),
+        monitor=parts.get("monitor"),
+        export=parts.get("export"),
+        deltas=parts.get("deltas", []),
+        contamination_status=status,
+    )
