@@ -172,6 +172,7 @@ def test_plan_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_local_template(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TORGHUT_DEVSTACK_POSTGRES_PASSWORD", "pw-must-not-leak")
+    monkeypatch.delenv("TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD", raising=False)
     code, out, _ = _run(capsys, "--date", "2026-03-06", "--template", str(LOCAL_TEMPLATE))
     assert code == 0
     plan: dict[str, Any] = json.loads(out)
@@ -182,5 +183,8 @@ def test_local_template(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.
         plan["connections"]["postgres"]["admin_dsn"] == "postgresql://postgres:***@127.0.0.1:55432/postgres"
     )
     assert plan["runtime"]["run_dir"] == "artifacts/simulations/sim_20260306_01"
-    assert plan["secrets"] == [{"env": "TORGHUT_DEVSTACK_POSTGRES_PASSWORD", "set": True}]
+    assert plan["secrets"] == [
+        {"env": "TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD", "set": False},
+        {"env": "TORGHUT_DEVSTACK_POSTGRES_PASSWORD", "set": True},
+    ]
     assert "pw-must-not-leak" not in out
