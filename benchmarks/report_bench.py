@@ -1,0 +1,270 @@
+"""Benchmark of the report engine on a generated full trading day; prints wall time and peak RSS.
+
+    .venv/bin/python benchmarks/report_bench.py [--dir DIR] [--charts/--no-charts]
+
+Generates 200k decisions, 200k executions, 800k order events, 200k TCA rows and 100k LLM reviews
+with the exact export schemas, then builds the report in a fresh process so its peak RSS is the
+report's own. Target: under 10 s and under 2 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.parquet as pq
+import yaml
+
+from torghut_sim.export_schema import EXPORT_SCHEMAS
+from torghut_sim.layout import RunPaths
+from torghut_sim.report import build_report
+
+RUN_ID = "sim-20260306-01"
+SYMBOLS = ("NVDA", "AVGO", "AMD", "MU", "MRVL", "CRDO", "COHR", "LITE", "SNDK", "WDC")
+OPEN_US = 1_772_807_400_000_000  # 2026-03-06T14:30:00Z
+SESSION_US = 390 * 60 * 1_000_000
+DECISIONS = 200_000
+EVENTS_PER_EXECUTION = 4
+REVIEWS = 100_000
+SCALE = 10**10
+
+
+def _decimal(values: npt.NDArray[np.int64]) -> pa.Array:
+    """decimal128(38, 10) from integers already scaled by 10¹⁰ (int64 → little-endian int128)."""
+    pairs = np.empty((len(values), 2), dtype=np.int64)
+    pairs[:, 0] = values
+    pairs[:, 1] = values >> 63
+    return pa.Array.from_buffers(pa.decimal128(38, 10), len(values), [None, pa.py_buffer(pairs.tobytes())])
+
+
+def _ts(values: npt.NDArray[np.int64]) -> pa.Array:
+    return pa.array(values, type=pa.timestamp("us", tz="UTC"))
+
+
+def _ids(prefix: str, n: int) -> pa.Array:
+    return pa.array([f"{prefix}{i:08d}" for i in range(n)])
+
+
+def _write(paths: RunPaths, table: str, columns: dict[str, pa.Array]) -> None:
+    schema = EXPORT_SCHEMAS[table]
+    n = len(next(iter(columns.values())))
+    arrays = [columns[f.name] if f.name in columns else pa.nulls(n, f.type) for f in schema]
+    pq.write_table(pa.Table.from_arrays(arrays, schema=schema), paths.output_table(table), compression="zstd")
+
+
+def generate(root: Path) -> None:
+    """Write a full-day run directory with the benchmark's volumes."""
+    rng = np.random.default_rng(7)
+    paths = RunPaths(root)
+    paths.outputs_dir.mkdir(parents=True, exist_ok=True)
+    n = DECISIONS
+    signal = np.sort(OPEN_US + rng.integers(0, SESSION_US, n))
+    decided = signal + rng.integers(1_000, 2_000_000, n)
+    submitted = decided + rng.integers(500, 200_000, n)
+    sym_idx = rng.integers(0, len(SYMBOLS), n)
+    symbols = pa.array(np.asarray(SYMBOLS, dtype=object)[sym_idx])
+    iso = np.datetime_as_string(signal.astype("datetime64[us]"), unit="us")
+    docs = pa.array(
+        [
+            f'{{"params":{{"simulation_context":{{"signal_event_ts":"{s}Z","simulation_run_id":"{RUN_ID}"}}}},'
+            f'"event_ts":"{s}Z"}}'
+            for s in iso
+        ]
+    )
+    decision_ids = _ids("d", n)
+    _write(
+        paths,
+        "trade_decisions",
+        {
+            "id": decision_ids,
+            "strategy_id": pa.array(np.where(sym_idx % 2, "tsmom_v1", "meanrev_v2").astype(object)),
+            "alpaca_account_label": pa.array(["paper"] * n),
+            "symbol": symbols,
+            "timeframe": pa.array(["1Min"] * n),
+            "decision_json": docs,
+            "status": pa.array(["executed"] * n),
+            "created_at": _ts(decided),
+        },
+    )
+    # Prices: a random walk per symbol around 100, in ten-thousandths.
+    walk = 100 * 10_000 + np.cumsum(rng.integers(-50, 51, n))
+    price = (walk + sym_idx * 10_000) * (SCALE // 10_000)
+    qty = rng.integers(1, 100, n) * SCALE
+    filled = np.where(rng.random(n) < 0.95, qty, 0)
+    status = np.where(filled > 0, "filled", "canceled").astype(object)
+    execution_ids = _ids("e", n)
+    _write(
+        paths,
+        "executions",
+        {
+            "id": execution_ids,
+            "trade_decision_id": decision_ids,
+            "alpaca_order_id": _ids("o", n),
+            "client_order_id": _ids("c", n),
+            "symbol": symbols,
+            "side": pa.array(np.where(rng.random(n) < 0.5, "buy", "sell").astype(object)),
+            "order_type": pa.array(["market"] * n),
+            "time_in_force": pa.array(["day"] * n),
+            "submitted_qty": _decimal(qty),
+            "filled_qty": _decimal(filled),
+            "avg_fill_price": _decimal(price),
+            "status": pa.array(status),
+            "created_at": _ts(submitted),
+            "last_update_at": _ts(submitted + 5_000),
+            "order_feed_last_event_ts": _ts(submitted + 5_000),
+            "execution_expected_adapter": pa.array(["simulation"] * n),
+            "execution_actual_adapter": pa.array(["simulation"] * n),
+            "execution_fallback_count": pa.array(np.zeros(n, dtype=np.int64)),
+        },
+    )
+    m = n * EVENTS_PER_EXECUTION
+    owner = np.repeat(np.arange(n), EVENTS_PER_EXECUTION)
+    _write(
+        paths,
+        "execution_order_events",
+        {
+            "id": _ids("ev", m),
+            "execution_id": execution_ids.take(pa.array(owner)),
+            "trade_decision_id": decision_ids.take(pa.array(owner)),
+            "source_topic": pa.array(["torghut.sim.trade-updates.v1"] * m),
+            "source_partition": pa.array(np.zeros(m, dtype=np.int32)),
+            "source_offset": pa.array(np.arange(m, dtype=np.int64)),
+            "event_ts": _ts(submitted[owner] + rng.integers(1_000, 100_000, m)),
+            "symbol": symbols.take(pa.array(owner)),
+            "event_type": pa.array(
+                np.tile(np.array(["new", "accepted", "partial_fill", "fill"], dtype=object), n)
+            ),
+            "status": pa.array(["filled"] * m),
+            "qty": _decimal(qty[owner]),
+            "filled_qty": _decimal(filled[owner]),
+            "avg_fill_price": _decimal(price[owner]),
+            "created_at": _ts(submitted[owner]),
+        },
+    )
+    _write(
+        paths,
+        "execution_tca_metrics",
+        {
+            "execution_id": execution_ids,
+            "trade_decision_id": decision_ids,
+            "strategy_id": pa.array(["tsmom_v1"] * n),
+            "symbol": symbols,
+            "side": pa.array(["buy"] * n),
+            "filled_qty": _decimal(filled),
+            "avg_fill_price": _decimal(price),
+            "arrival_price": _decimal(price),
+            "shortfall_notional": _decimal(rng.integers(-(10**6), 10**6, n) * SCALE // 100),
+            "slippage_bps": _decimal(rng.integers(-500, 500, n) * SCALE // 100),
+            "realized_shortfall_bps": _decimal(rng.integers(-500, 500, n) * SCALE // 100),
+            "divergence_bps": _decimal(rng.integers(-500, 500, n) * SCALE // 100),
+            "computed_at": _ts(submitted),
+        },
+    )
+    r = REVIEWS
+    reviewed = rng.choice(n, r, replace=False)
+    verdicts = np.array(["approve", "veto", "adjust", "abstain", "escalate", "error"], dtype=object)
+    _write(
+        paths,
+        "llm_decision_reviews",
+        {
+            "id": _ids("r", r),
+            "trade_decision_id": decision_ids.take(pa.array(reviewed)),
+            "model": pa.array(np.where(rng.random(r) < 0.5, "gpt-a", "gpt-b").astype(object)),
+            "prompt_version": pa.array(np.where(rng.random(r) < 0.5, "v1", "v2").astype(object)),
+            "verdict": pa.array(verdicts[rng.choice(6, r, p=[0.6, 0.2, 0.1, 0.05, 0.04, 0.01])]),
+            "confidence": _decimal(rng.integers(0, 100, r) * SCALE // 100),
+            "tokens_prompt": pa.array(rng.integers(200, 2000, r)),
+            "tokens_completion": pa.array(rng.integers(10, 200, r)),
+            "risk_flags": pa.array(["[]"] * r),
+            "response_json": pa.array(
+                np.where(rng.random(r) < 0.1, '{"fallback": true}', "{}").astype(object)
+            ),
+            "created_at": _ts(submitted[reviewed]),
+        },
+    )
+    _write(
+        paths,
+        "last_prices",
+        {
+            "symbol": pa.array(list(SYMBOLS)),
+            "last_price": _decimal(np.arange(len(SYMBOLS), dtype=np.int64) * SCALE + 100 * SCALE),
+            "last_event_ts": _ts(np.full(len(SYMBOLS), OPEN_US + SESSION_US)),
+        },
+    )
+    for table in ("trade_cursor", "simulation_run_progress", "clickhouse_counts"):
+        _write(
+            paths, table, {EXPORT_SCHEMAS[table].names[0]: pa.array([], type=EXPORT_SCHEMAS[table][0].type)}
+        )
+    manifest = {
+        "dataset_id": "torghut-trades-20260306",
+        "window": {
+            "trading_day": "2026-03-06",
+            "start": "2026-03-06T14:30:00Z",
+            "end": "2026-03-06T21:00:00Z",
+            "strict_coverage_ratio": 0.95,
+        },
+        "reporting": {"commission_bps": "0.5", "per_trade_fee": "0.01"},
+    }
+    paths.manifest.write_text(yaml.safe_dump(manifest))
+    paths.dump_marker.write_text(
+        json.dumps(
+            {
+                "records": 10_000_000,
+                "status": "ok",
+                "coverage": {"session_minutes": 390, "covered_minutes": 390, "ratio": 1.0},
+            }
+        )
+    )
+    paths.run_state.write_text(
+        json.dumps({"run_id": RUN_ID, "run_token": "sim_20260306_01", "transitions": []})
+    )
+
+
+def build(root: Path, charts: bool) -> None:
+    """Build the report and print wall time and this process's peak RSS."""
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    result = build_report(root, with_charts=charts)
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"build_report: {wall:.2f} s wall ({cpu:.2f} s CPU, all threads), peak RSS {peak_mb:.0f} MB, "
+        f"verdict {result.verdict}, "
+        f"fills {result.report.pnl.fills}, order events {result.report.funnel.order_events}"
+    )
+
+
+def main() -> int:
+    """Generate the day (unless it exists) and build the report in a child process."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--dir", type=Path, default=None, help="run directory (default: a temp dir)")
+    parser.add_argument("--no-charts", action="store_true")
+    parser.add_argument("--phase", choices=["all", "build"], default="all", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase == "build":
+        build(args.dir, charts=not args.no_charts)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="report-bench-") as tmp:
+        root = args.dir or Path(tmp) / "sim_20260306_01"
+        if not RunPaths(root).output_table("executions").is_file():
+            start = time.perf_counter()
+            generate(root)
+            print(f"generated {root} in {time.perf_counter() - start:.1f} s")
+        command = [sys.executable, __file__, "--phase", "build", "--dir", str(root)]
+        if args.no_charts:
+            command.append("--no-charts")
+        return subprocess.run(command, check=False).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main())

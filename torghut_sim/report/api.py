@@ -1,0 +1,162 @@
+"""`build_report`: one run directory in, the `torghut.simulation-report.v1` bundle out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from torghut_sim.layout import RunPaths
+from torghut_sim.report import charts
+from torghut_sim.report.caveats import build_caveats
+from torghut_sim.report.coverage import build_coverage
+from torghut_sim.report.execution import ExecutionResult, build_execution
+from torghut_sim.report.figures import iso_utc
+from torghut_sim.report.funnel import build_funnel
+from torghut_sim.report.inputs import RunInputs, load_run
+from torghut_sim.report.llm import LlmResult, build_llm
+from torghut_sim.report.markdown import render_markdown
+from torghut_sim.report.model import (
+    ArtifactFile,
+    Artifacts,
+    RunMetadata,
+    SimulationReport,
+    Verdict,
+)
+from torghut_sim.report.pnl import PnlResult, compute_pnl
+from torghut_sim.report.stability import build_stability
+from torghut_sim.report.summary import summary_row
+from torghut_sim.report.verdict import decide
+from torghut_sim.report.writer import chart_artifact, write_report, write_tables
+
+CHARTS_DIR = "charts"
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """The built report and where its files are."""
+
+    report: SimulationReport
+    out_dir: Path
+    json_path: Path
+    markdown_path: Path
+
+    @property
+    def verdict(self) -> Verdict:
+        """PASS, WARN or FAIL."""
+        return self.report.verdict.status
+
+
+def _metadata(inputs: RunInputs, generated_at: datetime) -> RunMetadata:
+    settings = inputs.settings
+    transitions = (inputs.run_state or {}).get("transitions")
+    last = (
+        transitions[-1]
+        if isinstance(transitions, list) and transitions and isinstance(transitions[-1], dict)
+        else {}
+    )
+    return RunMetadata(
+        run_id=settings.run_id,
+        run_token=settings.run_token,
+        dataset_id=settings.dataset_id,
+        trading_day=settings.trading_day,
+        window_start=iso_utc(settings.window_start),
+        window_end=iso_utc(settings.window_end),
+        generated_at=iso_utc(generated_at) or "",
+        final_phase=str(last["phase"]) if last.get("phase") is not None else None,
+        final_status=str(last["status"]) if last.get("status") is not None else None,
+        scoped_by_run_id=inputs.scoped_by_run_id,
+        commission_bps=settings.commission_bps,
+        per_trade_fee=settings.per_trade_fee,
+        llm_price_per_1k_tokens=settings.llm_price_per_1k_tokens,
+    )
+
+
+@dataclass(frozen=True)
+class Computed:
+    """Every section of a run (artifacts still empty) and the tables behind them, before any write."""
+
+    draft: SimulationReport
+    pnl: PnlResult
+    execution: ExecutionResult
+    llm: LlmResult
+
+
+def compute(inputs: RunInputs, generated_at: datetime) -> Computed:
+    """Compute every section from loaded inputs; pure, no files written."""
+    coverage = build_coverage(inputs)
+    funnel = build_funnel(inputs, coverage.clickhouse_rows.get("ta_signals"))
+    execution = build_execution(inputs)
+    pnl = compute_pnl(inputs.executions, inputs.last_prices, inputs.tca, inputs.settings)
+    llm = build_llm(
+        inputs.llm_reviews, inputs.executions, pnl.trades, inputs.settings.llm_price_per_1k_tokens
+    )
+    draft = SimulationReport(
+        run_metadata=_metadata(inputs, generated_at),
+        coverage=coverage,
+        funnel=funnel,
+        execution_quality=execution.section,
+        pnl=pnl.section,
+        llm=llm.section,
+        stability=build_stability(inputs, coverage, funnel, execution.section, llm.section),
+        verdict=decide(inputs.settings, coverage, funnel, execution.section, llm.section),
+        artifacts=Artifacts(inputs=[], outputs=[]),
+        caveats=build_caveats(inputs, execution.section, pnl.section, llm.section),
+    )
+    return Computed(draft=draft, pnl=pnl, execution=execution, llm=llm)
+
+
+def _render_charts(chart_dir: Path, computed: Computed) -> dict[str, Path]:
+    """Every chart of the report, keyed by role."""
+    chart_dir.mkdir(parents=True, exist_ok=True)
+    pnl, execution = computed.pnl, computed.execution
+    return {
+        "equity": charts.equity_chart(pnl.equity_curve, chart_dir / charts.EQUITY),
+        "funnel": charts.funnel_chart(computed.draft.funnel, chart_dir / charts.FUNNEL),
+        "latency": charts.latency_chart(
+            {
+                "signal → decision": execution.decision_latency,
+                "decision → submit": execution.latency["decision_to_submit_ms"],
+                "submit → first event": execution.latency["submit_to_first_event_ms"],
+            },
+            chart_dir / charts.LATENCY,
+        ),
+        "pnl_by_symbol": charts.pnl_by_symbol_chart(pnl.section, chart_dir / charts.PNL_BY_SYMBOL),
+    }
+
+
+def build_report(
+    run_dir: Path,
+    out_dir: Path | None = None,
+    generated_at: datetime | None = None,
+    *,
+    with_charts: bool = True,
+) -> ReportResult:
+    """Read a run directory, compute every section and write the report bundle (default `<run>/report/`)."""
+    inputs = load_run(run_dir)
+    target = out_dir if out_dir is not None else RunPaths(run_dir).report_dir
+    computed = compute(inputs, generated_at if generated_at is not None else datetime.now(UTC))
+    draft, pnl, execution, llm = computed.draft, computed.pnl, computed.execution, computed.llm
+    outputs = write_tables(
+        target,
+        {
+            "trade-pnl": pnl.trades,
+            "execution-latency": execution.latency,
+            "llm-review-summary": llm.summary,
+            "equity-curve": pnl.equity_curve,
+            "report-summary": summary_row(draft),
+        },
+    )
+    chart_paths = _render_charts(target / CHARTS_DIR, computed) if with_charts else {}
+    outputs.extend(chart_artifact(target, path) for path in chart_paths.values())
+    input_files = [
+        ArtifactFile(name=f.name, role=f.role, rows=f.rows, sha256=f.sha256)
+        for f in inputs.files
+        if f.present
+    ]
+    report = draft.model_copy(update={"artifacts": Artifacts(inputs=input_files, outputs=outputs)})
+    markdown = render_markdown(
+        report, {role: path.relative_to(target).as_posix() for role, path in chart_paths.items()}
+    )
+    json_path, markdown_path = write_report(target, report, markdown)
+    return ReportResult(report=report, out_dir=target, json_path=json_path, markdown_path=markdown_path)

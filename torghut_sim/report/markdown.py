@@ -1,0 +1,190 @@
+"""The Markdown executive summary: verdict and reasons first, then key figures, charts and details."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from torghut_sim.report.model import LatencyStats, SimulationReport, format_decimal
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.2f} %"
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines.extend("| " + " | ".join(_cell(v) for v in row) + " |" for row in rows)
+    return [*lines, ""]
+
+
+def _latency_row(name: str, stats: LatencyStats) -> list[object]:
+    return [name, stats.count, stats.p50_ms, stats.p95_ms, stats.p99_ms, stats.max_ms]
+
+
+def render_markdown(report: SimulationReport, charts: dict[str, str]) -> str:
+    """The summary document; `charts` maps a chart's role to its path relative to the report."""
+    meta, cov, fun = report.run_metadata, report.coverage, report.funnel
+    ex, pnl, llm, verdict = report.execution_quality, report.pnl, report.llm, report.verdict
+    out = [
+        f"# Simulation report — {meta.run_id}",
+        "",
+        f"**Verdict: {verdict.status}**"
+        + (f" · trading day {meta.trading_day}" if meta.trading_day else "")
+        + (f" · dataset `{meta.dataset_id}`" if meta.dataset_id else ""),
+        "",
+    ]
+    if verdict.reasons:
+        out.extend(f"- `{r.code}` ({r.severity}): {r.message}" for r in verdict.reasons)
+    else:
+        out.append("- no findings: every minimum met, telemetry complete")
+    out.extend(
+        [
+            "",
+            f"Window {meta.window_start or '—'} → {meta.window_end or '—'} · generated {meta.generated_at} · "
+            f"schema `{report.schema_version}`",
+            "",
+            "## Key figures",
+            "",
+        ]
+    )
+    out.extend(
+        _table(
+            ["figure", "value"],
+            [
+                ["session coverage", _pct(cov.coverage_ratio)],
+                [
+                    "decisions → executions",
+                    f"{fun.decisions} → {fun.executions} ({_pct(fun.decision_to_execution_rate)})",
+                ],
+                [
+                    "fill / cancel / reject rate",
+                    f"{_pct(ex.fill_rate)} / {_pct(ex.cancel_rate)} / {_pct(ex.reject_rate)}",
+                ],
+                ["realized / unrealized P&L", f"{_cell(pnl.realized)} / {_cell(pnl.unrealized)}"],
+                ["gross − costs = net P&L", f"{_cell(pnl.gross)} − {_cell(pnl.costs)} = {_cell(pnl.net)}"],
+                ["max drawdown", _cell(pnl.max_drawdown)],
+                ["win rate", _pct(pnl.win_rate)],
+                ["turnover", _cell(pnl.turnover)],
+                ["TCA shortfall proxy", _cell(pnl.tca_proxy.realized_pnl_proxy_notional)],
+                ["LLM reviews / error rate", f"{llm.reviews} / {_pct(llm.error_rate)}"],
+                [
+                    "decision → submit p50 / p95 ms",
+                    f"{_cell(ex.decision_to_submit.p50_ms)} / {_cell(ex.decision_to_submit.p95_ms)}",
+                ],
+            ],
+        )
+    )
+    titles = {
+        "equity": "Equity and drawdown",
+        "funnel": "Funnel",
+        "latency": "Latency",
+        "pnl_by_symbol": "P&L by symbol",
+    }
+    if charts:
+        out.extend(["## Charts", ""])
+        for role, path in charts.items():
+            out.extend([f"![{titles.get(role, role)}]({path})", ""])
+    out.extend(["## Coverage and replay", ""])
+    out.extend(
+        _table(
+            ["figure", "value"],
+            [
+                ["dump status", cov.dump_status],
+                ["covered / session minutes", f"{_cell(cov.covered_minutes)} / {_cell(cov.session_minutes)}"],
+                ["records dumped / replayed", f"{_cell(cov.records_dumped)} / {_cell(cov.records_replayed)}"],
+                ["replay matches dump", cov.replay_matches_dump],
+                ["out-of-window rate", _pct(cov.out_of_window_rate)],
+                ["partitions with offset gaps", ", ".join(cov.partitions_with_offset_gaps) or "none"],
+            ],
+        )
+    )
+    out.extend(["## Funnel by strategy × symbol", ""])
+    out.extend(
+        _table(
+            ["strategy", "symbol", "decisions", "executions", "filled"],
+            [
+                [r.strategy_id, r.symbol, r.decisions, r.executions, r.filled_executions]
+                for r in fun.by_strategy_symbol
+            ],
+        )
+    )
+    out.extend(["## Execution latency (ms)", ""])
+    out.extend(
+        _table(
+            ["stage", "n", "p50", "p95", "p99", "max"],
+            [
+                _latency_row("signal → decision", ex.signal_to_decision),
+                _latency_row("decision → submit", ex.decision_to_submit),
+                _latency_row("submit → first order event", ex.submit_to_first_event),
+            ],
+        )
+    )
+    out.extend(
+        [
+            f"Adapter mismatches: {ex.adapter_mismatches} · "
+            f"fallbacks: {ex.fallbacks} ({_pct(ex.fallback_ratio)}) · "
+            f"lifecycle completeness: {_pct(ex.lifecycle_completeness)}",
+            "",
+            "## P&L by symbol",
+            "",
+        ]
+    )
+    out.extend(
+        _table(
+            ["symbol", "fills", "realized", "unrealized", "costs", "net", "open qty", "mark", "mark source"],
+            [
+                [
+                    s.symbol,
+                    s.fills,
+                    s.realized,
+                    s.unrealized,
+                    s.costs,
+                    s.net,
+                    s.open_qty,
+                    s.mark_price,
+                    s.mark_source,
+                ]
+                for s in pnl.by_symbol
+            ],
+        )
+    )
+    out.extend(["## LLM reviews by model × prompt", ""])
+    out.extend(
+        _table(
+            ["model", "prompt", "reviews", "error rate", "mean confidence", "tokens", "cost proxy"],
+            [
+                [
+                    g.model,
+                    g.prompt_version,
+                    g.reviews,
+                    _pct(g.error_rate),
+                    g.mean_confidence,
+                    g.tokens_prompt + g.tokens_completion,
+                    g.cost_proxy,
+                ]
+                for g in llm.by_model_prompt
+            ],
+        )
+    )
+    out.extend([f"Calibration gap: {_cell(llm.calibration_gap)} (mean confidence − outcome agreement)", ""])
+    out.extend(["## Stability", ""])
+    if report.stability.anomalies:
+        out.extend(f"- `{a.code}` ({a.severity}): {a.message}" for a in report.stability.anomalies)
+    else:
+        out.append("- no anomalies")
+    out.extend(["", "## Caveats", ""])
+    out.extend(f"- `{c.code}`: {c.message}" for c in report.caveats)
+    out.extend(["", "## Files", ""])
+    out.extend(f"- `{a.name}` ({a.role}, {_cell(a.rows)} rows)" for a in report.artifacts.outputs)
+    return "\n".join(out) + "\n"

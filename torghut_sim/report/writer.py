@@ -1,0 +1,84 @@
+"""Writing the report bundle: CSV and Parquet tables, charts, then the Markdown and the JSON last."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+
+from torghut_sim.report.errors import ReportError
+from torghut_sim.report.inputs import file_sha256
+from torghut_sim.report.model import ArtifactFile, SimulationReport
+
+JSON_NAME = "simulation-report.json"
+MARKDOWN_NAME = "simulation-report.md"
+# The contract's CSV tables (also written as Parquet for DuckDB), then the extra tables.
+TABLE_NAMES = ("trade-pnl", "execution-latency", "llm-review-summary", "equity-curve", "report-summary")
+
+
+def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
+    """Decimals without padding zeros and timestamps as ISO `Z` text, so the CSV reads well and exactly."""
+    exprs: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        column = pl.col(name)
+        if isinstance(dtype, pl.Decimal):
+            text = column.cast(pl.String)
+            if (dtype.scale or 0) > 0:
+                text = text.str.replace(r"0+$", "").str.replace(r"\.$", "")
+            exprs.append(pl.when(text == "-0").then(pl.lit("0")).otherwise(text).alias(name))
+        elif isinstance(dtype, pl.Datetime):
+            exprs.append(
+                column.dt.convert_time_zone("UTC").dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ").alias(name)
+            )
+        else:
+            exprs.append(column)
+    return frame.select(exprs)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8", newline="\n")
+    os.replace(tmp, path)
+
+
+def write_tables(out_dir: Path, tables: dict[str, pl.DataFrame]) -> list[ArtifactFile]:
+    """Each table as `<name>.csv` and `<name>.parquet`; returns their artifact entries."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    artifacts: list[ArtifactFile] = []
+    try:
+        for name, frame in tables.items():
+            csv_path = out_dir / f"{name}.csv"
+            parquet_path = out_dir / f"{name}.parquet"
+            _csv_ready(frame).write_csv(csv_path, line_terminator="\n")
+            frame.write_parquet(parquet_path, compression="zstd", statistics=True)
+            for path, role in ((csv_path, "csv"), (parquet_path, "parquet")):
+                artifacts.append(
+                    ArtifactFile(name=path.name, role=role, rows=frame.height, sha256=file_sha256(path))
+                )
+    except OSError as exc:
+        raise ReportError(
+            f"cannot write report tables to {out_dir}: {exc}", reason="report_write_failed"
+        ) from exc
+    return artifacts
+
+
+def chart_artifact(out_dir: Path, path: Path) -> ArtifactFile:
+    """The artifact entry of a rendered chart."""
+    return ArtifactFile(
+        name=path.relative_to(out_dir).as_posix(), role="chart", rows=None, sha256=file_sha256(path)
+    )
+
+
+def write_report(out_dir: Path, report: SimulationReport, markdown: str) -> tuple[Path, Path]:
+    """The Markdown, then the JSON (its presence means the bundle is complete)."""
+    json_path = out_dir / JSON_NAME
+    markdown_path = out_dir / MARKDOWN_NAME
+    try:
+        _atomic_write(markdown_path, markdown)
+        _atomic_write(json_path, report.model_dump_json(indent=2) + "\n")
+    except OSError as exc:
+        raise ReportError(
+            f"cannot write the report to {out_dir}: {exc}", reason="report_write_failed"
+        ) from exc
+    return json_path, markdown_path
