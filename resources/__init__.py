@@ -1,1 +1,18 @@
-"""Dagster resources that hand the domain its configured clients."""
+"""Dagster resources that hand the domain its configuration: settings, connection overrides, the cluster."""
+
+from resources.connections import ClickHouseResource, KafkaResource, PostgresResource
+from resources.deployment import DeploymentSettings, build_resources
+from resources.kubernetes import KubernetesResource
+from resources.simulation import DayRun, SimulationConfigResource, runtime_pool
+
+__all__ = [
+    "ClickHouseResource",
+    "DayRun",
+    "DeploymentSettings",
+    "KafkaResource",
+    "KubernetesResource",
+    "PostgresResource",
+    "SimulationConfigResource",
+    "build_resources",
+    "runtime_pool",
+]

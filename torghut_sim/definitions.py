@@ -1,5 +1,65 @@
-"""The one Dagster `Definitions` of the torghut-sim code location."""
+"""The one Dagster `Definitions` of the torghut-sim code location: assets, checks, jobs, schedule, sensors.
+
+Wiring only: everything is built from `DeploymentSettings` (read from the environment with defaults, so
+`dg check defs` needs no variables); the behaviour lives in the domain package and the thin `assets/`,
+`resources/` and `sensors/` modules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 import dagster as dg
 
-defs = dg.Definitions()
+from assets.catalog import simulation_catalog
+from assets.dump import build_dump_assets
+from assets.manifest import build_manifest_assets
+from assets.partitions import trading_day_partitions
+from assets.report import build_report_assets
+from assets.simulation import SimulationDay, build_simulation_assets
+from resources import DeploymentSettings, build_resources, runtime_pool
+from sensors.cleanup import build_cleanup_job, build_failure_sensor
+from sensors.drift import runtime_drift_sensor
+from sensors.schedule import build_nightly_schedule
+from torghut_sim.lifecycle import run_simulation_day
+
+DAY_JOB = "simulate_trading_day"
+DAY_ASSETS: tuple[str, ...] = (
+    "simulation_manifest",
+    "source_dump",
+    "simulation_outputs",
+    "simulation_report",
+)
+
+
+def build_definitions(
+    settings: DeploymentSettings, lifecycle: SimulationDay = run_simulation_day
+) -> dg.Definitions:
+    """The code location for one deployment; `lifecycle` is the seam tests replace."""
+    partitions = trading_day_partitions(settings.partitions_start)
+    pool = runtime_pool(settings.runtime_lane)
+    day: list[Any] = [
+        *build_manifest_assets(partitions),
+        *build_dump_assets(partitions),
+        *build_simulation_assets(partitions, pool, lifecycle),
+        *build_report_assets(partitions),
+    ]
+    day_job = dg.define_asset_job(
+        DAY_JOB,
+        selection=dg.AssetSelection.assets(*DAY_ASSETS),
+        # A retried run would race the failure sensor's teardown of the runtime the first one patched.
+        tags={"dagster/max_retries": "0"},
+        description="One trading day: manifest, dump, simulation on the runtime, report.",
+    )
+    cleanup_job = build_cleanup_job(pool)
+    return dg.Definitions(
+        assets=[*(a for a in day if not isinstance(a, dg.AssetChecksDefinition)), simulation_catalog],
+        asset_checks=[c for c in day if isinstance(c, dg.AssetChecksDefinition)],
+        jobs=[day_job, cleanup_job],
+        schedules=[build_nightly_schedule(DAY_JOB, settings.partitions_start)],
+        sensors=[build_failure_sensor(cleanup_job), runtime_drift_sensor],
+        resources=build_resources(settings),
+    )
+
+
+defs = build_definitions(DeploymentSettings.from_env())

@@ -1,0 +1,47 @@
+"""`simulation_catalog`: the DuckDB file an analyst opens to query every simulated day at once."""
+
+from typing import Any
+
+import dagster as dg
+
+from assets.catalog_views import build_catalog
+from assets.manifest import GROUP
+from resources import SimulationConfigResource
+
+# Bump when the views change, so automation rebuilds the file with the new definitions.
+CATALOG_CODE_VERSION = "1"
+# Views follow new days by glob; a rebuild is only needed when missing, after a new report (a table may
+# have appeared for the first time) or when the view definitions change.
+_REBUILD: dg.AutomationCondition[Any] = (
+    dg.AutomationCondition.missing()
+    | dg.AutomationCondition.any_deps_updated()
+    | dg.AutomationCondition.code_version_changed()
+)
+CATALOG_AUTOMATION = _REBUILD.since_last_handled() & ~dg.AutomationCondition.in_progress()
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=["simulation_report"],
+    kinds={"duckdb", "parquet"},
+    code_version=CATALOG_CODE_VERSION,
+    automation_condition=CATALOG_AUTOMATION,
+    description="DuckDB views over every day's report Parquet: runs, verdicts, P&L, latency, LLM reviews.",
+)
+def simulation_catalog(
+    context: dg.AssetExecutionContext, simulation_config: SimulationConfigResource
+) -> dg.MaterializeResult[None]:
+    """Rebuild the catalog file under the output root."""
+    build = build_catalog(simulation_config.output_dir)
+    if build.missing:
+        missing = ", ".join(build.missing)
+        context.log.info(f"no day has written {missing} yet; those views come with a later rebuild")
+    return dg.MaterializeResult(
+        metadata={
+            "catalog": dg.MetadataValue.path(str(build.path)),
+            "views": dg.MetadataValue.json(build.views),
+            "missing_views": ", ".join(build.missing) or "none",
+            "runs": build.runs,
+            "usage": dg.MetadataValue.md(f"```\nduckdb {build.path}\nSELECT * FROM verdicts;\n```\n"),
+        }
+    )

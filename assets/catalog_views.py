@@ -1,0 +1,84 @@
+"""The reports catalog: one DuckDB file of views over every day's report Parquet, for cross-day analysis.
+
+Views read `<output_root>/*/report/<table>.parquet` by glob, so a day reported after the catalog was built
+appears without rebuilding it. DuckDB binds a view when it is created and refuses a glob with no file yet,
+so a table no day has written is left out (and listed) until the next build. The file is built beside the
+catalog and moved into place, so an analyst holding the old one open never blocks (or sees half) a build.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+CATALOG_NAME = "reports-catalog.duckdb"
+# View name → the report table file each day writes under `<run dir>/report/`.
+TABLE_VIEWS: dict[str, str] = {
+    "runs": "report-summary.parquet",
+    "trade_pnl": "trade-pnl.parquet",
+    "execution_latency": "execution-latency.parquet",
+    "llm_reviews": "llm-review-summary.parquet",
+    "equity_curve": "equity-curve.parquet",
+}
+# The run directory's name is the run token: it joins every table of one run.
+RUN_TOKEN_SQL = r"regexp_extract(filename, '([^/\\]+)[/\\]report[/\\][^/\\]+$', 1)"
+VERDICTS_SQL = (
+    "CREATE VIEW verdicts AS SELECT trading_day, run_id, run_token, verdict, "
+    "string_split(NULLIF(verdict_reasons, ''), ',') AS reasons, net, source_file "
+    "FROM runs ORDER BY trading_day, run_id"
+)
+
+
+@dataclass(frozen=True)
+class CatalogBuild:
+    """What a build produced: the file, each view's glob, the tables still without data, the day count."""
+
+    path: Path
+    views: dict[str, str]
+    missing: list[str]
+    runs: int
+
+
+def table_glob(output_root: Path, file_name: str) -> str:
+    """The glob of one report table over every run directory of an output root."""
+    return str(output_root.resolve() / "*" / "report" / file_name)
+
+
+def _sql_text(value: str) -> str:
+    """A SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def build_catalog(output_root: Path, catalog_path: Path | None = None) -> CatalogBuild:
+    """(Re)build the catalog of an output root; returns what it holds."""
+    root = output_root.resolve()
+    target = catalog_path or root / CATALOG_NAME
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    partial.unlink(missing_ok=True)
+    views: dict[str, str] = {}
+    missing: list[str] = []
+    runs = 0
+    with duckdb.connect(str(partial)) as conn:
+        for view, file_name in TABLE_VIEWS.items():
+            pattern = table_glob(root, file_name)
+            if not any(root.glob(f"*/report/{file_name}")):
+                missing.append(view)
+                continue
+            # filename=true keeps which run directory each row came from; union_by_name tolerates new columns.
+            conn.execute(
+                f"CREATE VIEW {view} AS SELECT {RUN_TOKEN_SQL} AS run_token, * EXCLUDE (filename), "
+                f"filename AS source_file "
+                f"FROM read_parquet({_sql_text(pattern)}, filename = true, union_by_name = true)"
+            )
+            views[view] = pattern
+        if "runs" in views:
+            conn.execute(VERDICTS_SQL)
+            views["verdicts"] = "runs"
+            row = conn.execute("SELECT count(*) FROM runs").fetchone()
+            runs = int(row[0]) if row else 0
+    os.replace(partial, target)
+    return CatalogBuild(path=target, views=views, missing=missing, runs=runs)

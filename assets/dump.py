@@ -1,0 +1,135 @@
+"""`source_dump`: the day's Kafka source topics as one ordered, hashed file, with its coverage checks."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+
+from assets.manifest import GROUP
+from assets.partitions import partition_day
+from assets.progress import progress_logger
+from resources import DayRun, KafkaResource, SimulationConfigResource
+from torghut_sim.dump.dumper import DumpRequest, dump_source
+from torghut_sim.dump.marker import DumpMarker
+from torghut_sim.manifest import WindowSpec, load_manifest
+
+
+def dump_metadata(marker: DumpMarker, reused: bool) -> dict[str, Any]:
+    """What the UI shows of a dump: status, counts, coverage, window and hashes."""
+    return {
+        "status": marker.status,
+        "records": marker.records,
+        "expected_records": marker.expected_records,
+        "records_by_topic": dg.MetadataValue.json(marker.records_by_topic),
+        "coverage_ratio": marker.coverage.ratio,
+        "covered_minutes": marker.coverage.covered_minutes,
+        "session_minutes": marker.coverage.session_minutes,
+        "out_of_window_skipped": marker.out_of_window_skipped,
+        "window": f"{marker.window.start.isoformat()} .. {marker.window.end.isoformat()}",
+        "sha256": marker.sha256,
+        "payload_sha256": marker.payload_sha256,
+        "reused": reused,
+    }
+
+
+def _marker(
+    context: dg.AssetCheckExecutionContext, config: SimulationConfigResource
+) -> tuple[DayRun, WindowSpec, DumpMarker]:
+    """The day's run, its manifest window and its dump marker."""
+    run = config.day_run(partition_day(context.partition_key))
+    return run, load_manifest(run.paths.manifest).window, DumpMarker.read(run.paths.dump_marker)
+
+
+def build_dump_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
+    """The dump asset of a trading day and its blocking checks."""
+
+    @dg.asset(
+        partitions_def=partitions,
+        group_name=GROUP,
+        deps=["simulation_manifest"],
+        kinds={"kafka", "python"},
+        # Broker hiccups are transient; a rerun reuses nothing partial (the dump commits atomically).
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL),
+        description="The day's source topics (trades, quotes, bars, status) from Kafka, ordered and hashed.",
+    )
+    def source_dump(
+        context: dg.AssetExecutionContext,
+        simulation_config: SimulationConfigResource,
+        kafka: KafkaResource,
+    ) -> dg.MaterializeResult[None]:
+        """Dump (or reuse a verified dump of) the day's window; an empty day is a status, not an error."""
+        run = simulation_config.day_run(partition_day(context.partition_key))
+        manifest = load_manifest(run.paths.manifest)
+        window = manifest.window
+        request = DumpRequest(
+            window_start=window.dump_start,
+            window_end=window.dump_end,
+            dump_path=run.paths.dump,
+            marker_path=run.paths.dump_marker,
+            session_start=window.start,
+            session_end=window.end,
+            run_token=run.names.run_token,
+        )
+        result = dump_source(
+            kafka.source_connection(manifest.kafka), request, progress=progress_logger(context.log.info)
+        )
+        if result.marker.status == "empty_day":
+            context.log.warning(f"{run.day.isoformat()}: no source records in the window (empty_day)")
+        return dg.MaterializeResult(
+            metadata={
+                **dump_metadata(result.marker, result.reused),
+                "dump": dg.MetadataValue.path(str(result.dump_path)),
+                "marker": dg.MetadataValue.path(str(result.marker_path)),
+            }
+        )
+
+    @dg.asset_check(
+        asset=source_dump,
+        blocking=True,
+        description="Share of session minutes with records is at least the manifest's strict ratio.",
+    )
+    def session_coverage(
+        context: dg.AssetCheckExecutionContext, simulation_config: SimulationConfigResource
+    ) -> dg.AssetCheckResult:
+        """Block a thinly covered day; an empty day only warns, its simulation is skipped downstream."""
+        _run, window, marker = _marker(context, simulation_config)
+        ratio, strict = marker.coverage.ratio, window.strict_coverage_ratio
+        metadata = {"coverage_ratio": ratio, "strict_coverage_ratio": strict, "status": marker.status}
+        if marker.status == "empty_day":
+            return dg.AssetCheckResult(
+                passed=False,
+                severity=dg.AssetCheckSeverity.WARN,
+                description="empty_day: no records in the session; the simulation is skipped",
+                metadata=metadata,
+            )
+        return dg.AssetCheckResult(passed=ratio >= strict, metadata=metadata)
+
+    @dg.asset_check(
+        asset=source_dump,
+        blocking=True,
+        description="The dump covers exactly the manifest's dump window and judges exactly its session.",
+    )
+    def exact_window(
+        context: dg.AssetCheckExecutionContext, simulation_config: SimulationConfigResource
+    ) -> dg.AssetCheckResult:
+        """Block a dump whose window or session differs from the day's manifest."""
+        _run, window, marker = _marker(context, simulation_config)
+        wanted = {
+            "window": (window.dump_start, window.dump_end),
+            "session": (window.start, window.end),
+        }
+        found = {
+            "window": (marker.window.start, marker.window.end),
+            "session": (marker.session.start, marker.session.end),
+        }
+        mismatched = [k for k in wanted if wanted[k] != found[k]]
+        return dg.AssetCheckResult(
+            passed=not mismatched,
+            metadata={
+                "expected": dg.MetadataValue.json({k: [t.isoformat() for t in v] for k, v in wanted.items()}),
+                "found": dg.MetadataValue.json({k: [t.isoformat() for t in v] for k, v in found.items()}),
+                "mismatched": ", ".join(mismatched) or "none",
+            },
+        )
+
+    return [source_dump, session_coverage, exact_window]

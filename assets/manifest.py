@@ -1,0 +1,109 @@
+"""`simulation_manifest`: a trading day rendered from the template, guarded and planned, with its checks."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+
+from assets.evidence import guard_results
+from assets.partitions import partition_day
+from resources import ClickHouseResource, KafkaResource, PostgresResource, SimulationConfigResource
+from torghut_sim.day_manifest import render_day_manifest
+from torghut_sim.plan import build_day_plan, write_day_plan
+
+GROUP = "torghut_simulation"
+# Guards that judge the window; every other guard is about isolation from production.
+WINDOW_GUARDS: frozenset[str] = frozenset({"window", "window_coverage"})
+
+
+def _guard_check(
+    context: dg.AssetCheckExecutionContext, config: SimulationConfigResource, window: bool
+) -> dg.AssetCheckResult:
+    """Pass when every recorded guard of the kind passed; name the refusals otherwise."""
+    run = config.day_run(partition_day(context.partition_key))
+    guards = [g for g in guard_results(run.paths) if (g.get("name") in WINDOW_GUARDS) == window]
+    refused = [g for g in guards if not g.get("ok")]
+    return dg.AssetCheckResult(
+        passed=bool(guards) and not refused,
+        metadata={
+            "guards": dg.MetadataValue.json(guards),
+            "refused": ", ".join(f"{g.get('name')}: {g.get('reason')}" for g in refused) or "none",
+            "plan": dg.MetadataValue.path(str(run.paths.plan)),
+        },
+    )
+
+
+def build_manifest_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
+    """The manifest asset of a trading day and its blocking checks."""
+
+    @dg.asset(
+        partitions_def=partitions,
+        group_name=GROUP,
+        kinds={"python", "yaml"},
+        description="The day's dataset manifest and plan: session window in UTC, run names, guard results.",
+    )
+    def simulation_manifest(
+        context: dg.AssetExecutionContext,
+        simulation_config: SimulationConfigResource,
+        kafka: KafkaResource,
+        clickhouse: ClickHouseResource,
+        postgres: PostgresResource,
+    ) -> dg.MaterializeResult[None]:
+        """Render, guard and write the day's manifest.yaml and plan.json."""
+        run = simulation_config.day_run(partition_day(context.partition_key))
+        template = simulation_config.template(
+            {
+                "kafka": kafka.manifest_overrides(),
+                "clickhouse": clickhouse.manifest_overrides(),
+                "postgres": postgres.manifest_overrides(),
+            }
+        )
+        window = simulation_config.window(run.day)
+        manifest = render_day_manifest(template, run.names, window, str(simulation_config.output_dir))
+        plan = build_day_plan(manifest, run.names)
+        manifest_path, plan_path = write_day_plan(plan)
+        return dg.MaterializeResult(
+            metadata={
+                "trading_day": run.day.isoformat(),
+                "run_id": run.names.run_id,
+                "dataset_id": run.names.dataset_id,
+                "window_start": plan.data["window"]["start"],
+                "window_end": plan.data["window"]["end"],
+                "dump_window": f"{plan.data['window']['dump_start']} .. {plan.data['window']['dump_end']}",
+                "session_minutes": window.session_minutes,
+                "early_close": window.early_close,
+                "names": dg.MetadataValue.json(plan.data["names"]),
+                "guards_ok": plan.ok,
+                "guards": dg.MetadataValue.json(plan.data["guards"]),
+                # Names of the secret variables and whether each is set; never their values.
+                "secrets": dg.MetadataValue.json(plan.data["secrets"]),
+                "warnings": dg.MetadataValue.json(plan.data["warnings"]),
+                "run_dir": dg.MetadataValue.path(str(run.paths.root)),
+                "manifest": dg.MetadataValue.path(str(manifest_path)),
+                "plan": dg.MetadataValue.path(str(plan_path)),
+            }
+        )
+
+    @dg.asset_check(
+        asset=simulation_manifest,
+        blocking=True,
+        description="The window is exactly the NYSE session of the day (full-day profile) and long enough.",
+    )
+    def full_day_window(
+        context: dg.AssetCheckExecutionContext, simulation_config: SimulationConfigResource
+    ) -> dg.AssetCheckResult:
+        """Block the day when the manifest window is not the session the calendar says."""
+        return _guard_check(context, simulation_config, window=True)
+
+    @dg.asset_check(
+        asset=simulation_manifest,
+        blocking=True,
+        description="Databases, topics, runtime target and env are simulation-only; none is production.",
+    )
+    def isolation_guards(
+        context: dg.AssetCheckExecutionContext, simulation_config: SimulationConfigResource
+    ) -> dg.AssetCheckResult:
+        """Block the day when any isolation guard refused."""
+        return _guard_check(context, simulation_config, window=False)
+
+    return [simulation_manifest, full_day_window, isolation_guards]

@@ -1,0 +1,146 @@
+"""`simulation_outputs`: the one step that holds the runtime for a day's whole simulation lifecycle.
+
+The step runs in the runtime lane's pool, so simulations on one runtime never overlap (dumps of other days
+still run in parallel). It calls the domain lifecycle through one seam, `SimulationDay`, and reports the
+evidence the lifecycle left in the run directory. An empty day is skipped before anything is provisioned.
+"""
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import dagster as dg
+
+from assets.evidence import contamination_status, exported_rows, restore_state, run_status
+from assets.manifest import GROUP
+from assets.partitions import partition_day
+from assets.progress import progress_logger
+from resources import KubernetesResource, SimulationConfigResource
+from resources.simulation import DayRun
+from torghut_sim.dump.marker import DumpMarker
+from torghut_sim.lifecycle import SimulationOutcome, SimulationRequest, run_simulation_day
+from torghut_sim.manifest import load_manifest
+
+# The seam: one day's simulation, start to finish, restored before it returns or raises.
+SimulationDay = Callable[[SimulationRequest], SimulationOutcome]
+EMPTY_DAY = "empty_day"
+SKIPPED_DOWNSTREAM: tuple[str, ...] = ("simulation_outputs", "simulation_report")
+
+
+def empty_day_skip(
+    context: dg.AssetExecutionContext, run: DayRun, skipped: Sequence[str] = SKIPPED_DOWNSTREAM
+) -> bool:
+    """On an empty day, record the skip (with its reason) on each of `skipped` and return True."""
+    marker = DumpMarker.read(run.paths.dump_marker)
+    if marker.status != EMPTY_DAY:
+        return False
+    reason = f"{run.day.isoformat()} has no source records in its window; nothing is provisioned or replayed"
+    context.log.info(f"skipping: {EMPTY_DAY}: {reason}")
+    for key in skipped:
+        # An observation is what makes the skipped day visible (with its reason) in each asset's history.
+        context.log_event(
+            dg.AssetObservation(
+                asset_key=key,
+                partition=context.partition_key,
+                metadata={"skipped": EMPTY_DAY, "reason": reason, "dump_marker": str(run.paths.dump_marker)},
+            )
+        )
+    return True
+
+
+def outcome_metadata(run: DayRun, outcome: SimulationOutcome) -> dict[str, Any]:
+    """What the UI shows of a finished simulation: status, replay, activity, exports, restore, evidence."""
+    restore = restore_state(run.paths)
+    summary = outcome.summary()
+    return {
+        "run_id": run.names.run_id,
+        "status": outcome.run.status,
+        "records_replayed": summary["records_replayed"],
+        "replay_skipped": summary["replay_skipped"],
+        "activity": dg.MetadataValue.json(summary["activity"] or {}),
+        "cursor_at": summary["cursor_at"] or "",
+        "exported_rows": dg.MetadataValue.json(exported_rows(run.paths)),
+        "row_deltas": dg.MetadataValue.json(outcome.deltas),
+        "contamination": outcome.contamination_status,
+        "runtime_restored": restore.restored,
+        "run_state": dg.MetadataValue.path(str(run.paths.run_state)),
+        "outputs_dir": dg.MetadataValue.path(str(run.paths.outputs_dir)),
+    }
+
+
+def build_simulation_assets(
+    partitions: dg.PartitionsDefinition, pool: str, lifecycle: SimulationDay = run_simulation_day
+) -> Sequence[Any]:
+    """The simulation asset of a trading day, in `pool`, calling `lifecycle`; with its blocking checks."""
+
+    @dg.asset(
+        partitions_def=partitions,
+        group_name=GROUP,
+        deps=["source_dump"],
+        kinds={"kubernetes", "kafka", "postgres", "clickhouse"},
+        pool=pool,
+        output_required=False,
+        # Never retried in-step: a second attempt would race the failure sensor's teardown of the first.
+        description="The day replayed through the isolated runtime; Parquet exports of what it did.",
+    )
+    def simulation_outputs(
+        context: dg.AssetExecutionContext,
+        simulation_config: SimulationConfigResource,
+        kubernetes: KubernetesResource,
+    ) -> Iterator[dg.MaterializeResult[None]]:
+        """Run the day's whole lifecycle (lock → … → unlock) and report its evidence; skip an empty day."""
+        run = simulation_config.day_run(partition_day(context.partition_key))
+        if empty_day_skip(context, run):
+            return
+        request = SimulationRequest(
+            manifest=load_manifest(run.paths.manifest),
+            names=run.names,
+            paths=run.paths,
+            kubeconfig=kubernetes.kubeconfig_path,
+            # Stable per Dagster run: a resumed step reuses its own lock instead of waiting on itself.
+            owner=f"dagster:{context.run.run_id}",
+            production_postgres_database=simulation_config.production_postgres_database,
+            progress=progress_logger(context.log.info),
+        )
+        outcome = lifecycle(request)
+        yield dg.MaterializeResult(metadata=outcome_metadata(run, outcome))
+
+    @dg.asset_check(
+        asset=simulation_outputs,
+        blocking=True,
+        description="Production shows nothing attributable to the run (contamination.json is clean).",
+    )
+    def no_contamination(
+        context: dg.AssetCheckExecutionContext, simulation_config: SimulationConfigResource
+    ) -> dg.AssetCheckResult:
+        """Block the report unless the before/after production comparison came out clean."""
+        run = simulation_config.day_run(partition_day(context.partition_key))
+        status = contamination_status(run.paths)
+        return dg.AssetCheckResult(
+            passed=status == "clean",
+            metadata={
+                "status": status or "missing",
+                "evidence": dg.MetadataValue.path(str(run.paths.contamination)),
+            },
+        )
+
+    @dg.asset_check(
+        asset=simulation_outputs,
+        blocking=True,
+        description="Every runtime and Argo CD field the run patched is back as captured, and unlocked.",
+    )
+    def runtime_restored(
+        context: dg.AssetCheckExecutionContext, simulation_config: SimulationConfigResource
+    ) -> dg.AssetCheckResult:
+        """Block the report when the runtime was left patched (the failure sensor finishes the cleanup)."""
+        run = simulation_config.day_run(partition_day(context.partition_key))
+        restore = restore_state(run.paths)
+        return dg.AssetCheckResult(
+            passed=restore.restored,
+            metadata={
+                "reason": restore.reason,
+                "run_status": run_status(run.paths) or "missing",
+                "restore_required": dg.MetadataValue.path(str(run.paths.restore_required)),
+            },
+        )
+
+    return [simulation_outputs, no_contamination, runtime_restored]

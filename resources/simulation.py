@@ -1,0 +1,69 @@
+"""The simulation settings a deployment hands the domain: day template, output root, naming and buffers."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from torghut_sim.calendar import SessionWindow, session_window
+from torghut_sim.day_manifest import load_template
+from torghut_sim.layout import RunPaths, run_paths
+from torghut_sim.naming import RunNames, names_for_day
+
+
+@dataclass(frozen=True)
+class DayRun:
+    """One trading day's run: its names and its run directory."""
+
+    day: date
+    names: RunNames
+    paths: RunPaths
+
+
+class SimulationConfigResource(dg.ConfigurableResource["SimulationConfigResource"]):
+    """Where the day template is, where run directories go, how each day's run is named and windowed."""
+
+    template_path: str
+    output_root: str
+    sequence: int = 1
+    pre_buffer_minutes: int = 0
+    post_buffer_minutes: int = 0
+    # The runtime a simulation holds; its Dagster pool `torghut_runtime_<lane>` serializes runs on it.
+    runtime_lane: str = "default"
+    # The runtime's production Postgres database the contamination check watches; None skips that part.
+    production_postgres_database: str | None = None
+
+    @property
+    def pool(self) -> str:
+        """The concurrency pool of this runtime lane."""
+        return runtime_pool(self.runtime_lane)
+
+    @property
+    def output_dir(self) -> Path:
+        """The output root as an absolute path (run directories and the reports catalog live here)."""
+        return Path(self.output_root).expanduser().resolve()
+
+    def day_run(self, day: date) -> DayRun:
+        """Names and run directory of the configured run of a trading day."""
+        names = names_for_day(day, self.sequence)
+        return DayRun(day, names, run_paths(self.output_dir, names.run_token))
+
+    def window(self, day: date) -> SessionWindow:
+        """The session window of a trading day with the configured dump buffers."""
+        return session_window(day, self.pre_buffer_minutes, self.post_buffer_minutes)
+
+    def template(self, overrides: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+        """The day template with each section's keys replaced by the deployment's connection overrides."""
+        data = load_template(self.template_path)
+        for section, values in (overrides or {}).items():
+            if values:
+                data[section] = {**dict(data.get(section) or {}), **dict(values)}
+        return data
+
+
+def runtime_pool(lane: str) -> str:
+    """`torghut_runtime_<lane>`: the pool every step that holds or restores a runtime lane runs in."""
+    return f"torghut_runtime_{lane}"

@@ -1,0 +1,160 @@
+"""Finishing a crashed run's teardown: the cleanup job and the run-failure sensor that launches it.
+
+A failed run whose run directory shows the runtime not restored gets a cleanup run, which restores the
+runtime and Argo CD from `state.json` alone and unlocks (retried a bounded number of times, in the runtime
+lane's pool so it never overlaps a live simulation). When the cleanup run itself fails, the run directory
+is marked `manual_cleanup_required` and an operator takes over with `torghut-sim teardown`.
+"""
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from assets.evidence import MANUAL_CLEANUP_STATUS, read_json, restore_state
+from assets.partitions import partition_day
+from resources import KubernetesResource, SimulationConfigResource
+from torghut_sim.layout import RunPaths
+from torghut_sim.runtime.controller import RuntimeController
+from torghut_sim.runtime.restore import RestoreFailedError
+from torghut_sim.runtime.state_machine import Phases, RunStateLog, run_cleanup
+
+CLEANUP_JOB = "restore_simulation_runtime"
+CLEANUP_OP = "restore_runtime_from_state"
+RUN_DIR_TAG = "torghut-sim/run-dir"
+FAILED_RUN_TAG = "torghut-sim/failed-run"
+TRADING_DAY_TAG = "torghut-sim/trading-day"
+PARTITION_TAG = "dagster/partition"
+CLEANUP_ATTEMPTS = 3
+
+
+class CleanupConfig(dg.Config):
+    """Which run directory to finish."""
+
+    run_dir: str
+
+
+def _not_a_cleanup_phase() -> dict[str, Any]:
+    raise AssertionError("a cleanup run never locks, freezes or patches")
+
+
+def cleanup_phases(controller: RuntimeController) -> Phases:
+    """Only the cleanup phases of a controller rebuilt from state.json."""
+    return Phases(
+        lock=_not_a_cleanup_phase,
+        argocd_prepare=_not_a_cleanup_phase,
+        apply=_not_a_cleanup_phase,
+        ready=_not_a_cleanup_phase,
+        teardown=controller.teardown,
+        argocd_restore=controller.restore_argocd,
+        unlock=controller.release_lock,
+    )
+
+
+def build_cleanup_job(pool: str) -> dg.JobDefinition:
+    """The job that restores a crashed run's runtime, in the runtime lane's pool."""
+
+    @dg.op(
+        name=CLEANUP_OP,
+        pool=pool,
+        retry_policy=dg.RetryPolicy(
+            max_retries=CLEANUP_ATTEMPTS - 1, delay=60, backoff=dg.Backoff.EXPONENTIAL
+        ),
+        tags={"kind": "kubernetes"},
+    )
+    def restore_runtime_from_state(
+        context: dg.OpExecutionContext, config: CleanupConfig, kubernetes: KubernetesResource
+    ) -> dg.Output[str]:
+        """Teardown, Argo CD restore and unlock from the run's state.json, recorded in run-state.json."""
+        paths = RunPaths(Path(config.run_dir))
+        before = restore_state(paths)
+        if before.restored:
+            return dg.Output("already_restored", metadata={"reason": before.reason})
+        with kubernetes.client() as kube:
+            controller = RuntimeController.from_state(kube, paths)
+            log = RunStateLog(paths.run_state, controller.identity.run_id)
+            log.append(
+                "run",
+                "started",
+                {"command": "dagster_cleanup", "dagster_run_id": context.run_id},
+                run_status="tearing_down",
+            )
+            failed = run_cleanup(cleanup_phases(controller), log)
+            status = "restore_required" if failed else "torn_down"
+            log.append("run", status, {"cleanup_failed": failed}, run_status=status)
+        if failed:
+            left = ", ".join(failed)
+            raise RestoreFailedError(f"cleanup left {left} unfinished; see {paths.restore_required}")
+        return dg.Output(status, metadata={"run_dir": dg.MetadataValue.path(str(paths.root))})
+
+    @dg.job(
+        name=CLEANUP_JOB,
+        # Retries happen inside the op (bounded); a run-level retry would only repeat them.
+        tags={"dagster/max_retries": "0"},
+        description="Restore the runtime and Argo CD a crashed simulation left patched, then unlock.",
+    )
+    def restore_simulation_runtime() -> None:
+        restore_runtime_from_state()
+
+    return restore_simulation_runtime
+
+
+def mark_manual_cleanup(run_dir: Path, failed_run_id: str) -> None:
+    """Record in run-state.json that automatic cleanup gave up and a person must finish the teardown."""
+    paths = RunPaths(run_dir)
+    doc = read_json(paths.run_state) or {}
+    RunStateLog(paths.run_state, str(doc.get("run_id") or "")).append(
+        "run",
+        MANUAL_CLEANUP_STATUS,
+        {
+            "cleanup_run": failed_run_id,
+            "command": f"torghut-sim teardown --run-dir {paths.root} --kubeconfig <kubeconfig>",
+        },
+        run_status=MANUAL_CLEANUP_STATUS,
+    )
+
+
+def on_failed_run(
+    job_name: str, run_id: str, tags: Mapping[str, str], config: SimulationConfigResource
+) -> dg.RunRequest | dg.SkipReason:
+    """What a failed run calls for: a cleanup run, a manual-cleanup mark, or nothing."""
+    if job_name == CLEANUP_JOB:
+        run_dir = tags.get(RUN_DIR_TAG)
+        if not run_dir:
+            return dg.SkipReason(f"cleanup run {run_id} names no run directory")
+        mark_manual_cleanup(Path(run_dir), run_id)
+        return dg.SkipReason(
+            f"cleanup of {run_dir} failed after {CLEANUP_ATTEMPTS} attempts: {MANUAL_CLEANUP_STATUS}"
+        )
+    key = tags.get(PARTITION_TAG)
+    if not key:
+        return dg.SkipReason(f"run {run_id} of {job_name} is not a trading-day run")
+    run = config.day_run(partition_day(key))
+    state = restore_state(run.paths)
+    if state.restored:
+        return dg.SkipReason(f"run {run_id} ({key}) left nothing to restore: {state.reason}")
+    return dg.RunRequest(
+        run_key=f"cleanup-{run_id}",
+        run_config={"ops": {CLEANUP_OP: {"config": {"run_dir": str(run.paths.root)}}}},
+        tags={RUN_DIR_TAG: str(run.paths.root), FAILED_RUN_TAG: run_id, TRADING_DAY_TAG: key},
+    )
+
+
+def build_failure_sensor(cleanup_job: dg.JobDefinition) -> dg.SensorDefinition:
+    """The run-failure sensor over every job of the code location."""
+
+    @dg.run_failure_sensor(
+        name="simulation_cleanup_on_failure",
+        request_job=cleanup_job,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Launch the runtime cleanup for a failed simulation that left the runtime patched.",
+    )
+    def simulation_cleanup_on_failure(
+        context: dg.RunFailureSensorContext, simulation_config: SimulationConfigResource
+    ) -> dg.RunRequest | dg.SkipReason:
+        """Turn one failed run into a cleanup run (or a manual-cleanup mark)."""
+        run = context.dagster_run
+        return on_failed_run(run.job_name, run.run_id, run.tags, simulation_config)
+
+    return simulation_cleanup_on_failure

@@ -1,0 +1,293 @@
+"""The day's assets materialized in process: real manifest/plan/report domain calls, a faked Kafka dump and
+a faked lifecycle (the seam), checks gating downstream steps, and empty days skipped with their reason."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import yaml
+
+import assets.dump
+from assets.dump import build_dump_assets
+from assets.manifest import build_manifest_assets
+from assets.partitions import trading_day_partitions
+from assets.report import build_report_assets
+from assets.simulation import build_simulation_assets
+from resources import DeploymentSettings, build_resources
+from torghut_sim.day_manifest import LOCAL_TEMPLATE
+from torghut_sim.dump.coverage import Coverage
+from torghut_sim.dump.dumper import DumpRequest, DumpResult
+from torghut_sim.dump.marker import DumpMarker, TimeRange
+from torghut_sim.layout import RunPaths
+from torghut_sim.lifecycle import SimulationOutcome, SimulationRequest
+from torghut_sim.runtime.state_machine import RunOutcome
+from unit.report_builders import RunBuilder, at
+
+DAY = "2026-03-06"
+PARTITIONS = trading_day_partitions(DeploymentSettings().partitions_start)
+
+
+def _resources(tmp_path: Path, template: Path = LOCAL_TEMPLATE) -> dict[str, Any]:
+    settings = DeploymentSettings(
+        template_path=str(template),
+        output_root=str(tmp_path / "out"),
+        kubeconfig=str(tmp_path / "kubeconfig"),
+    )
+    return build_resources(settings)
+
+
+def _run_dir(tmp_path: Path) -> RunPaths:
+    return RunPaths(tmp_path / "out" / "sim_20260306_01")
+
+
+def _fake_dump(ratio: float, records: int) -> Callable[..., DumpResult]:
+    def dump(_connection: Any, request: DumpRequest, **_kwargs: Any) -> DumpResult:
+        marker = DumpMarker(
+            dump_file=request.dump_path.name,
+            sha256="a" * 64,
+            payload_sha256="b" * 64,
+            records=records,
+            records_by_topic={"torghut.trades.v1": records},
+            records_by_partition={},
+            offset_ranges={},
+            offset_gaps={},
+            out_of_window_skipped=0,
+            min_timestamp_ms=None,
+            max_timestamp_ms=None,
+            window=TimeRange(start=request.window_start, end=request.window_end),
+            session=TimeRange(
+                start=request.session_start or request.window_start,
+                end=request.session_end or request.window_end,
+            ),
+            coverage=Coverage(
+                session_minutes=390,
+                covered_minutes=round(390 * ratio),
+                ratio=ratio,
+                first_ts_ms=None,
+                last_ts_ms=None,
+                span_minutes=0.0,
+            ),
+            status="ok" if records else "empty_day",
+            expected_records=records,
+            created_at=datetime.now(UTC),
+        )
+        request.dump_path.write_bytes(b"")
+        marker.write(request.marker_path)
+        return DumpResult(marker, request.dump_path, request.marker_path, reused=False)
+
+    return dump
+
+
+class FakeLifecycle:
+    """Stands in for `run_simulation_day`: leaves the evidence a finished run leaves, records each call."""
+
+    def __init__(self, restored: bool = True, contamination: str = "clean", trades: bool = True) -> None:
+        self.calls: list[SimulationRequest] = []
+        self.trades = trades
+        self.restored = restored
+        self.contamination = contamination
+
+    def __call__(self, request: SimulationRequest) -> SimulationOutcome:
+        self.calls.append(request)
+        manifest = yaml.safe_load(request.paths.manifest.read_text())
+        builder = RunBuilder(request.paths.root)
+        fills = [("buy", "10"), ("sell", "13")] if self.trades else []
+        for i, (side, price) in enumerate(fills):
+            d = builder.decision("NVDA", signal_ts=at(60 * i))
+            e = builder.execution(d, side, "1", price, fill_ts=at(60 * i + 2))
+            builder.order_event(e, d, at(60 * i + 1))
+            builder.tca(e, d)
+        builder.last_price("NVDA", "12")
+        builder.write(coverage=None)  # keep the dump marker the (fake) dump wrote
+        request.paths.manifest.write_text(yaml.safe_dump(manifest))  # the builder wrote its own
+        request.paths.contamination.write_text(json.dumps({"status": self.contamination}))
+        restored = request.paths.root / ("state.restored.json" if self.restored else "state.json")
+        restored.write_text("{}")
+        return SimulationOutcome(
+            run=RunOutcome("succeeded", None, ()), contamination_status=self.contamination
+        )
+
+
+def _materialize(tmp_path: Path, lifecycle: FakeLifecycle, template: Path = LOCAL_TEMPLATE) -> Any:
+    defs = [
+        *build_manifest_assets(PARTITIONS),
+        *build_dump_assets(PARTITIONS),
+        *build_simulation_assets(PARTITIONS, "torghut_runtime_test", lifecycle),
+        *build_report_assets(PARTITIONS),
+    ]
+    return dg.materialize(
+        defs, partition_key=DAY, resources=_resources(tmp_path, template), raise_on_error=False
+    )
+
+
+def _checks(result: Any) -> dict[str, Any]:
+    return {
+        e.asset_check_evaluation_data.check_name: e.asset_check_evaluation_data
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+    }
+
+
+def _materialized(result: Any) -> set[str]:
+    return {
+        e.asset_key.to_user_string()
+        for e in result.all_events
+        if e.event_type_value == "ASSET_MATERIALIZATION"
+    }
+
+
+def _metadata(result: Any, asset: str) -> dict[str, Any]:
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_MATERIALIZATION" and event.asset_key.to_user_string() == asset:
+            return {k: v.value for k, v in event.materialization.metadata.items()}
+    raise AssertionError(f"{asset} was not materialized")
+
+
+def test_a_full_day_materializes_every_asset_and_passes_the_gates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(assets.dump, "dump_source", _fake_dump(1.0, 1000))
+    lifecycle = FakeLifecycle()
+    result = _materialize(tmp_path, lifecycle)
+    assert result.success
+    assert _materialized(result) == {
+        "simulation_manifest",
+        "source_dump",
+        "simulation_outputs",
+        "simulation_report",
+    }
+    checks = _checks(result)
+    assert {n for n, c in checks.items() if c.passed} >= {
+        "full_day_window",
+        "isolation_guards",
+        "session_coverage",
+        "exact_window",
+        "no_contamination",
+        "runtime_restored",
+        "report_schema",
+    }
+    manifest = _metadata(result, "simulation_manifest")
+    assert (manifest["window_start"], manifest["window_end"]) == (
+        "2026-03-06T14:30:00Z",
+        "2026-03-06T21:00:00Z",
+    )
+    assert manifest["run_id"] == "sim-20260306-01"
+    assert all(not isinstance(v, str) or "secret" not in v.lower() for v in manifest.values())
+    report = _metadata(result, "simulation_report")
+    assert (report["verdict"], report["net_pnl"], report["fills"]) == ("PASS", "3", 2)
+    assert checks["verdict"].passed
+    assert "**PASS**" in report["summary"]
+    (request,) = lifecycle.calls
+    assert request.owner.startswith("dagster:")
+    assert request.paths == _run_dir(tmp_path)
+
+
+def test_a_refused_guard_blocks_the_day_before_the_dump(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dumps: list[Any] = []
+    monkeypatch.setattr(assets.dump, "dump_source", lambda *a, **k: dumps.append(a))
+    template = yaml.safe_load(LOCAL_TEMPLATE.read_text())
+    template["runtime"]["torghut_service"] = "torghut"  # the production runtime
+    path = tmp_path / "template.yaml"
+    path.write_text(yaml.safe_dump(template))
+    lifecycle = FakeLifecycle()
+    result = _materialize(tmp_path, lifecycle, template=path)
+    assert not result.success
+    checks = _checks(result)
+    assert not checks["isolation_guards"].passed
+    assert checks["full_day_window"].passed
+    assert _materialized(result) == {"simulation_manifest"}
+    assert dumps == [] and lifecycle.calls == []
+
+
+def test_thin_coverage_blocks_the_simulation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(assets.dump, "dump_source", _fake_dump(0.5, 10))
+    lifecycle = FakeLifecycle()
+    result = _materialize(tmp_path, lifecycle)
+    assert not result.success
+    assert not _checks(result)["session_coverage"].passed
+    assert lifecycle.calls == []
+
+
+def test_an_empty_day_is_dumped_then_skipped_with_its_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(assets.dump, "dump_source", _fake_dump(0.0, 0))
+    lifecycle = FakeLifecycle()
+    result = _materialize(tmp_path, lifecycle)
+    assert result.success
+    assert lifecycle.calls == []
+    assert _materialized(result) == {"simulation_manifest", "source_dump"}
+    assert _metadata(result, "source_dump")["status"] == "empty_day"
+    coverage = _checks(result)["session_coverage"]
+    assert not coverage.passed and coverage.severity == dg.AssetCheckSeverity.WARN
+    observed = {
+        e.asset_key.to_user_string(): e.event_specific_data.asset_observation.metadata["skipped"].value
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+    }
+    assert observed == {"simulation_outputs": "empty_day", "simulation_report": "empty_day"}
+    assert not _run_dir(tmp_path).run_state.exists()
+
+
+def test_a_runtime_left_patched_fails_its_check_and_blocks_the_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(assets.dump, "dump_source", _fake_dump(1.0, 1000))
+    result = _materialize(tmp_path, FakeLifecycle(restored=False))
+    assert not result.success
+    checks = _checks(result)
+    assert not checks["runtime_restored"].passed
+    assert "simulation_report" not in _materialized(result)
+
+
+def test_contamination_fails_its_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(assets.dump, "dump_source", _fake_dump(1.0, 1000))
+    result = _materialize(tmp_path, FakeLifecycle(contamination="contaminated"))
+    assert not _checks(result)["no_contamination"].passed
+    assert "simulation_report" not in _materialized(result)
+
+
+def test_a_failing_verdict_fails_its_check_without_blocking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(assets.dump, "dump_source", _fake_dump(1.0, 1000))
+    result = _materialize(tmp_path, FakeLifecycle(trades=False))
+    assert result.success
+    verdict = _checks(result)["verdict"]
+    assert not verdict.passed and verdict.severity == dg.AssetCheckSeverity.ERROR
+    assert _checks(result)["report_schema"].passed
+    assert _metadata(result, "simulation_report")["verdict"] == "FAIL"
+
+
+def test_connection_overrides_replace_only_the_keys_they_set(tmp_path: Path) -> None:
+    resources = _resources(tmp_path)
+    kafka = resources["kafka"].model_copy(update={"bootstrap_servers": "kafka.example:9092"})
+    template = resources["simulation_config"].template({"kafka": kafka.manifest_overrides(), "postgres": {}})
+    local = yaml.safe_load(LOCAL_TEMPLATE.read_text())
+    assert template["kafka"] == {**local["kafka"], "bootstrap_servers": "kafka.example:9092"}
+    assert template["postgres"] == local["postgres"]
+
+
+def test_progress_is_logged_at_most_once_per_interval_and_at_the_end() -> None:
+    from assets.progress import progress_logger
+    from torghut_sim.kafka.progress import Progress
+
+    lines: list[str] = []
+    now = [0.0]
+    report = progress_logger(lines.append, interval_seconds=30, clock=lambda: now[0])
+    for second, done in [(0, False), (10, False), (31, False), (35, True)]:
+        now[0] = second
+        report(Progress("dump", second * 100, 4000, 100.0, None, float(second), done=done))
+    assert lines == [
+        "dump: 0/4000 records, 100/s",
+        "dump: 3100/4000 records, 100/s",
+        "dump: 3500/4000 records, 100/s",
+    ]
