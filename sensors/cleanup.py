@@ -8,7 +8,6 @@ is marked `manual_cleanup_required` and an operator takes over with `torghut-sim
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 import dagster as dg
 
@@ -16,9 +15,8 @@ from assets.evidence import MANUAL_CLEANUP_STATUS, read_json, restore_state
 from assets.partitions import partition_day
 from resources import KubernetesResource, SimulationConfigResource
 from torghut_sim.layout import RunPaths
-from torghut_sim.runtime.controller import RuntimeController
-from torghut_sim.runtime.restore import RestoreFailedError
-from torghut_sim.runtime.state_machine import Phases, RunStateLog, run_cleanup
+from torghut_sim.runtime.state_machine import RunStateLog
+from torghut_sim.runtime.teardown import teardown_run
 
 CLEANUP_JOB = "restore_simulation_runtime"
 CLEANUP_OP = "restore_runtime_from_state"
@@ -33,23 +31,6 @@ class CleanupConfig(dg.Config):
     """Which run directory to finish."""
 
     run_dir: str
-
-
-def _not_a_cleanup_phase() -> dict[str, Any]:
-    raise AssertionError("a cleanup run never locks, freezes or patches")
-
-
-def cleanup_phases(controller: RuntimeController) -> Phases:
-    """Only the cleanup phases of a controller rebuilt from state.json."""
-    return Phases(
-        lock=_not_a_cleanup_phase,
-        argocd_prepare=_not_a_cleanup_phase,
-        apply=_not_a_cleanup_phase,
-        ready=_not_a_cleanup_phase,
-        teardown=controller.teardown,
-        argocd_restore=controller.restore_argocd,
-        unlock=controller.release_lock,
-    )
 
 
 def build_cleanup_job(pool: str) -> dg.JobDefinition:
@@ -72,20 +53,11 @@ def build_cleanup_job(pool: str) -> dg.JobDefinition:
         if before.restored:
             return dg.Output("already_restored", metadata={"reason": before.reason})
         with kubernetes.client() as kube:
-            controller = RuntimeController.from_state(kube, paths)
-            log = RunStateLog(paths.run_state, controller.identity.run_id)
-            log.append(
-                "run",
-                "started",
-                {"command": "dagster_cleanup", "dagster_run_id": context.run_id},
-                run_status="tearing_down",
+            outcome = teardown_run(
+                kube, paths, started_by={"command": "dagster_cleanup", "dagster_run_id": context.run_id}
             )
-            failed = run_cleanup(cleanup_phases(controller), log)
-            status = "restore_required" if failed else "torn_down"
-            log.append("run", status, {"cleanup_failed": failed}, run_status=status)
-        if failed:
-            left = ", ".join(failed)
-            raise RestoreFailedError(f"cleanup left {left} unfinished; see {paths.restore_required}")
+        outcome.raise_if_failed()
+        status = outcome.status
         return dg.Output(status, metadata={"run_dir": dg.MetadataValue.path(str(paths.root))})
 
     @dg.job(
