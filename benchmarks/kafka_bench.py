@@ -1,0 +1,353 @@
+"""Benchmark of the Kafka source dump and replay against raw confluent-kafka clients on the local broker.
+
+A synthetic trading day (4 source topics x 3 partitions, contract-shaped JSON values of ~150-300 bytes,
+timestamps not monotonic within a partition) is produced with a raw producer, then dumped and read by a
+raw consumer (each in its own subprocess, so the peak RSS is the phase's own), then replayed and compared
+with the raw producer. Targets: dump >= 70 % of the raw consumer, replay >= 70 % of the raw producer,
+dump peak RSS < 512 MB.
+
+    .venv/bin/python benchmarks/kafka_bench.py --records 2000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from torghut_sim.dump.dumper import DumpRequest, DumpTuning, dump_consumer_config, dump_source
+from torghut_sim.kafka.connection import KafkaConnection
+from torghut_sim.replay.replayer import (
+    DeliveryTracker,
+    ReplayRequest,
+    ReplayTuning,
+    replay_dump,
+    replay_producer_config,
+)
+
+SESSION_START = datetime(2026, 3, 6, 14, 30, tzinfo=UTC)
+SESSION_END = SESSION_START + timedelta(minutes=390)
+PARTITIONS = 3
+# Share of records per role in a real day: quotes and trades dominate.
+ROLE_WEIGHTS = {"quotes": 0.50, "trades": 0.40, "bars": 0.07, "status": 0.03}
+SYMBOLS = ("NVDA", "AVGO", "AMD", "MU", "MRVL", "CRDO", "COHR", "LITE", "SNDK", "WDC")
+TARGET_RATIO = 0.70
+RSS_LIMIT_MB = 512
+
+
+def _ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _value(role: str, symbol: str, seq: int, ts_ms: int, rng: random.Random) -> bytes:
+    """A contract-shaped envelope of the role."""
+    if role == "trades":
+        payload: dict[str, Any] = {
+            "i": seq,
+            "p": round(rng.uniform(50, 900), 2),
+            "s": rng.randint(1, 500),
+            "t": _iso(ts_ms),
+        }
+    elif role == "quotes":
+        bid = round(rng.uniform(50, 900), 2)
+        payload = {
+            "bp": bid,
+            "bs": rng.randint(1, 9) * 100,
+            "ap": round(bid + 0.01, 2),
+            "as": rng.randint(1, 9) * 100,
+            "t": _iso(ts_ms),
+        }
+    elif role == "bars":
+        o = round(rng.uniform(50, 900), 2)
+        payload = {
+            "o": o,
+            "h": o + 1,
+            "l": o - 1,
+            "c": o + 0.5,
+            "v": rng.randint(1000, 90000),
+            "t": _iso(ts_ms),
+            "is_final": True,
+        }
+    else:
+        payload = {"status": "ok", "lag_ms": rng.randint(0, 50)}
+    envelope = {
+        "ingest_ts": _iso(ts_ms + 3),
+        "event_ts": _iso(ts_ms),
+        "feed": "iex",
+        "channel": role,
+        "symbol": symbol,
+        "seq": seq,
+        "is_final": True,
+        "source": "ws",
+        "window": {"size": "PT1S", "step": "PT1S", "start": _iso(ts_ms), "end": _iso(ts_ms + 1000)},
+        "payload": payload,
+        "version": 1,
+    }
+    return json.dumps(envelope, separators=(",", ":")).encode()
+
+
+def _create_topics(conn: KafkaConnection, topics: list[str]) -> None:
+    admin = AdminClient(conn.client_config())
+    for future in admin.create_topics(
+        [NewTopic(t, num_partitions=PARTITIONS, replication_factor=1) for t in topics]
+    ).values():
+        future.result(timeout=60)
+    time.sleep(1.0)
+
+
+def _delete_topics(conn: KafkaConnection, topics: list[str]) -> None:
+    admin = AdminClient(conn.client_config())
+    for future in admin.delete_topics(topics, operation_timeout=60).values():
+        try:
+            future.result(timeout=60)
+        except Exception as exc:  # noqa: BLE001 - cleanup is best effort
+            print(f"warning: could not delete a topic: {exc}", file=sys.stderr)
+
+
+def produce_day(conn: KafkaConnection, topics: dict[str, str], records: int) -> dict[str, float]:
+    """The raw producer: write the synthetic day; returns its throughput."""
+    rng = random.Random(42)
+    pools: dict[str, list[bytes]] = {}
+    for role in topics:
+        pools[role] = [
+            _value(role, SYMBOLS[i % 10], i, _ms(SESSION_START) + i * 997, rng) for i in range(2048)
+        ]
+    roles = list(ROLE_WEIGHTS)
+    plan = rng.choices(roles, weights=[ROLE_WEIGHTS[r] for r in roles], k=4096)
+    keys = [s.encode() for s in SYMBOLS]
+    start_ms, span = _ms(SESSION_START), _ms(SESSION_END) - _ms(SESSION_START)
+    jitter = [rng.randint(-400, 400) for _ in range(4096)]
+    tracker = DeliveryTracker()
+    producer = Producer(replay_producer_config(conn, ReplayTuning(), tracker))
+    produce = producer.produce
+    names = {role: topics[role] for role in roles}
+    payload_bytes = 0
+    began = time.perf_counter()
+    for i in range(records):
+        role = plan[i & 4095]
+        value = pools[role][i & 2047]
+        key = keys[i % 10]
+        # Increasing through the day with jitter: timestamps go backwards inside a partition.
+        ts = start_ms + 500 + (i * (span - 1000)) // records + jitter[i & 4095]
+        try:
+            produce(names[role], value, key, i % PARTITIONS, timestamp=ts)
+        except BufferError:
+            producer.poll(0.05)
+            produce(names[role], value, key, i % PARTITIONS, timestamp=ts)
+        payload_bytes += len(value) + len(key)
+        if i & 4095 == 0:
+            producer.poll(0)
+    remaining = producer.flush(120)
+    elapsed = time.perf_counter() - began
+    if remaining or tracker.failures:
+        raise SystemExit(f"raw producer failed: {remaining} undelivered, {tracker.failures} failures")
+    return {"records": records, "seconds": elapsed, "bytes": payload_bytes}
+
+
+def phase_dump(conn: KafkaConnection, topics: dict[str, str], workdir: Path) -> dict[str, float]:
+    """The dump under test, in this (fresh) process."""
+    request = DumpRequest(
+        window_start=SESSION_START,
+        window_end=SESSION_END,
+        dump_path=workdir / "source-dump.jsonl.zst",
+        marker_path=workdir / "source-dump.marker.json",
+        source_topics=topics,
+        run_token="bench",
+    )
+    began = time.perf_counter()
+    result = dump_source(conn, request, force=True, tuning=DumpTuning())
+    elapsed = time.perf_counter() - began
+    return {
+        "records": result.marker.records,
+        "seconds": elapsed,
+        "file_bytes": result.dump_path.stat().st_size,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def phase_raw_consume(conn: KafkaConnection, topics: dict[str, str]) -> dict[str, float]:
+    """The baseline: the same window and consumer settings, touching every record, writing nothing."""
+    consumer = Consumer(dump_consumer_config(conn, DumpTuning()))
+    tps = [TopicPartition(t, p, _ms(SESSION_START)) for t in topics.values() for p in range(PARTITIONS)]
+    began = time.perf_counter()
+    starts = consumer.offsets_for_times(tps, 30)
+    ends = {
+        (tp.topic, tp.partition): consumer.get_watermark_offsets(tp, timeout=30, cached=False)[1]
+        for tp in tps
+    }
+    consumer.assign(starts)
+    remaining = {k for k, end in ends.items() if end > 0}
+    records = 0
+    payload_bytes = 0
+    while remaining:
+        msg: Any
+        for msg in consumer.consume(20_000, 0.5):
+            if msg.error() is not None:
+                continue
+            key = (msg.topic(), msg.partition())
+            offset = msg.offset()
+            if offset >= ends[key]:
+                continue
+            value = msg.value()
+            records += 1
+            payload_bytes += len(value) + len(msg.key() or b"")
+            if offset == ends[key] - 1:
+                remaining.discard(key)
+    elapsed = time.perf_counter() - began
+    consumer.close()
+    return {
+        "records": records,
+        "seconds": elapsed,
+        "bytes": payload_bytes,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def phase_replay(
+    conn: KafkaConnection, topics: dict[str, str], workdir: Path, token: str
+) -> dict[str, float]:
+    """The replay under test, in this (fresh) process."""
+    request = ReplayRequest(
+        dump_path=workdir / "source-dump.jsonl.zst",
+        run_token=token,
+        marker_path=workdir / "replay-marker.json",
+        source_topics=topics,
+        default_partitions=PARTITIONS,
+    )
+    began = time.perf_counter()
+    result = replay_dump(conn, request, force=True)
+    elapsed = time.perf_counter() - began
+    return {
+        "records": result.produced,
+        "seconds": elapsed,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def _subprocess(
+    phase: str, args: argparse.Namespace, topics: dict[str, str], workdir: Path, token: str = ""
+) -> dict[str, float]:
+    cmd = [
+        sys.executable,
+        __file__,
+        "--phase",
+        phase,
+        "--bootstrap-servers",
+        args.bootstrap_servers,
+        "--topics-json",
+        json.dumps(topics),
+        "--workdir",
+        str(workdir),
+        "--run-token",
+        token,
+    ]
+    out = subprocess.run(cmd, check=False, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"phase {phase} failed:\n{out.stderr[-3000:]}")
+    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _rate(result: dict[str, float]) -> float:
+    return result["records"] / result["seconds"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--records", type=int, default=2_000_000)
+    parser.add_argument("--bootstrap-servers", default="127.0.0.1:59092")
+    parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--keep", action="store_true", help="keep topics and files")
+    parser.add_argument("--phase", choices=("all", "dump", "raw-consume", "replay"), default="all")
+    parser.add_argument("--topics-json", help=argparse.SUPPRESS)
+    parser.add_argument("--run-token", default="", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    conn = KafkaConnection(args.bootstrap_servers)
+
+    if args.phase != "all":
+        topics = json.loads(args.topics_json)
+        if args.phase == "dump":
+            result = phase_dump(conn, topics, args.workdir)
+        elif args.phase == "raw-consume":
+            result = phase_raw_consume(conn, topics)
+        else:
+            result = phase_replay(conn, topics, args.workdir, args.run_token)
+        print(json.dumps(result))
+        return 0
+
+    prefix = f"bench_{uuid.uuid4().hex[:8]}"
+    topics = {role: f"{prefix}.{role}" for role in ROLE_WEIGHTS}
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="kafka-bench-", dir=Path.cwd()))
+    workdir.mkdir(parents=True, exist_ok=True)
+    token = f"{prefix}_replay"
+    _create_topics(conn, list(topics.values()))
+    try:
+        print(f"producing {args.records:,} records into {prefix}.* ...", file=sys.stderr)
+        raw_produce = produce_day(conn, topics, args.records)
+        print("raw consume ...", file=sys.stderr)
+        raw_consume = _subprocess("raw-consume", args, topics, workdir)
+        print("dump ...", file=sys.stderr)
+        dump = _subprocess("dump", args, topics, workdir)
+        print("replay ...", file=sys.stderr)
+        replay = _subprocess("replay", args, topics, workdir, token)
+        mb = raw_produce["bytes"] / 1e6
+        rows = [
+            ("raw consumer", raw_consume, None),
+            ("dump", dump, _rate(dump) / _rate(raw_consume)),
+            ("raw producer", raw_produce, None),
+            ("replay", replay, _rate(replay) / _rate(raw_produce)),
+        ]
+        print(f"\n{args.records:,} records, {mb:,.0f} MB of keys+values, 4 topics x {PARTITIONS} partitions")
+        print(f"{'phase':<14}{'records/s':>12}{'MB/s':>9}{'seconds':>9}{'peak RSS MB':>13}{'ratio':>8}")
+        for name, res, ratio in rows:
+            rss = f"{res['peak_rss_mb']:.0f}" if "peak_rss_mb" in res else "-"
+            print(
+                f"{name:<14}{_rate(res):>12,.0f}{mb / res['seconds']:>9.1f}{res['seconds']:>9.1f}{rss:>13}"
+                f"{(f'{ratio:.0%}' if ratio is not None else ''):>8}"
+            )
+        checks = {
+            "dump >= 70% of raw consumer": _rate(dump) / _rate(raw_consume) >= TARGET_RATIO,
+            "replay >= 70% of raw producer": _rate(replay) / _rate(raw_produce) >= TARGET_RATIO,
+            f"dump peak RSS < {RSS_LIMIT_MB} MB": dump["peak_rss_mb"] < RSS_LIMIT_MB,
+            "all records dumped and replayed": dump["records"] == replay["records"] == args.records,
+        }
+        print(f"dump file {dump['file_bytes'] / 1e6:,.1f} MB")
+        for name, ok in checks.items():
+            print(f"  {'PASS' if ok else 'FAIL'}  {name}")
+        return 0 if all(checks.values()) else 1
+    finally:
+        if not args.keep:
+            _delete_topics(
+                conn,
+                [
+                    *topics.values(),
+                    *(f"torghut.sim.{r if r != 'bars' else 'bars.1m'}.v1.{token}" for r in topics),
+                ],
+            )
+            for path in sorted(workdir.glob("*"), reverse=True):
+                if path.is_file():
+                    path.unlink()
+            workdir.rmdir()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

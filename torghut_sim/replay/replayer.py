@@ -1,0 +1,420 @@
+"""Replay a dump into a run's simulation topics with original keys, values, headers and timestamps.
+
+Every record goes to the simulation topic of its source topic's role (`simulation_topic(role, token)`),
+to the same partition number when the target has it. The producer is idempotent with acks=all, only
+failed deliveries call back (each one counted; any failure fails the replay), and the marker is written
+only after a flush confirmed every record. A marker for the same dump turns a rerun into a no-op.
+"""
+
+from __future__ import annotations
+
+import binascii
+import hashlib
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+import zstandard
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+
+from torghut_sim.dump.dumper import DEFAULT_SOURCE_TOPICS
+from torghut_sim.dump.io import open_decompressed, payload_sha256
+from torghut_sim.kafka.connection import KafkaConnection
+from torghut_sim.kafka.progress import ProgressCallback, ProgressTracker
+from torghut_sim.replay.errors import ReplayError
+from torghut_sim.replay.marker import PaceRecord, ReplayMarker
+from torghut_sim.replay.pacing import Pacer, PaceSettings
+from torghut_sim.replay.topics import ensure_simulation_topics
+from torghut_sim.topics import simulation_topic
+
+# Delivery errors that mean "the cluster was not there", as opposed to a refused record.
+_UNREACHABLE_CODES = frozenset(
+    {KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT}
+)
+
+
+_LEADERLESS_CODES = frozenset(
+    {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.LEADER_NOT_AVAILABLE}
+)
+
+
+@dataclass(frozen=True)
+class ReplayTuning:
+    """Producer batching and the patience of the final flush."""
+
+    linger_ms: int = 25
+    batch_size: int = 1_000_000
+    compression_type: str = "lz4"
+    queue_max_kbytes: int = 131_072
+    queue_max_messages: int = 500_000
+    delivery_timeout_ms: int = 120_000
+    flush_timeout_seconds: float = 30.0
+    flush_attempts: int = 4
+    poll_every: int = 4_096
+    metadata_timeout_seconds: float = 15.0
+    producer_overrides: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ReplayRequest:
+    """What to replay where: the dump, the run, the marker path, pacing and topic sizing."""
+
+    dump_path: Path
+    run_token: str
+    marker_path: Path
+    source_topics: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SOURCE_TOPICS))
+    pace: PaceSettings = field(default_factory=PaceSettings)
+    default_partitions: int = 6
+    replication_factor: int = 1
+    expected_records: int | None = None
+
+    def topic_map(self) -> dict[str, str]:
+        """Source topic -> simulation topic of this run."""
+        if not self.run_token:
+            raise ReplayError("run_token is empty", reason="replay_run_token_invalid")
+        return {source: simulation_topic(role, self.run_token) for role, source in self.source_topics.items()}
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """A finished replay, or the marker of an earlier one when nothing had to be produced."""
+
+    marker: ReplayMarker
+    produced: int
+    skipped: bool
+
+
+class DeliveryTracker:
+    """Counts failed deliveries (the only ones reported back) and remembers the first error."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.first_error: KafkaError | None = None
+        self.fatal: KafkaError | None = None
+
+    def on_delivery(self, err: KafkaError | None, _msg: Any) -> None:
+        if err is not None:
+            self.failures += 1
+            if self.first_error is None:
+                self.first_error = err
+
+    def on_error(self, err: KafkaError) -> None:
+        if err.fatal():
+            self.fatal = err
+
+
+def replay_producer_config(
+    connection: KafkaConnection, tuning: ReplayTuning, tracker: DeliveryTracker
+) -> dict[str, Any]:
+    """Idempotent acks=all producer settings whose failed deliveries land in `tracker`."""
+    config = connection.client_config(
+        **{
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": tuning.linger_ms,
+            "batch.size": tuning.batch_size,
+            "compression.type": tuning.compression_type,
+            "queue.buffering.max.kbytes": tuning.queue_max_kbytes,
+            "queue.buffering.max.messages": tuning.queue_max_messages,
+            "message.timeout.ms": tuning.delivery_timeout_ms,
+            # Only failures call back: confirmation is "flush drained the queue and nothing failed".
+            "delivery.report.only.error": True,
+            "on_delivery": tracker.on_delivery,
+            "error_cb": tracker.on_error,
+        }
+    )
+    config.update(tuning.producer_overrides)
+    return config
+
+
+def _check_targets_empty(connection: KafkaConnection, partitions: Mapping[str, int], timeout: float) -> None:
+    """Refuse to replay into topics that already hold records but have no marker: a replay crashed there."""
+    consumer = Consumer(
+        connection.client_config(**{"group.id": "torghut-sim-replay-probe", "enable.auto.commit": False})
+    )
+    try:
+        for topic, count in partitions.items():
+            for partition in range(count):
+                low, high = _watermarks(consumer, TopicPartition(topic, partition), timeout)
+                if high > low:
+                    raise ReplayError(
+                        f"{topic} already holds records but no replay marker exists "
+                        "(an interrupted replay?); use force to replay again",
+                        reason="replay_target_not_empty",
+                    )
+    except KafkaException as exc:
+        raise ReplayError(
+            f"Kafka at {connection.describe()} did not answer: {exc}", reason="broker_unreachable"
+        ) from None
+    finally:
+        consumer.close()
+
+
+def _watermarks(consumer: Consumer, tp: TopicPartition, timeout: float) -> tuple[int, int]:
+    """Low and high watermark, riding out the brief leaderless moments after a topic is created."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
+        except KafkaException as exc:
+            # A just-created partition answers "not leader" until the broker has loaded it.
+            transient = exc.args[0].retriable() or exc.args[0].code() in _LEADERLESS_CODES
+            if not transient or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+            continue
+        return int(low), int(high)
+
+
+def _existing_marker(request: ReplayRequest) -> ReplayMarker | None:
+    """The marker of an earlier replay of this very dump into this run, if any; refuses a different dump."""
+    if not request.marker_path.exists():
+        return None
+    marker = ReplayMarker.read(request.marker_path)
+    digest, _count = _dump_payload(request.dump_path)
+    if marker.dump_sha256 == digest and marker.run_token == request.run_token:
+        return marker
+    raise ReplayError(
+        f"{request.marker_path} records a replay of another dump ({marker.dump_sha256[:12]}…, run "
+        f"{marker.run_token}); use force to replay {request.dump_path.name} as well",
+        reason="replay_marker_mismatch",
+    )
+
+
+def _dump_payload(path: Path) -> tuple[str, int]:
+    try:
+        return payload_sha256(path)
+    except (OSError, zstandard.ZstdError, EOFError) as exc:
+        raise ReplayError(f"cannot read dump {path}: {exc}", reason="replay_dump_unreadable") from None
+
+
+def replay_dump(
+    connection: KafkaConnection,
+    request: ReplayRequest,
+    *,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+    tuning: ReplayTuning | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> ReplayResult:
+    """Produce every record of the dump to the run's simulation topics, or skip when already replayed."""
+    tuning = tuning or ReplayTuning()
+    topic_map = request.topic_map()
+    if not request.dump_path.exists():
+        raise ReplayError(f"dump {request.dump_path} does not exist", reason="replay_dump_missing")
+    if not force:
+        marker = _existing_marker(request)
+        if marker is not None:
+            return ReplayResult(marker, produced=0, skipped=True)
+    partitions = ensure_simulation_topics(
+        connection,
+        topic_map,
+        default_partitions=request.default_partitions,
+        replication_factor=request.replication_factor,
+        timeout=tuning.metadata_timeout_seconds,
+    )
+    if not force:
+        _check_targets_empty(connection, partitions, tuning.metadata_timeout_seconds)
+    started_at = datetime.now(UTC)
+    started = clock()
+    deliveries = DeliveryTracker()
+    producer = Producer(replay_producer_config(connection, tuning, deliveries))
+    digest, counts = _produce_all(producer, request, topic_map, partitions, deliveries, tuning, progress)
+    _flush(producer, deliveries, tuning, connection)
+    produced = sum(counts.values())
+    marker = ReplayMarker(
+        dump_file=request.dump_path.name,
+        dump_sha256=digest,
+        run_token=request.run_token,
+        records=produced,
+        records_by_topic=counts,
+        topic_map=topic_map,
+        pace=PaceRecord(
+            mode=request.pace.mode,
+            acceleration=request.pace.acceleration,
+            max_sleep_seconds=request.pace.max_sleep_seconds,
+        ),
+        duration_seconds=round(clock() - started, 3),
+        started_at=started_at,
+        completed_at=datetime.now(UTC),
+    )
+    marker.write(request.marker_path)
+    return ReplayResult(marker, produced=produced, skipped=False)
+
+
+def _produce_all(
+    producer: Producer,
+    request: ReplayRequest,
+    topic_map: Mapping[str, str],
+    partitions: Mapping[str, int],
+    deliveries: DeliveryTracker,
+    tuning: ReplayTuning,
+    progress: ProgressCallback | None,
+) -> tuple[str, dict[str, int]]:
+    """Stream the dump into the producer; returns the payload hash and the records per target topic."""
+    counts = dict.fromkeys(topic_map.values(), 0)
+    partition_limit = {topic: partitions[topic] for topic in topic_map.values()}
+
+    def paced_sleep(seconds: float) -> None:
+        # Serve producer events while waiting instead of a blind sleep.
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            producer.poll(left)
+
+    pacer = Pacer(request.pace, sleep=paced_sleep)
+    tracker = ProgressTracker("replay", progress, total=request.expected_records)
+    digest = hashlib.sha256()
+    loads = orjson.loads
+    a2b = binascii.a2b_base64
+    produce = producer.produce
+    poll_every = tuning.poll_every
+    produced = 0
+    try:
+        with open_decompressed(request.dump_path) as stream:
+            for lines in hashed_line_blocks(stream, digest):
+                for line in lines:
+                    try:
+                        obj = loads(line)
+                        source = obj["source_topic"]
+                        timestamp = obj["source_timestamp_ms"]
+                        partition = obj["source_partition"]
+                        key = obj["key_b64"]
+                        value = obj["value_b64"]
+                        raw_headers = obj["headers"]
+                    except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
+                        raise ReplayError(
+                            f"{request.dump_path.name} line {produced + 1} is not a dump record: {exc}",
+                            reason="replay_dump_invalid",
+                        ) from None
+                    topic = topic_map.get(source)
+                    if topic is None:
+                        raise ReplayError(
+                            f"dump record from {source}, which is not a replayed source topic",
+                            reason="replay_unknown_topic",
+                        )
+                    if pacer.active:
+                        pacer.wait(timestamp)
+                    headers: list[tuple[str, str | bytes | None]] | None = (
+                        [(name, None if hv is None else a2b(hv)) for name, hv in raw_headers]
+                        if raw_headers
+                        else None
+                    )
+                    value_bytes = None if value is None else a2b(value)
+                    key_bytes = None if key is None else a2b(key)
+                    target_partition = partition if partition < partition_limit[topic] else -1
+                    try:
+                        produce(
+                            topic,
+                            value_bytes,
+                            key_bytes,
+                            target_partition,
+                            timestamp=timestamp,
+                            headers=headers,
+                        )
+                    except BufferError:
+                        _produce_when_room(
+                            producer, topic, value_bytes, key_bytes, target_partition, timestamp, headers
+                        )
+                    counts[topic] += 1
+                    produced += 1
+                    if produced % poll_every == 0:
+                        producer.poll(0)
+                        tracker.update(produced)
+                        if deliveries.fatal is not None:
+                            raise ReplayError(
+                                f"producer failed: {deliveries.fatal}", reason="replay_producer_fatal"
+                            )
+    except (OSError, zstandard.ZstdError, EOFError) as exc:
+        raise ReplayError(
+            f"cannot read dump {request.dump_path}: {exc}", reason="replay_dump_unreadable"
+        ) from None
+    tracker.finish(produced)
+    return digest.hexdigest(), counts
+
+
+_READ_BLOCK = 4 * 1024 * 1024
+# Anything `bytes.strip()` would remove next to a line break, or a blank line.
+_NON_CANONICAL = (b"\r", b"\n\n", b" \n", b"\n ", b"\t", b"\x0b", b"\x0c")
+
+
+def hashed_line_blocks(stream: IO[bytes], digest: Any) -> Iterator[list[bytes]]:
+    """The stripped non-blank lines of a stream, in blocks, feeding the payload hash as it goes.
+
+    A canonical block (no padding, no blank line) is hashed as one buffer; only other blocks pay for
+    per-line stripping. Either way the hash equals sha256 over every stripped line + "\\n".
+    """
+    carry = b""
+    while True:
+        block = stream.read(_READ_BLOCK)
+        if not block:
+            break
+        data = carry + block if carry else block
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:
+            carry = data
+            continue
+        carry = data[cut:]
+        yield _hash_lines(data[:cut] if cut < len(data) else data, digest)
+    if carry:
+        yield _hash_lines(carry + b"\n", digest)
+
+
+def _hash_lines(body: bytes, digest: Any) -> list[bytes]:
+    if not body[:1].isspace() and not any(marker in body for marker in _NON_CANONICAL):
+        digest.update(body)
+        lines = body.split(b"\n")
+        lines.pop()
+        return lines
+    lines = [line for line in (raw.strip() for raw in body.split(b"\n")) if line]
+    for line in lines:
+        digest.update(line + b"\n")
+    return lines
+
+
+def _produce_when_room(
+    producer: Producer,
+    topic: str,
+    value: bytes | None,
+    key: bytes | None,
+    partition: int,
+    timestamp: int,
+    headers: Any,
+) -> None:
+    """Wait for the local queue to drain enough to take the record (backpressure, not an error)."""
+    while True:
+        producer.poll(0.05)
+        try:
+            producer.produce(topic, value, key, partition, timestamp=timestamp, headers=headers)
+        except BufferError:
+            continue
+        return
+
+
+def _flush(
+    producer: Producer, deliveries: DeliveryTracker, tuning: ReplayTuning, connection: KafkaConnection
+) -> None:
+    """Wait until every record is confirmed; a broker that stays away is a clear error, not a hang."""
+    remaining = len(producer)
+    for _attempt in range(tuning.flush_attempts):
+        remaining = producer.flush(tuning.flush_timeout_seconds)
+        if remaining == 0:
+            break
+    if remaining:
+        raise ReplayError(
+            f"{remaining} records still undelivered after {tuning.flush_attempts} flushes of "
+            f"{tuning.flush_timeout_seconds:.0f}s; is Kafka at {connection.describe()} reachable?",
+            reason="broker_unreachable",
+        )
+    if deliveries.fatal is not None:
+        raise ReplayError(f"producer failed: {deliveries.fatal}", reason="replay_producer_fatal")
+    if deliveries.failures:
+        first = deliveries.first_error
+        unreachable = first is not None and first.code() in _UNREACHABLE_CODES
+        raise ReplayError(
+            f"{deliveries.failures} records were not delivered (first error: {first})",
+            reason="broker_unreachable" if unreachable else "replay_delivery_failed",
+        )
