@@ -8,8 +8,8 @@ import dagster as dg
 from assets.manifest import GROUP
 from assets.partitions import partition_day
 from assets.progress import progress_logger
-from resources import DayRun, KafkaResource, SimulationConfigResource
-from torghut_sim.dump.dumper import DumpRequest, dump_source
+from resources import DayRun, SimulationConfigResource
+from torghut_sim.day_dump import dump_day
 from torghut_sim.dump.marker import DumpMarker
 from torghut_sim.manifest import WindowSpec, load_manifest
 
@@ -55,24 +55,11 @@ def build_dump_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
     def source_dump(
         context: dg.AssetExecutionContext,
         simulation_config: SimulationConfigResource,
-        kafka: KafkaResource,
     ) -> dg.MaterializeResult[None]:
         """Dump (or reuse a verified dump of) the day's window; an empty day is a status, not an error."""
         run = simulation_config.day_run(partition_day(context.partition_key))
         manifest = load_manifest(run.paths.manifest)
-        window = manifest.window
-        request = DumpRequest(
-            window_start=window.dump_start,
-            window_end=window.dump_end,
-            dump_path=run.paths.dump,
-            marker_path=run.paths.dump_marker,
-            session_start=window.start,
-            session_end=window.end,
-            run_token=run.names.run_token,
-        )
-        result = dump_source(
-            kafka.source_connection(manifest.kafka), request, progress=progress_logger(context.log.info)
-        )
+        result = dump_day(manifest, run.names, run.paths, progress=progress_logger(context.log.info))
         if result.marker.status == "empty_day":
             context.log.warning(f"{run.day.isoformat()}: no source records in the window (empty_day)")
         return dg.MaterializeResult(

@@ -9,10 +9,6 @@ from typing import Any
 
 import dagster as dg
 
-from torghut_sim.kafka.connection import KafkaConnection
-from torghut_sim.manifest import KafkaSpec
-from torghut_sim.secrets import optional_secret_from_env
-
 
 def _set_fields(resource: object, names: tuple[str, ...]) -> dict[str, Any]:
     """The named fields that are set, as manifest section keys."""
@@ -41,17 +37,6 @@ class KafkaResource(dg.ConfigurableResource["KafkaResource"]):
                 "sasl_password_env",
                 "runtime_bootstrap_servers",
             ),
-        )
-
-    def source_connection(self, spec: KafkaSpec) -> KafkaConnection:
-        """The dump's connection for a day's `kafka` section, the password read from its named variable."""
-        password = optional_secret_from_env(spec.sasl_password_env)
-        return KafkaConnection(
-            bootstrap_servers=spec.bootstrap_servers,
-            security_protocol=spec.security_protocol,
-            sasl_mechanism=spec.sasl_mechanism,
-            sasl_username=spec.sasl_username,
-            sasl_password=password.reveal() if password is not None else None,
         )
 
 

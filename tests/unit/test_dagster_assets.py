@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 import yaml
 
-import assets.dump
+import torghut_sim.day_dump
 from assets.dump import build_dump_assets
 from assets.manifest import build_manifest_assets
 from assets.partitions import trading_day_partitions
@@ -152,7 +152,7 @@ def _metadata(result: Any, asset: str) -> dict[str, Any]:
 def test_a_full_day_materializes_every_asset_and_passes_the_gates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(assets.dump, "dump_source", _fake_dump(1.0, 1000))
+    monkeypatch.setattr(torghut_sim.day_dump, "dump_source", _fake_dump(1.0, 1000))
     lifecycle = FakeLifecycle()
     result = _materialize(tmp_path, lifecycle)
     assert result.success
@@ -192,7 +192,7 @@ def test_a_refused_guard_blocks_the_day_before_the_dump(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dumps: list[Any] = []
-    monkeypatch.setattr(assets.dump, "dump_source", lambda *a, **k: dumps.append(a))
+    monkeypatch.setattr(torghut_sim.day_dump, "dump_source", lambda *a, **k: dumps.append(a))
     template = yaml.safe_load(LOCAL_TEMPLATE.read_text())
     template["runtime"]["torghut_service"] = "torghut"  # the production runtime
     path = tmp_path / "template.yaml"
@@ -208,7 +208,7 @@ def test_a_refused_guard_blocks_the_day_before_the_dump(
 
 
 def test_thin_coverage_blocks_the_simulation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(assets.dump, "dump_source", _fake_dump(0.5, 10))
+    monkeypatch.setattr(torghut_sim.day_dump, "dump_source", _fake_dump(0.5, 10))
     lifecycle = FakeLifecycle()
     result = _materialize(tmp_path, lifecycle)
     assert not result.success
@@ -219,7 +219,7 @@ def test_thin_coverage_blocks_the_simulation(tmp_path: Path, monkeypatch: pytest
 def test_an_empty_day_is_dumped_then_skipped_with_its_reason(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(assets.dump, "dump_source", _fake_dump(0.0, 0))
+    monkeypatch.setattr(torghut_sim.day_dump, "dump_source", _fake_dump(0.0, 0))
     lifecycle = FakeLifecycle()
     result = _materialize(tmp_path, lifecycle)
     assert result.success
@@ -240,7 +240,7 @@ def test_an_empty_day_is_dumped_then_skipped_with_its_reason(
 def test_a_runtime_left_patched_fails_its_check_and_blocks_the_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(assets.dump, "dump_source", _fake_dump(1.0, 1000))
+    monkeypatch.setattr(torghut_sim.day_dump, "dump_source", _fake_dump(1.0, 1000))
     result = _materialize(tmp_path, FakeLifecycle(restored=False))
     assert not result.success
     checks = _checks(result)
@@ -249,7 +249,7 @@ def test_a_runtime_left_patched_fails_its_check_and_blocks_the_report(
 
 
 def test_contamination_fails_its_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(assets.dump, "dump_source", _fake_dump(1.0, 1000))
+    monkeypatch.setattr(torghut_sim.day_dump, "dump_source", _fake_dump(1.0, 1000))
     result = _materialize(tmp_path, FakeLifecycle(contamination="contaminated"))
     assert not _checks(result)["no_contamination"].passed
     assert "simulation_report" not in _materialized(result)
@@ -258,7 +258,7 @@ def test_contamination_fails_its_check(tmp_path: Path, monkeypatch: pytest.Monke
 def test_a_failing_verdict_fails_its_check_without_blocking(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(assets.dump, "dump_source", _fake_dump(1.0, 1000))
+    monkeypatch.setattr(torghut_sim.day_dump, "dump_source", _fake_dump(1.0, 1000))
     result = _materialize(tmp_path, FakeLifecycle(trades=False))
     assert result.success
     verdict = _checks(result)["verdict"]
