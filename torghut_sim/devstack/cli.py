@@ -9,6 +9,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import asdict
 
+from torghut_sim.devstack import seed_cli
 from torghut_sim.devstack.config import StackConfig
 from torghut_sim.devstack.errors import DevstackError
 from torghut_sim.devstack.registry import SERVICE_CLASSES, service
@@ -68,10 +69,11 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("services", nargs="*", choices=[*SERVICE_CLASSES, []], metavar="SERVICE")
         if command == "status":
             p.add_argument("--json", action="store_true")
+    seed_cli.register(sub)
     return parser
 
 
-HANDLERS = {"up": _up, "install": _install, "down": _down, "status": _status}
+HANDLERS = {"up": _up, "install": _install, "down": _down, "status": _status, **seed_cli.HANDLERS}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -13,6 +13,7 @@ SERVICE_CLASSES: dict[str, str] = {
     "kafka": "torghut_sim.devstack.kafka:KafkaService",
     "clickhouse": "torghut_sim.devstack.clickhouse:ClickHouseService",
     "kube": "torghut_sim.devstack.kube:KubeService",
+    "runtime": "torghut_sim.devstack.runtime_service:RuntimeService",
 }
 
 

@@ -1,0 +1,214 @@
+"""Seeding the local production source topics with one generated historical market day (`devstack seed-day`).
+
+Owns the topic set (production source topics by default, injectable for tests), their creation with
+3 partitions, the fast batched producer with historical CreateTime timestamps, and the per-day seed
+marker in the state directory that keeps a day from being seeded twice unless forced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+
+from torghut_sim.calendar import is_trading_day, session_window
+from torghut_sim.devstack.errors import DevstackError
+from torghut_sim.devstack.market_walk import ROLES, DaySpec, generate
+from torghut_sim.topics import ROLES_BY_NAME
+
+SOURCE_PARTITIONS = 3
+PRODUCTION_SOURCE_TOPICS: dict[str, str] = {role: ROLES_BY_NAME[role].source for role in ROLES}
+SCALE_RATES: dict[str, float] = {"small": 0.5, "full": 8.0}
+_TOPIC_ALREADY_EXISTS = 36
+
+
+@dataclass(frozen=True)
+class SeedRequest:
+    """One seeding: the generated day, where it goes, and where its marker lives."""
+
+    spec: DaySpec
+    bootstrap_servers: str
+    marker_dir: Path
+    topics: Mapping[str, str] = field(default_factory=lambda: dict(PRODUCTION_SOURCE_TOPICS))
+    force: bool = False
+    partitions: int = SOURCE_PARTITIONS
+
+    @property
+    def target_fingerprint(self) -> str:
+        """A short hash of the cluster and topics: a marker only speaks for the same target."""
+        text = json.dumps({"bootstrap": self.bootstrap_servers, "topics": dict(self.topics)}, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:10]
+
+    @property
+    def marker_path(self) -> Path:
+        """The marker of this day on this target."""
+        return self.marker_dir / f"{self.spec.day.isoformat()}-{self.target_fingerprint}.json"
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    """What a seeding did: `seeded`, `already_seeded` or `not_a_trading_day`, with its figures."""
+
+    status: str
+    day: str
+    records: int = 0
+    records_by_topic: dict[str, int] = field(default_factory=dict)
+    min_timestamp_ms: int | None = None
+    max_timestamp_ms: int | None = None
+    values_sha256: str | None = None
+    seconds: float = 0.0
+    marker: str | None = None
+    message: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready view."""
+        return {
+            "status": self.status, "day": self.day, "records": self.records,
+            "records_by_topic": self.records_by_topic, "min_timestamp_ms": self.min_timestamp_ms,
+            "max_timestamp_ms": self.max_timestamp_ms, "values_sha256": self.values_sha256,
+            "seconds": round(self.seconds, 3), "marker": self.marker, "message": self.message,
+        }
+
+
+def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int, timeout: float = 30.0) -> None:
+    """Create each missing topic with `partitions` partitions and wait until every partition has a leader."""
+    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
+    existing = admin.list_topics(timeout=timeout).topics
+    missing = [t for t in topics if t not in existing]
+    if missing:
+        futures = admin.create_topics(
+            [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing]
+        )
+        for topic, future in futures.items():
+            try:
+                future.result(timeout)
+            except KafkaException as exc:
+                if exc.args[0].code() != _TOPIC_ALREADY_EXISTS:
+                    raise DevstackError("seed_topic_create_failed", f"creating {topic}: {exc}") from exc
+    deadline = time.monotonic() + timeout
+    while True:
+        meta = admin.list_topics(timeout=timeout).topics
+        if all(
+            t in meta and meta[t].partitions and all(p.leader >= 0 for p in meta[t].partitions.values())
+            for t in topics
+        ):
+            return
+        if time.monotonic() > deadline:
+            raise DevstackError("seed_topic_not_ready", f"topics have no leader after {timeout:.0f}s")
+        time.sleep(0.1)
+
+
+def _read_marker(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+class _Delivery:
+    """Counts delivery failures; the first error is kept for the message."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.first_error: KafkaError | None = None
+
+    def __call__(self, err: KafkaError | None, _msg: Any) -> None:
+        if err is not None:
+            self.failures += 1
+            self.first_error = self.first_error or err
+
+
+def seed_day(request: SeedRequest) -> SeedResult:
+    """Produce the generated day into the source topics unless this day was already seeded there."""
+    spec = request.spec
+    day = spec.day.isoformat()
+    if not is_trading_day(spec.day):
+        return SeedResult(
+            "not_a_trading_day", day, message=f"{day} is not an NYSE trading day: nothing produced"
+        )
+    marker = _read_marker(request.marker_path)
+    if marker is not None and not request.force:
+        if marker.get("spec") != spec.as_dict():
+            raise DevstackError(
+                "day_already_seeded",
+                f"{day} was already seeded into these topics with other arguments "
+                f"({request.marker_path}); pass --force to seed again",
+            )
+        return SeedResult(
+            "already_seeded", day, records=int(marker.get("records", 0)),
+            records_by_topic=dict(marker.get("records_by_topic", {})),
+            values_sha256=marker.get("values_sha256"), marker=str(request.marker_path),
+            message=f"{day} is already seeded (marker {request.marker_path}); pass --force to seed again",
+        )
+    window = session_window(spec.day)
+    ensure_topics(request.bootstrap_servers, sorted(set(request.topics.values())), request.partitions)
+    delivery = _Delivery()
+    producer = Producer({
+        "bootstrap.servers": request.bootstrap_servers,
+        "acks": "all",
+        "enable.idempotence": True,
+        "linger.ms": 50,
+        "batch.size": 1_000_000,
+        "compression.type": "lz4",
+        "queue.buffering.max.messages": 500_000,
+        "queue.buffering.max.kbytes": 512_000,
+        "delivery.report.only.error": True,
+        "on_delivery": delivery,
+    })
+    began = time.monotonic()
+    counts: Counter[str] = Counter()
+    digest = hashlib.sha256()
+    low: int | None = None
+    high: int | None = None
+    for produced, record in enumerate(generate(spec, window), start=1):
+        topic = request.topics[record.role]
+        digest.update(record.value)
+        while True:
+            try:
+                producer.produce(topic, record.value, record.key, timestamp=record.timestamp_ms)
+                break
+            except BufferError:
+                # The local queue is full: let the broker catch up rather than dropping records.
+                producer.poll(0.05)
+        counts[topic] += 1
+        low = record.timestamp_ms if low is None else min(low, record.timestamp_ms)
+        high = record.timestamp_ms if high is None else max(high, record.timestamp_ms)
+        if produced % 10_000 == 0:
+            # Serve delivery callbacks regularly without paying for a poll per record.
+            producer.poll(0)
+    remaining = producer.flush(120)
+    if remaining or delivery.failures:
+        raise DevstackError(
+            "seed_produce_failed",
+            f"{delivery.failures} records failed, {remaining} undelivered: {delivery.first_error}",
+        )
+    seconds = time.monotonic() - began
+    total = sum(counts.values())
+    result = SeedResult(
+        "seeded", day, records=total, records_by_topic=dict(sorted(counts.items())),
+        min_timestamp_ms=low, max_timestamp_ms=high, values_sha256=digest.hexdigest(), seconds=seconds,
+        marker=str(request.marker_path),
+        message=f"{day}: {total} records in {seconds:.1f}s ({total / max(seconds, 1e-9):,.0f}/s)",
+    )
+    request.marker_path.parent.mkdir(parents=True, exist_ok=True)
+    partial = request.marker_path.with_suffix(".partial")
+    partial.write_text(json.dumps({
+        **result.as_dict(), "spec": spec.as_dict(), "topics": dict(request.topics),
+        "bootstrap_servers": request.bootstrap_servers,
+        "session_start": window.session_start.isoformat(), "session_end": window.session_end.isoformat(),
+        "seeded_at": datetime.now(UTC).isoformat(),
+    }, indent=2, sort_keys=True))
+    partial.replace(request.marker_path)
+    return result
+

@@ -1,0 +1,446 @@
+"""Technical analysis by event time, pure: 1-second microbars and their signals from trades and quotes.
+
+Event time is the envelope's `event_ts`. Lateness is judged per input partition (a record more than
+`max_out_of_order_ms` behind its own partition's maximum is dropped), and a second is emitted once the
+watermark — the minimum over active partitions of (max event time − allowed disorder) — has passed it.
+Both rules depend only on each partition's own order, so the same topics give the same bars and signals
+however the consumer interleaves partitions. Partitions that delivered and then stayed silent for
+`idle_seconds` stop holding the watermark back (one that never delivered always holds it); once every
+partition is silent, everything open is emitted (end of stream).
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import math
+from collections import deque
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+SECOND_MS = 1000
+_NEG_INF = -(2**62)
+
+
+@dataclass(frozen=True)
+class Trade:
+    """One trade print."""
+
+    symbol: str
+    ts_ms: int
+    price: float
+    size: float
+
+
+@dataclass(frozen=True)
+class Quote:
+    """One top-of-book quote."""
+
+    symbol: str
+    ts_ms: int
+    bid_px: float
+    bid_sz: int
+    ask_px: float
+    ask_sz: int
+
+
+@functools.lru_cache(maxsize=8192)
+def _second_ms(prefix: str) -> int:
+    return int(datetime.fromisoformat(prefix + "+00:00").timestamp()) * 1000
+
+
+def parse_iso_ms(text: str) -> int:
+    """ISO-8601 (with `Z` or an offset) as epoch milliseconds."""
+    # The feed's own form `YYYY-MM-DDTHH:MM:SS.mmmZ` is parsed per second from a cache: it is the hot path.
+    if len(text) == 24 and text[19] == "." and text[23] == "Z" and text[20:23].isdigit():
+        return _second_ms(text[:19]) + int(text[20:23])
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+def _envelope(value: bytes | None) -> tuple[str, int, dict[str, Any]] | None:
+    """(symbol, event ms, payload) of an envelope, None when it is not a usable one."""
+    if not value:
+        return None
+    try:
+        doc = orjson.loads(value)
+        symbol = doc["symbol"]
+        payload = doc["payload"]
+        ts = parse_iso_ms(doc["event_ts"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+    if not isinstance(symbol, str) or not symbol or not isinstance(payload, dict):
+        return None
+    return symbol, ts, payload
+
+
+def _positive(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and number > 0 else None
+
+
+def parse_trade(value: bytes | None) -> Trade | None:
+    """A trade from a `torghut.trades.v1` value; None for malformed values."""
+    env = _envelope(value)
+    if env is None:
+        return None
+    symbol, ts, payload = env
+    price, size = _positive(payload.get("p")), _positive(payload.get("s"))
+    if price is None or size is None:
+        return None
+    return Trade(symbol, ts, price, size)
+
+
+def parse_quote(value: bytes | None) -> Quote | None:
+    """A quote from a `torghut.quotes.v1` value; None for malformed values."""
+    env = _envelope(value)
+    if env is None:
+        return None
+    symbol, ts, payload = env
+    bid, ask = _positive(payload.get("bp")), _positive(payload.get("ap"))
+    bid_sz, ask_sz = _positive(payload.get("bs")), _positive(payload.get("as"))
+    if bid is None or ask is None or bid_sz is None or ask_sz is None or ask < bid:
+        return None
+    return Quote(symbol, ts, bid, int(bid_sz), ask, int(ask_sz))
+
+
+@dataclass
+class _OpenBar:
+    o: float
+    h: float
+    low: float
+    c: float
+    v: float = 0.0
+    pv: float = 0.0
+    count: int = 0
+
+
+@dataclass(frozen=True)
+class Microbar:
+    """One closed 1-second bar of a symbol; `end_ms` is its event time."""
+
+    symbol: str
+    start_ms: int
+    seq: int
+    o: float
+    h: float
+    low: float
+    c: float
+    v: float
+    vwap: float | None
+    count: int
+
+    @property
+    def end_ms(self) -> int:
+        """The bar's window end, which is also its event time."""
+        return self.start_ms + SECOND_MS
+
+
+SIGNAL_FLOATS: tuple[str, ...] = (
+    "macd", "macd_signal", "macd_hist", "ema12", "ema26", "rsi14", "boll_mid", "boll_upper", "boll_lower",
+    "vwap_session", "vwap_w5m", "imbalance_spread", "imbalance_bid_px", "imbalance_ask_px",
+    "vol_realized_w60s",
+)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """The indicators of a symbol at the end of one microbar."""
+
+    symbol: str
+    end_ms: int
+    seq: int
+    values: dict[str, float | None]
+    bid_sz: int | None
+    ask_sz: int | None
+    microstructure: str | None
+
+
+def _ema(prev: float | None, value: float, period: int) -> float:
+    if prev is None:
+        return value
+    alpha = 2.0 / (period + 1)
+    return alpha * value + (1 - alpha) * prev
+
+
+@dataclass
+class _Indicators:
+    """Rolling indicator state of one symbol."""
+
+    vwap_window_ms: int
+    vol_window_ms: int
+    ema12: float | None = None
+    ema26: float | None = None
+    macd_signal: float | None = None
+    prev_close: float | None = None
+    rsi_n: int = 0
+    avg_gain: float = 0.0
+    avg_loss: float = 0.0
+    closes: deque[float] = field(default_factory=lambda: deque(maxlen=20))
+    session_day: int = -1
+    session_pv: float = 0.0
+    session_v: float = 0.0
+    w5m: deque[tuple[int, float, float]] = field(default_factory=deque)
+    w5m_pv: float = 0.0
+    w5m_v: float = 0.0
+    returns: deque[tuple[int, float]] = field(default_factory=deque)
+
+    def update(self, bar: Microbar) -> dict[str, float | None]:
+        """Fold one bar in and return the price indicators at its end."""
+        c, end = bar.c, bar.end_ms
+        self.ema12, self.ema26 = _ema(self.ema12, c, 12), _ema(self.ema26, c, 26)
+        macd = self.ema12 - self.ema26
+        self.macd_signal = _ema(self.macd_signal, macd, 9)
+        rsi: float | None = None
+        if self.prev_close is not None:
+            change = c - self.prev_close
+            gain, loss = max(change, 0.0), max(-change, 0.0)
+            self.rsi_n += 1
+            if self.rsi_n <= 14:
+                self.avg_gain += gain / 14
+                self.avg_loss += loss / 14
+            else:
+                self.avg_gain = (self.avg_gain * 13 + gain) / 14
+                self.avg_loss = (self.avg_loss * 13 + loss) / 14
+            if self.rsi_n >= 14:
+                rsi = 100.0 if self.avg_loss == 0 else 100.0 - 100.0 / (1 + self.avg_gain / self.avg_loss)
+            if self.prev_close > 0:
+                self.returns.append((end, math.log(c / self.prev_close)))
+        self.prev_close = c
+        self.closes.append(c)
+        boll_mid = boll_upper = boll_lower = None
+        if len(self.closes) == self.closes.maxlen:
+            mean = sum(self.closes) / len(self.closes)
+            std = math.sqrt(sum((x - mean) ** 2 for x in self.closes) / len(self.closes))
+            boll_mid, boll_upper, boll_lower = mean, mean + 2 * std, mean - 2 * std
+        day = end // 86_400_000
+        if day != self.session_day:
+            self.session_day, self.session_pv, self.session_v = day, 0.0, 0.0
+        pv = (bar.vwap if bar.vwap is not None else c) * bar.v
+        self.session_pv += pv
+        self.session_v += bar.v
+        self.w5m.append((end, pv, bar.v))
+        self.w5m_pv += pv
+        self.w5m_v += bar.v
+        while self.w5m and self.w5m[0][0] <= end - self.vwap_window_ms:
+            _, old_pv, old_v = self.w5m.popleft()
+            self.w5m_pv -= old_pv
+            self.w5m_v -= old_v
+        while self.returns and self.returns[0][0] <= end - self.vol_window_ms:
+            self.returns.popleft()
+        vol = math.sqrt(sum(r * r for _, r in self.returns)) if len(self.returns) >= 2 else None
+        return {
+            "macd": macd, "macd_signal": self.macd_signal, "macd_hist": macd - self.macd_signal,
+            "ema12": self.ema12, "ema26": self.ema26, "rsi14": rsi,
+            "boll_mid": boll_mid, "boll_upper": boll_upper, "boll_lower": boll_lower,
+            "vwap_session": self.session_pv / self.session_v if self.session_v > 0 else None,
+            "vwap_w5m": self.w5m_pv / self.w5m_v if self.w5m_v > 0 else None,
+            "vol_realized_w60s": vol,
+        }
+
+
+@dataclass
+class _Symbol:
+    """Open bars, pending quotes and indicator state of one symbol."""
+
+    indicators: _Indicators
+    bars: dict[int, _OpenBar] = field(default_factory=dict)
+    bar_keys: list[int] = field(default_factory=list)
+    quotes: list[tuple[int, int, Quote]] = field(default_factory=list)
+    quote: Quote | None = None
+    seq: int = 0
+
+
+@dataclass
+class TaStats:
+    """Counts of what the engine saw."""
+
+    trades: int = 0
+    quotes: int = 0
+    malformed: int = 0
+    late: int = 0
+    bars: int = 0
+
+
+class TaEngine:
+    """Event-time microbars and signals over any number of input partitions."""
+
+    def __init__(
+        self,
+        max_out_of_order_ms: int = 2000,
+        quote_stale_ms: int = 15_000,
+        vwap_window_s: int = 300,
+        vol_window_s: int = 60,
+        idle_seconds: float = 5.0,
+    ) -> None:
+        self.max_ooo = max_out_of_order_ms
+        self.quote_stale_ms = quote_stale_ms
+        self.vwap_window_ms = vwap_window_s * SECOND_MS
+        self.vol_window_ms = vol_window_s * SECOND_MS
+        self.idle_seconds = idle_seconds
+        self.symbols: dict[str, _Symbol] = {}
+        self.partition_max: dict[Hashable, int] = {}
+        self.partition_seen_at: dict[Hashable, float] = {}
+        self.emitted_upto = _NEG_INF
+        self.stats = TaStats()
+        self._tiebreak = 0
+
+    def _symbol(self, symbol: str) -> _Symbol:
+        state = self.symbols.get(symbol)
+        if state is None:
+            state = _Symbol(_Indicators(self.vwap_window_ms, self.vol_window_ms))
+            self.symbols[symbol] = state
+        return state
+
+    def expect(self, partition: Hashable, now: float) -> None:
+        """Register an assigned partition: it holds the watermark back until it delivers or goes idle."""
+        # Without this, the first partition a consumer hears from would race ahead of the others and
+        # their earlier records would be dropped as late, differently on every run.
+        if partition not in self.partition_max:
+            self.partition_max[partition] = _NEG_INF
+            self.partition_seen_at[partition] = now
+
+    def _admit(self, partition: Hashable, ts_ms: int, now: float) -> bool:
+        """Track the partition's progress; False when the record is late for its own partition."""
+        self.partition_seen_at[partition] = now
+        high = self.partition_max.get(partition, _NEG_INF)
+        if ts_ms < high - self.max_ooo or ts_ms < self.emitted_upto:
+            self.stats.late += 1
+            return False
+        if ts_ms > high:
+            self.partition_max[partition] = ts_ms
+        return True
+
+    def add_trade(self, partition: Hashable, value: bytes | None, now: float) -> None:
+        """Fold one trades-topic record in (malformed and late ones are counted and dropped)."""
+        trade = parse_trade(value)
+        if trade is None:
+            self.stats.malformed += 1
+            return
+        if not self._admit(partition, trade.ts_ms, now):
+            return
+        self.stats.trades += 1
+        state = self._symbol(trade.symbol)
+        start = trade.ts_ms - trade.ts_ms % SECOND_MS
+        bar = state.bars.get(start)
+        if bar is None:
+            state.bars[start] = _OpenBar(trade.price, trade.price, trade.price, trade.price)
+            heapq.heappush(state.bar_keys, start)
+            bar = state.bars[start]
+        else:
+            bar.h, bar.low, bar.c = max(bar.h, trade.price), min(bar.low, trade.price), trade.price
+        bar.v += trade.size
+        bar.pv += trade.price * trade.size
+        bar.count += 1
+
+    def add_quote(self, partition: Hashable, value: bytes | None, now: float) -> None:
+        """Fold one quotes-topic record in; it takes effect for bars ending after its event time."""
+        quote = parse_quote(value)
+        if quote is None:
+            self.stats.malformed += 1
+            return
+        if not self._admit(partition, quote.ts_ms, now):
+            return
+        self.stats.quotes += 1
+        self._tiebreak += 1
+        heapq.heappush(self._symbol(quote.symbol).quotes, (quote.ts_ms, self._tiebreak, quote))
+
+    def watermark(self, now: float) -> int:
+        """Event time up to which every second is complete (idle partitions do not hold it back)."""
+        # A partition that has delivered nothing yet always holds the watermark back: declaring it idle
+        # would drop its records as late whenever it happens to start later than the others.
+        active = [
+            high for p, high in self.partition_max.items()
+            if high == _NEG_INF or now - self.partition_seen_at.get(p, now) < self.idle_seconds
+        ]
+        if not active:
+            return self.emitted_upto
+        return max(self.emitted_upto, min(active) - self.max_ooo)
+
+    def idle(self, now: float) -> bool:
+        """True when input was seen and every partition has been silent for `idle_seconds`."""
+        return bool(self.partition_max) and all(
+            now - seen >= self.idle_seconds for seen in self.partition_seen_at.values()
+        )
+
+    def advance(self, now: float) -> list[tuple[Microbar, Signal]]:
+        """Close every second the watermark has passed; everything once all input is idle."""
+        if self.idle(now):
+            return self.flush_all()
+        return self._emit_until(self.watermark(now))
+
+    def flush_all(self) -> list[tuple[Microbar, Signal]]:
+        """Close every open second (end of stream)."""
+        upto = max((max(s.bars) + SECOND_MS for s in self.symbols.values() if s.bars), default=_NEG_INF)
+        return self._emit_until(max(upto, self.emitted_upto))
+
+    def _emit_until(self, watermark: int) -> list[tuple[Microbar, Signal]]:
+        out: list[tuple[Microbar, Signal]] = []
+        for symbol in sorted(self.symbols):
+            state = self.symbols[symbol]
+            while state.bar_keys and state.bar_keys[0] + SECOND_MS <= watermark:
+                start = heapq.heappop(state.bar_keys)
+                out.append(self._close(symbol, state, start, state.bars.pop(start)))
+            # Quotes before the watermark can only matter to later bars: fold them in now so a symbol
+            # without trades does not accumulate them.
+            while state.quotes and state.quotes[0][0] < watermark:
+                state.quote = heapq.heappop(state.quotes)[2]
+        self.emitted_upto = max(self.emitted_upto, watermark)
+        out.sort(key=lambda pair: (pair[0].end_ms, pair[0].symbol))
+        self.stats.bars += len(out)
+        return out
+
+    def _close(self, symbol: str, state: _Symbol, start: int, bar: _OpenBar) -> tuple[Microbar, Signal]:
+        end = start + SECOND_MS
+        while state.quotes and state.quotes[0][0] < end:
+            state.quote = heapq.heappop(state.quotes)[2]
+        state.seq += 1
+        micro = Microbar(
+            symbol, start, state.seq, bar.o, bar.h, bar.low, bar.c, bar.v,
+            bar.pv / bar.v if bar.v > 0 else None, bar.count,
+        )
+        values: dict[str, float | None] = state.indicators.update(micro)
+        quote = state.quote
+        bid_sz = ask_sz = None
+        micro_json: str | None = None
+        if quote is not None and end - quote.ts_ms <= self.quote_stale_ms:
+            mid = (quote.bid_px + quote.ask_px) / 2
+            values.update({
+                "imbalance_spread": quote.ask_px - quote.bid_px,
+                "imbalance_bid_px": quote.bid_px,
+                "imbalance_ask_px": quote.ask_px,
+            })
+            bid_sz, ask_sz = quote.bid_sz, quote.ask_sz
+            book = (bid_sz - ask_sz) / (bid_sz + ask_sz) if bid_sz + ask_sz else 0.0
+            micro_json = orjson.dumps(
+                {"spread_bps": round((quote.ask_px - quote.bid_px) / mid * 10_000, 4),
+                 "book_imbalance": round(book, 6), "trades": bar.count},
+                option=orjson.OPT_SORT_KEYS,
+            ).decode()
+        else:
+            values.update({"imbalance_spread": None, "imbalance_bid_px": None, "imbalance_ask_px": None})
+        signal = Signal(symbol, end, state.seq, values, bid_sz, ask_sz, micro_json)
+        return micro, signal
+
+
+def bars_and_signals(
+    trades: Iterable[tuple[Hashable, bytes]], quotes: Iterable[tuple[Hashable, bytes]] = (),
+    **engine_args: Any,
+) -> list[tuple[Microbar, Signal]]:
+    """Run a whole finite stream through a fresh engine (quotes first, then trades) and flush it."""
+    engine = TaEngine(**engine_args)
+    trades, quotes = list(trades), list(quotes)
+    for partition, _ in [*trades, *quotes]:
+        engine.expect(partition, 0.0)
+    out: list[tuple[Microbar, Signal]] = []
+    for partition, value in quotes:
+        engine.add_quote(partition, value, 0.0)
+    for partition, value in trades:
+        engine.add_trade(partition, value, 0.0)
+        out += engine.advance(0.0)
+    return out + engine.flush_all()
