@@ -4,9 +4,9 @@ from typing import Any
 
 import dagster as dg
 
-from assets.catalog_views import build_catalog
 from assets.manifest import GROUP
 from resources import SimulationConfigResource
+from torghut_sim.report.catalog import build_catalog
 
 # Bump when the views change, so automation rebuilds the file with the new definitions.
 CATALOG_CODE_VERSION = "1"

@@ -1,4 +1,4 @@
-"""`simulation_outputs`: the one step that holds the runtime for a day's whole simulation lifecycle.
+"""`replay_marker` + `simulation_outputs`: the one step that holds the runtime for a day's whole lifecycle.
 
 The step runs in the runtime lane's pool, so simulations on one runtime never overlap (dumps of other days
 still run in parallel). It calls the domain lifecycle through one seam, `SimulationDay`, and reports the
@@ -23,7 +23,7 @@ from torghut_sim.manifest import load_manifest
 # The seam: one day's simulation, start to finish, restored before it returns or raises.
 SimulationDay = Callable[[SimulationRequest], SimulationOutcome]
 EMPTY_DAY = "empty_day"
-SKIPPED_DOWNSTREAM: tuple[str, ...] = ("simulation_outputs", "simulation_report")
+SKIPPED_DOWNSTREAM: tuple[str, ...] = ("replay_marker", "simulation_outputs", "simulation_report")
 
 
 def empty_day_skip(
@@ -45,6 +45,24 @@ def empty_day_skip(
             )
         )
     return True
+
+
+def replay_metadata(outcome: SimulationOutcome) -> dict[str, Any]:
+    """What the UI shows of the replay: records by topic, pacing, duration and the dump it proves."""
+    if outcome.replay is None:
+        return {"status": "not_replayed"}
+    marker = outcome.replay.marker.model_dump(mode="json")
+    return {
+        "records": marker.get("records"),
+        "produced": outcome.replay.produced,
+        "reused_marker": outcome.replay.skipped,
+        "records_by_topic": dg.MetadataValue.json(marker.get("records_by_topic") or {}),
+        "dump_sha256": marker.get("dump_sha256") or "",
+        "pace": dg.MetadataValue.json(
+            {k: marker.get(k) for k in ("pace_mode", "acceleration", "max_sleep_seconds")}
+        ),
+        "duration_seconds": marker.get("duration_seconds"),
+    }
 
 
 def outcome_metadata(run: DayRun, outcome: SimulationOutcome) -> dict[str, Any]:
@@ -70,19 +88,34 @@ def outcome_metadata(run: DayRun, outcome: SimulationOutcome) -> dict[str, Any]:
 def build_simulation_assets(
     partitions: dg.PartitionsDefinition, pool: str, lifecycle: SimulationDay = run_simulation_day
 ) -> Sequence[Any]:
-    """The simulation asset of a trading day, in `pool`, calling `lifecycle`; with its blocking checks."""
+    """The simulation assets of a trading day, in `pool`, calling `lifecycle`; with their blocking checks."""
 
-    @dg.asset(
+    @dg.multi_asset(
+        name="simulate_day",
         partitions_def=partitions,
-        group_name=GROUP,
-        deps=["source_dump"],
-        kinds={"kubernetes", "kafka", "postgres", "clickhouse"},
         pool=pool,
-        output_required=False,
+        specs=[
+            dg.AssetSpec(
+                "replay_marker",
+                deps=["source_dump"],
+                group_name=GROUP,
+                kinds={"kafka"},
+                skippable=True,
+                description="Proof that the day's dump was replayed into the run's simulation topics.",
+            ),
+            dg.AssetSpec(
+                "simulation_outputs",
+                deps=["replay_marker"],
+                group_name=GROUP,
+                kinds={"kubernetes", "postgres", "clickhouse", "parquet"},
+                skippable=True,
+                description="The day replayed through the isolated runtime; Parquet exports of what it did.",
+            ),
+        ],
         # Never retried in-step: a second attempt would race the failure sensor's teardown of the first.
-        description="The day replayed through the isolated runtime; Parquet exports of what it did.",
+        description="Lock, freeze Argo CD, provision, patch, replay, monitor, export, restore, unlock.",
     )
-    def simulation_outputs(
+    def simulate_day(
         context: dg.AssetExecutionContext,
         simulation_config: SimulationConfigResource,
         kubernetes: KubernetesResource,
@@ -102,10 +135,11 @@ def build_simulation_assets(
             progress=progress_logger(context.log.info),
         )
         outcome = lifecycle(request)
-        yield dg.MaterializeResult(metadata=outcome_metadata(run, outcome))
+        yield dg.MaterializeResult(asset_key="replay_marker", metadata=replay_metadata(outcome))
+        yield dg.MaterializeResult(asset_key="simulation_outputs", metadata=outcome_metadata(run, outcome))
 
     @dg.asset_check(
-        asset=simulation_outputs,
+        asset="simulation_outputs",
         blocking=True,
         description="Production shows nothing attributable to the run (contamination.json is clean).",
     )
@@ -124,7 +158,7 @@ def build_simulation_assets(
         )
 
     @dg.asset_check(
-        asset=simulation_outputs,
+        asset="simulation_outputs",
         blocking=True,
         description="Every runtime and Argo CD field the run patched is back as captured, and unlocked.",
     )
@@ -143,4 +177,4 @@ def build_simulation_assets(
             },
         )
 
-    return [simulation_outputs, no_contamination, runtime_restored]
+    return [simulate_day, no_contamination, runtime_restored]

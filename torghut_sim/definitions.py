@@ -27,6 +27,7 @@ DAY_JOB = "simulate_trading_day"
 DAY_ASSETS: tuple[str, ...] = (
     "simulation_manifest",
     "source_dump",
+    "replay_marker",
     "simulation_outputs",
     "simulation_report",
 )

@@ -159,9 +159,11 @@ def test_a_full_day_materializes_every_asset_and_passes_the_gates(
     assert _materialized(result) == {
         "simulation_manifest",
         "source_dump",
+        "replay_marker",
         "simulation_outputs",
         "simulation_report",
     }
+    assert _metadata(result, "replay_marker") == {"status": "not_replayed"}
     checks = _checks(result)
     assert {n for n, c in checks.items() if c.passed} >= {
         "full_day_window",
@@ -233,7 +235,11 @@ def test_an_empty_day_is_dumped_then_skipped_with_its_reason(
         for e in result.all_events
         if e.event_type_value == "ASSET_OBSERVATION"
     }
-    assert observed == {"simulation_outputs": "empty_day", "simulation_report": "empty_day"}
+    assert observed == {
+        "replay_marker": "empty_day",
+        "simulation_outputs": "empty_day",
+        "simulation_report": "empty_day",
+    }
     assert not _run_dir(tmp_path).run_state.exists()
 
 

@@ -51,7 +51,7 @@ def test_definitions_validate_without_any_environment(defs: dg.Definitions) -> N
     dg.Definitions.validate_loadable(defs)
     repo = defs.get_repository_def()
     keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
-    assert keys == {*CHECKS, "simulation_catalog"}
+    assert keys == {*CHECKS, "replay_marker", "simulation_catalog"}
 
 
 def test_module_definitions_load() -> None:
@@ -89,7 +89,7 @@ def test_day_assets_are_partitioned_by_trading_day(defs: dg.Definitions) -> None
 def test_simulation_runs_in_its_runtime_lane_pool() -> None:
     defs = build_definitions(DeploymentSettings.from_env({"TORGHUT_SIM_RUNTIME_LANE": "blue"}))
     repo = defs.get_repository_def()
-    node = repo.get_job(DAY_JOB).graph.node_named("simulation_outputs")
+    node = repo.get_job(DAY_JOB).graph.node_named("simulate_day")
     assert node.definition.pool == "torghut_runtime_blue"
     cleanup = repo.get_job("restore_simulation_runtime").graph.node_named("restore_runtime_from_state")
     assert cleanup.definition.pool == "torghut_runtime_blue"

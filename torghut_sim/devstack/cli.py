@@ -42,6 +42,13 @@ def _down(args: argparse.Namespace, config: StackConfig) -> int:
     return 0
 
 
+def _baseline(args: argparse.Namespace, config: StackConfig) -> int:
+    from torghut_sim.devstack.baseline import ensure_baseline  # noqa: PLC0415 - loads every client library
+
+    print(json.dumps(ensure_baseline(config), indent=2, sort_keys=True))
+    return 0
+
+
 def _status(args: argparse.Namespace, config: StackConfig) -> int:
     statuses = [service(name, config).status() for name in _names(args)]
     if args.json:
@@ -69,11 +76,19 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("services", nargs="*", choices=[*SERVICE_CLASSES, []], metavar="SERVICE")
         if command == "status":
             p.add_argument("--json", action="store_true")
+    sub.add_parser("baseline", help="load the production baseline: upstream objects, production schemas")
     seed_cli.register(sub)
     return parser
 
 
-HANDLERS = {"up": _up, "install": _install, "down": _down, "status": _status, **seed_cli.HANDLERS}
+HANDLERS = {
+    "up": _up,
+    "install": _install,
+    "down": _down,
+    "status": _status,
+    "baseline": _baseline,
+    **seed_cli.HANDLERS,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

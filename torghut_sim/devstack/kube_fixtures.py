@@ -63,10 +63,31 @@ def create_or_replace(dynamic: Any, obj: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
+def create_if_absent(dynamic: Any, obj: dict[str, Any]) -> bool:
+    """Create the object unless one of that name exists (which is left untouched); True when created."""
+    from kubernetes.client import ApiException  # noqa: PLC0415 - callers without kube do not pay for it
+
+    resource = dynamic.resources.get(api_version=obj["apiVersion"], kind=obj["kind"])
+    try:
+        resource.create(body=obj, namespace=obj["metadata"].get("namespace"))
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        return False
+    return True
+
+
 def load_fixtures(
-    api_client: Any, namespace: str | None = None, directory: Path = DEFAULT_GITOPS_DIR
+    api_client: Any,
+    namespace: str | None = None,
+    directory: Path = DEFAULT_GITOPS_DIR,
+    replace: bool = True,
 ) -> list[dict[str, Any]]:
-    """Create-or-replace every upstream object into `namespace` (or its own), creating namespaces."""
+    """Create every upstream object into `namespace` (or its own), creating namespaces.
+
+    With `replace` an existing object is replaced by the fixture; without it, an existing object is kept
+    as it is (a baseline must not overwrite a runtime that a simulation holds patched).
+    """
     from kubernetes.dynamic import DynamicClient  # noqa: PLC0415
 
     dynamic = DynamicClient(api_client)
@@ -78,5 +99,8 @@ def load_fixtures(
         if ns and ns not in seen_namespaces:
             ensure_namespace(api_client, ns)
             seen_namespaces.add(ns)
-        stored.append(create_or_replace(dynamic, target))
+        if replace:
+            stored.append(create_or_replace(dynamic, target))
+        elif create_if_absent(dynamic, target):
+            stored.append(target)
     return stored

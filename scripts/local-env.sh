@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Environment that points the pipeline at the local stack; sourced by the demo and the end-to-end tests.
+# The passwords are the local stack's throwaway ones (overridable); nothing here reaches a real cluster.
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export TORGHUT_DEVSTACK_POSTGRES_PASSWORD="${TORGHUT_DEVSTACK_POSTGRES_PASSWORD:-devstack}"
+export TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD="${TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD:-devstack}"
+export TORGHUT_SIM_TEMPLATE="${TORGHUT_SIM_TEMPLATE:-$repo/config/local-trading-day-template.yaml}"
+export TORGHUT_SIM_OUTPUT_ROOT="${TORGHUT_SIM_OUTPUT_ROOT:-$repo/artifacts/simulations}"
+export TORGHUT_SIM_KUBECONFIG="${TORGHUT_SIM_KUBECONFIG:-${TORGHUT_DEVSTACK_STATE:-$repo/.devstack}/kube/kubeconfig}"
+export DAGSTER_HOME="${DAGSTER_HOME:-$repo/dagster_home}"
+export DAGSTER_PG_HOST=127.0.0.1
+export DAGSTER_PG_PORT="${TORGHUT_DEVSTACK_POSTGRES_PORT:-55432}"
+export DAGSTER_PG_DB=dagster
+export DAGSTER_PG_USERNAME=postgres
+export DAGSTER_PG_PASSWORD="$TORGHUT_DEVSTACK_POSTGRES_PASSWORD"
