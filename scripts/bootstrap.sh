@@ -8,4 +8,5 @@ if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check "uv==0.9.30"
 fi
 uv sync --frozen --quiet
+export VIRTUAL_ENV="$PWD/.venv"
 export PATH="$PWD/.venv/bin:$PATH"
