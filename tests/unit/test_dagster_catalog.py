@@ -8,9 +8,9 @@ import dagster as dg
 import duckdb
 
 from assets.catalog import simulation_catalog
-from torghut_sim.report.catalog import CATALOG_NAME, build_catalog
 from resources import SimulationConfigResource
 from torghut_sim.report import build_report
+from torghut_sim.report.catalog import CATALOG_NAME, build_catalog
 from unit.report_builders import RunBuilder, at, default_manifest
 
 
