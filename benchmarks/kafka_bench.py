@@ -1,10 +1,21 @@
 """Benchmark of the Kafka source dump and replay against raw confluent-kafka clients on the local broker.
 
-A synthetic trading day (4 source topics x 3 partitions, contract-shaped JSON values of ~150-300 bytes,
-timestamps not monotonic within a partition) is produced with a raw producer, then dumped and read by a
-raw consumer (each in its own subprocess, so the peak RSS is the phase's own), then replayed and compared
-with the raw producer. Targets: dump >= 70 % of the raw consumer, replay >= 70 % of the raw producer,
-dump peak RSS < 512 MB.
+A synthetic trading day (4 source topics x 3 partitions, contract-shaped JSON values of ~300-400 bytes,
+timestamps not monotonic within a partition) is produced with a raw producer, then read by a raw consumer
+and dumped, then replayed. Each baseline uses exactly the client settings of the phase it is compared with:
+
+- raw producer: `replay_producer_config` (idempotent, acks=all, same linger/batch/compression), messages
+  pre-built outside the timed loop, only `produce()` + periodic `poll(0)` + the final flush are timed;
+- raw consumer: `dump_consumer_config`, the same window start by `offsets_for_times`, reads every record to
+  the end offset and touches key and value; it writes nothing;
+- dump: the raw consumer's work plus timestamp filtering, base64 line building, ordering (sorted runs
+  spilled to disk and merged), sha256 of every line, zstd compression and the marker;
+- replay: zstd decompression, sha256 of every line, line decoding, base64 decoding, then the raw producer's
+  work.
+
+Every measured phase runs in its own subprocess; its CPU time (including its worker processes) and the peak
+RSS of its whole process tree (sampled every 20 ms) are reported. Targets: dump >= 70 % of the raw
+consumer, replay >= 70 % of the raw producer, dump peak RSS < 512 MB.
 
     .venv/bin/python benchmarks/kafka_bench.py --records 2000000
 """
@@ -13,9 +24,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +35,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import psutil
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
@@ -122,7 +134,7 @@ def _delete_topics(conn: KafkaConnection, topics: list[str]) -> None:
 
 
 def produce_day(conn: KafkaConnection, topics: dict[str, str], records: int) -> dict[str, float]:
-    """The raw producer: write the synthetic day; returns its throughput."""
+    """The raw producer: write the synthetic day from pre-built messages; returns its throughput."""
     rng = random.Random(42)
     pools: dict[str, list[bytes]] = {}
     for role in topics:
@@ -137,31 +149,56 @@ def produce_day(conn: KafkaConnection, topics: dict[str, str], records: int) -> 
     tracker = DeliveryTracker()
     producer = Producer(replay_producer_config(conn, ReplayTuning(), tracker))
     produce = producer.produce
-    names = {role: topics[role] for role in roles}
+    poll_every = ReplayTuning().poll_every
     payload_bytes = 0
+    elapsed = cpu = 0.0
+    step = 500_000  # messages are built in slices, outside the timed loop, to bound the memory
+    for first in range(0, records, step):
+        batch = []
+        for i in range(first, min(first + step, records)):
+            role = plan[i & 4095]
+            value = pools[role][i & 2047]
+            key = keys[i % 10]
+            # Increasing through the day with jitter: timestamps go backwards inside a partition.
+            ts = start_ms + 500 + (i * (span - 1000)) // records + jitter[i & 4095]
+            batch.append((topics[role], value, key, i % PARTITIONS, ts))
+            payload_bytes += len(value) + len(key)
+        began = time.perf_counter()
+        cpu_began = time.process_time()
+        for n, (topic, value, key, partition, ts) in enumerate(batch, 1):
+            try:
+                produce(topic, value, key, partition, timestamp=ts)
+            except BufferError:
+                while True:
+                    producer.poll(0.05)
+                    try:
+                        produce(topic, value, key, partition, timestamp=ts)
+                        break
+                    except BufferError:
+                        continue
+            if n % poll_every == 0:
+                producer.poll(0)
+        elapsed += time.perf_counter() - began
+        cpu += time.process_time() - cpu_began
     began = time.perf_counter()
-    for i in range(records):
-        role = plan[i & 4095]
-        value = pools[role][i & 2047]
-        key = keys[i % 10]
-        # Increasing through the day with jitter: timestamps go backwards inside a partition.
-        ts = start_ms + 500 + (i * (span - 1000)) // records + jitter[i & 4095]
-        try:
-            produce(names[role], value, key, i % PARTITIONS, timestamp=ts)
-        except BufferError:
-            producer.poll(0.05)
-            produce(names[role], value, key, i % PARTITIONS, timestamp=ts)
-        payload_bytes += len(value) + len(key)
-        if i & 4095 == 0:
-            producer.poll(0)
+    cpu_began = time.process_time()
     remaining = producer.flush(120)
-    elapsed = time.perf_counter() - began
+    elapsed += time.perf_counter() - began
+    cpu += time.process_time() - cpu_began
     if remaining or tracker.failures:
         raise SystemExit(f"raw producer failed: {remaining} undelivered, {tracker.failures} failures")
-    return {"records": records, "seconds": elapsed, "bytes": payload_bytes}
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "records": records,
+        "seconds": elapsed,
+        "bytes": payload_bytes,
+        "cpu_seconds": usage.ru_utime + usage.ru_stime,
+    }
 
 
-def phase_dump(conn: KafkaConnection, topics: dict[str, str], workdir: Path) -> dict[str, float]:
+def phase_dump(
+    conn: KafkaConnection, topics: dict[str, str], workdir: Path, workers: int
+) -> dict[str, float]:
     """The dump under test, in this (fresh) process."""
     request = DumpRequest(
         window_start=SESSION_START,
@@ -172,13 +209,13 @@ def phase_dump(conn: KafkaConnection, topics: dict[str, str], workdir: Path) -> 
         run_token="bench",
     )
     began = time.perf_counter()
-    result = dump_source(conn, request, force=True, tuning=DumpTuning())
+    result = dump_source(conn, request, force=True, tuning=DumpTuning(workers=workers))
     elapsed = time.perf_counter() - began
     return {
         "records": result.marker.records,
         "seconds": elapsed,
         "file_bytes": result.dump_path.stat().st_size,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "streamed": result.streamed,
     }
 
 
@@ -212,12 +249,7 @@ def phase_raw_consume(conn: KafkaConnection, topics: dict[str, str]) -> dict[str
                 remaining.discard(key)
     elapsed = time.perf_counter() - began
     consumer.close()
-    return {
-        "records": records,
-        "seconds": elapsed,
-        "bytes": payload_bytes,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
+    return {"records": records, "seconds": elapsed, "bytes": payload_bytes}
 
 
 def phase_replay(
@@ -234,16 +266,13 @@ def phase_replay(
     began = time.perf_counter()
     result = replay_dump(conn, request, force=True)
     elapsed = time.perf_counter() - began
-    return {
-        "records": result.produced,
-        "seconds": elapsed,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
+    return {"records": result.produced, "seconds": elapsed}
 
 
 def _subprocess(
     phase: str, args: argparse.Namespace, topics: dict[str, str], workdir: Path, token: str = ""
 ) -> dict[str, float]:
+    """Run one phase in a fresh interpreter; adds its CPU time and the peak RSS of its process tree."""
     cmd = [
         sys.executable,
         __file__,
@@ -257,12 +286,34 @@ def _subprocess(
         str(workdir),
         "--run-token",
         token,
+        "--dump-workers",
+        str(args.dump_workers),
     ]
-    out = subprocess.run(cmd, check=False, capture_output=True, text=True)
-    if out.returncode != 0:
-        raise SystemExit(f"phase {phase} failed:\n{out.stderr[-3000:]}")
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = psutil.Popen(cmd, stdout=out, stderr=err)
+        peak = 0
+        while proc.poll() is None:
+            try:
+                tree = [proc, *proc.children(recursive=True)]
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass  # a process of the tree ended between listing and reading
+            time.sleep(0.02)
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            raise SystemExit(f"phase {phase} failed:\n{err.read().decode()[-3000:]}")
+        result: dict[str, float] = json.loads(out.read().decode().strip().splitlines()[-1])
+    # RUSAGE_CHILDREN accumulates over every waited-for child: subtract what earlier phases used.
+    cpu = usage.ru_utime + usage.ru_stime
+    result["cpu_seconds"] = cpu - _CHILD_CPU[0]
+    _CHILD_CPU[0] = cpu
+    result["peak_rss_mb"] = peak / 2**20
     return result
+
+
+_CHILD_CPU = [0.0]
 
 
 def _rate(result: dict[str, float]) -> float:
@@ -278,6 +329,9 @@ def main() -> int:
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep topics and files")
     parser.add_argument("--phase", choices=("all", "dump", "raw-consume", "replay"), default="all")
+    parser.add_argument(
+        "--dump-workers", type=int, default=DumpTuning().workers, help="DumpTuning.workers of the dump"
+    )
     parser.add_argument("--topics-json", help=argparse.SUPPRESS)
     parser.add_argument("--run-token", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -286,7 +340,7 @@ def main() -> int:
     if args.phase != "all":
         topics = json.loads(args.topics_json)
         if args.phase == "dump":
-            result = phase_dump(conn, topics, args.workdir)
+            result = phase_dump(conn, topics, args.workdir, args.dump_workers)
         elif args.phase == "raw-consume":
             result = phase_raw_consume(conn, topics)
         else:
@@ -317,13 +371,25 @@ def main() -> int:
             ("replay", replay, _rate(replay) / _rate(raw_produce)),
         ]
         print(f"\n{args.records:,} records, {mb:,.0f} MB of keys+values, 4 topics x {PARTITIONS} partitions")
-        print(f"{'phase':<14}{'records/s':>12}{'MB/s':>9}{'seconds':>9}{'peak RSS MB':>13}{'ratio':>8}")
+        print(f"dump workers: {args.dump_workers}; dump written while reading: {bool(dump.get('streamed'))}")
+        load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+        print(f"load average at the end: {load} ({os.cpu_count()} CPUs)")
+        print(
+            f"{'phase':<14}{'records/s':>12}{'MB/s':>9}{'seconds':>9}{'CPU s':>8}{'CPU us/rec':>12}"
+            f"{'peak RSS MB':>13}{'ratio':>8}"
+        )
         for name, res, ratio in rows:
             rss = f"{res['peak_rss_mb']:.0f}" if "peak_rss_mb" in res else "-"
+            cpu = res.get("cpu_seconds", 0.0)
+            share = f"{ratio:.0%}" if ratio is not None else ""
             print(
-                f"{name:<14}{_rate(res):>12,.0f}{mb / res['seconds']:>9.1f}{res['seconds']:>9.1f}{rss:>13}"
-                f"{(f'{ratio:.0%}' if ratio is not None else ''):>8}"
+                f"{name:<14}{_rate(res):>12,.0f}{mb / res['seconds']:>9.1f}{res['seconds']:>9.1f}{cpu:>8.1f}"
+                f"{cpu / res['records'] * 1e6:>12.2f}{rss:>13}{share:>8}"
             )
+        print("MB/s = keys+values of the day / seconds; CPU = user+sys of the phase (its worker processes")
+        print(
+            "included; for the raw producer: its timed produce/flush, in the driver, whose RSS is not shown)"
+        )
         checks = {
             "dump >= 70% of raw consumer": _rate(dump) / _rate(raw_consume) >= TARGET_RATIO,
             "replay >= 70% of raw producer": _rate(replay) / _rate(raw_produce) >= TARGET_RATIO,

@@ -16,7 +16,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from torghut_sim.devstack.service import Service
-from torghut_sim.dump.dumper import DumpRequest, DumpResult, dump_source
+from torghut_sim.dump.dumper import DumpRequest, DumpResult, DumpTuning, dump_source
 from torghut_sim.dump.errors import DumpError, DumpHashMismatchError
 from torghut_sim.dump.io import iter_records
 from torghut_sim.dump.record import DumpRecord
@@ -216,17 +216,88 @@ def test_dump_selects_exactly_the_window_and_keeps_record_shapes(
     assert [p for p in reports if p.phase == "dump"][-1].records == result.marker.expected_records
 
 
+@pytest.mark.parametrize(
+    "tuning",
+    [
+        # In process, writing while reading, with a run spilled after every record.
+        DumpTuning(workers=1, chunk_bytes=1, consume_batch=2, grid_cells=16, merge_group_bytes=300),
+        # In process, external sort only.
+        DumpTuning(workers=1, order_horizon_ms=0, chunk_bytes=1, consume_batch=2),
+        # Worker processes spilling runs that this process merges.
+        DumpTuning(workers=3, chunk_bytes=1, consume_batch=2),
+    ],
+    ids=["streamed", "external", "workers"],
+)
 def test_dump_spills_and_merges_when_memory_chunk_is_tiny(
+    kafka: KafkaConnection,
+    topics: dict[str, str],
+    populated: dict[str, list[Rec]],
+    tmp_path: Path,
+    tuning: DumpTuning,
+) -> None:
+    reports: list[Progress] = []
+    result = dump_source(kafka, _request(tmp_path, topics), tuning=tuning, progress=reports.append)
+    _check_dump(result, populated, topics)
+    assert [p for p in reports if p.phase == "dump"][-1].records == result.marker.expected_records
+    default = dump_source(kafka, _request(tmp_path / "default", topics))
+    assert default.marker.payload_sha256 == result.marker.payload_sha256
+    assert list(tmp_path.glob("**/dump-runs-*")) == []  # spilled runs are removed
+
+
+def test_a_record_later_than_the_horizon_voids_the_stream_but_not_the_order(
+    kafka: KafkaConnection, unique_name: str, tmp_path: Path
+) -> None:
+    topic = f"{unique_name}.src.late"
+    _create(kafka, {topic: 1})
+    # 4 minutes behind the latest record of its partition when it arrives.
+    stamps = [W0_MS + 5 * MIN, W0_MS + 6 * MIN, W0_MS + 2 * MIN, W0_MS + 7 * MIN]
+    _produce(kafka, topic, [Rec(0, ts) for ts in stamps])
+    request = DumpRequest(
+        window_start=W0,
+        window_end=W1,
+        dump_path=tmp_path / "source-dump.jsonl.zst",
+        marker_path=tmp_path / "source-dump.marker.json",
+        source_topics={"trades": topic},
+    )
+    results = {}
+    for horizon in (1, 5 * MIN):
+        tuning = DumpTuning(workers=1, order_horizon_ms=horizon, consume_batch=1, grid_cells=100)
+        results[horizon] = dump_source(kafka, request, force=True, tuning=tuning)
+    assert not results[1].streamed  # the bet was lost: restarted with the external sort
+    assert results[5 * MIN].streamed  # within the horizon: written while reading
+    for result in results.values():
+        dumped = list(iter_records(result.dump_path))
+        assert [r.source_timestamp_ms for r in dumped] == sorted(stamps)
+        assert result.marker.records == 4 and result.marker.offset_gaps == {f"{topic}:0": 0}
+        assert result.marker.min_timestamp_ms == W0_MS + 2 * MIN
+    assert results[1].marker.payload_sha256 == results[5 * MIN].marker.payload_sha256
+
+
+def test_a_failing_worker_reports_its_error_instead_of_raising(
     kafka: KafkaConnection, topics: dict[str, str], populated: dict[str, list[Rec]], tmp_path: Path
 ) -> None:
-    from torghut_sim.dump.dumper import DumpTuning
+    from multiprocessing import Pipe, Value
 
-    result = dump_source(
-        kafka,
-        _request(tmp_path, topics),
-        tuning=DumpTuning(chunk_bytes=1, consume_batch=2, align_horizon_ms=1),
+    from torghut_sim.dump.worker import WorkerJob, run_worker
+
+    receiver, sender = Pipe(duplex=False)
+    job = WorkerJob(
+        connection=kafka,
+        # librdkafka refuses the property: the worker's consumer cannot be created.
+        tuning=DumpTuning(consumer_overrides={"no.such.property": "1"}),
+        states=[],
+        window_ms=(W0_MS, W1_MS),
+        run_dir=tmp_path,
+        run_prefix="w0",
+        boundaries=[],
     )
-    _check_dump(result, populated, topics)
+    run_worker(job, sender, Value("q", 0))
+    result = receiver.recv()
+    assert result.error is not None and result.error[1] == "kafka_connection_invalid"
+    with pytest.raises(DumpError) as info:
+        dump_source(kafka, _request(tmp_path, topics), tuning=job.tuning)
+    assert info.value.reason == "kafka_connection_invalid"
+    assert not (tmp_path / "source-dump.jsonl.zst").exists()
 
 
 def test_empty_window_is_an_empty_day(

@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+import bisect
 import random
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from torghut_sim.dump.merge import PREFIX_LEN, ExternalSorter, sort_prefix
+from torghut_sim.dump.merge import (
+    PREFIX_LEN,
+    ExternalSorter,
+    RunFile,
+    sort_prefix,
+    timestamp_grid,
+    timestamp_key,
+)
 
 Key = tuple[int, int, int, int]
 
 
 def _line(key: Key) -> bytes:
     ts, topic, partition, offset = key
-    return sort_prefix(ts, topic, partition, offset) + b'{"id":"%d:%d:%d"}\n' % (topic, partition, offset)
+    return sort_prefix(ts, topic, partition, offset) + b'{"id":"%d:%d:%d"}' % (topic, partition, offset)
 
 
-def _merge(keys: list[Key], tmp_path: Path, chunk: int) -> list[bytes]:
+def _merge(
+    keys: list[Key], tmp_path: Path, chunk: int, boundaries: list[bytes] | None = None, group: int = 1 << 20
+) -> list[bytes]:
     lines = [_line(k) for k in keys]
     pieces = [lines[i : i + chunk] for i in range(0, len(lines), chunk)] or [[]]
-    with ExternalSorter(tmp_path) as sorter:
+    with ExternalSorter(tmp_path, boundaries or [], group_bytes=group) as sorter:
         for piece in pieces[:-1]:
             sorter.spill(piece)
         assert sorter.run_count == len(pieces) - 1
@@ -40,11 +51,63 @@ def _non_monotonic_partitions(seed: int) -> list[Key]:
     return keys
 
 
-def test_merge_orders_non_monotonic_partitions_across_runs(tmp_path: Path) -> None:
+GRID = [timestamp_key(ts) for ts in timestamp_grid(0, 9_000, 64)]
+
+
+@pytest.mark.parametrize(
+    ("boundaries", "group"),
+    [
+        ([], 1 << 20),  # one cell: the whole merge streams through the heap
+        (GRID, 1 << 20),  # every cell fits: grouped cells merged by one sort each
+        (GRID, 2_000),  # small groups: many reads per run
+        (GRID, 1),  # every cell over budget: each one streams
+    ],
+)
+def test_merge_orders_non_monotonic_partitions_across_runs(
+    tmp_path: Path, boundaries: list[bytes], group: int
+) -> None:
     keys = _non_monotonic_partitions(7)
-    merged = _merge(keys, tmp_path, chunk=97)
+    merged = _merge(keys, tmp_path, chunk=97, boundaries=boundaries, group=group)
     assert merged == [_line(k)[PREFIX_LEN:] for k in sorted(keys)]
     assert len(merged) == len(keys)
+
+
+def test_cells_merge_progressively_and_late_lines_are_refused(tmp_path: Path) -> None:
+    keys = sorted(_non_monotonic_partitions(3))
+    lines = [_line(k) for k in keys]
+    cut = bisect.bisect_left(lines, GRID[10])
+    with ExternalSorter(tmp_path, GRID, group_bytes=4_000) as sorter:
+        sorter.spill(lines[: cut // 2])
+        early = [line for block in sorter.merge_cells(11, lines[cut // 2 : cut]) for line in block]
+        assert early == lines[:cut] and sorter.next_cell == 11
+        with pytest.raises(ValueError, match="already merged"):
+            sorter.spill([lines[0]])
+        sorter.spill(lines[cut : cut + 50])
+        rest = [line for block in sorter.merged_blocks(lines[cut + 50 :]) for line in block]
+    assert rest == lines[cut:]
+
+
+def test_runs_exported_by_one_sorter_are_merged_by_another(tmp_path: Path) -> None:
+    keys = _non_monotonic_partitions(11)
+    lines = [_line(k) for k in keys]
+    with ExternalSorter(tmp_path, GRID) as parent:
+        worker = ExternalSorter(parent.directory, GRID, run_prefix="w0", shared_dir=True)
+        worker.spill(lines[:500])
+        worker.spill(lines[500:1000])
+        worker.close()
+        assert len(list(parent.directory.iterdir())) == 2  # the worker left its runs in place
+        parent.adopt(worker.export(), worker.spilled_records)
+        merged = [line for block in parent.merged_blocks(lines[1000:]) for line in block]
+        assert merged == sorted(lines)
+        with pytest.raises(ValueError, match="another grid"):
+            parent.adopt([RunFile("x", b"\0" * 8)], 0)
+    assert not tmp_path.joinpath(parent.directory.name).exists()
+
+
+def test_grid_cuts_the_window_in_equal_steps() -> None:
+    assert timestamp_grid(0, 10, 4) == [3, 6, 9]
+    assert timestamp_grid(0, 3, 10) == [1, 2]  # never finer than 1 ms
+    assert timestamp_grid(5, 6, 8) == []
 
 
 def test_ties_break_on_topic_then_partition_then_offset(tmp_path: Path) -> None:
@@ -84,3 +147,17 @@ def test_gallop_merge_moves_disjoint_runs_in_whole_slices() -> None:
     assert [line for block in out for line in block] == sorted(first + second + interleaved)
     assert out[0] == [b"a1", b"a2"]  # taken as one slice up to the next smallest head
     assert list(gallop_merge([iter([]), iter([[]])])) == []
+
+
+def test_partitions_are_dealt_to_workers_by_expected_records() -> None:
+    from torghut_sim.dump.consume import PartitionState
+    from torghut_sim.dump.record import PartitionLineEncoder
+    from torghut_sim.dump.worker import split_partitions
+
+    def state(partition: int, records: int) -> PartitionState:
+        return PartitionState("t", partition, 0, records, PartitionLineEncoder("t", partition, "r"))
+
+    states = [state(0, 10), state(1, 60), state(2, 30), state(3, 25), state(4, 0)]
+    groups = split_partitions(states, 2)
+    assert [[s.partition for s in g] for g in groups] == [[1, 4], [2, 3, 0]]  # loads 60 and 65
+    assert split_partitions(states[:1], 4) == [states[:1]]

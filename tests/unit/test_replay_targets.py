@@ -71,6 +71,10 @@ def test_invalid_connections_are_refused(kwargs: dict[str, str]) -> None:
         b'{"a":1}\n{"b":2}\n',
         b'{"a":1}\n{"b":2}',  # no final newline
         b'  {"a":1}  \r\n\n{"b":2}\r\n\n',  # padding, CRLF, blank lines
+        b'{"a":1} \n{"b":2}\n',  # one padded line end: not canonical
+        b'{"a":1}\n\t{"b":2}\n',  # one padded line start
+        b'{"a":1}\n\n{"b":2}\n',  # one blank line
+        b'{"a":1}\r\n',
         b"",
     ],
 )

@@ -9,51 +9,54 @@ its marker and its bytes agree; a disagreeing one is refused, never silently rep
 
 from __future__ import annotations
 
-import binascii
-import time
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
+from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
-from typing import Any
 
 import zstandard
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
+from torghut_sim.dump.consume import (
+    DumpTuning,
+    OrderViolationError,
+    PartitionState,
+    consume_partitions,
+    dump_consumer_config,
+)
 from torghut_sim.dump.coverage import CoverageAccumulator
 from torghut_sim.dump.errors import DumpError, DumpHashMismatchError
 from torghut_sim.dump.io import DumpWriter, WrittenDump, file_sha256, payload_sha256
 from torghut_sim.dump.marker import DumpMarker, DumpMarkerInvalidError, OffsetRange, TimeRange
-from torghut_sim.dump.merge import PREFIX_LEN, ExternalSorter, partition_prefix, prefix_timestamp
+from torghut_sim.dump.merge import (
+    PREFIX_LEN,
+    ExternalSorter,
+    partition_prefix,
+    prefix_timestamp,
+    timestamp_grid,
+    timestamp_key,
+)
 from torghut_sim.dump.record import PartitionLineEncoder
+from torghut_sim.dump.worker import WorkerJob, WorkerResult, run_worker, spawn_context, split_partitions
 from torghut_sim.kafka.connection import KafkaConnection
 from torghut_sim.kafka.progress import ProgressCallback, ProgressTracker
 from torghut_sim.topics import DUMPED_ROLES, ROLES_BY_NAME, simulation_topic
 
+__all__ = [
+    "DEFAULT_SOURCE_TOPICS",
+    "DumpRequest",
+    "DumpResult",
+    "DumpTuning",
+    "dump_consumer_config",
+    "dump_source",
+    "verify_dump",
+]
+
 # The production source topic of every dumped role; tests and benchmarks inject their own names.
 DEFAULT_SOURCE_TOPICS: Mapping[str, str] = {r.role: r.source for r in DUMPED_ROLES}
-_b2a = binascii.b2a_base64
-
-
-@dataclass(frozen=True)
-class DumpTuning:
-    """Throughput and memory knobs of the dump; the defaults keep a day under a few hundred MB."""
-
-    consume_batch: int = 20_000
-    consume_timeout_seconds: float = 0.5
-    # Bytes of prefixed lines held before a sorted run is spilled to disk.
-    chunk_bytes: int = 96 * 1024 * 1024
-    write_block_records: int = 16_384
-    stall_timeout_seconds: float = 60.0
-    metadata_timeout_seconds: float = 15.0
-    zstd_level: int = 3
-    zstd_threads: int = 1
-    # Partitions running more than this far ahead in event time are paused until the others catch up,
-    # so sorted runs barely overlap. Off by default: on the local broker the re-fetches after a pause
-    # cost more than the cheaper merge saves (measured by benchmarks/kafka_bench.py).
-    align_horizon_ms: int = 0
-    consumer_overrides: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -85,58 +88,14 @@ class DumpResult:
     dump_path: Path
     marker_path: Path
     reused: bool
-
-
-@dataclass
-class _PartitionState:
-    """Read plan and counters of one source partition."""
-
-    topic: str
-    partition: int
-    start: int
-    end: int
-    encoder: PartitionLineEncoder
-    seen: int = 0
-    kept: int = 0
-    first: int = -1
-    last: int = -1
-    done: bool = False
-    last_ts: int = -1
-    paused: bool = False
-
-    @property
-    def label(self) -> str:
-        return f"{self.topic}:{self.partition}"
+    # Whether the file was written while consuming (see `DumpTuning.order_horizon_ms`).
+    streamed: bool = False
 
 
 def _utc_ms(moment: datetime, what: str) -> int:
     if moment.tzinfo is None:
         raise DumpError(f"{what} must be timezone-aware (UTC)", reason="dump_window_invalid")
     return int(moment.timestamp() * 1000)
-
-
-def dump_consumer_config(connection: KafkaConnection, tuning: DumpTuning) -> dict[str, Any]:
-    """The group-less, commit-free, read-committed consumer settings of the dump."""
-    config = connection.client_config(
-        **{
-            # A throwaway id: the dump only uses assign(), so no group is joined and nothing is committed.
-            "group.id": f"torghut-sim-dump-{uuid.uuid4().hex}",
-            "enable.auto.commit": False,
-            "enable.auto.offset.store": False,
-            "enable.partition.eof": True,
-            "auto.offset.reset": "earliest",
-            "isolation.level": "read_committed",
-            "fetch.wait.max.ms": 100,
-            "fetch.max.bytes": 64 * 1024 * 1024,
-            # Small per-partition fetches keep partitions level in time, so sorted runs barely overlap
-            # and the merge moves lines in long slices.
-            "max.partition.fetch.bytes": 1024 * 1024,
-            "queued.max.messages.kbytes": 32_768,
-            "check.crcs": False,
-        }
-    )
-    config.update(tuning.consumer_overrides)
-    return config
 
 
 def verify_dump(dump_path: Path, marker_path: Path) -> DumpMarker:
@@ -184,7 +143,7 @@ def _reusable(request: DumpRequest) -> DumpMarker | None:
 
 def _plan_partitions(
     consumer: Consumer, request: DumpRequest, start_ms: int, end_ms: int, timeout: float
-) -> list[_PartitionState]:
+) -> list[PartitionState]:
     """Start and end offsets of every partition of every source topic."""
     topic_names = sorted(request.source_topics.values())
     rank = {topic: index for index, topic in enumerate(topic_names)}
@@ -201,7 +160,7 @@ def _plan_partitions(
         [TopicPartition(tp.topic, tp.partition, start_ms) for tp in tps], timeout
     )
     ends = consumer.offsets_for_times([TopicPartition(tp.topic, tp.partition, end_ms) for tp in tps], timeout)
-    states: list[_PartitionState] = []
+    states: list[PartitionState] = []
     for tp, start_tp, end_tp in zip(tps, starts, ends, strict=True):
         for result in (start_tp, end_tp):
             if result.error is not None:
@@ -219,7 +178,7 @@ def _plan_partitions(
         encoder = PartitionLineEncoder(
             tp.topic, tp.partition, request.replay_topic(role), partition_prefix(rank[tp.topic], tp.partition)
         )
-        states.append(_PartitionState(tp.topic, tp.partition, start, end, encoder))
+        states.append(PartitionState(tp.topic, tp.partition, start, end, encoder))
     return states
 
 
@@ -243,29 +202,21 @@ def dump_source(
         marker = _reusable(request)
         if marker is not None:
             return DumpResult(marker, request.dump_path, request.marker_path, reused=True)
+    window_ms = (start_ms, end_ms)
+    session_ms = (_utc_ms(session_start, "session start"), _utc_ms(session_end, "session end"))
+    streaming = tuning.order_horizon_ms > 0
     try:
-        consumer = Consumer(dump_consumer_config(connection, tuning))
-    except KafkaException as exc:
-        raise DumpError(f"cannot create a consumer: {exc}", reason="kafka_connection_invalid") from None
-    try:
-        try:
-            states = _plan_partitions(consumer, request, start_ms, end_ms, tuning.metadata_timeout_seconds)
-        except KafkaException as exc:
-            raise DumpError(
-                f"Kafka at {connection.describe()} did not answer: {exc}", reason="broker_unreachable"
-            ) from None
-        coverage = CoverageAccumulator(
-            _utc_ms(session_start, "session start"), _utc_ms(session_end, "session end")
-        )
-        spill_dir = request.spill_dir or request.dump_path.parent
-        bounds = _Bounds()
-        with ExternalSorter(spill_dir) as sorter:
-            chunk, skipped = _consume(
-                consumer, states, (start_ms, end_ms), sorter, coverage, bounds, tuning, progress
-            )
-            written = _write(request.dump_path, sorter, chunk, tuning, progress)
-    finally:
-        consumer.close()
+        done = _dump_pass(connection, request, tuning, progress, window_ms, session_ms, streaming)
+    except OrderViolationError:
+        # A record arrived later than the horizon allowed: redo the dump with the full external sort.
+        done = _dump_pass(connection, request, tuning, progress, window_ms, session_ms, streaming=False)
+    states, written, coverage, bounds, skipped = (
+        done.states,
+        done.written,
+        done.coverage,
+        done.bounds,
+        done.skipped,
+    )
     kept_total = sum(s.kept for s in states)
     if written.records != kept_total:
         raise DumpError(
@@ -294,7 +245,7 @@ def dump_source(
         created_at=datetime.now(UTC),
     )
     marker.write(request.marker_path)
-    return DumpResult(marker, request.dump_path, request.marker_path, reused=False)
+    return DumpResult(marker, request.dump_path, request.marker_path, reused=False, streamed=done.streamed)
 
 
 class _Bounds:
@@ -311,165 +262,163 @@ class _Bounds:
             self.max = hi if self.max is None else max(self.max, hi)
 
 
-def _consume(
-    consumer: Consumer,
-    states: list[_PartitionState],
+@dataclass
+class _Pass:
+    """What one pass over the partitions produced."""
+
+    states: list[PartitionState]
+    written: WrittenDump
+    coverage: CoverageAccumulator
+    bounds: _Bounds
+    skipped: int
+    streamed: bool
+
+
+class _Output:
+    """Accounts merged blocks (coverage, bounds) and writes them without their sort prefixes."""
+
+    def __init__(
+        self, writer: DumpWriter, coverage: CoverageAccumulator, bounds: _Bounds, block_bytes: int
+    ) -> None:
+        self.writer = writer
+        self.coverage = coverage
+        self.bounds = bounds
+        # Lines are ~0.5-1 KB: slices of this many keep each written block near `block_bytes`.
+        self.step = max(block_bytes // 1024, 1024)
+
+    def write(self, block: list[bytes]) -> None:
+        self.coverage.add_sorted_prefixed(block)
+        self.bounds.add(block)
+        step = self.step
+        for lo in range(0, len(block), step):
+            stripped = [line[PREFIX_LEN:] for line in block[lo : lo + step]]
+            count = len(stripped)
+            stripped.append(b"")  # the join then ends with the last line's newline
+            self.writer.write_block(b"\n".join(stripped), count)
+
+
+def _dump_pass(
+    connection: KafkaConnection,
+    request: DumpRequest,
+    tuning: DumpTuning,
+    progress: ProgressCallback | None,
+    window_ms: tuple[int, int],
+    session_ms: tuple[int, int],
+    streaming: bool,
+) -> _Pass:
+    """Read every partition once and write the ordered file (while reading when `streaming`)."""
+    start_ms, end_ms = window_ms
+    try:
+        consumer = Consumer(dump_consumer_config(connection, tuning))
+    except KafkaException as exc:
+        raise DumpError(f"cannot create a consumer: {exc}", reason="kafka_connection_invalid") from None
+    coverage = CoverageAccumulator(*session_ms)
+    bounds = _Bounds()
+    grid = timestamp_grid(start_ms, end_ms, tuning.grid_cells)
+    with (
+        ExternalSorter(
+            request.spill_dir or request.dump_path.parent,
+            [timestamp_key(ts) for ts in grid],
+            group_bytes=tuning.merge_group_bytes,
+        ) as sorter,
+        DumpWriter(
+            request.dump_path, zstd_level=tuning.zstd_level, zstd_threads=tuning.zstd_threads, background=True
+        ) as writer,
+    ):
+        output = _Output(writer, coverage, bounds, tuning.merge_group_bytes)
+        open_consumer: Consumer | None = consumer
+        try:
+            try:
+                states = _plan_partitions(
+                    consumer, request, start_ms, end_ms, tuning.metadata_timeout_seconds
+                )
+            except KafkaException as exc:
+                raise DumpError(
+                    f"Kafka at {connection.describe()} did not answer: {exc}", reason="broker_unreachable"
+                ) from None
+            if tuning.workers > 1 and sum(1 for s in states if s.end > s.start) > 1:
+                consumer.close()
+                open_consumer = None
+                states, skipped = _consume_in_workers(connection, tuning, states, window_ms, sorter, progress)
+                chunk: list[bytes] = []
+                streaming = False
+            else:
+                chunk, skipped = consume_partitions(
+                    consumer, states, window_ms, sorter, output, grid if streaming else None, tuning, progress
+                )
+        finally:
+            # Closed before the final merge: the client's fetch buffers are not needed any more.
+            if open_consumer is not None:
+                open_consumer.close()
+        kept = sum(s.kept for s in states)
+        tracker = ProgressTracker("merge", progress, total=kept)
+        for block in sorter.merged_blocks(chunk):
+            output.write(block)
+            tracker.update(writer.records)
+        tracker.finish(writer.records)
+        written = writer.commit()
+    return _Pass(states, written, coverage, bounds, skipped, streaming)
+
+
+def _consume_in_workers(
+    connection: KafkaConnection,
+    tuning: DumpTuning,
+    states: list[PartitionState],
     window_ms: tuple[int, int],
     sorter: ExternalSorter,
-    coverage: CoverageAccumulator,
-    bounds: _Bounds,
-    tuning: DumpTuning,
     progress: ProgressCallback | None,
-) -> tuple[list[bytes], int]:
-    """Read every partition to its end offset; returns the unspilled last chunk and the skipped count."""
-    start_ms, end_ms = window_ms
-    by_key = {(s.topic, s.partition): s for s in states}
-    pending = [s for s in states if s.end > s.start]
-    for s in states:
-        if s.end <= s.start:
-            s.done = True
+) -> tuple[list[PartitionState], int]:
+    """Read the partitions in worker processes whose runs `sorter` adopts; their counters and skips."""
+    groups = split_partitions(states, tuning.workers)
+    context = spawn_context()
+    # The memory budget of the chunk and the batch is shared by the workers.
+    worker_tuning = replace(
+        tuning,
+        chunk_bytes=max(tuning.chunk_bytes // len(groups), 1),
+        consume_batch=max(tuning.consume_batch // len(groups), 1),
+    )
     tracker = ProgressTracker("dump", progress, total=sum(s.end - s.start for s in states))
-    if pending:
-        consumer.assign([TopicPartition(s.topic, s.partition, s.start) for s in pending])
-    remaining = len(pending)
-    chunk: list[bytes] = []
-    chunk_bytes = 0
-    limit = tuning.chunk_bytes
-    skipped = 0
-    last_activity = time.monotonic()
-    eof_code = KafkaError._PARTITION_EOF
-    key_cache: dict[bytes, bytes] = {}
-    while remaining:
-        batch = consumer.consume(tuning.consume_batch, tuning.consume_timeout_seconds)
-        if not batch:
-            if time.monotonic() - last_activity > tuning.stall_timeout_seconds:
-                stuck = ", ".join(s.label for s in states if not s.done)
-                raise DumpError(
-                    f"no progress for {tuning.stall_timeout_seconds:.0f}s; unfinished partitions: {stuck}",
-                    reason="dump_stalled",
-                )
-            continue
-        last_activity = time.monotonic()
-        # Typed loosely: the stubs make every accessor Optional, which the checks below already handle.
-        msg: Any
-        for msg in batch:
-            err = msg.error()
-            state = by_key[(msg.topic(), msg.partition())]
-            if err is not None:
-                if err.code() == eof_code:
-                    if not state.done and msg.offset() >= state.end:
-                        state.done = True
-                        remaining -= 1
-                        consumer.pause([TopicPartition(state.topic, state.partition)])
-                    continue
-                if err.fatal() or not err.retriable():
-                    raise DumpError(f"consuming {state.label}: {err}", reason="kafka_consume_failed")
-                continue
-            if state.done:
-                continue
-            offset = msg.offset()
-            if offset >= state.end:
-                state.done = True
-                remaining -= 1
-                consumer.pause([TopicPartition(state.topic, state.partition)])
-                continue
-            state.seen += 1
-            ts = msg.timestamp()[1]
-            state.last_ts = ts
-            if start_ms <= ts < end_ms:
-                key = msg.key()
-                value = msg.value()
-                headers = msg.headers()
-                if key is not None and value is not None and not headers:
-                    # Keys are symbols: a handful of distinct values, so their base64 is cached.
-                    key_b64 = key_cache.get(key)
-                    if key_b64 is None:
-                        key_b64 = _b2a(key, newline=False)
-                        if len(key_cache) < 65_536:
-                            key_cache[key] = key_b64
-                    line = state.encoder.sorted_fast % (
-                        ts,
-                        offset,
-                        offset,
-                        key_b64,
-                        offset,
-                        ts,
-                        _b2a(value, newline=False),
-                    )
-                else:
-                    line = state.encoder.encode_sorted(offset, ts, key, value, headers)
-                chunk.append(line)
-                chunk_bytes += len(line)
-                if state.first < 0:
-                    state.first = offset
-                state.last = offset
-                state.kept += 1
-            else:
-                skipped += 1
-            if offset >= state.end - 1:
-                state.done = True
-                remaining -= 1
-                consumer.pause([TopicPartition(state.topic, state.partition)])
-        if chunk_bytes >= limit:
-            chunk.sort()
-            coverage.add_sorted_prefixed(chunk)
-            bounds.add(chunk)
-            sorter.spill(chunk)
-            chunk = []
-            chunk_bytes = 0
-        if tuning.align_horizon_ms > 0:
-            _align(consumer, states, tuning.align_horizon_ms)
-        tracker.update(sum(s.seen for s in states))
-    tracker.finish(sum(s.seen for s in states))
-    chunk.sort()
-    coverage.add_sorted_prefixed(chunk)
-    bounds.add(chunk)
-    return chunk, skipped
-
-
-def _align(consumer: Consumer, states: list[_PartitionState], horizon_ms: int) -> None:
-    """Pause partitions far ahead of the slowest one in event time; resume them once it caught up."""
-    active = [s for s in states if not s.done]
-    if len(active) < 2 or any(s.last_ts < 0 for s in active):
-        # Nothing to align against (yet): a partition must never stay paused alone.
-        to_pause: list[_PartitionState] = []
-        to_resume = [s for s in active if s.paused]
-    else:
-        frontier = min(s.last_ts for s in active)
-        to_pause = [s for s in active if not s.paused and s.last_ts > frontier + horizon_ms]
-        to_resume = [s for s in active if s.paused and s.last_ts <= frontier + horizon_ms // 2]
-    if to_pause:
-        consumer.pause([TopicPartition(s.topic, s.partition) for s in to_pause])
-        for s in to_pause:
-            s.paused = True
-    if to_resume:
-        consumer.resume([TopicPartition(s.topic, s.partition) for s in to_resume])
-        for s in to_resume:
-            s.paused = False
-
-
-def _write(
-    path: Path,
-    sorter: ExternalSorter,
-    chunk: list[bytes],
-    tuning: DumpTuning,
-    progress: ProgressCallback | None,
-) -> WrittenDump:
-    """Stream the merged order into the dump file in blocks."""
-    total = sorter.spilled_records + len(chunk)
-    tracker = ProgressTracker("merge", progress, total=total)
-    block_size = tuning.write_block_records
-    pending: list[bytes] = []
-    with DumpWriter(
-        path, zstd_level=tuning.zstd_level, zstd_threads=tuning.zstd_threads, background=True
-    ) as writer:
-        for block in sorter.merged_blocks(chunk):
-            pending.extend([line[PREFIX_LEN:] for line in block])
-            if len(pending) >= block_size:
-                writer.write_block(b"".join(pending), len(pending))
-                pending = []
-                tracker.update(writer.records)
-        if pending:
-            writer.write_block(b"".join(pending), len(pending))
-        tracker.finish(writer.records)
-        return writer.commit()
+    workers: list[tuple[BaseProcess, Connection, Synchronized[int]]] = []
+    results: dict[int, WorkerResult] = {}
+    failed = True
+    try:
+        for index, group in enumerate(groups):
+            receiver, sender = context.Pipe(duplex=False)
+            seen = context.Value("q", 0)
+            job = WorkerJob(
+                connection, worker_tuning, group, window_ms, sorter.directory, f"w{index}", sorter.boundaries
+            )
+            process = context.Process(
+                target=run_worker, args=(job, sender, seen), name=f"dump-worker-{index}", daemon=True
+            )
+            process.start()
+            sender.close()
+            workers.append((process, receiver, seen))
+        while len(results) < len(workers):
+            waiting = {id(w[1]): i for i, w in enumerate(workers) if i not in results}
+            for ready in wait([workers[i][1] for i in waiting.values()], timeout=0.5):
+                index = waiting[id(ready)]
+                try:
+                    result: WorkerResult = workers[index][1].recv()
+                except EOFError:
+                    workers[index][0].join(5)
+                    code = workers[index][0].exitcode
+                    message = f"dump worker {index} died (exit code {code})"
+                    result = WorkerResult(error=(message, "dump_worker_failed"))
+                if result.error is not None:
+                    raise DumpError(*result.error)
+                results[index] = result
+            tracker.update(sum(int(w[2].value) for w in workers))
+        failed = False
+    finally:
+        for worker, receiver, _seen in workers:
+            if failed and worker.is_alive():
+                worker.terminate()
+            worker.join(10)
+            receiver.close()
+    for result in results.values():
+        sorter.adopt(result.runs, result.records)
+    order = {s.label: i for i, s in enumerate(states)}
+    done = sorted((s for r in results.values() for s in r.states), key=lambda s: order[s.label])
+    tracker.finish(sum(s.seen for s in done))
+    return done, sum(r.skipped for r in results.values())

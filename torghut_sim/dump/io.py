@@ -143,7 +143,7 @@ class DumpWriter:
         self.records = 0
         self._stream: Any
         if self.format == "zst":
-            # threads > 0 compresses in zstd's own threads, outside the GIL, beside the Python loop.
+            # Compression releases the GIL; threads > 0 adds zstd's own worker threads on top.
             cctx = zstandard.ZstdCompressor(level=zstd_level, threads=zstd_threads)
             self._stream = cctx.stream_writer(cast(IO[bytes], self._hashing), closefd=False)
         elif self.format == "gz":
@@ -156,7 +156,8 @@ class DumpWriter:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         if background:
-            self._queue = queue.Queue(maxsize=4)
+            # Two blocks in flight: enough to overlap, and a bounded share of the memory budget.
+            self._queue = queue.Queue(maxsize=2)
             self._thread = threading.Thread(target=self._drain, name="dump-writer", daemon=True)
             self._thread.start()
 

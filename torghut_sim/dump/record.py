@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from pybase64 import b64encode
 
 from torghut_sim.dump.errors import DumpFormatError
 
@@ -126,7 +127,7 @@ def encode_headers(headers: list[tuple[str, bytes | None]] | None) -> bytes:
         return b"[]"
     parts = []
     for name, value in headers:
-        encoded = b"null" if value is None else b'"' + binascii.b2a_base64(value, newline=False) + b'"'
+        encoded = b"null" if value is None else b'"' + b64encode(value) + b'"'
         parts.append(b"[" + json.dumps(name).encode("utf-8") + b"," + encoded + b"]")
     return b"[" + b",".join(parts) + b"]"
 
@@ -165,11 +166,11 @@ class PartitionLineEncoder:
             + topic
             + b',"value_b64":%s}'
         )
-        # Sorted variants lead with the merge prefix (timestamp, constant topic/partition part, offset)
-        # and end with the newline, ready to be spilled and merged as they are.
+        # Sorted variants lead with the merge prefix (timestamp, constant topic/partition part, offset),
+        # ready to be sorted and merged as they are. Arguments: timestamp, offset, then as `fast`.
         middle = sort_middle if sort_middle is not None else b""
         self.middle = middle
-        self.sorted_fast = b"%016d" + middle + b"%019d" + self.fast + b"\n"
+        self.sorted_fast = b"%016d" + middle + b"%019d" + self.fast
 
     def encode(
         self,
@@ -183,18 +184,18 @@ class PartitionLineEncoder:
         if key is not None and value is not None and not headers:
             return self.fast % (
                 offset,
-                binascii.b2a_base64(key, newline=False),
+                b64encode(key),
                 offset,
                 timestamp_ms,
-                binascii.b2a_base64(value, newline=False),
+                b64encode(value),
             )
         return self.general % (
             offset,
             encode_headers(headers),
-            b"null" if key is None else b'"' + binascii.b2a_base64(key, newline=False) + b'"',
+            b"null" if key is None else b'"' + b64encode(key) + b'"',
             offset,
             timestamp_ms,
-            b"null" if value is None else b'"' + binascii.b2a_base64(value, newline=False) + b'"',
+            b"null" if value is None else b'"' + b64encode(value) + b'"',
         )
 
     def encode_sorted(
@@ -205,8 +206,8 @@ class PartitionLineEncoder:
         value: bytes | None,
         headers: list[tuple[str, bytes | None]] | None,
     ) -> bytes:
-        """The line of one record led by its merge sort prefix, newline-terminated."""
-        return b"%016d%s%019d%s\n" % (
+        """The line of one record led by its merge sort prefix (no newline)."""
+        return b"%016d%s%019d%s" % (
             timestamp_ms,
             self.middle,
             offset,
