@@ -23,6 +23,8 @@ from torghut_sim.manifest import load_manifest
 # The seam: one day's simulation, start to finish, restored before it returns or raises.
 SimulationDay = Callable[[SimulationRequest], SimulationOutcome]
 EMPTY_DAY = "empty_day"
+# The lock and state.json name a Dagster run as their owner this way (the failure sensor matches on it).
+OWNER_PREFIX = "dagster:"
 SKIPPED_DOWNSTREAM: tuple[str, ...] = ("replay_marker", "simulation_outputs", "simulation_report")
 
 
@@ -130,7 +132,7 @@ def build_simulation_assets(
             paths=run.paths,
             kubeconfig=kubernetes.kubeconfig_path,
             # Stable per Dagster run: a resumed step reuses its own lock instead of waiting on itself.
-            owner=f"dagster:{context.run.run_id}",
+            owner=f"{OWNER_PREFIX}{context.run.run_id}",
             production_postgres_database=simulation_config.production_postgres_database,
             progress=progress_logger(context.log.info),
         )

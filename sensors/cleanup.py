@@ -13,8 +13,10 @@ import dagster as dg
 
 from assets.evidence import MANUAL_CLEANUP_STATUS, read_json, restore_state
 from assets.partitions import partition_day
+from assets.simulation import OWNER_PREFIX
 from resources import KubernetesResource, SimulationConfigResource
 from torghut_sim.layout import RunPaths
+from torghut_sim.runtime.controller import RESTORED_STATE_NAME
 from torghut_sim.runtime.state_machine import RunStateLog
 from torghut_sim.runtime.teardown import teardown_run
 
@@ -106,6 +108,12 @@ def on_failed_run(
     state = restore_state(run.paths)
     if state.restored:
         return dg.SkipReason(f"run {run_id} ({key}) left nothing to restore: {state.reason}")
+    # Only the run that captured the runtime may have it restored: another failed run of the same day
+    # (a dump, another code location) must never tear down a simulation that is still going.
+    captured = read_json(run.paths.state) or read_json(run.paths.root / RESTORED_STATE_NAME) or {}
+    owner = captured.get("owner")
+    if owner != f"{OWNER_PREFIX}{run_id}":
+        return dg.SkipReason(f"run {run_id} ({key}) does not hold the captured runtime (owner {owner})")
     return dg.RunRequest(
         run_key=f"cleanup-{run_id}",
         run_config={"ops": {CLEANUP_OP: {"config": {"run_dir": str(run.paths.root)}}}},
@@ -119,6 +127,9 @@ def build_failure_sensor(cleanup_job: dg.JobDefinition) -> dg.SensorDefinition:
     @dg.run_failure_sensor(
         name="simulation_cleanup_on_failure",
         request_job=cleanup_job,
+        # Runs started with `dg launch` execute in process and carry no code-location origin; the
+        # owner check in `on_failed_run` keeps foreign runs out.
+        monitor_all_code_locations=True,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Launch the runtime cleanup for a failed simulation that left the runtime patched.",
     )

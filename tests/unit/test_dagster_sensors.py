@@ -35,14 +35,15 @@ def _config(tmp_path: Path) -> SimulationConfigResource:
     return SimulationConfigResource(template_path="unused.yaml", output_root=str(tmp_path))
 
 
-def _run_dir(tmp_path: Path, *files: str) -> RunPaths:
+def _run_dir(tmp_path: Path, *files: str, owner: str = "dagster:r1") -> RunPaths:
     paths = RunPaths(tmp_path / TOKEN)
     paths.root.mkdir(parents=True, exist_ok=True)
     paths.run_state.write_text(
         json.dumps({"run_id": "sim-20260306-01", "status": "running", "transitions": []})
     )
     for name in files:
-        (paths.root / name).write_text("{}")
+        # Captured state names the Dagster run that took it; other evidence files only need to exist.
+        (paths.root / name).write_text(json.dumps({"owner": owner}) if name.startswith("state") else "{}")
     return paths
 
 
@@ -65,8 +66,15 @@ def test_a_restored_or_never_patched_runtime_needs_nothing(tmp_path: Path, files
     assert isinstance(result, dg.SkipReason)
 
 
+def test_a_failed_run_that_does_not_hold_the_runtime_is_left_alone(tmp_path: Path) -> None:
+    _run_dir(tmp_path, "state.json", owner="dagster:the-live-simulation")
+    result = on_failed_run("__ASSET_JOB", "a-failed-dump", {"dagster/partition": DAY}, _config(tmp_path))
+    assert isinstance(result, dg.SkipReason)
+    assert "does not hold the captured runtime" in result.skip_message
+
+
 def test_a_restore_required_marker_gets_a_cleanup_run(tmp_path: Path) -> None:
-    _run_dir(tmp_path, "restore-required.json", "state.restored.json")
+    _run_dir(tmp_path, "restore-required.json", "state.restored.json", owner="dagster:r2")
     result = on_failed_run("__ASSET_JOB", "r2", {"dagster/partition": DAY}, _config(tmp_path))
     assert isinstance(result, dg.RunRequest)
 
@@ -85,7 +93,6 @@ def test_a_failed_cleanup_marks_manual_cleanup_required(tmp_path: Path) -> None:
 
 
 def test_the_sensor_reacts_to_a_real_failed_partition_run(tmp_path: Path) -> None:
-    paths = _run_dir(tmp_path, "state.json")
     partitions = dg.DailyPartitionsDefinition(start_date="2026-03-01")
 
     @dg.asset(partitions_def=partitions)
@@ -95,6 +102,7 @@ def test_the_sensor_reacts_to_a_real_failed_partition_run(tmp_path: Path) -> Non
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize([simulation_outputs], partition_key=DAY, instance=instance, raise_on_error=False)
     assert not result.success
+    paths = _run_dir(tmp_path, "state.json", owner=f"dagster:{result.dagster_run.run_id}")
     sensor = build_failure_sensor(build_cleanup_job("torghut_runtime_test"))
     context = dg.build_run_status_sensor_context(
         sensor_name=sensor.name,
