@@ -1,0 +1,343 @@
+"""End to end on the local stack and the reference runtime of namespace `torghut`, through `dg launch`.
+
+One full trading day (every asset, every check, verdict PASS, runtime back as it was, catalog), an empty
+day (skipped before anything is provisioned), a day whose run is killed mid-replay (the run-failure sensor's
+cleanup run restores the runtime), and two days launched together (the pool and the runtime lock keep the
+simulations apart in time).
+
+The reference runtime serves the real namespace `torghut`, so these tests run one after another and use
+trading days no other test seeds. Each test has its own output root; the module has its own Dagster
+Postgres database and DAGSTER_HOME (a copy of `dagster_home/dagster.yaml`).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import psycopg
+import pytest
+from psycopg import sql
+
+from resources import DeploymentSettings
+from sensors.cleanup import CLEANUP_JOB, FAILED_RUN_TAG, RUN_DIR_TAG
+from tests.integration import _e2e as e2e
+from torghut_sim.definitions import build_definitions
+from torghut_sim.devstack.baseline import ensure_baseline
+from torghut_sim.devstack.config import StackConfig
+from torghut_sim.devstack.registry import service
+from torghut_sim.devstack.service import Service
+from torghut_sim.dump.marker import DumpMarker
+from torghut_sim.report.catalog import CATALOG_NAME
+from torghut_sim.runtime.kube_client import Kube
+from torghut_sim.runtime.lock import read_lock
+from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint
+
+pytestmark = pytest.mark.timeout(1800)
+
+# Trading days only these tests use (each a NYSE session; 2026-02-10 is never seeded by anyone).
+FULL_DAY = date(2026, 5, 12)
+EMPTY_DAY = date(2026, 2, 10)
+INTERRUPTED_DAY = date(2026, 5, 13)
+BACKFILL_DAYS = (date(2026, 5, 19), date(2026, 5, 20))
+CLEANUP_SENSOR = "simulation_cleanup_on_failure"
+RUNTIME_POOL = "torghut_runtime_default"
+
+
+@dataclass(frozen=True)
+class Session:
+    """The module's Dagster instance and the local stack's endpoints."""
+
+    home: Path
+    database: str
+    kubeconfig: Path
+    instance: dg.DagsterInstance
+    stores: e2e.Stores
+    logs: Path
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """One test's view: its output root, the environment `dg launch` gets, the cluster client."""
+
+    session: Session
+    output_root: Path
+    env: dict[str, str]
+    kube: Kube
+    logs: Path
+    launches: list[e2e.Launch] = field(default_factory=list)
+
+    @property
+    def instance(self) -> dg.DagsterInstance:
+        return self.session.instance
+
+    def day(self, day: date) -> e2e.DayDir:
+        return e2e.day_dir(self.output_root, day)
+
+    def prepare(self, day: date) -> e2e.DayDir:
+        """Seed the day and drop what an earlier session's run of it left in the stores."""
+        e2e.seed(day, self.env, self.logs)
+        run = self.day(day)
+        self.session.stores.drop(run.names.run_token)
+        return run
+
+    def launch_day(self, day: date) -> e2e.Launch:
+        """`dg launch` of the day's five partitioned assets, started in its own process group."""
+        argv = e2e.launch_argv(e2e.DAY_ASSETS, day.isoformat())
+        launch = e2e.start_launch(argv, self.env, self.logs / f"launch-{day.isoformat()}.log")
+        self.launches.append(launch)
+        return launch
+
+    def baseline(self) -> dict[str, Any]:
+        """The runtime objects once no simulation holds the runtime."""
+        e2e.wait_lock_free(self.kube)
+        return e2e.runtime_objects(self.kube)
+
+    def definitions(self) -> dg.Definitions:
+        """The code location as this test's `dg launch` loads it."""
+        return build_definitions(DeploymentSettings.from_env(self.env))
+
+    def sensor_context(self, defs: dg.Definitions, cursor: str | None = None) -> dg.SensorEvaluationContext:
+        """A sensor tick's context on the module's instance with the code location's resources."""
+        resources = defs.get_repository_def().get_top_level_resources()
+        return dg.build_sensor_context(
+            instance=self.instance, definitions=defs, resources=resources, cursor=cursor
+        )
+
+
+@pytest.fixture(scope="module")
+def runtime_service(stack_config: StackConfig, kube_service: Service) -> Service:
+    """The reference runtime controller watching `torghut`."""
+    svc = service("runtime", stack_config)
+    svc.start()
+    return svc
+
+
+@pytest.fixture(scope="module")
+def session(
+    tmp_path_factory: pytest.TempPathFactory,
+    stack_config: StackConfig,
+    postgres_service: Any,
+    kafka_service: Service,
+    clickhouse_service: Service,
+    kube_service: Any,
+    runtime_service: Service,
+) -> Iterator[Session]:
+    """The production baseline, a fresh Dagster database and DAGSTER_HOME, and the instance on them."""
+    ensure_baseline(stack_config)
+    admin_dsn = postgres_service.dsn()
+    database = f"dagster_e2e_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    root = tmp_path_factory.mktemp("e2e")
+    home = root / "dagster_home"
+    e2e.write_dagster_home(home)
+    kubeconfig = Path(kube_service.kubeconfig_path)
+    env = e2e.local_env(home, database, root / "unused", kubeconfig)
+    stores = e2e.Stores(
+        clickhouse=ClickHouseEndpoint(
+            f"http://{stack_config.host}:{stack_config.ports.clickhouse}",
+            "torghut",
+            env["TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD"],
+        ),
+        postgres_admin_dsn=admin_dsn,
+        kafka_config={"bootstrap.servers": f"{stack_config.host}:{stack_config.ports.kafka}"},
+    )
+    try:
+        # Opening the instance creates its tables, so concurrent launches never race the migration.
+        with e2e.instance_env(env), dg.DagsterInstance.get() as instance:
+            yield Session(home, database, kubeconfig, instance, stores, root / "logs")
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+
+
+@pytest.fixture
+def pipeline(session: Session, tmp_path: Path) -> Iterator[Pipeline]:
+    """This test's output root and environment, and a client of the cluster."""
+    output_root = tmp_path / "simulations"
+    env = e2e.local_env(session.home, session.database, output_root, session.kubeconfig)
+    with Kube.from_kubeconfig(session.kubeconfig) as kube:
+        pipeline = Pipeline(session, output_root, env, kube, tmp_path / "logs")
+        yield pipeline
+        # A launch runs in its own session: one a failed test left behind must not outlive it.
+        for launch in pipeline.launches:
+            if launch.proc.poll() is None:
+                launch.kill()
+
+
+def test_full_trading_day_materializes_every_asset_and_check_and_restores_the_runtime(
+    pipeline: Pipeline,
+) -> None:
+    run_dir = pipeline.prepare(FULL_DAY)
+    before = pipeline.baseline()
+
+    pipeline.launch_day(FULL_DAY).expect_success()
+
+    instance = pipeline.instance
+    run = e2e.only_run_of_day(instance, run_dir.key)
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    assert e2e.materialized(instance, run.run_id) == dict.fromkeys(e2e.DAY_ASSETS, run_dir.key)
+    checks = e2e.check_results(instance, run.run_id)
+    assert set(checks) == e2e.BLOCKING_CHECKS | e2e.REPORT_CHECKS
+    failed = {name: result for name, result in checks.items() if not result[0]}
+    assert not failed, f"checks did not pass: {failed}"
+    for asset in e2e.DAY_ASSETS:
+        latest = instance.get_latest_materialization_event(dg.AssetKey(asset))
+        assert latest is not None and latest.run_id == run.run_id, asset
+
+    report = run_dir.report()
+    assert report["verdict"]["status"] == "PASS", report["verdict"]
+    assert report["run_metadata"]["run_id"] == run_dir.names.run_id
+    assert run_dir.run_state()["status"] == "succeeded"
+    assert not run_dir.paths.state.exists() and (run_dir.paths.root / "state.restored.json").exists()
+    e2e.assert_runtime_matches(pipeline.kube, before)
+    assert read_lock(pipeline.kube, e2e.NAMESPACE) is None
+
+    catalog_log = pipeline.logs / "launch-catalog.log"
+    e2e.start_launch(e2e.launch_argv(("simulation_catalog",)), pipeline.env, catalog_log).expect_success()
+    catalog_run = instance.get_latest_materialization_event(dg.AssetKey("simulation_catalog"))
+    assert catalog_run is not None
+    with duckdb.connect(str(pipeline.output_root / CATALOG_NAME), read_only=True) as conn:
+        rows = conn.execute("SELECT CAST(trading_day AS VARCHAR), run_id, verdict FROM verdicts").fetchall()
+    assert rows == [(run_dir.key, run_dir.names.run_id, "PASS")]
+
+
+def test_empty_day_is_skipped_before_anything_is_provisioned(pipeline: Pipeline) -> None:
+    # Nothing is seeded for this session day: its source topics hold no record in its window.
+    run_dir = pipeline.day(EMPTY_DAY)
+    token = run_dir.names.run_token
+    pipeline.session.stores.drop(token)
+    before = pipeline.baseline()
+
+    pipeline.launch_day(EMPTY_DAY).expect_success()
+
+    marker = DumpMarker.read(run_dir.paths.dump_marker)
+    assert (marker.status, marker.records) == ("empty_day", 0)
+    instance = pipeline.instance
+    run = e2e.only_run_of_day(instance, run_dir.key)
+    assert run.status == dg.DagsterRunStatus.SUCCESS
+    assert e2e.materialized(instance, run.run_id) == {
+        "simulation_manifest": run_dir.key,
+        "source_dump": run_dir.key,
+    }
+    skipped = {
+        key
+        for key, partition, meta in e2e.observations(instance, run.run_id)
+        if partition == run_dir.key
+        and meta.get("skipped") == "empty_day"
+        and "no source records" in meta["reason"]
+    }
+    assert skipped == set(e2e.SKIPPED_ON_EMPTY_DAY)
+    coverage = e2e.check_results(instance, run.run_id).get("session_coverage")
+    assert coverage == (False, "WARN"), coverage
+
+    # Never locked, never captured, never provisioned.
+    assert not run_dir.paths.run_state.exists() and not run_dir.paths.state.exists()
+    assert pipeline.session.stores.leftovers(token) == []
+    assert read_lock(pipeline.kube, e2e.NAMESPACE) is None
+    e2e.assert_runtime_matches(pipeline.kube, before)
+
+
+def test_interrupted_replay_is_restored_by_the_failure_sensor_cleanup(pipeline: Pipeline) -> None:
+    run_dir = pipeline.prepare(INTERRUPTED_DAY)
+    before = pipeline.baseline()
+    defs = pipeline.definitions()
+    # The sensor's first tick only sets its cursor past every earlier run event, as the daemon's does.
+    first = defs.resolve_sensor_def(CLEANUP_SENSOR).evaluate_tick(pipeline.sensor_context(defs))
+    assert not first.run_requests and first.cursor
+
+    launch = pipeline.launch_day(INTERRUPTED_DAY)
+    # Whatever goes wrong below, the shared runtime is not left patched for the next test.
+    with e2e.restore_if_left_patched(launch, pipeline.session.kubeconfig, run_dir.paths):
+        _interrupt_and_clean_up(pipeline, run_dir, launch, before, defs, first.cursor)
+
+
+def _interrupt_and_clean_up(
+    pipeline: Pipeline,
+    run_dir: e2e.DayDir,
+    launch: e2e.Launch,
+    before: dict[str, Any],
+    defs: dg.Definitions,
+    cursor: str | None,
+) -> None:
+    """Kill the launch mid-replay, fail its Dagster run, run the sensor's cleanup request, check it."""
+    instance = pipeline.instance
+    sensor = defs.resolve_sensor_def(CLEANUP_SENSOR)
+
+    def replay_started() -> str | None:
+        if launch.proc.poll() is not None:
+            pytest.fail(f"`dg launch` ended before the replay:\n{e2e.tail(launch.log)}")
+        return run_dir.phase_started("replay", "monitor")
+
+    e2e.wait_for(f"the replay of {run_dir.key} to start", replay_started, timeout=900, every=0.1)
+    launch.kill()
+
+    # The runtime is left patched and locked by the dead run.
+    assert e2e.knative_env(pipeline.kube).get("TRADING_SIMULATION_ENABLED") == "true"
+    assert e2e.runtime_objects(pipeline.kube) != before
+    holder = read_lock(pipeline.kube, e2e.NAMESPACE)
+    assert holder is not None and holder.run_id == run_dir.names.run_id
+    assert run_dir.run_state()["status"] == "running" and run_dir.paths.state.exists()
+
+    run = e2e.only_run_of_day(instance, run_dir.key)
+    assert run.status == dg.DagsterRunStatus.STARTED
+    instance.report_run_failed(run)
+    # The killed step never released its slot of the runtime pool; free it as the daemon's concurrency
+    # monitor (or the UI's "free slots") would, else the cleanup op waits forever.
+    pool = instance.event_log_storage.get_concurrency_info(RUNTIME_POOL)
+    assert run.run_id in pool.active_run_ids
+    instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+
+    tick = sensor.evaluate_tick(pipeline.sensor_context(defs, cursor))
+    requests = list(tick.run_requests or [])
+    assert len(requests) == 1, tick.skip_message
+    request = requests[0]
+    assert request.tags[FAILED_RUN_TAG] == run.run_id
+    assert request.tags[RUN_DIR_TAG] == str(run_dir.paths.root)
+
+    cleanup = defs.resolve_job_def(CLEANUP_JOB).execute_in_process(
+        run_config=request.run_config, instance=instance, tags=request.tags
+    )
+    assert cleanup.success
+    assert cleanup.output_for_node("restore_runtime_from_state") == "torn_down"
+
+    e2e.assert_runtime_matches(pipeline.kube, before)
+    assert read_lock(pipeline.kube, e2e.NAMESPACE) is None
+    state = run_dir.run_state()
+    assert state["status"] == "torn_down"
+    commands = [t["details"].get("command") for t in state["transitions"]]
+    after_kill = state["transitions"][commands.index("dagster_cleanup") :]
+    succeeded = [t["phase"] for t in after_kill if t["status"] == "succeeded"]
+    assert succeeded == ["teardown", "argocd_restore", "unlock"]
+    assert after_kill[0]["details"]["dagster_run_id"] == cleanup.run_id
+    assert not run_dir.paths.state.exists() and (run_dir.paths.root / "state.restored.json").exists()
+    failed_run = instance.get_run_by_id(run.run_id)
+    assert failed_run is not None and failed_run.status == dg.DagsterRunStatus.FAILURE
+
+
+def test_two_days_launched_together_never_overlap_on_the_runtime(pipeline: Pipeline) -> None:
+    days = [pipeline.prepare(day) for day in BACKFILL_DAYS]
+    before = pipeline.baseline()
+
+    launches = [pipeline.launch_day(d.day) for d in days]
+    for launch, run_dir in zip(launches, days, strict=True):
+        code = launch.wait()
+        state = json.dumps(run_dir.run_state().get("transitions", [])[-4:], indent=1)
+        assert code == 0, f"{run_dir.key}: `dg launch` exited {code}\n{e2e.tail(launch.log)}\n{state}"
+
+    first, second = sorted((d.lock_interval() for d in days), key=lambda span: span[0])
+    assert first[1] < second[0], f"lock intervals intersect: {first} and {second}"
+    for run_dir in days:
+        assert run_dir.report()["verdict"]["status"] == "PASS", run_dir.key
+        run = e2e.only_run_of_day(pipeline.instance, run_dir.key)
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+    e2e.assert_runtime_matches(pipeline.kube, before)
+    assert read_lock(pipeline.kube, e2e.NAMESPACE) is None
