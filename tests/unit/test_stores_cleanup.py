@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 from datetime import date, timedelta
 
 import pytest
 
+from torghut_sim.commands.cleanup import locked_run_token
 from torghut_sim.stores.cleanup import (
     KIND_CLICKHOUSE,
     KIND_POSTGRES,
@@ -82,3 +84,22 @@ def test_execute_refuses_what_must_never_be_dropped(kind: str, name: str, token:
     with pytest.raises(CleanupRefusedError) as info:
         execute_cleanup(_forged(kind, name, token), postgres_admin_dsn="postgresql://u@127.0.0.1:1/x")
     assert info.value.reason == "cleanup_refused"
+
+
+def _cleanup_args(**overrides: object) -> argparse.Namespace:
+    values: dict[str, object] = {
+        "kubeconfig": None, "runtime_namespace": "torghut", "locked_run_token": None, "execute": False
+    }
+    values.update(overrides)
+    return argparse.Namespace(**values)
+
+
+def test_an_execute_that_cannot_see_the_lock_is_refused() -> None:
+    with pytest.raises(CleanupRefusedError, match="which run holds the runtime lock"):
+        locked_run_token(_cleanup_args(execute=True))
+
+
+def test_a_dry_run_or_a_named_token_needs_no_cluster() -> None:
+    assert locked_run_token(_cleanup_args()) is None
+    named = _cleanup_args(execute=True, locked_run_token="sim_20260306_01")
+    assert locked_run_token(named) == "sim_20260306_01"

@@ -2,8 +2,9 @@
 finished runs older than the retention.
 
 Dry run by default: lists every simulation object found and what would happen to it. Secrets come from
-environment variables named by flags, never from the command line. The run holding the runtime lock
-(`--locked-run-token`) is always kept.
+environment variables named by flags, never from the command line. The run holding the runtime lock is
+always kept: it is read from the lock ConfigMap (`--kubeconfig`), or named with `--locked-run-token`; an
+`--execute` that knows neither is refused rather than risk dropping a live run's databases.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ import os
 import sys
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 
 from torghut_sim.cli import EXIT_OK, EXIT_USAGE
+from torghut_sim.runtime.kube_client import Kube
+from torghut_sim.runtime.lock import read_lock
 from torghut_sim.stores.cleanup import CleanupPlan, execute_cleanup, parse_retention, plan_cleanup
 from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint
 from torghut_sim.stores.errors import CleanupRefusedError
@@ -34,6 +38,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser = subparsers.add_parser("cleanup", help="drop databases and topics of old finished runs")
     parser.add_argument("--older-than", required=True, help="retention, e.g. 14d or 36h")
     parser.add_argument("--execute", action="store_true", help="really drop (default: dry run)")
+    parser.add_argument("--kubeconfig", type=Path, help="read the runtime lock's holder from this cluster")
+    parser.add_argument("--runtime-namespace", default="torghut", help="namespace of the runtime lock")
     parser.add_argument("--locked-run-token", help="the run token holding the runtime lock (always kept)")
     parser.add_argument("--clickhouse-url", action="append", default=[], help="ClickHouse HTTP URL (repeat)")
     parser.add_argument("--clickhouse-user", default="torghut")
@@ -73,6 +79,22 @@ def _print(plan: CleanupPlan, as_json: bool, executed: bool) -> None:
           + ("" if executed else " — dry run, pass --execute to drop"))
 
 
+def locked_run_token(args: argparse.Namespace) -> str | None:
+    """The run token to spare: the lock holder read from the cluster, else the one given by flag."""
+    if args.kubeconfig is not None:
+        with Kube.from_kubeconfig(args.kubeconfig) as kube:
+            holder = read_lock(kube, args.runtime_namespace)
+        if holder is not None:
+            return holder.run_token
+    if args.locked_run_token:
+        return str(args.locked_run_token)
+    if args.execute and args.kubeconfig is None:
+        raise CleanupRefusedError(
+            "cannot tell which run holds the runtime lock: pass --kubeconfig (or --locked-run-token)"
+        )
+    return None
+
+
 def _handle(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         older_than = parse_retention(args.older_than)
@@ -89,7 +111,7 @@ def _handle(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         if args.kafka_password_env:
             kafka["sasl.password"] = _env(args.kafka_password_env)
     plan = plan_cleanup(
-        datetime.now(UTC), older_than, args.locked_run_token, clickhouse, admin_dsn, kafka, args.token_prefix
+        datetime.now(UTC), older_than, locked_run_token(args), clickhouse, admin_dsn, kafka, args.token_prefix
     )
     if args.execute:
         execute_cleanup(plan, clickhouse, admin_dsn, kafka)
