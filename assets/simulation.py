@@ -53,17 +53,15 @@ def replay_metadata(outcome: SimulationOutcome) -> dict[str, Any]:
     """What the UI shows of the replay: records by topic, pacing, duration and the dump it proves."""
     if outcome.replay is None:
         return {"status": "not_replayed"}
-    marker = outcome.replay.marker.model_dump(mode="json")
+    marker = outcome.replay.marker
     return {
-        "records": marker.get("records"),
+        "records": marker.records,
         "produced": outcome.replay.produced,
         "reused_marker": outcome.replay.skipped,
-        "records_by_topic": dg.MetadataValue.json(marker.get("records_by_topic") or {}),
-        "dump_sha256": marker.get("dump_sha256") or "",
-        "pace": dg.MetadataValue.json(
-            {k: marker.get(k) for k in ("pace_mode", "acceleration", "max_sleep_seconds")}
-        ),
-        "duration_seconds": marker.get("duration_seconds"),
+        "records_by_topic": dg.MetadataValue.json(marker.records_by_topic),
+        "dump_sha256": marker.dump_sha256,
+        "pace": dg.MetadataValue.json(marker.pace.model_dump(mode="json")),
+        "duration_seconds": marker.duration_seconds,
     }
 
 

@@ -15,6 +15,7 @@ import yaml
 
 from torghut_sim.export_schema import EXPORT_SCHEMAS
 from torghut_sim.layout import RunPaths
+from torghut_sim.replay.marker import PaceRecord, ReplayMarker
 
 RUN_ID = "sim-20260306-01"
 RUN_TOKEN = "sim_20260306_01"
@@ -306,20 +307,19 @@ class RunBuilder:
         if marker is not None:
             paths.dump_marker.write_text(json.dumps(marker, sort_keys=True))
         if replay and marker is not None:
-            paths.replay_marker.write_text(
-                json.dumps(
-                    {
-                        "dump_sha256": marker["payload_sha256"],
-                        "records": marker["records"],
-                        "records_by_topic": marker["records_by_topic"],
-                        "pace_mode": "max_throughput",
-                        "acceleration": 1,
-                        "max_sleep_seconds": 0,
-                        "duration_seconds": 12.5,
-                        "completed_at": "2026-03-07T00:10:00Z",
-                    }
-                )
-            )
+            # Written through the replayer's own model, so the report reads exactly what a replay writes.
+            ReplayMarker(
+                dump_file=marker["dump_file"],
+                dump_sha256=marker["payload_sha256"],
+                run_token=RUN_TOKEN,
+                records=marker["records"],
+                records_by_topic=marker["records_by_topic"],
+                topic_map={},
+                pace=PaceRecord(mode="max_throughput", acceleration=1, max_sleep_seconds=0),
+                duration_seconds=12.5,
+                started_at=datetime(2026, 3, 7, 0, 9, 47, 500000, tzinfo=UTC),
+                completed_at=datetime(2026, 3, 7, 0, 10, tzinfo=UTC),
+            ).write(paths.replay_marker)
         if run_state:
             paths.run_state.write_text(
                 json.dumps(

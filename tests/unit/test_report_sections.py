@@ -150,3 +150,10 @@ def test_stability_anomalies(builder: RunBuilder) -> None:
     )
     # One signal 10 minutes after the open of a 390-minute session: the longest gap is the remaining 380.
     assert stability.longest_signal_gap_minutes == 380.0
+
+
+def test_replay_figures_come_from_the_replayers_own_marker(builder: RunBuilder) -> None:
+    coverage = _report(builder).coverage
+    assert coverage.replay_available
+    assert coverage.replay_pace_mode == "max_throughput"
+    assert coverage.replay_matches_dump is True

@@ -74,7 +74,7 @@ def build_coverage(inputs: RunInputs) -> Coverage:
             inputs.clickhouse_counts.select("table", "rows").drop_nulls().iter_rows(), key=lambda r: str(r[0])
         )
     }
-    pace = replay.get("pace_mode")
+    pace = _mapping(replay, "pace").get("mode")
     return Coverage(
         dump_available=inputs.dump_marker is not None,
         dump_status=str(dump["status"]) if "status" in dump else None,
