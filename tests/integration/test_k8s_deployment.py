@@ -7,21 +7,19 @@ pipeline's own runtime-control code and the dagster-k8s Job client.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import logging
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 import yaml
 from dagster_k8s.client import DagsterKubernetesClient
+from deploy_render import render
 from kubernetes import client
 from kubernetes.client import ApiException
 from kubernetes.dynamic import DynamicClient
@@ -43,23 +41,10 @@ from torghut_sim.runtime.kube_client import (
 from torghut_sim.runtime.lock import LOCK_NAME, read_lock
 from torghut_sim.runtime.ta import ta_config_values
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 SA = "torghut-sim-pipeline"
 FIELD_MANAGER = "torghut-sim-deploy-tests"
 MERGE_PATCH = "application/merge-patch+json"
 PROBE_PATCH = {"metadata": {"annotations": {"torghut-sim.test/probe": "1"}}}
-
-
-def _load_render() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("torghut_sim_deploy_render", DEPLOY / "render.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-render = _load_render()
 
 
 # --- helpers -------------------------------------------------------------------------------------------

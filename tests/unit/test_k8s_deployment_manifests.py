@@ -3,12 +3,9 @@ code touches, and a Dagster instance config that dagster and dagster-k8s accept.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -17,6 +14,7 @@ from dagster import QueuedRunCoordinator
 from dagster._config import process_config
 from dagster._core.instance.config import dagster_instance_config
 from dagster_k8s import K8sRunLauncher
+from deploy_render import DEPLOY, render
 from kubernetes.client import Configuration
 
 from resources import runtime_pool
@@ -32,21 +30,8 @@ from torghut_sim.runtime.kube_client import (
 )
 from torghut_sim.runtime.lock import LOCK_NAME
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "k8s"
 NOT_OBJECTS = {"kustomization.yaml", "dagster-instance.yaml"}
 SA = "torghut-sim-pipeline"
-
-
-def _load_render() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("torghut_sim_deploy_render", DEPLOY / "render.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-render = _load_render()
 
 
 @pytest.fixture(scope="module")
