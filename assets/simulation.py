@@ -1,8 +1,10 @@
 """`replay_marker` + `simulation_outputs`: the one step that holds the runtime for a day's whole lifecycle.
 
 The step runs in the runtime lane's pool, so simulations on one runtime never overlap (dumps of other days
-still run in parallel). It calls the domain lifecycle through one seam, `SimulationDay`, and reports the
-evidence the lifecycle left in the run directory. An empty day is skipped before anything is provisioned.
+still run in parallel). With several lanes configured, the pool has one slot per lane and the step claims
+a free lane by taking its run lock before the lifecycle starts (which then reuses that lock). It calls
+the domain lifecycle through one seam, `SimulationDay`, and reports the evidence the lifecycle left in
+the run directory. An empty day is skipped before anything is provisioned.
 """
 
 from collections.abc import Callable, Iterator, Sequence
@@ -17,8 +19,11 @@ from assets.progress import progress_logger
 from resources import KubernetesResource, SimulationConfigResource
 from resources.simulation import DayRun
 from torghut_sim.dump.marker import DumpMarker
+from torghut_sim.lanes import RuntimeLane, claim_lane, manifest_on_lane
 from torghut_sim.lifecycle import SimulationOutcome, SimulationRequest, run_simulation_day
-from torghut_sim.manifest import load_manifest
+from torghut_sim.manifest import DatasetManifest, load_manifest
+from torghut_sim.runtime.inputs import RunIdentity
+from torghut_sim.runtime.lock import release_lock
 
 # The seam: one day's simulation, start to finish, restored before it returns or raises.
 SimulationDay = Callable[[SimulationRequest], SimulationOutcome]
@@ -85,6 +90,17 @@ def outcome_metadata(run: DayRun, outcome: SimulationOutcome) -> dict[str, Any]:
     }
 
 
+def release_unstarted_claim(
+    kubernetes: KubernetesResource, run: DayRun, manifest: DatasetManifest, identity: RunIdentity
+) -> None:
+    """Give back a claimed lane when the lifecycle failed before capturing anything to restore."""
+    # With a capture on disk the lock stays: the failure sensor restores that state, then unlocks.
+    if run.paths.state.exists():
+        return
+    with kubernetes.client() as kube:
+        release_lock(kube, manifest.runtime.namespace, identity)
+
+
 def build_simulation_assets(
     partitions: dg.PartitionsDefinition, pool: str, lifecycle: SimulationDay = run_simulation_day
 ) -> Sequence[Any]:
@@ -124,19 +140,45 @@ def build_simulation_assets(
         run = simulation_config.day_run(partition_day(context.partition_key))
         if empty_day_skip(context, run):
             return
+        manifest = load_manifest(run.paths.manifest)
+        # Stable per Dagster run: a resumed step reuses its own lock instead of waiting on itself.
+        owner = f"{OWNER_PREFIX}{context.run.run_id}"
+        identity = RunIdentity(run.names.run_id, run.names.run_token, manifest.dataset_id, owner)
+        lanes = simulation_config.lanes()
+        lane: RuntimeLane | None = None
+        if lanes:
+            with kubernetes.client() as kube:
+                lane = claim_lane(
+                    kube,
+                    lanes,
+                    identity,
+                    first=run.day.toordinal(),
+                    wait_seconds=simulation_config.lane_wait_seconds,
+                    on_wait=context.log.info,
+                )
+            manifest = manifest_on_lane(manifest, lane)
+            context.log.info(f"runtime lane {lane.name}: {lane.namespace}/{lane.torghut_service}")
         request = SimulationRequest(
-            manifest=load_manifest(run.paths.manifest),
+            manifest=manifest,
             names=run.names,
             paths=run.paths,
             kubeconfig=kubernetes.kubeconfig_path,
-            # Stable per Dagster run: a resumed step reuses its own lock instead of waiting on itself.
-            owner=f"{OWNER_PREFIX}{context.run.run_id}",
+            owner=owner,
             production_postgres_database=simulation_config.production_postgres_database,
             progress=progress_logger(context.log.info),
         )
-        outcome = lifecycle(request)
+        try:
+            outcome = lifecycle(request)
+        except BaseException:
+            if lane is not None:
+                release_unstarted_claim(kubernetes, run, manifest, identity)
+            raise
+        lane_name = lane.name if lane is not None else simulation_config.runtime_lane
         yield dg.MaterializeResult(asset_key="replay_marker", metadata=replay_metadata(outcome))
-        yield dg.MaterializeResult(asset_key="simulation_outputs", metadata=outcome_metadata(run, outcome))
+        yield dg.MaterializeResult(
+            asset_key="simulation_outputs",
+            metadata={**outcome_metadata(run, outcome), "runtime_lane": lane_name},
+        )
 
     @dg.asset_check(
         asset="simulation_outputs",

@@ -35,6 +35,7 @@ class DeploymentSettings:
     pre_buffer_minutes: int = 0
     post_buffer_minutes: int = 0
     runtime_lane: str = DEFAULT_RUNTIME_LANE
+    runtime_lanes_file: str | None = None
     kubeconfig: str = DEFAULT_KUBECONFIG
     runtime_namespace: str = "torghut"
     kafka_bootstrap_servers: str | None = None
@@ -55,6 +56,7 @@ class DeploymentSettings:
             pre_buffer_minutes=int(env.get("TORGHUT_SIM_PRE_BUFFER_MINUTES", "0")),
             post_buffer_minutes=int(env.get("TORGHUT_SIM_POST_BUFFER_MINUTES", "0")),
             runtime_lane=env.get("TORGHUT_SIM_RUNTIME_LANE", DEFAULT_RUNTIME_LANE),
+            runtime_lanes_file=env.get("TORGHUT_SIM_RUNTIME_LANES_FILE") or None,
             kubeconfig=env.get("TORGHUT_SIM_KUBECONFIG", env.get("KUBECONFIG", DEFAULT_KUBECONFIG)),
             runtime_namespace=env.get("TORGHUT_SIM_RUNTIME_NAMESPACE", "torghut"),
             kafka_bootstrap_servers=env.get("TORGHUT_SIM_KAFKA_BOOTSTRAP_SERVERS"),
@@ -79,6 +81,7 @@ def build_resources(settings: DeploymentSettings) -> dict[str, Any]:
             pre_buffer_minutes=settings.pre_buffer_minutes,
             post_buffer_minutes=settings.post_buffer_minutes,
             runtime_lane=settings.runtime_lane,
+            runtime_lanes_file=settings.runtime_lanes_file,
         ),
         "kafka": KafkaResource(bootstrap_servers=settings.kafka_bootstrap_servers),
         "clickhouse": ClickHouseResource(http_url=settings.clickhouse_http_url),

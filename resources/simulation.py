@@ -10,6 +10,7 @@ import dagster as dg
 
 from torghut_sim.calendar import SessionWindow, session_window
 from torghut_sim.day_manifest import load_template
+from torghut_sim.lanes import RuntimeLane, load_lanes
 from torghut_sim.layout import RunPaths, run_paths
 from torghut_sim.naming import RunNames, names_for_day
 
@@ -33,6 +34,11 @@ class SimulationConfigResource(dg.ConfigurableResource["SimulationConfigResource
     post_buffer_minutes: int = 0
     # The runtime a simulation holds; its Dagster pool `torghut_runtime_<lane>` serializes runs on it.
     runtime_lane: str = "default"
+    # A YAML file of several runtime lanes (see config/runtime-lanes.example.yaml) sharing the pool; None
+    # simulates on the one runtime the day template names.
+    runtime_lanes_file: str | None = None
+    # How long a simulation waits for a lane when every lane is held by runs outside this pool.
+    lane_wait_seconds: float = 3600.0
     # The runtime's production Postgres database the contamination check watches; None skips that part.
     production_postgres_database: str | None = None
 
@@ -40,6 +46,12 @@ class SimulationConfigResource(dg.ConfigurableResource["SimulationConfigResource
     def pool(self) -> str:
         """The concurrency pool of this runtime lane."""
         return runtime_pool(self.runtime_lane)
+
+    def lanes(self) -> list[RuntimeLane] | None:
+        """The configured runtime lanes, None when the deployment simulates on the template's runtime."""
+        if not self.runtime_lanes_file:
+            return None
+        return load_lanes(Path(self.runtime_lanes_file).expanduser())
 
     @property
     def output_dir(self) -> Path:

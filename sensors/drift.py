@@ -67,13 +67,16 @@ class DriftReport:
         )
 
 
-def latest_baseline(output_root: Path) -> tuple[Path, RuntimeState] | None:
-    """The newest restored capture under an output root (by capture time), if any."""
+def latest_baseline(output_root: Path, namespace: str | None = None) -> tuple[Path, RuntimeState] | None:
+    """The newest restored capture under an output root (by capture time), of one runtime namespace."""
     found: list[tuple[str, Path, RuntimeState]] = []
     for path in output_root.glob(f"*/{RESTORED_STATE_NAME}"):
         try:
             state = read_state(path)
         except StateFileError:
+            continue
+        # With several runtime lanes, each lane (namespace) has its own baseline.
+        if namespace is not None and state.lock_namespace != namespace:
             continue
         found.append((state.captured_at, path, state))
     if not found:
@@ -88,7 +91,7 @@ def drift_report(kube: Kube, namespace: str, output_root: Path) -> DriftReport:
     if holder is not None:
         return DriftReport(lock_holder=holder.describe())
     unrestored = sorted(p.parent.name for p in output_root.glob("*/state.json"))
-    baseline = latest_baseline(output_root)
+    baseline = latest_baseline(output_root, namespace)
     if baseline is None:
         return DriftReport(unrestored_runs=unrestored)
     path, state = baseline
@@ -114,14 +117,22 @@ def runtime_drift_sensor(
     simulation_config: SimulationConfigResource,
     kubernetes: KubernetesResource,
 ) -> dg.SkipReason:
-    """Check the idle runtime against its baseline and write runtime-drift.json beside the run dirs."""
+    """Check each idle runtime lane against its baseline; write runtime-drift[-<lane>].json by the runs."""
     output_root = simulation_config.output_dir
+    lanes = simulation_config.lanes()
+    # One lane: the namespace of the Kubernetes resource, reported as runtime-drift.json as it always was.
+    targets = [(lane.name, lane.namespace) for lane in lanes] if lanes else [(None, kubernetes.namespace)]
+    lines: list[str] = []
     with kubernetes.client() as kube:
-        report = drift_report(kube, kubernetes.namespace, output_root)
-    if report.lock_holder is None:
-        output_root.mkdir(parents=True, exist_ok=True)
-        text = json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n"
-        (output_root / DRIFT_REPORT_NAME).write_text(text, encoding="utf-8")
-    if report.drifted:
-        context.log.warning(report.summary())
-    return dg.SkipReason(report.summary())
+        for name, namespace in targets:
+            report = drift_report(kube, namespace, output_root)
+            if report.lock_holder is None:
+                output_root.mkdir(parents=True, exist_ok=True)
+                text = json.dumps(report.to_json(), indent=2, sort_keys=True) + "\n"
+                file_name = DRIFT_REPORT_NAME if name is None else f"runtime-drift-{name}.json"
+                (output_root / file_name).write_text(text, encoding="utf-8")
+            line = report.summary() if name is None else f"{name}: {report.summary()}"
+            if report.drifted:
+                context.log.warning(line)
+            lines.append(line)
+    return dg.SkipReason(" | ".join(lines))

@@ -7,6 +7,7 @@ Wiring only: everything is built from `DeploymentSettings` (read from the enviro
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -20,7 +21,9 @@ from assets.simulation import SimulationDay, build_simulation_assets
 from resources import DeploymentSettings, build_resources, runtime_pool
 from sensors.cleanup import build_cleanup_job, build_failure_sensor
 from sensors.drift import runtime_drift_sensor
+from sensors.lanes import build_lane_pool_sensor
 from sensors.schedule import build_nightly_schedule
+from torghut_sim.lanes import load_lanes
 from torghut_sim.lifecycle import run_simulation_day
 
 DAY_JOB = "simulate_trading_day"
@@ -39,6 +42,8 @@ def build_definitions(
     """The code location for one deployment; `lifecycle` is the seam tests replace."""
     partitions = trading_day_partitions(settings.partitions_start)
     pool = runtime_pool(settings.runtime_lane)
+    # A bad lanes file fails the code location's load with its reason, before any run can use it.
+    lanes = load_lanes(Path(settings.runtime_lanes_file).expanduser()) if settings.runtime_lanes_file else []
     day: list[Any] = [
         *build_manifest_assets(partitions),
         *build_dump_assets(partitions),
@@ -58,7 +63,11 @@ def build_definitions(
         asset_checks=[c for c in day if isinstance(c, dg.AssetChecksDefinition)],
         jobs=[day_job, cleanup_job],
         schedules=[build_nightly_schedule(DAY_JOB, settings.partitions_start)],
-        sensors=[build_failure_sensor(cleanup_job), runtime_drift_sensor],
+        sensors=[
+            build_failure_sensor(cleanup_job),
+            runtime_drift_sensor,
+            build_lane_pool_sensor(pool, max(len(lanes), 1)),
+        ],
         resources=build_resources(settings),
     )
 

@@ -9,6 +9,10 @@ namespaces are named differently, and for the tests, which install the RBAC into
 Only namespace fields are rewritten (object namespaces, RoleBinding subjects, the admission policy's
 ServiceAccount and namespace selector, the run launcher's job_namespace and the runtime namespace setting);
 object names and resourceNames are never touched.
+
+With `--lanes-file` (the file `TORGHUT_SIM_RUNTIME_LANES_FILE` names), each runtime lane also gets the
+runtime-control Role and RoleBinding in its namespace, naming that lane's objects, and a binding of the
+lock-create admission policy to that namespace.
 """
 
 from __future__ import annotations
@@ -26,6 +30,13 @@ DEPLOY_DIR = Path(__file__).resolve().parent
 INSTANCE_FILE = "dagster-instance.yaml"
 PIPELINE_ENV_CONFIGMAP = "torghut-sim-pipeline-env"
 RUNTIME_NAMESPACE_KEY = "TORGHUT_SIM_RUNTIME_NAMESPACE"
+RUNTIME_ROLE = "torghut-sim-runtime-control"
+# The runtime objects the Role names, by the lane field that renames them.
+LANE_OBJECT_FIELDS = {
+    "torghut-ta-sim-config": "ta_configmap",
+    "torghut-ta-sim": "ta_deployment",
+    "torghut-sim": "torghut_service",
+}
 SERVICE_ACCOUNT = "torghut-sim-pipeline"
 NAMESPACE_LABEL = "kubernetes.io/metadata.name"
 CLUSTER_SCOPED_RENAMED = ("ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding")
@@ -141,14 +152,51 @@ def render(
     return [_relocate(obj, namespaces, mapping, cluster_suffix) for obj in base_objects(directory)]
 
 
+def lane_objects(
+    lane: dict[str, Any],
+    namespaces: Namespaces = DEFAULT_NAMESPACES,
+    cluster_suffix: str = "",
+    directory: Path = DEPLOY_DIR,
+) -> list[dict[str, Any]]:
+    """The runtime-control Role, its RoleBinding and a lock-policy binding for one lane of a lanes file."""
+    base = render(namespaces, cluster_suffix, directory)
+    mapping = {namespaces.runtime: lane["namespace"]}
+    suffix = f"-{lane['name']}"
+    out: list[dict[str, Any]] = []
+    for obj in base:
+        meta = obj["metadata"]
+        if obj["kind"] in ("Role", "RoleBinding") and meta["name"] == RUNTIME_ROLE:
+            moved = _relocate(obj, namespaces, mapping, "")
+            moved["metadata"]["name"] += suffix
+            if obj["kind"] == "RoleBinding":
+                moved["roleRef"]["name"] += suffix
+            for rule in moved.get("rules") or []:
+                names = rule.get("resourceNames")
+                if names:
+                    rule["resourceNames"] = [lane.get(LANE_OBJECT_FIELDS.get(n, ""), n) for n in names]
+            out.append(moved)
+        elif obj["kind"] == "ValidatingAdmissionPolicyBinding":
+            moved = copy.deepcopy(obj)
+            moved["metadata"]["name"] += suffix
+            labels = moved["spec"]["matchResources"]["namespaceSelector"]["matchLabels"]
+            labels[NAMESPACE_LABEL] = lane["namespace"]
+            out.append(moved)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print the rendered objects as one multi-document YAML stream."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--pipeline-namespace", default=DEFAULT_NAMESPACES.pipeline)
     parser.add_argument("--runtime-namespace", default=DEFAULT_NAMESPACES.runtime)
     parser.add_argument("--argocd-namespace", default=DEFAULT_NAMESPACES.argocd)
+    parser.add_argument("--lanes-file", type=Path, help="also render the RBAC of every runtime lane")
     args = parser.parse_args(argv)
-    objects = render(Namespaces(args.pipeline_namespace, args.runtime_namespace, args.argocd_namespace))
+    namespaces = Namespaces(args.pipeline_namespace, args.runtime_namespace, args.argocd_namespace)
+    objects = render(namespaces)
+    if args.lanes_file:
+        for lane in yaml.safe_load(args.lanes_file.read_text(encoding="utf-8"))["lanes"]:
+            objects.extend(lane_objects(lane, namespaces))
     sys.stdout.write(yaml.safe_dump_all(objects, sort_keys=False))
     return 0
 

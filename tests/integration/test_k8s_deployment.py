@@ -620,3 +620,55 @@ def test_dagster_k8s_client_manages_run_jobs_as_the_service_account(deployed: De
     with pytest.raises(ApiException) as refused:
         client.BatchV1Api(deployed.sa).create_namespaced_job(deployed.ns.runtime, job)
     assert refused.value.status == 403
+
+
+def test_a_runtime_lane_gets_the_runtime_rbac_for_its_own_objects(deployed: Deployed) -> None:
+    """A second lane namespace: its objects by their lane names, the lock create-only policy, nothing else."""
+    dynamic = DynamicClient(deployed.admin)
+    lane_ns = f"{deployed.other}-lane"
+    client.CoreV1Api(deployed.admin).create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=lane_ns))
+    )
+    lane = {
+        "name": "second",
+        "namespace": lane_ns,
+        "torghut_service": "torghut-sim-b",
+        "ta_configmap": "torghut-ta-sim-b-config",
+        "ta_deployment": "torghut-ta-sim-b",
+    }
+    policy = next(o for o in deployed.objects if o["kind"] == "ValidatingAdmissionPolicy")
+    cluster_suffix = policy["metadata"]["name"].removeprefix("torghut-sim-lock-create-only")
+    objects = render.lane_objects(lane, deployed.ns, cluster_suffix)
+    assert {o["kind"] for o in objects} == {"Role", "RoleBinding", "ValidatingAdmissionPolicyBinding"}
+    try:
+        for obj in objects:
+            _apply(dynamic, obj, dry_run=False)
+
+        def allowed(verb: str, group: str, resource: str, name: str) -> bool:
+            review = client.AuthorizationV1Api(deployed.admin).create_subject_access_review(
+                client.V1SubjectAccessReview(
+                    spec=client.V1SubjectAccessReviewSpec(
+                        user=deployed.user,
+                        resource_attributes=client.V1ResourceAttributes(
+                            namespace=lane_ns, verb=verb, group=group, resource=resource, name=name
+                        ),
+                    )
+                )
+            )
+            return bool(review.status.allowed)
+
+        _wait("the lane's RBAC", lambda: allowed("patch", KN, "services", "torghut-sim-b"))
+        assert allowed("patch", FL, "flinkdeployments", "torghut-ta-sim-b")
+        assert allowed("patch", "", "configmaps", "torghut-ta-sim-b-config")
+        assert allowed("delete", "", "configmaps", LOCK_NAME)
+        # The primary lane's names mean nothing here, and nothing else is granted.
+        assert not allowed("patch", KN, "services", "torghut-sim")
+        assert not allowed("patch", "", "configmaps", "torghut-ta-sim-config")
+        assert not allowed("get", "", "secrets", "runtime-secret")
+        stray = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "not-the-lock"}}
+        collection = f"/api/v1/namespaces/{lane_ns}/configmaps?dryRun=All"
+        _wait("the lock policy on the lane", lambda: _http(deployed.sa, "POST", collection, stray) == 403)
+        lock = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": LOCK_NAME}}
+        assert _http(deployed.sa, "POST", collection, lock) == 201
+    finally:
+        _delete_cluster_scoped(dynamic, objects)
