@@ -2,8 +2,9 @@
 
 One full trading day (every asset, every check, verdict PASS, runtime back as it was, catalog), an empty
 day (skipped before anything is provisioned), a day whose run is killed mid-replay (the run-failure sensor's
-cleanup run restores the runtime), and two days launched together (the pool and the runtime lock keep the
-simulations apart in time).
+cleanup run restores the runtime), two days launched together (the pool and the runtime lock keep the
+simulations apart in time), and two days on two runtime lanes (a second reference runtime in its own
+namespace), which run side by side.
 
 The reference runtime serves the real namespace `torghut`, so these tests run one after another and use
 trading days no other test seeds. Each test has its own output root; the module has its own Dagster
@@ -13,6 +14,9 @@ Postgres database and DAGSTER_HOME (a copy of `dagster_home/dagster.yaml`).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,11 +36,12 @@ from tests.integration import _e2e as e2e
 from torghut_sim.definitions import build_definitions
 from torghut_sim.devstack.baseline import ensure_baseline
 from torghut_sim.devstack.config import StackConfig
+from torghut_sim.devstack.kube_fixtures import load_fixtures
 from torghut_sim.devstack.registry import service
 from torghut_sim.devstack.service import Service
 from torghut_sim.dump.marker import DumpMarker
 from torghut_sim.report.catalog import CATALOG_NAME
-from torghut_sim.runtime.kube_client import Kube
+from torghut_sim.runtime.kube_client import CONFIGMAP, FLINK_DEPLOYMENT, KNATIVE_SERVICE, Kube, ObjectRef
 from torghut_sim.runtime.lock import read_lock
 from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint
 
@@ -47,6 +52,7 @@ FULL_DAY = date(2026, 5, 12)
 EMPTY_DAY = date(2026, 2, 10)
 INTERRUPTED_DAY = date(2026, 5, 13)
 BACKFILL_DAYS = (date(2026, 5, 19), date(2026, 5, 20))
+LANE_DAYS = (date(2026, 5, 21), date(2026, 5, 22))
 CLEANUP_SENSOR = "simulation_cleanup_on_failure"
 RUNTIME_POOL = "torghut_runtime_default"
 
@@ -341,3 +347,98 @@ def test_two_days_launched_together_never_overlap_on_the_runtime(pipeline: Pipel
         assert run.status == dg.DagsterRunStatus.SUCCESS
     e2e.assert_runtime_matches(pipeline.kube, before)
     assert read_lock(pipeline.kube, e2e.NAMESPACE) is None
+
+
+@dataclass(frozen=True)
+class SecondLane:
+    """A second runtime lane: its namespace with the upstream objects, its own reference runtime."""
+
+    namespace: str
+    lanes_file: Path
+
+    def objects(self, kube: Kube) -> dict[str, Any]:
+        """The lane's patched objects as they are now."""
+        refs = {
+            "knative_service.spec": ObjectRef(KNATIVE_SERVICE, self.namespace, "torghut-sim"),
+            "flink_deployment.spec": ObjectRef(FLINK_DEPLOYMENT, self.namespace, "torghut-ta-sim"),
+            "ta_configmap.data": ObjectRef(CONFIGMAP, self.namespace, "torghut-ta-sim-config"),
+        }
+        return {
+            k: kube.require(ref).get("data" if k.endswith(".data") else "spec") for k, ref in refs.items()
+        }
+
+
+@pytest.fixture
+def second_lane(pipeline: Pipeline, tmp_path: Path) -> Iterator[SecondLane]:
+    """The upstream objects in a fresh namespace, served by a second reference runtime controller."""
+    namespace = f"torghut-lane-{uuid.uuid4().hex[:6]}"
+    load_fixtures(pipeline.kube.api_client, namespace=namespace)
+    heartbeat = tmp_path / "lane-heartbeat.json"
+    log = (tmp_path / "lane-runtime.log").open("wb")
+    argv = [sys.executable, "-m", "torghut_sim.devstack.refruntime", "--namespace", namespace]
+    controller = subprocess.Popen(
+        [*argv, "--heartbeat", str(heartbeat)], cwd=e2e.REPO, stdout=log, stderr=subprocess.STDOUT
+    )
+    lanes_file = tmp_path / "lanes.yaml"
+    lanes = [
+        {"name": "primary", "namespace": e2e.NAMESPACE, "manage_argocd": True},
+        # The second runtime is outside Argo CD's automated sync: nothing to freeze around its runs.
+        {"name": "second", "namespace": namespace, "manage_argocd": False},
+    ]
+    names = {"torghut_service": "torghut-sim", "ta_configmap": "torghut-ta-sim-config"}
+    lanes_file.write_text(
+        json.dumps({"lanes": [{**lane, **names, "ta_deployment": "torghut-ta-sim"} for lane in lanes]})
+    )
+    try:
+        e2e.wait_for("the second lane's runtime heartbeat", heartbeat.exists, 60)
+        yield SecondLane(namespace, lanes_file)
+    finally:
+        controller.terminate()
+        controller.wait(30)
+        log.close()
+
+
+def test_two_days_on_two_runtime_lanes_run_side_by_side(pipeline: Pipeline, second_lane: SecondLane) -> None:
+    days = [pipeline.prepare(day) for day in LANE_DAYS]
+    before = pipeline.baseline()
+    lane_before = second_lane.objects(pipeline.kube)
+    pipeline.env["TORGHUT_SIM_RUNTIME_LANES_FILE"] = str(second_lane.lanes_file)
+    defs = pipeline.definitions()
+    storage = pipeline.instance.event_log_storage
+    # What the daemon's `runtime_lane_pool` sensor does on its first tick: one pool slot per lane.
+    tick = defs.resolve_sensor_def("runtime_lane_pool")(pipeline.sensor_context(defs))
+    assert isinstance(tick, dg.SkipReason) and "to 2" in (tick.skip_message or "")
+    try:
+        launches = [pipeline.launch_day(d.day) for d in days]
+        began = time.monotonic()
+        for launch, run_dir in zip(launches, days, strict=True):
+            code = launch.wait()
+            assert code == 0, f"{run_dir.key}: `dg launch` exited {code}\n{e2e.tail(launch.log)}"
+        elapsed = time.monotonic() - began
+    finally:
+        # The other tests of this module expect the instance's default limit of 1.
+        storage.delete_concurrency_limit(RUNTIME_POOL)
+    first, second = sorted((d.lock_interval() for d in days), key=lambda span: span[0])
+    assert first[0] < second[1] and second[0] < first[1], (
+        f"lanes did not overlap: {first} {second} ({elapsed:.0f}s)"
+    )
+    lanes_used = set()
+    for run_dir in days:
+        assert run_dir.report()["verdict"]["status"] == "PASS", run_dir.key
+        run = e2e.only_run_of_day(pipeline.instance, run_dir.key)
+        assert run.status == dg.DagsterRunStatus.SUCCESS
+        records = pipeline.instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=dg.AssetKey("simulation_outputs"), asset_partitions=[run_dir.key]
+            ),
+            limit=1,
+        ).records
+        assert records, run_dir.key
+        materialization = records[0].asset_materialization
+        assert materialization is not None
+        lanes_used.add(materialization.metadata["runtime_lane"].value)
+    assert lanes_used == {"primary", "second"}
+    e2e.assert_runtime_matches(pipeline.kube, before)
+    assert second_lane.objects(pipeline.kube) == lane_before
+    assert read_lock(pipeline.kube, e2e.NAMESPACE) is None
+    assert read_lock(pipeline.kube, second_lane.namespace) is None
