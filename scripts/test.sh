@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds the local stack on first use, runs the linters,
-# the type checker, the Dagster definitions check and every test. Extra arguments go to pytest.
+# the type checker, the native engine's Go checks, the Dagster definitions check and every test.
+# Extra arguments go to pytest.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 devstack install
 ruff check .
 mypy
+# The native Kafka engine's own checks and tests (the Python tests drive it against the real broker).
+(cd native/kafka-engine && test -z "$(gofmt -l .)" && go vet ./... && go test ./...)
 dg check defs
 pytest "$@"

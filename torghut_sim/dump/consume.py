@@ -20,6 +20,7 @@ from torghut_sim.dump.errors import DumpError
 from torghut_sim.dump.merge import ExternalSorter, timestamp_key
 from torghut_sim.dump.record import PartitionLineEncoder
 from torghut_sim.kafka.connection import KafkaConnection
+from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.kafka.progress import ProgressCallback, ProgressTracker
 
 
@@ -29,7 +30,7 @@ class DumpTuning:
 
     consume_batch: int = 20_000
     consume_timeout_seconds: float = 0.5
-    # Bytes of prefixed lines held before a sorted run is spilled to disk.
+    # Bytes of prefixed lines held before a sorted run is spilled to disk (Python engine).
     chunk_bytes: int = 64 * 1024 * 1024
     # Timestamp grid of the merge (cells over the window) and the bytes merged in memory at once.
     grid_cells: int = 8192
@@ -37,14 +38,14 @@ class DumpTuning:
     stall_timeout_seconds: float = 60.0
     metadata_timeout_seconds: float = 15.0
     # Level 1 compresses ~1.5x faster than 3 for a ~20 % larger file. Hashing and compression run in
-    # the writer thread (outside the GIL), so zstd needs no threads of its own.
+    # the writer thread (outside the GIL), so zstd needs no threads of its own (Python engine).
     zstd_level: int = 1
     zstd_threads: int = 0
-    # Processes reading the partitions (split by expected records) and spilling sorted runs, which
-    # this process then merges, so consumption and line building can use more than one core. On the
-    # 2-core benchmark host, already busy, 2 workers cost ~1.9x the CPU of 1 (every record spilled and
-    # read back, two interpreters) for no gain (benchmarks/kafka_bench.py --dump-workers). 1 reads in
-    # this process and writes while reading (`order_horizon_ms`).
+    # Python engine only: processes reading the partitions (split by expected records) and spilling
+    # sorted runs, which this process then merges, so consumption and line building can use more than
+    # one core. On the 2-core benchmark host, already busy, 2 workers cost ~1.9x the CPU of 1 (every
+    # record spilled and read back, two interpreters) for no gain (benchmarks/kafka_bench.py
+    # --dump-workers). 1 reads in this process and writes while reading (`order_horizon_ms`).
     workers: int = 1
     # Write the file while consuming, betting that no record arrives more than this far (in event
     # time) behind the latest record of its partition. A record that does arrive below the part
@@ -52,6 +53,20 @@ class DumpTuning:
     # ever costs time, never order. 0 always uses the external sort.
     order_horizon_ms: int = 120_000
     consumer_overrides: Mapping[str, Any] = field(default_factory=dict)
+    # Who reads and writes the records: the native engine (native/kafka-engine) when it is built
+    # (`auto`), always (`native`) or never (`python`). Python plans the offsets and writes the marker
+    # either way.
+    engine: EngineChoice = "auto"
+    # Bytes of lines the native engine holds before it spills a sorted run. While it writes as it
+    # reads, it holds about (horizon + read-ahead + one fetch) of event time: ~60 MB for a day of 10 M
+    # records; with this budget such a day never spills and the engine peaks near 300 MB.
+    native_chunk_bytes: int = 128 * 1024 * 1024
+    # Go runtime memory limit of the native engine: it collects harder before the heap grows past it.
+    native_memory_limit_bytes: int = 384 * 1024 * 1024
+    # While writing as it reads, the native engine pauses partitions that have read further than this
+    # (event time) beyond the slowest one: the broker serves bytes, not time, and every line between
+    # the slowest and the fastest partition waits in memory.
+    native_read_ahead_ms: int = 60_000
 
 
 @dataclass(slots=True)

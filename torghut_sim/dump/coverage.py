@@ -76,6 +76,15 @@ class CoverageAccumulator:
             if prefix_timestamp(chunk[pos]) < hi_ts:
                 self._covered[minute] = 1
 
+    def add_minutes(self, minutes: Iterable[int], first_ts_ms: int | None, last_ts_ms: int | None) -> None:
+        """Account covered session minutes (indexes from the session start) and in-session first/last."""
+        for minute in minutes:
+            if not 0 <= minute < self.minutes:
+                raise ValueError(f"minute {minute} is outside the session's {self.minutes} minutes")
+            self._covered[minute] = 1
+        if first_ts_ms is not None and last_ts_ms is not None:
+            self._observe(first_ts_ms, last_ts_ms)
+
     def _observe(self, first: int, last: int) -> None:
         if self.first_ts_ms is None or first < self.first_ts_ms:
             self.first_ts_ms = first

@@ -5,6 +5,10 @@ clamped to the high watermark, read group-less (`assign`, no commits) and keep e
 start <= timestamp < end. Timestamps are not monotonic within a partition, so every record is filtered
 on its own and the file is globally ordered by an external merge. An existing dump is reused only when
 its marker and its bytes agree; a disagreeing one is refused, never silently replaced (unless forced).
+
+The records themselves are read, ordered, hashed and written by the native engine when it is built
+(`DumpTuning.engine`, see `torghut_sim/dump/native.py`), else by the Python engine here; both write the
+same bytes, and the plan and the marker are made here either way.
 """
 
 from __future__ import annotations
@@ -39,9 +43,11 @@ from torghut_sim.dump.merge import (
     timestamp_grid,
     timestamp_key,
 )
+from torghut_sim.dump.native import NativeDumpPlan, run_native_dump
 from torghut_sim.dump.record import PartitionLineEncoder
 from torghut_sim.dump.worker import WorkerJob, WorkerResult, run_worker, spawn_context, split_partitions
 from torghut_sim.kafka.connection import KafkaConnection
+from torghut_sim.kafka.engine import EngineError, use_native
 from torghut_sim.kafka.progress import ProgressCallback, ProgressTracker
 from torghut_sim.topics import DUMPED_ROLES, ROLES_BY_NAME, simulation_topic
 
@@ -205,11 +211,15 @@ def dump_source(
     window_ms = (start_ms, end_ms)
     session_ms = (_utc_ms(session_start, "session start"), _utc_ms(session_end, "session end"))
     streaming = tuning.order_horizon_ms > 0
-    try:
-        done = _dump_pass(connection, request, tuning, progress, window_ms, session_ms, streaming)
-    except OrderViolationError:
-        # A record arrived later than the horizon allowed: redo the dump with the full external sort.
-        done = _dump_pass(connection, request, tuning, progress, window_ms, session_ms, streaming=False)
+    engine = _engine(tuning)
+    if engine is not None:
+        done = _native_pass(engine, connection, request, tuning, progress, window_ms, session_ms)
+    else:
+        try:
+            done = _dump_pass(connection, request, tuning, progress, window_ms, session_ms, streaming)
+        except OrderViolationError:
+            # A record arrived later than the horizon allowed: redo the dump with the full external sort.
+            done = _dump_pass(connection, request, tuning, progress, window_ms, session_ms, streaming=False)
     states, written, coverage, bounds, skipped = (
         done.states,
         done.written,
@@ -297,6 +307,65 @@ class _Output:
             self.writer.write_block(b"\n".join(stripped), count)
 
 
+def _engine(tuning: DumpTuning) -> Path | None:
+    """The native engine binary the dump runs with, None for the Python engine."""
+    try:
+        return use_native(tuning.engine)
+    except EngineError as exc:
+        raise DumpError(exc.message, reason=exc.reason) from None
+
+
+def _consumer(connection: KafkaConnection, tuning: DumpTuning) -> Consumer:
+    try:
+        return Consumer(dump_consumer_config(connection, tuning))
+    except KafkaException as exc:
+        raise DumpError(f"cannot create a consumer: {exc}", reason="kafka_connection_invalid") from None
+
+
+def _planned(
+    consumer: Consumer,
+    connection: KafkaConnection,
+    request: DumpRequest,
+    window_ms: tuple[int, int],
+    timeout: float,
+) -> list[PartitionState]:
+    """`_plan_partitions`, an unanswered query reported as an unreachable broker."""
+    try:
+        return _plan_partitions(consumer, request, window_ms[0], window_ms[1], timeout)
+    except KafkaException as exc:
+        raise DumpError(
+            f"Kafka at {connection.describe()} did not answer: {exc}", reason="broker_unreachable"
+        ) from None
+
+
+def _native_pass(
+    engine: Path,
+    connection: KafkaConnection,
+    request: DumpRequest,
+    tuning: DumpTuning,
+    progress: ProgressCallback | None,
+    window_ms: tuple[int, int],
+    session_ms: tuple[int, int],
+) -> _Pass:
+    """Plan here, then let the native engine read, order, hash and write the records."""
+    consumer = _consumer(connection, tuning)
+    try:
+        states = _planned(consumer, connection, request, window_ms, tuning.metadata_timeout_seconds)
+    finally:
+        consumer.close()
+    plan = NativeDumpPlan(
+        dump_path=request.dump_path,
+        spill_dir=request.spill_dir or request.dump_path.parent,
+        window_ms=window_ms,
+        session_ms=session_ms,
+        replay_topics={topic: request.replay_topic(role) for role, topic in request.source_topics.items()},
+    )
+    done = run_native_dump(engine, connection, plan, states, tuning, progress)
+    bounds = _Bounds()
+    bounds.min, bounds.max = done.min_timestamp_ms, done.max_timestamp_ms
+    return _Pass(done.states, done.written, done.coverage, bounds, done.skipped, done.streamed)
+
+
 def _dump_pass(
     connection: KafkaConnection,
     request: DumpRequest,
@@ -308,10 +377,7 @@ def _dump_pass(
 ) -> _Pass:
     """Read every partition once and write the ordered file (while reading when `streaming`)."""
     start_ms, end_ms = window_ms
-    try:
-        consumer = Consumer(dump_consumer_config(connection, tuning))
-    except KafkaException as exc:
-        raise DumpError(f"cannot create a consumer: {exc}", reason="kafka_connection_invalid") from None
+    consumer = _consumer(connection, tuning)
     coverage = CoverageAccumulator(*session_ms)
     bounds = _Bounds()
     grid = timestamp_grid(start_ms, end_ms, tuning.grid_cells)
@@ -328,14 +394,7 @@ def _dump_pass(
         output = _Output(writer, coverage, bounds, tuning.merge_group_bytes)
         open_consumer: Consumer | None = consumer
         try:
-            try:
-                states = _plan_partitions(
-                    consumer, request, start_ms, end_ms, tuning.metadata_timeout_seconds
-                )
-            except KafkaException as exc:
-                raise DumpError(
-                    f"Kafka at {connection.describe()} did not answer: {exc}", reason="broker_unreachable"
-                ) from None
+            states = _planned(consumer, connection, request, window_ms, tuning.metadata_timeout_seconds)
             if tuning.workers > 1 and sum(1 for s in states if s.end > s.start) > 1:
                 consumer.close()
                 open_consumer = None

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from torghut_sim.errors import TorghutSimError
+from torghut_sim.kafka.connection import KafkaConnection
 
 ENGINE_ENV = "TORGHUT_SIM_KAFKA_ENGINE"
 ENGINE_NAME = "torghut-kafka-engine"
@@ -88,6 +89,18 @@ def use_native(choice: EngineChoice) -> Path | None:
             reason="engine_missing",
         )
     return path
+
+
+def connection_job(connection: KafkaConnection) -> dict[str, Any]:
+    """The connection fields of an engine job (`Connection` in native/kafka-engine/common.go)."""
+    return {
+        "brokers": [b.strip() for b in connection.bootstrap_servers.split(",") if b.strip()],
+        "security_protocol": connection.security_protocol,
+        "sasl_mechanism": connection.sasl_mechanism or "",
+        "sasl_username": connection.sasl_username or "",
+        # The job goes to the engine on stdin only; it is never logged or passed in argv.
+        "sasl_password": connection.sasl_password or "",
+    }
 
 
 def run_engine(
