@@ -42,6 +42,7 @@ from confluent_kafka.cimpl import NewTopic
 
 from torghut_sim.dump.dumper import DumpRequest, DumpTuning, dump_consumer_config, dump_source
 from torghut_sim.kafka.connection import KafkaConnection
+from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.replay.replayer import (
     DeliveryTracker,
     ReplayRequest,
@@ -197,7 +198,7 @@ def produce_day(conn: KafkaConnection, topics: dict[str, str], records: int) -> 
 
 
 def phase_dump(
-    conn: KafkaConnection, topics: dict[str, str], workdir: Path, workers: int
+    conn: KafkaConnection, topics: dict[str, str], workdir: Path, workers: int, engine: EngineChoice
 ) -> dict[str, float]:
     """The dump under test, in this (fresh) process."""
     request = DumpRequest(
@@ -209,7 +210,7 @@ def phase_dump(
         run_token="bench",
     )
     began = time.perf_counter()
-    result = dump_source(conn, request, force=True, tuning=DumpTuning(workers=workers))
+    result = dump_source(conn, request, force=True, tuning=DumpTuning(workers=workers, engine=engine))
     elapsed = time.perf_counter() - began
     return {
         "records": result.marker.records,
@@ -253,9 +254,9 @@ def phase_raw_consume(conn: KafkaConnection, topics: dict[str, str]) -> dict[str
 
 
 def phase_replay(
-    conn: KafkaConnection, topics: dict[str, str], workdir: Path, token: str
+    conn: KafkaConnection, topics: dict[str, str], workdir: Path, token: str, engine: EngineChoice = "native"
 ) -> dict[str, float]:
-    """The replay under test, in this (fresh) process."""
+    """The replay under test, in this (fresh) process, on the given engine (native: the Go engine)."""
     request = ReplayRequest(
         dump_path=workdir / "source-dump.jsonl.zst",
         run_token=token,
@@ -264,7 +265,7 @@ def phase_replay(
         default_partitions=PARTITIONS,
     )
     began = time.perf_counter()
-    result = replay_dump(conn, request, force=True)
+    result = replay_dump(conn, request, force=True, tuning=ReplayTuning(engine=engine))
     elapsed = time.perf_counter() - began
     return {"records": result.produced, "seconds": elapsed}
 
@@ -288,6 +289,10 @@ def _subprocess(
         token,
         "--dump-workers",
         str(args.dump_workers),
+        "--dump-engine",
+        args.dump_engine,
+        "--replay-engine",
+        args.replay_engine,
     ]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = psutil.Popen(cmd, stdout=out, stderr=err)
@@ -332,6 +337,18 @@ def main() -> int:
     parser.add_argument(
         "--dump-workers", type=int, default=DumpTuning().workers, help="DumpTuning.workers of the dump"
     )
+    parser.add_argument(
+        "--dump-engine",
+        choices=("native", "python"),
+        default="native",
+        help="data path of the dump: the Go engine (native) or the Python reference",
+    )
+    parser.add_argument(
+        "--replay-engine",
+        choices=("native", "python"),
+        default="native",
+        help="data path of the replay: the Go engine (native) or the Python reference",
+    )
     parser.add_argument("--topics-json", help=argparse.SUPPRESS)
     parser.add_argument("--run-token", default="", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -340,11 +357,11 @@ def main() -> int:
     if args.phase != "all":
         topics = json.loads(args.topics_json)
         if args.phase == "dump":
-            result = phase_dump(conn, topics, args.workdir, args.dump_workers)
+            result = phase_dump(conn, topics, args.workdir, args.dump_workers, args.dump_engine)
         elif args.phase == "raw-consume":
             result = phase_raw_consume(conn, topics)
         else:
-            result = phase_replay(conn, topics, args.workdir, args.run_token)
+            result = phase_replay(conn, topics, args.workdir, args.run_token, args.replay_engine)
         print(json.dumps(result))
         return 0
 
@@ -371,7 +388,10 @@ def main() -> int:
             ("replay", replay, _rate(replay) / _rate(raw_produce)),
         ]
         print(f"\n{args.records:,} records, {mb:,.0f} MB of keys+values, 4 topics x {PARTITIONS} partitions")
-        print(f"dump workers: {args.dump_workers}; dump written while reading: {bool(dump.get('streamed'))}")
+        workers = f", {args.dump_workers} worker(s)" if args.dump_engine == "python" else ""
+        streamed = bool(dump.get("streamed"))
+        print(f"dump engine: {args.dump_engine}{workers}; written while reading: {streamed}")
+        print(f"replay engine: {args.replay_engine}")
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
         print(f"load average at the end: {load} ({os.cpu_count()} CPUs)")
         print(

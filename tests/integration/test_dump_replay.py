@@ -8,22 +8,23 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
+from tests.integration._kafka import consume_all
 from torghut_sim.devstack.service import Service
 from torghut_sim.dump.dumper import DumpRequest, DumpResult, DumpTuning, dump_source
 from torghut_sim.dump.errors import DumpError, DumpHashMismatchError
 from torghut_sim.dump.io import iter_records
 from torghut_sim.dump.record import DumpRecord
 from torghut_sim.kafka.connection import KafkaConnection
+from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.kafka.progress import Progress
 from torghut_sim.replay.errors import ReplayError
-from torghut_sim.replay.replayer import ReplayRequest, replay_dump
+from torghut_sim.replay.replayer import ReplayRequest, ReplayTuning, replay_dump
 
 W0 = datetime(2026, 3, 6, 14, 30, tzinfo=UTC)
 W1 = W0 + timedelta(minutes=10)
@@ -32,6 +33,11 @@ W1_MS = int(W1.timestamp() * 1000)
 MIN = 60_000
 
 Headers = list[tuple[str, bytes | None]]
+# Every replay test runs on both data paths: the Python reference and the native engine.
+REPLAY_ENGINES: tuple[EngineChoice, ...] = ("python", "native")
+# Likewise every dump behaviour test; the Python engine's own mechanics (workers, grid, horizon restart
+# on tiny batches) are tested on it alone, the native engine's in test_dump_native.py.
+DUMP_ENGINES: tuple[EngineChoice, ...] = ("python", "native")
 
 
 @dataclass(frozen=True)
@@ -85,37 +91,6 @@ def _request(tmp_path: Path, topics: dict[str, str], start: datetime = W0, end: 
         source_topics=topics,
         run_token="run_x",
     )
-
-
-def _consume_all(
-    kafka: KafkaConnection, topic: str
-) -> list[tuple[int, int, bytes | None, bytes | None, Headers]]:
-    """Every record of a topic: (partition, timestamp, key, value, headers)."""
-    consumer = Consumer(
-        kafka.client_config(**{"group.id": f"t-{uuid.uuid4().hex}", "enable.partition.eof": True})
-    )
-    try:
-        meta = consumer.list_topics(topic, timeout=10).topics[topic]
-        tps = []
-        for p in meta.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            if high > low:
-                tps.append(TopicPartition(topic, p, low))
-        out: list[tuple[int, int, bytes | None, bytes | None, Headers]] = []
-        waiting = {tp.partition for tp in tps}
-        consumer.assign(tps)
-        while waiting:
-            msg: Any = consumer.poll(10)
-            assert msg is not None, f"timed out reading {topic}"
-            if msg.error():
-                waiting.discard(msg.partition())
-                continue
-            out.append(
-                (msg.partition(), msg.timestamp()[1], msg.key(), msg.value(), list(msg.headers() or []))
-            )
-        return out
-    finally:
-        consumer.close()
 
 
 def _end_offsets(kafka: KafkaConnection, topic: str) -> list[int]:
@@ -205,11 +180,17 @@ def _check_dump(
     return dumped
 
 
+@pytest.mark.parametrize("engine", DUMP_ENGINES)
 def test_dump_selects_exactly_the_window_and_keeps_record_shapes(
-    kafka: KafkaConnection, topics: dict[str, str], populated: dict[str, list[Rec]], tmp_path: Path
+    kafka: KafkaConnection,
+    topics: dict[str, str],
+    populated: dict[str, list[Rec]],
+    tmp_path: Path,
+    engine: EngineChoice,
 ) -> None:
     reports: list[Progress] = []
-    result = dump_source(kafka, _request(tmp_path, topics), progress=reports.append)
+    tuning = DumpTuning(engine=engine)
+    result = dump_source(kafka, _request(tmp_path, topics), progress=reports.append, tuning=tuning)
     assert not result.reused
     _check_dump(result, populated, topics)
     assert reports and reports[-1].done
@@ -220,11 +201,13 @@ def test_dump_selects_exactly_the_window_and_keeps_record_shapes(
     "tuning",
     [
         # In process, writing while reading, with a run spilled after every record.
-        DumpTuning(workers=1, chunk_bytes=1, consume_batch=2, grid_cells=16, merge_group_bytes=300),
+        DumpTuning(
+            workers=1, chunk_bytes=1, consume_batch=2, grid_cells=16, merge_group_bytes=300, engine="python"
+        ),
         # In process, external sort only.
-        DumpTuning(workers=1, order_horizon_ms=0, chunk_bytes=1, consume_batch=2),
+        DumpTuning(workers=1, order_horizon_ms=0, chunk_bytes=1, consume_batch=2, engine="python"),
         # Worker processes spilling runs that this process merges.
-        DumpTuning(workers=3, chunk_bytes=1, consume_batch=2),
+        DumpTuning(workers=3, chunk_bytes=1, consume_batch=2, engine="python"),
     ],
     ids=["streamed", "external", "workers"],
 )
@@ -239,7 +222,8 @@ def test_dump_spills_and_merges_when_memory_chunk_is_tiny(
     result = dump_source(kafka, _request(tmp_path, topics), tuning=tuning, progress=reports.append)
     _check_dump(result, populated, topics)
     assert [p for p in reports if p.phase == "dump"][-1].records == result.marker.expected_records
-    default = dump_source(kafka, _request(tmp_path / "default", topics))
+    # The native engine with its defaults writes the same payload.
+    default = dump_source(kafka, _request(tmp_path / "default", topics), tuning=DumpTuning(engine="native"))
     assert default.marker.payload_sha256 == result.marker.payload_sha256
     assert list(tmp_path.glob("**/dump-runs-*")) == []  # spilled runs are removed
 
@@ -261,7 +245,9 @@ def test_a_record_later_than_the_horizon_voids_the_stream_but_not_the_order(
     )
     results = {}
     for horizon in (1, 5 * MIN):
-        tuning = DumpTuning(workers=1, order_horizon_ms=horizon, consume_batch=1, grid_cells=100)
+        tuning = DumpTuning(
+            workers=1, order_horizon_ms=horizon, consume_batch=1, grid_cells=100, engine="python"
+        )
         results[horizon] = dump_source(kafka, request, force=True, tuning=tuning)
     assert not results[1].streamed  # the bet was lost: restarted with the external sort
     assert results[5 * MIN].streamed  # within the horizon: written while reading
@@ -300,24 +286,36 @@ def test_a_failing_worker_reports_its_error_instead_of_raising(
     assert not (tmp_path / "source-dump.jsonl.zst").exists()
 
 
+@pytest.mark.parametrize("engine", DUMP_ENGINES)
 def test_empty_window_is_an_empty_day(
-    kafka: KafkaConnection, topics: dict[str, str], populated: dict[str, list[Rec]], tmp_path: Path
+    kafka: KafkaConnection,
+    topics: dict[str, str],
+    populated: dict[str, list[Rec]],
+    tmp_path: Path,
+    engine: EngineChoice,
 ) -> None:
     start = W0 - timedelta(hours=5)
-    result = dump_source(kafka, _request(tmp_path, topics, start, start + timedelta(hours=1)))
+    request = _request(tmp_path, topics, start, start + timedelta(hours=1))
+    result = dump_source(kafka, request, tuning=DumpTuning(engine=engine))
     assert result.marker.status == "empty_day"
     assert result.marker.records == 0
     assert result.marker.coverage.covered_minutes == 0
     assert list(iter_records(result.dump_path)) == []
 
 
+@pytest.mark.parametrize("engine", DUMP_ENGINES)
 def test_dump_is_reused_and_a_corrupted_dump_is_refused(
-    kafka: KafkaConnection, topics: dict[str, str], populated: dict[str, list[Rec]], tmp_path: Path
+    kafka: KafkaConnection,
+    topics: dict[str, str],
+    populated: dict[str, list[Rec]],
+    tmp_path: Path,
+    engine: EngineChoice,
 ) -> None:
-    first = dump_source(kafka, _request(tmp_path, topics))
-    again = dump_source(kafka, _request(tmp_path, topics))
+    tuning = DumpTuning(engine=engine)
+    first = dump_source(kafka, _request(tmp_path, topics), tuning=tuning)
+    again = dump_source(kafka, _request(tmp_path, topics), tuning=tuning)
     assert again.reused and again.marker == first.marker
-    forced = dump_source(kafka, _request(tmp_path, topics), force=True)
+    forced = dump_source(kafka, _request(tmp_path, topics), force=True, tuning=tuning)
     assert not forced.reused and forced.marker.payload_sha256 == first.marker.payload_sha256
     with pytest.raises(DumpError) as window_info:
         dump_source(kafka, _request(tmp_path, topics, W0, W1 + timedelta(minutes=1)))
@@ -330,8 +328,9 @@ def test_dump_is_reused_and_a_corrupted_dump_is_refused(
     assert info.value.reason == "dump_hash_mismatch"
 
 
+@pytest.mark.parametrize("engine", DUMP_ENGINES)
 def test_transaction_markers_count_as_offset_gaps(
-    kafka: KafkaConnection, topics: dict[str, str], tmp_path: Path
+    kafka: KafkaConnection, topics: dict[str, str], tmp_path: Path, engine: EngineChoice
 ) -> None:
     _create(kafka, dict.fromkeys(topics.values(), 1))
     producer = Producer(kafka.client_config(**{"transactional.id": f"tx-{uuid.uuid4().hex}"}))
@@ -343,20 +342,24 @@ def test_transaction_markers_count_as_offset_gaps(
     producer.produce(topics["trades"], b"aborted", b"K", 0, timestamp=W0_MS + 2)
     assert producer.flush(30) == 0  # written to the log before the abort, not purged locally
     producer.abort_transaction(30)
-    result = dump_source(kafka, _request(tmp_path, topics, W0, W1 + timedelta(days=365)))
+    request = _request(tmp_path, topics, W0, W1 + timedelta(days=365))
+    result = dump_source(kafka, request, tuning=DumpTuning(engine=engine))
     assert [r.value for r in iter_records(result.dump_path)] == [b"kept"]
     # Offsets 0 kept, 1 commit marker, 2 aborted record, 3 abort marker.
     assert result.marker.expected_records == 4
     assert result.marker.offset_gaps[f"{topics['trades']}:0"] == 3
 
 
+@pytest.mark.parametrize("engine", REPLAY_ENGINES)
 def test_round_trip_replay_is_identical_and_never_replays_twice(
     kafka: KafkaConnection,
     topics: dict[str, str],
     populated: dict[str, list[Rec]],
     tmp_path: Path,
     unique_name: str,
+    engine: EngineChoice,
 ) -> None:
+    tuning = ReplayTuning(engine=engine)
     dumped = list(iter_records(dump_source(kafka, _request(tmp_path, topics)).dump_path))
     request = ReplayRequest(
         dump_path=tmp_path / "source-dump.jsonl.zst",
@@ -365,7 +368,7 @@ def test_round_trip_replay_is_identical_and_never_replays_twice(
         source_topics=topics,
         default_partitions=2,
     )
-    first = replay_dump(kafka, request)
+    first = replay_dump(kafka, request, tuning=tuning)
     assert not first.skipped and first.produced == len(dumped)
     marker = first.marker
     assert marker.records == len(dumped)
@@ -379,7 +382,7 @@ def test_round_trip_replay_is_identical_and_never_replays_twice(
             for r in dumped
             if r.source_topic == source
         ]
-        got = _consume_all(kafka, target)
+        got = consume_all(kafka, target)
         assert sorted(got, key=repr) == sorted(expected, key=repr), role
         assert marker.records_by_topic[target] == len(expected)
     ends = {t: _end_offsets(kafka, t) for t in marker.topic_map.values()}
@@ -391,28 +394,31 @@ def test_round_trip_replay_is_identical_and_never_replays_twice(
         1,
     ]
 
-    again = replay_dump(kafka, request)
+    again = replay_dump(kafka, request, tuning=tuning)
     assert again.skipped and again.produced == 0 and again.marker == marker
     assert {t: _end_offsets(kafka, t) for t in marker.topic_map.values()} == ends
 
     # Without its marker, a half-replayed run is refused rather than duplicated.
     request.marker_path.unlink()
     with pytest.raises(ReplayError) as info:
-        replay_dump(kafka, request)
+        replay_dump(kafka, request, tuning=tuning)
     assert info.value.reason == "replay_target_not_empty"
-    forced = replay_dump(kafka, request, force=True)
+    forced = replay_dump(kafka, request, force=True, tuning=tuning)
     assert forced.produced == len(dumped)
     after = {t: _end_offsets(kafka, t) for t in marker.topic_map.values()}
     assert sum(map(sum, after.values())) == 2 * sum(map(sum, ends.values()))
 
 
+@pytest.mark.parametrize("engine", REPLAY_ENGINES)
 def test_replay_refuses_a_marker_of_another_dump(
     kafka: KafkaConnection,
     topics: dict[str, str],
     populated: dict[str, list[Rec]],
     tmp_path: Path,
     unique_name: str,
+    engine: EngineChoice,
 ) -> None:
+    tuning = ReplayTuning(engine=engine)
     dump_source(kafka, _request(tmp_path, topics))
     request = ReplayRequest(
         dump_path=tmp_path / "source-dump.jsonl.zst",
@@ -420,25 +426,28 @@ def test_replay_refuses_a_marker_of_another_dump(
         marker_path=tmp_path / "replay-marker.json",
         source_topics=topics,
     )
-    replay_dump(kafka, request)
+    replay_dump(kafka, request, tuning=tuning)
     other = tmp_path / "other.ndjson"
     other.write_bytes(next(iter_records(request.dump_path)).to_line() + b"\n")
     with pytest.raises(ReplayError) as info:
-        replay_dump(kafka, ReplayRequest(other, unique_name, request.marker_path, source_topics=topics))
+        replay_dump(
+            kafka, ReplayRequest(other, unique_name, request.marker_path, source_topics=topics), tuning=tuning
+        )
     assert info.value.reason == "replay_marker_mismatch"
 
 
-def test_replay_reports_an_unreachable_broker(topics: dict[str, str], tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", REPLAY_ENGINES)
+def test_replay_reports_an_unreachable_broker(
+    topics: dict[str, str], tmp_path: Path, engine: EngineChoice
+) -> None:
     dump = tmp_path / "d.ndjson"
     dump.write_bytes(DumpRecord(topics["trades"], 0, 0, W0_MS, "", b"k", b"v").to_line() + b"\n")
     dead = KafkaConnection("127.0.0.1:1")
-    from torghut_sim.replay.replayer import ReplayTuning
-
     with pytest.raises(ReplayError) as info:
         replay_dump(
             dead,
             ReplayRequest(dump, "run_dead", tmp_path / "m.json", source_topics=topics),
-            tuning=ReplayTuning(metadata_timeout_seconds=2),
+            tuning=ReplayTuning(metadata_timeout_seconds=2, engine=engine),
         )
     assert info.value.reason == "broker_unreachable"
 

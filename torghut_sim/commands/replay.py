@@ -17,7 +17,7 @@ from torghut_sim.kafka.cli import (
 )
 from torghut_sim.layout import RunPaths
 from torghut_sim.replay.pacing import PACE_MODES, PaceSettings
-from torghut_sim.replay.replayer import ReplayRequest, replay_dump
+from torghut_sim.replay.replayer import ReplayRequest, ReplayTuning, replay_dump
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,6 +34,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--replication-factor", type=int, default=1)
     add_source_topic_args(parser)
     parser.add_argument("--force", action="store_true", help="replay even when a marker says it was done")
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "native", "python"),
+        default="auto",
+        help="data path: the native engine when built (auto), always it (native), or Python",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -62,7 +68,13 @@ def run(args: argparse.Namespace) -> int:
         replication_factor=args.replication_factor,
         expected_records=_expected_records(args.dump),
     )
-    result = replay_dump(connection_from_args(args), request, force=args.force, progress=terminal_progress())
+    result = replay_dump(
+        connection_from_args(args),
+        request,
+        force=args.force,
+        progress=terminal_progress(),
+        tuning=ReplayTuning(engine=args.engine),
+    )
     print(
         json.dumps(
             {

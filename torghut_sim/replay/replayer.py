@@ -4,6 +4,10 @@ Every record goes to the simulation topic of its source topic's role (`simulatio
 to the same partition number when the target has it. The producer is idempotent with acks=all, only
 failed deliveries call back (each one counted; any failure fails the replay), and the marker is written
 only after a flush confirmed every record. A marker for the same dump turns a rerun into a no-op.
+
+The per-record work (read, hash, decode, produce) runs in the native engine when it is built
+(`replay.native`, same semantics, several times faster); this module's data path is the fallback and
+the reference the engine is tested against.
 """
 
 from __future__ import annotations
@@ -24,9 +28,11 @@ from pybase64 import b64decode
 from torghut_sim.dump.dumper import DEFAULT_SOURCE_TOPICS
 from torghut_sim.dump.io import open_decompressed, payload_sha256
 from torghut_sim.kafka.connection import KafkaConnection
+from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.kafka.progress import ProgressCallback, ProgressTracker
 from torghut_sim.replay.errors import ReplayError
 from torghut_sim.replay.marker import PaceRecord, ReplayMarker
+from torghut_sim.replay.native import choose_engine, produce_native
 from torghut_sim.replay.pacing import Pacer, PaceSettings
 from torghut_sim.replay.topics import ensure_simulation_topics
 from torghut_sim.topics import simulation_topic
@@ -44,7 +50,7 @@ _LEADERLESS_CODES = frozenset(
 
 @dataclass(frozen=True)
 class ReplayTuning:
-    """Producer batching and the patience of the final flush."""
+    """Producer batching, the patience of the final flush, and which engine runs the data path."""
 
     linger_ms: int = 25
     batch_size: int = 1_000_000
@@ -57,6 +63,11 @@ class ReplayTuning:
     poll_every: int = 4_096
     metadata_timeout_seconds: float = 15.0
     producer_overrides: Mapping[str, Any] = field(default_factory=dict)
+    # auto: the native engine when it is built, else Python; native: insist; python: never the engine.
+    # Paced replays (event_time, accelerated) always run in Python: the pace, not the data path, sets
+    # their speed.
+    engine: EngineChoice = "auto"
+    native_parse_workers: int = 0  # the engine's line parsers; 0 = one per CPU
 
 
 @dataclass(frozen=True)
@@ -210,6 +221,8 @@ def replay_dump(
         marker = _existing_marker(request)
         if marker is not None:
             return ReplayResult(marker, produced=0, skipped=True)
+    # Chosen before any topic is created: an engine that is insisted on but missing changes nothing.
+    engine = choose_engine(request, tuning)
     partitions = ensure_simulation_topics(
         connection,
         topic_map,
@@ -221,10 +234,13 @@ def replay_dump(
         _check_targets_empty(connection, partitions, tuning.metadata_timeout_seconds)
     started_at = datetime.now(UTC)
     started = clock()
-    deliveries = DeliveryTracker()
-    producer = Producer(replay_producer_config(connection, tuning, deliveries))
-    digest, counts = _produce_all(producer, request, topic_map, partitions, deliveries, tuning, progress)
-    _flush(producer, deliveries, tuning, connection)
+    if engine is not None:
+        digest, counts = produce_native(engine, connection, request, topic_map, partitions, tuning, progress)
+    else:
+        deliveries = DeliveryTracker()
+        producer = Producer(replay_producer_config(connection, tuning, deliveries))
+        digest, counts = _produce_all(producer, request, topic_map, partitions, deliveries, tuning, progress)
+        _flush(producer, deliveries, tuning, connection)
     produced = sum(counts.values())
     marker = ReplayMarker(
         dump_file=request.dump_path.name,
