@@ -6,6 +6,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/bootstrap.sh"
 devstack install
 ruff check .
+ruff format --check .
 mypy
 # The native Kafka engine's own checks and tests (the Python tests drive it against the real broker).
 (cd native/kafka-engine && test -z "$(gofmt -l .)" && go vet ./... && go test ./...)

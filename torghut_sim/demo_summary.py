@@ -28,7 +28,7 @@ def summary_lines(report: dict[str, Any], report_dir: Path, catalog: Path) -> li
         f"report: {report_dir / 'simulation-report.md'}",
         f"json:   {report_dir / 'simulation-report.json'}",
         "open the Dagster UI:   source scripts/local-env.sh && .venv/bin/dg dev",
-        f"query every day:      .venv/bin/duckdb {catalog} \"SELECT * FROM verdicts\"",
+        f'query every day:      .venv/bin/duckdb {catalog} "SELECT * FROM verdicts"',
     ]
     return lines
 

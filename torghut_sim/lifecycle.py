@@ -154,8 +154,11 @@ class _Day:
         self.marker = verify_dump(self.paths.dump, self.paths.dump_marker)
         before = contamination.snapshot_production(self.production, self.identity)
         contamination.record_before(self.paths.contamination, self.identity, before)
-        return {"dump_records": self.marker.records, "payload_sha256": self.marker.payload_sha256,
-                "connections": self.conns.describe()}
+        return {
+            "dump_records": self.marker.records,
+            "payload_sha256": self.marker.payload_sha256,
+            "connections": self.conns.describe(),
+        }
 
     def provision(self) -> dict[str, Any]:
         """Simulation databases (truncated) and every run topic, before the runtime is pointed at them."""

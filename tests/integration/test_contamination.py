@@ -134,9 +134,11 @@ def test_clickhouse_row_in_the_window_is_contamination(
     tmp_path: Path, targets: ProductionTargets, ch_client: Any, prod_ch: str
 ) -> None:
     def leak() -> None:
-        ch_client.command(f"INSERT INTO {prod_ch}.ta_signals (symbol, event_ts, seq, ingest_ts, is_final, "
-                          "source, window_size, version) VALUES "
-                          f"('AMD', '{DAY} 16:00:00.000', 7, now64(3), 1, 'ta', 'PT1S', 1)")
+        ch_client.command(
+            f"INSERT INTO {prod_ch}.ta_signals (symbol, event_ts, seq, ingest_ts, is_final, "
+            "source, window_size, version) VALUES "
+            f"('AMD', '{DAY} 16:00:00.000', 7, now64(3), 1, 'ta', 'PT1S', 1)"
+        )
 
     with pytest.raises(ContaminationDetectedError) as info:
         _check(tmp_path, targets, leak)
@@ -150,8 +152,9 @@ def test_replacing_an_existing_key_in_the_window_is_contamination(
     tmp_path: Path, targets: ProductionTargets, ch_client: Any, prod_ch: str
 ) -> None:
     def overwrite() -> None:
-        ch_client.command(f"INSERT INTO {prod_ch}.ta_microbars ({COLUMNS}) VALUES "
-                          + bar(f"{DAY} 15:00:00.000", 1))
+        ch_client.command(
+            f"INSERT INTO {prod_ch}.ta_microbars ({COLUMNS}) VALUES " + bar(f"{DAY} 15:00:00.000", 1)
+        )
 
     with pytest.raises(ContaminationDetectedError):
         _check(tmp_path, targets, overwrite)
@@ -168,7 +171,7 @@ def test_postgres_rows_with_the_run_id_are_contamination(
         with psycopg.connect(prod_pg) as conn:
             conn.execute(
                 "INSERT INTO trade_decisions (strategy_id, symbol, decision_json) VALUES ('s', 'NVDA', "
-                "'{\"params\": {\"simulation_context\": {\"simulation_run_id\": \"sim-20260227-01\"}}}')"
+                '\'{"params": {"simulation_context": {"simulation_run_id": "sim-20260227-01"}}}\')'
             )
 
     with pytest.raises(ContaminationDetectedError):
@@ -222,10 +225,14 @@ def test_topic_records_with_the_run_markers_are_contamination(
     targets = ProductionTargets(kafka_config=config, kafka_topics=(topic,))
 
     def live_then_leak() -> None:
-        _produce(config, topic, [
-            (b"AMD", b'{"symbol": "AMD", "seq": 1}', [("source", b"ws")]),
-            (b"MU", b'{"symbol": "MU"}', [("simulation_run_id", b"sim-20260227-01")]),
-        ])
+        _produce(
+            config,
+            topic,
+            [
+                (b"AMD", b'{"symbol": "AMD", "seq": 1}', [("source", b"ws")]),
+                (b"MU", b'{"symbol": "MU"}', [("simulation_run_id", b"sim-20260227-01")]),
+            ],
+        )
 
     with pytest.raises(ContaminationDetectedError):
         _check(tmp_path, targets, live_then_leak)

@@ -93,7 +93,9 @@ def _post(
     token = base64.b64encode(f"{USERNAME}:{password}".encode()).decode()
     query = f"?{urllib.parse.urlencode(params)}" if params else ""
     request = urllib.request.Request(
-        f"{url}/{query}", data=body, method=method,
+        f"{url}/{query}",
+        data=body,
+        method=method,
         headers={"Authorization": f"Basic {token}", **(headers or {})},
     )
     try:
@@ -131,13 +133,20 @@ def test_two_processes_insert_concurrently_and_final_dedupes(
     assert _post(ch.http_url, f"SYSTEM STOP MERGES {table}".encode()).status == 200
     day = dt.datetime.now(dt.UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
     env = {
-        **os.environ, "CH_PORT": str(ch.config.ports.clickhouse), "CH_USER": USERNAME,
-        "CH_PASSWORD": PASSWORD, "CH_TABLE": table, "CH_DAY": day.isoformat(),
+        **os.environ,
+        "CH_PORT": str(ch.config.ports.clickhouse),
+        "CH_USER": USERNAME,
+        "CH_PASSWORD": PASSWORD,
+        "CH_TABLE": table,
+        "CH_DAY": day.isoformat(),
     }
     writers = [
         subprocess.Popen(
-            [sys.executable, "-c", WRITER], env={**env, "CH_LABEL": label, "CH_VERSION": version},
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [sys.executable, "-c", WRITER],
+            env={**env, "CH_LABEL": label, "CH_VERSION": version},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         for label, version in (("old", "1"), ("new", "2"))
     ]
@@ -151,11 +160,11 @@ def test_two_processes_insert_concurrently_and_final_dedupes(
     final = client.query(f"SELECT source, count(), uniqExact(seq) FROM {table} FINAL GROUP BY source")
     assert final.result_rows == [("new", 200, 200)]  # the higher ingest_ts version wins every key
 
-    first = client.query(
-        f"SELECT symbol, event_ts, ingest_ts, window_start FROM {table} FINAL WHERE seq = 5"
-    )
+    first = client.query(f"SELECT symbol, event_ts, ingest_ts, window_start FROM {table} FINAL WHERE seq = 5")
     assert [t.name for t in first.column_types] == [
-        "LowCardinality(String)", "DateTime64(3, 'UTC')", "DateTime64(3, 'UTC')",
+        "LowCardinality(String)",
+        "DateTime64(3, 'UTC')",
+        "DateTime64(3, 'UTC')",
         "Nullable(DateTime64(3, 'UTC'))",
     ]
     expected = ("S1", day + dt.timedelta(milliseconds=5), day + dt.timedelta(seconds=2), None)
@@ -215,8 +224,10 @@ def test_raw_http_inserts_gzip_chunked_and_uncompressed_client(
     created = _post(ch.http_url, f"CREATE TABLE {table} (a UInt32, s String) ENGINE = Memory".encode())
     assert created.status == 200
     gz = _post(
-        ch.http_url, gzip.compress(b"1\tone\n2\ttwo\n"),
-        params={"query": f"INSERT INTO {table} FORMAT TabSeparated"}, headers={"Content-Encoding": "gzip"},
+        ch.http_url,
+        gzip.compress(b"1\tone\n2\ttwo\n"),
+        params={"query": f"INSERT INTO {table} FORMAT TabSeparated"},
+        headers={"Content-Encoding": "gzip"},
     )
     assert gz.status == 200, gz.body
     assert json.loads(gz.headers["X-ClickHouse-Summary"])["written_rows"] == "2"
@@ -226,7 +237,9 @@ def test_raw_http_inserts_gzip_chunked_and_uncompressed_client(
         yield b'{"a": 3, "s": "three"}\n'
 
     chunked = urllib.request.Request(
-        f"{ch.http_url}/", data=chunks(), method="POST",
+        f"{ch.http_url}/",
+        data=chunks(),
+        method="POST",
         headers={
             "Authorization": "Basic " + base64.b64encode(f"{USERNAME}:{PASSWORD}".encode()).decode(),
             "Transfer-Encoding": "chunked",
@@ -282,14 +295,20 @@ def test_replicated_engines_need_a_keeper_the_local_stack_lacks(
 
 def test_data_survives_devstack_down_and_up(tmp_path: Path) -> None:
     port = _free_port()
-    env = {**os.environ, "TORGHUT_DEVSTACK_STATE": str(tmp_path / "state"),
-           "TORGHUT_DEVSTACK_CLICKHOUSE_PORT": str(port)}
+    env = {
+        **os.environ,
+        "TORGHUT_DEVSTACK_STATE": str(tmp_path / "state"),
+        "TORGHUT_DEVSTACK_CLICKHOUSE_PORT": str(port),
+    }
     svc = ClickHouseService(StackConfig(state_dir=tmp_path / "state", ports=Ports(clickhouse=port)))
 
     def devstack(*args: str) -> None:
         subprocess.run(
             [sys.executable, "-m", "torghut_sim.devstack.cli", *args, "clickhouse"],
-            env=env, check=True, timeout=120, capture_output=True,
+            env=env,
+            check=True,
+            timeout=120,
+            capture_output=True,
         )
 
     devstack("up")

@@ -69,8 +69,13 @@ def _produce(
             errors.append(err)
 
     producer.produce(
-        topic, value=value, key=key, partition=partition, timestamp=timestamp_ms,
-        headers=list(headers) if headers is not None else None, on_delivery=on_delivery,
+        topic,
+        value=value,
+        key=key,
+        partition=partition,
+        timestamp=timestamp_ms,
+        headers=list(headers) if headers is not None else None,
+        on_delivery=on_delivery,
     )
     assert producer.flush(30) == 0
     assert errors == []
@@ -79,11 +84,13 @@ def _produce(
 @pytest.fixture
 def consumer(kafka_service: Service, unique_name: str) -> Iterator[Consumer]:
     """A consumer that reads assigned partitions from the beginning and commits nothing."""
-    c = Consumer({
-        "bootstrap.servers": _kafka(kafka_service).bootstrap_servers,
-        "group.id": f"{unique_name}-reader",
-        "enable.auto.commit": False,
-    })
+    c = Consumer(
+        {
+            "bootstrap.servers": _kafka(kafka_service).bootstrap_servers,
+            "group.id": f"{unique_name}-reader",
+            "enable.auto.commit": False,
+        }
+    )
     yield c
     c.close()
 
@@ -137,23 +144,41 @@ def test_historical_create_times_round_trip_out_of_order(
     assert producer.flush(30) == 0
 
     messages = _consume(consumer, topic, [0, 1, 2], len(P0_DAYS) + len(P1_DAYS))
-    got = sorted(
-        (m.partition(), m.offset(), m.timestamp(), (m.value() or b"")[:4]) for m in messages
-    )
+    got = sorted((m.partition(), m.offset(), m.timestamp(), (m.value() or b"")[:4]) for m in messages)
     want = sorted(
-        [(0, i, (TIMESTAMP_CREATE_TIME, anchor - d * DAY_MS), f"p0-{i}".encode()) for i, d in
-         enumerate(P0_DAYS)]
-        + [(1, i, (TIMESTAMP_CREATE_TIME, anchor - d * DAY_MS), f"p1-{i}".encode()) for i, d in
-           enumerate(P1_DAYS)]
+        [
+            (0, i, (TIMESTAMP_CREATE_TIME, anchor - d * DAY_MS), f"p0-{i}".encode())
+            for i, d in enumerate(P0_DAYS)
+        ]
+        + [
+            (1, i, (TIMESTAMP_CREATE_TIME, anchor - d * DAY_MS), f"p1-{i}".encode())
+            for i, d in enumerate(P1_DAYS)
+        ]
     )
     assert got == want
 
     # Hand-computed: the first offset whose timestamp is >= the target, not the offset of the
     # smallest timestamp >= target; -1 (the end) when no record is that recent.
     cases = [
-        (0, 95, 0), (0, 90, 0), (0, 89, 1), (0, 76, 1), (0, 61, 1), (0, 60, 1), (0, 59, 3),
-        (0, 50, 3), (0, 31, 3), (0, 30, 3), (0, 29, 5), (0, 11, 5), (0, 10, 5), (0, 9, -1),
-        (1, 101, 0), (1, 99, 1), (1, 51, 1), (1, 5, 1), (1, 4, -1),
+        (0, 95, 0),
+        (0, 90, 0),
+        (0, 89, 1),
+        (0, 76, 1),
+        (0, 61, 1),
+        (0, 60, 1),
+        (0, 59, 3),
+        (0, 50, 3),
+        (0, 31, 3),
+        (0, 30, 3),
+        (0, 29, 5),
+        (0, 11, 5),
+        (0, 10, 5),
+        (0, 9, -1),
+        (1, 101, 0),
+        (1, 99, 1),
+        (1, 51, 1),
+        (1, 5, 1),
+        (1, 4, -1),
         (2, 1000, -1),
     ]
     # One request per target: a ListOffsets request names each partition at most once.

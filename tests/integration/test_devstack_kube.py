@@ -104,7 +104,10 @@ def test_json_patch_of_element_automation_with_test_op(
     wanted = "manual" if current == "auto" else "auto"
     path = f"{pointer}/automation"
     custom.patch_namespaced_custom_object(
-        *APPSET[:2], namespace, APPSET[2], "product",
+        *APPSET[:2],
+        namespace,
+        APPSET[2],
+        "product",
         [{"op": "test", "path": path, "value": current}, {"op": "replace", "path": path, "value": wanted}],
         _content_type=JSON_PATCH,
     )
@@ -113,7 +116,10 @@ def test_json_patch_of_element_automation_with_test_op(
     # The test op guards against a concurrent change: the old value no longer matches, nothing is written.
     with pytest.raises(client.ApiException) as err:
         custom.patch_namespaced_custom_object(
-            *APPSET[:2], namespace, APPSET[2], "product",
+            *APPSET[:2],
+            namespace,
+            APPSET[2],
+            "product",
             [{"op": "test", "path": path, "value": current}, {"op": "replace", "path": path, "value": "x"}],
             _content_type=JSON_PATCH,
         )
@@ -229,7 +235,10 @@ def test_cli_up_status_down_on_a_separate_stack(kube_service: Service, tmp_path:
         assert Path(report["endpoints"]["kubeconfig"]).is_file()
         kubectl = subprocess.run(
             ["kubectl", "--kubeconfig", report["endpoints"]["kubeconfig"], "get", "crd", "-o", "name"],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
         )
         assert kubectl.returncode == 0, kubectl.stderr
         assert "customresourcedefinition.apiextensions.k8s.io/services.serving.knative.dev" in kubectl.stdout

@@ -87,8 +87,12 @@ class Stack:
 
 @pytest.fixture
 def stack(
-    kube_service: Any, kafka_service: Any, clickhouse_service: Any, postgres_service: Any,
-    unique_name: str, tmp_path: Path,
+    kube_service: Any,
+    kafka_service: Any,
+    clickhouse_service: Any,
+    postgres_service: Any,
+    unique_name: str,
+    tmp_path: Path,
 ) -> Iterator[Stack]:
     """A namespace with the upstream objects, a seeded day in private source topics, the production schema."""
     from kubernetes import client
@@ -103,8 +107,15 @@ def stack(
     ensure_production_schema(ch_client)
     endpoint = ClickHouseEndpoint(clickhouse_service.http_url, ch.USERNAME, ch.PASSWORD)
     yield Stack(
-        client.CustomObjectsApi(api), client.CoreV1Api(api), namespace, kafka_service.bootstrap_servers,
-        postgres_service.dsn(), ch_client, endpoint, sources, tmp_path,
+        client.CustomObjectsApi(api),
+        client.CoreV1Api(api),
+        namespace,
+        kafka_service.bootstrap_servers,
+        postgres_service.dsn(),
+        ch_client,
+        endpoint,
+        sources,
+        tmp_path,
     )
     with contextlib.suppress(Exception):
         client.CoreV1Api(api).delete_namespace(namespace)
@@ -116,10 +127,25 @@ def controller(stack: Stack) -> Iterator[Path]:
     heartbeat = stack.tmp / "heartbeat.json"
     log = open(stack.tmp / "runtime.log", "ab")  # noqa: SIM115 - closed below, after the process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "torghut_sim.devstack.refruntime", "--namespace", stack.namespace,
-         "--heartbeat", str(heartbeat), "--poll-seconds", "0.5", "--idle-seconds", "2",
-         "--stable-seconds", "2"],
-        stdout=log, stderr=subprocess.STDOUT, cwd=REPO, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "torghut_sim.devstack.refruntime",
+            "--namespace",
+            stack.namespace,
+            "--heartbeat",
+            str(heartbeat),
+            "--poll-seconds",
+            "0.5",
+            "--idle-seconds",
+            "2",
+            "--stable-seconds",
+            "2",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=REPO,
+        start_new_session=True,
     )
     try:
         yield heartbeat
@@ -146,8 +172,11 @@ def knative_ready(stack: Stack) -> str | None:
     obj = stack.get(KNATIVE)
     status = obj.get("status") or {}
     ready = next((c for c in status.get("conditions") or [] if c.get("type") == "Ready"), {})
-    if (status.get("observedGeneration") == obj["metadata"]["generation"] and ready.get("status") == "True"
-            and status.get("latestReadyRevisionName") == status.get("latestCreatedRevisionName")):
+    if (
+        status.get("observedGeneration") == obj["metadata"]["generation"]
+        and ready.get("status") == "True"
+        and status.get("latestReadyRevisionName") == status.get("latestCreatedRevisionName")
+    ):
         return str(status["latestReadyRevisionName"])
     return None
 
@@ -155,8 +184,10 @@ def knative_ready(stack: Stack) -> str | None:
 def flink_running(stack: Stack) -> bool:
     obj = stack.get(FLINK)
     status = obj.get("status") or {}
-    return bool(status.get("observedGeneration") == obj["metadata"]["generation"]
-                and (status.get("jobStatus") or {}).get("state") == "RUNNING")
+    return bool(
+        status.get("observedGeneration") == obj["metadata"]["generation"]
+        and (status.get("jobStatus") or {}).get("state") == "RUNNING"
+    )
 
 
 def env_list(stack: Stack) -> list[dict[str, Any]]:
@@ -171,10 +202,13 @@ def set_env(stack: Stack, env: list[dict[str, Any]]) -> None:
 def simulation_env(baseline: list[dict[str, Any]], names: RunNames, dsn: str) -> list[dict[str, Any]]:
     window = session_window(DAY)
     values = {
-        **PAPER_ONLY_ENV, "TRADING_ENABLED": "true", "DB_DSN": dsn,
+        **PAPER_ONLY_ENV,
+        "TRADING_ENABLED": "true",
+        "DB_DSN": dsn,
         "TRADING_SIGNAL_TABLE": f"{names.simulation_database}.ta_signals",
         "TRADING_PRICE_TABLE": f"{names.simulation_database}.ta_microbars",
-        "TRADING_SIMULATION_RUN_ID": names.run_id, "TRADING_SIMULATION_DATASET_ID": names.dataset_id,
+        "TRADING_SIMULATION_RUN_ID": names.run_id,
+        "TRADING_SIMULATION_DATASET_ID": names.dataset_id,
         "TRADING_SIMULATION_WINDOW_START": window.session_start.isoformat(),
         "TRADING_SIMULATION_WINDOW_END": window.session_end.isoformat(),
         "TRADING_ORDER_FEED_TOPIC": names.topic("order_updates"),
@@ -195,8 +229,13 @@ def replay(stack: Stack, names: RunNames) -> int:
     """Copy the session's records into the run's simulation topics in timestamp order, as a replay does."""
     window = session_window(DAY)
     low, high = int(window.session_start.timestamp() * 1000), int(window.session_end.timestamp() * 1000)
-    consumer = Consumer({"bootstrap.servers": stack.bootstrap, "group.id": f"replay-{names.run_token}",
-                         "enable.auto.commit": False})
+    consumer = Consumer(
+        {
+            "bootstrap.servers": stack.bootstrap,
+            "group.id": f"replay-{names.run_token}",
+            "enable.auto.commit": False,
+        }
+    )
     producer = Producer({"bootstrap.servers": stack.bootstrap, "linger.ms": 20})
     records: list[tuple[int, int, str, int, bytes, bytes]] = []
     for role, source in stack.sources.items():
@@ -226,21 +265,29 @@ def provision(stack: Stack, names: RunNames) -> str:
 
     provision_clickhouse([stack.endpoint], names.simulation_database)
     dsn = stack.pg_admin.rsplit("/", 1)[0] + f"/{names.simulation_database}"
-    provision_postgres(PostgresPlan(
-        admin_dsn=stack.pg_admin, simulation_dsn=dsn,
-        migrations_command=[sys.executable, "-m", "torghut_sim.devstack.migrate"],
-        window_start=session_window(DAY).session_start, migrations_cwd=REPO,
-    ))
+    provision_postgres(
+        PostgresPlan(
+            admin_dsn=stack.pg_admin,
+            simulation_dsn=dsn,
+            migrations_command=[sys.executable, "-m", "torghut_sim.devstack.migrate"],
+            window_start=session_window(DAY).session_start,
+            migrations_cwd=REPO,
+        )
+    )
     ensure_topics(stack.bootstrap, [names.topic(r) for r in ("trades", "quotes", "bars", "status")], 3)
     return dsn
 
 
 def configure_ta(stack: Stack, names: RunNames) -> None:
     data = {
-        "TA_TRADES_TOPIC": names.topic("trades"), "TA_QUOTES_TOPIC": names.topic("quotes"),
-        "TA_BARS1M_TOPIC": names.topic("bars"), "TA_MICROBARS_TOPIC": names.topic("ta_microbars"),
-        "TA_SIGNALS_TOPIC": names.topic("ta_signals"), "TA_STATUS_TOPIC": names.topic("ta_status"),
-        "TA_GROUP_ID": names.ta_group_id, "TA_AUTO_OFFSET_RESET": "earliest",
+        "TA_TRADES_TOPIC": names.topic("trades"),
+        "TA_QUOTES_TOPIC": names.topic("quotes"),
+        "TA_BARS1M_TOPIC": names.topic("bars"),
+        "TA_MICROBARS_TOPIC": names.topic("ta_microbars"),
+        "TA_SIGNALS_TOPIC": names.topic("ta_signals"),
+        "TA_STATUS_TOPIC": names.topic("ta_status"),
+        "TA_GROUP_ID": names.ta_group_id,
+        "TA_AUTO_OFFSET_RESET": "earliest",
         "TA_CLICKHOUSE_URL": f"jdbc:clickhouse://127.0.0.1:58123/{names.simulation_database}",
     }
     stack.core.patch_namespaced_config_map(CONFIGMAP, stack.namespace, {"data": data})
@@ -290,27 +337,48 @@ def test_reference_runtime_plays_ta_and_torghut_then_stops(stack: Stack) -> None
 
         # A live env is refused: Ready=False with the guard's reason, nothing starts.
         names_x = names_for_run_id(f"sim-{stack.namespace}-x", "torghut-trades-20260306")
-        live = [dict(e, value="live") if e["name"] == "TRADING_MODE" else e
-                for e in simulation_env(stack.baseline_env, names_x, "postgresql://u:p@127.0.0.1:1/x")]
+        live = [
+            dict(e, value="live") if e["name"] == "TRADING_MODE" else e
+            for e in simulation_env(stack.baseline_env, names_x, "postgresql://u:p@127.0.0.1:1/x")
+        ]
         set_env(stack, live)
-        refused = wait_for("the refusal", lambda: next(
-            (c for c in (stack.get(KNATIVE).get("status") or {}).get("conditions") or []
-             if c["type"] == "Ready" and c["status"] == "False"), None))
+        refused = wait_for(
+            "the refusal",
+            lambda: next(
+                (
+                    c
+                    for c in (stack.get(KNATIVE).get("status") or {}).get("conditions") or []
+                    if c["type"] == "Ready" and c["status"] == "False"
+                ),
+                None,
+            ),
+        )
         assert refused["reason"] == "not_paper_only"
         assert beat(heartbeat).get("torghut") is None
 
         names, dsn = run_simulation(stack, f"sim-{stack.namespace}-a", heartbeat)
-        counts = {t: pg_rows(dsn, f"SELECT count(*) FROM {t}")[0][0] for t in (
-            "trade_decisions", "executions", "execution_order_events", "execution_tca_metrics",
-            "llm_decision_reviews")}
+        counts = {
+            t: pg_rows(dsn, f"SELECT count(*) FROM {t}")[0][0]
+            for t in (
+                "trade_decisions",
+                "executions",
+                "execution_order_events",
+                "execution_tca_metrics",
+                "llm_decision_reviews",
+            )
+        }
         assert all(n > 0 for n in counts.values()), counts
         verdicts = {v for (v,) in pg_rows(dsn, "SELECT DISTINCT verdict FROM llm_decision_reviews")}
         assert {"approve", "veto"} <= verdicts
-        run_ids = pg_rows(dsn, "SELECT DISTINCT decision_json->'params'->'simulation_context'->>"
-                               "'simulation_run_id' FROM trade_decisions")
+        run_ids = pg_rows(
+            dsn,
+            "SELECT DISTINCT decision_json->'params'->'simulation_context'->>"
+            "'simulation_run_id' FROM trade_decisions",
+        )
         assert run_ids == [(names.run_id,)]
-        adapters = pg_rows(dsn, "SELECT DISTINCT execution_expected_adapter, execution_actual_adapter "
-                                "FROM executions")
+        adapters = pg_rows(
+            dsn, "SELECT DISTINCT execution_expected_adapter, execution_actual_adapter FROM executions"
+        )
         assert adapters == [("simulation", "simulation")]
         sides = {s for (s,) in pg_rows(dsn, "SELECT DISTINCT side FROM executions")}
         assert sides == {"buy", "sell"}
@@ -318,8 +386,14 @@ def test_reference_runtime_plays_ta_and_torghut_then_stops(stack: Stack) -> None
         topics = pg_rows(dsn, "SELECT DISTINCT source_topic FROM execution_order_events")
         assert topics == [(names.topic("order_updates"),)]
         # The TA reports every couple of seconds; its row catches up with what it has seen.
-        ta = wait_for("the TA progress row", lambda: (p := progress(dsn, names.run_id, "ta")) is not None
-                      and p["payload_json"]["malformed"] >= 1 and p)
+        ta = wait_for(
+            "the TA progress row",
+            lambda: (
+                (p := progress(dsn, names.run_id, "ta")) is not None
+                and p["payload_json"]["malformed"] >= 1
+                and p
+            ),
+        )
         # Replayed in time order, only the few clock-skewed records arrive too late for their second.
         assert ta["payload_json"]["late"] < 0.01 * ta["payload_json"]["records"]
         quoted = stack.clickhouse.query(
@@ -335,34 +409,50 @@ def test_reference_runtime_plays_ta_and_torghut_then_stops(stack: Stack) -> None
         # Restore the env: the runtime stops, the baseline configuration is ready again, rows stop.
         set_env(stack, stack.baseline_env)
         wait_for("the restored revision", lambda: knative_ready(stack))
-        wait_for("both parts to stop",
-                 lambda: (b := beat(heartbeat)) and b["ta"] is None and b["torghut"] is None)
+        wait_for(
+            "both parts to stop", lambda: (b := beat(heartbeat)) and b["ta"] is None and b["torghut"] is None
+        )
         before = stack.clickhouse.query(
-            f"SELECT count() FROM `{names.simulation_database}`.ta_microbars").result_rows[0][0]
+            f"SELECT count() FROM `{names.simulation_database}`.ta_microbars"
+        ).result_rows[0][0]
         decisions = counts["trade_decisions"]
         replay(stack, names)
         cycles = beat(heartbeat)["cycles"]
         wait_for("ten more controller cycles", lambda: beat(heartbeat).get("cycles", 0) >= cycles + 10)
-        assert stack.clickhouse.query(
-            f"SELECT count() FROM `{names.simulation_database}`.ta_microbars").result_rows[0][0] == before
+        assert (
+            stack.clickhouse.query(
+                f"SELECT count() FROM `{names.simulation_database}`.ta_microbars"
+            ).result_rows[0][0]
+            == before
+        )
         assert pg_rows(dsn, "SELECT count(*) FROM trade_decisions")[0][0] == decisions
 
         # The same seeded day again, as another run: the same rows, ids and ingest times aside.
         names_b, dsn_b = run_simulation(stack, f"sim-{stack.namespace}-b", heartbeat)
         set_env(stack, stack.baseline_env)
-    for table, columns in (("ta_microbars", "symbol, event_ts, seq, o, h, l, c, v, vwap, count"),
-                           ("ta_signals", "symbol, event_ts, seq, macd, macd_hist, rsi14, boll_upper, "
-                                          "vwap_session, vwap_w5m, imbalance_spread, vol_realized_w60s, "
-                                          "microstructure_signal_v1")):
-        rows = [stack.clickhouse.query(f"SELECT {columns} FROM `{db}`.{table} FINAL ORDER BY symbol, event_ts"
-                                       ).result_rows for db in (names.simulation_database,
-                                                                 names_b.simulation_database)]
+    for table, columns in (
+        ("ta_microbars", "symbol, event_ts, seq, o, h, l, c, v, vwap, count"),
+        (
+            "ta_signals",
+            "symbol, event_ts, seq, macd, macd_hist, rsi14, boll_upper, "
+            "vwap_session, vwap_w5m, imbalance_spread, vol_realized_w60s, "
+            "microstructure_signal_v1",
+        ),
+    ):
+        rows = [
+            stack.clickhouse.query(
+                f"SELECT {columns} FROM `{db}`.{table} FINAL ORDER BY symbol, event_ts"
+            ).result_rows
+            for db in (names.simulation_database, names_b.simulation_database)
+        ]
         assert rows[0] == rows[1] and rows[0]
-    query = ("SELECT d.symbol, d.status, d.created_at, d.executed_at, d.decision_json->>'action', "
-             "d.decision_json->>'qty', r.verdict, r.confidence, e.side, e.submitted_qty, e.filled_qty, "
-             "e.avg_fill_price, e.status, t.slippage_bps FROM trade_decisions d "
-             "JOIN llm_decision_reviews r ON r.trade_decision_id = d.id "
-             "LEFT JOIN executions e ON e.trade_decision_id = d.id "
-             "LEFT JOIN execution_tca_metrics t ON t.execution_id = e.id ORDER BY d.created_at, d.symbol")
+    query = (
+        "SELECT d.symbol, d.status, d.created_at, d.executed_at, d.decision_json->>'action', "
+        "d.decision_json->>'qty', r.verdict, r.confidence, e.side, e.submitted_qty, e.filled_qty, "
+        "e.avg_fill_price, e.status, t.slippage_bps FROM trade_decisions d "
+        "JOIN llm_decision_reviews r ON r.trade_decision_id = d.id "
+        "LEFT JOIN executions e ON e.trade_decision_id = d.id "
+        "LEFT JOIN execution_tca_metrics t ON t.execution_id = e.id ORDER BY d.created_at, d.symbol"
+    )
     first, second = pg_rows(dsn, query), pg_rows(dsn_b, query)
     assert first == second and len(first) == counts["trade_decisions"]

@@ -53,7 +53,11 @@ def stack(
     for future in admin.create_topics([NewTopic(t, 1, 1) for t in topics]).values():
         future.result(30)
     yield {
-        "tokens": tokens, "bystander": bystander, "kafka": kafka, "topics": topics, "ch": ch,
+        "tokens": tokens,
+        "bystander": bystander,
+        "kafka": kafka,
+        "topics": topics,
+        "ch": ch,
         "admin_dsn": postgres_service.dsn(),
         "endpoint": ClickHouseEndpoint(clickhouse_service.http_url, USERNAME, PASSWORD),
     }
@@ -81,19 +85,28 @@ def _present(stack: dict[str, Any]) -> dict[str, set[str]]:
 def test_drops_only_old_finished_runs_and_spares_the_locked_one(stack: dict[str, Any], prefix: str) -> None:
     tokens = stack["tokens"]
     plan = plan_cleanup(
-        datetime.now(UTC), timedelta(days=14), tokens["locked"], [stack["endpoint"]], stack["admin_dsn"],
-        stack["kafka"], token_prefix=prefix,
+        datetime.now(UTC),
+        timedelta(days=14),
+        tokens["locked"],
+        [stack["endpoint"]],
+        stack["admin_dsn"],
+        stack["kafka"],
+        token_prefix=prefix,
     )
     dropping = {(i.kind, i.run_token) for i in plan.to_drop}
     assert dropping == {
-        ("clickhouse_database", tokens["old"]), ("postgres_database", tokens["old"]), ("topic", tokens["old"])
+        ("clickhouse_database", tokens["old"]),
+        ("postgres_database", tokens["old"]),
+        ("topic", tokens["old"]),
     }
     assert {i.reason for i in plan.items if i.run_token == tokens["locked"]} == {"run holds the runtime lock"}
 
     execute_cleanup(plan, [stack["endpoint"]], stack["admin_dsn"], stack["kafka"])
     present = _present(stack)
     names = {
-        "postgres": "torghut_sim_{}", "clickhouse": "torghut_sim_{}", "topics": "torghut.sim.trades.v1.{}"
+        "postgres": "torghut_sim_{}",
+        "clickhouse": "torghut_sim_{}",
+        "topics": "torghut.sim.trades.v1.{}",
     }
     for key, name_of in names.items():
         assert name_of.format(tokens["old"]) not in present[key]
@@ -108,10 +121,21 @@ def test_cli_is_a_dry_run_by_default(
     monkeypatch.setenv("T_ADMIN_DSN", stack["admin_dsn"])
     monkeypatch.setenv("T_CH_PASSWORD", PASSWORD)
     args = [
-        "cleanup", "--older-than", "14d", "--token-prefix", prefix,
-        "--clickhouse-url", stack["endpoint"].http_url, "--clickhouse-user", USERNAME,
-        "--clickhouse-password-env", "T_CH_PASSWORD", "--postgres-admin-dsn-env", "T_ADMIN_DSN",
-        "--kafka-bootstrap", stack["kafka"]["bootstrap.servers"],
+        "cleanup",
+        "--older-than",
+        "14d",
+        "--token-prefix",
+        prefix,
+        "--clickhouse-url",
+        stack["endpoint"].http_url,
+        "--clickhouse-user",
+        USERNAME,
+        "--clickhouse-password-env",
+        "T_CH_PASSWORD",
+        "--postgres-admin-dsn-env",
+        "T_ADMIN_DSN",
+        "--kafka-bootstrap",
+        stack["kafka"]["bootstrap.servers"],
     ]
     before = _present(stack)
     assert main(args) == 0

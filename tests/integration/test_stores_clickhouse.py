@@ -161,11 +161,13 @@ def test_progress_last_prices_and_export(
 ) -> None:
     provision_clickhouse([endpoint], sim_db, production_database=prod_db)
     assert latest_event_ts(endpoint, sim_db) is None
-    rows = ", ".join([
-        microbar("NVDA", "2026-02-27 14:30:00.000", 1, "123.4567891234"),
-        microbar("NVDA", "2026-02-27 14:30:01.500", 2, "124.01"),
-        microbar("AMD", "2026-02-27 14:30:00.250", 1, "99.99"),
-    ])
+    rows = ", ".join(
+        [
+            microbar("NVDA", "2026-02-27 14:30:00.000", 1, "123.4567891234"),
+            microbar("NVDA", "2026-02-27 14:30:01.500", 2, "124.01"),
+            microbar("AMD", "2026-02-27 14:30:00.250", 1, "99.99"),
+        ]
+    )
     ch.client().command(f"INSERT INTO {sim_db}.ta_microbars ({MICROBAR_COLUMNS}) VALUES {rows}")
 
     progress = {p.table: p for p in table_progress(endpoint, sim_db)}
@@ -182,7 +184,8 @@ def test_progress_last_prices_and_export(
     read = pq.read_table(paths.output_table("last_prices"))
     assert read.schema.equals(EXPORT_SCHEMAS["last_prices"])
     assert read.to_pylist()[0] == {
-        "symbol": "AMD", "last_price": Decimal("99.99"),
+        "symbol": "AMD",
+        "last_price": Decimal("99.99"),
         "last_event_ts": datetime(2026, 2, 27, 14, 30, 0, 250000, tzinfo=UTC),
     }
 

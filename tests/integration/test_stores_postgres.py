@@ -73,9 +73,12 @@ def test_provision_creates_migrates_and_seeds_cursor(pg: PostgresService, sim_db
     assert result.created is True
     assert PASSWORD not in result.simulation_dsn and ":***@" in result.simulation_dsn
     with psycopg.connect(pg.dsn(sim_db)) as conn:
-        tables = {r[0] for r in conn.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
-        )}
+        tables = {
+            r[0]
+            for r in conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"
+            )
+        }
         cursor = conn.execute("SELECT source, account_label, cursor_at FROM trade_cursor").fetchall()
     assert set(RUNTIME_TABLES) <= tables
     assert cursor == [("clickhouse", "paper", WINDOW_START)]
@@ -84,9 +87,7 @@ def test_provision_creates_migrates_and_seeds_cursor(pg: PostgresService, sim_db
 def test_reprovision_truncates_and_keeps_schema(pg: PostgresService, sim_db: str) -> None:
     provision_postgres(_plan(pg, sim_db))
     with psycopg.connect(pg.dsn(sim_db)) as conn:
-        conn.execute(
-            "INSERT INTO trade_decisions (strategy_id, symbol) VALUES ('s1', 'NVDA')"
-        )
+        conn.execute("INSERT INTO trade_decisions (strategy_id, symbol) VALUES ('s1', 'NVDA')")
         conn.execute("UPDATE trade_cursor SET cursor_at = now()")
     later = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
     result = provision_postgres(_plan(pg, sim_db, window_start=later))

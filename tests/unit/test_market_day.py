@@ -42,12 +42,26 @@ def test_envelope_and_payloads_follow_the_contract() -> None:
     seen = set()
     for record in _records(DaySpec(DAY, symbols=("NVDA",), trade_rate=0.05, malformed=0, edges=False)):
         doc = orjson.loads(record.value)
-        assert set(doc) == {"ingest_ts", "event_ts", "feed", "channel", "symbol", "seq", "is_final", "source",
-                            "window", "payload", "version"}
+        assert set(doc) == {
+            "ingest_ts",
+            "event_ts",
+            "feed",
+            "channel",
+            "symbol",
+            "seq",
+            "is_final",
+            "source",
+            "window",
+            "payload",
+            "version",
+        }
         assert (doc["feed"], doc["source"], doc["version"]) == ("iex", "ws", 1)
         assert set(doc["window"]) == {"size", "step", "start", "end"}
-        expected = {"trades": {"i", "p", "s", "t"}, "quotes": {"bp", "bs", "ap", "as", "t"},
-                    "bars": {"o", "h", "l", "c", "v", "t", "is_final"}}.get(record.role)
+        expected = {
+            "trades": {"i", "p", "s", "t"},
+            "quotes": {"bp", "bs", "ap", "as", "t"},
+            "bars": {"o", "h", "l", "c", "v", "t", "is_final"},
+        }.get(record.role)
         if expected is not None:
             assert set(doc["payload"]) == expected
             assert record.key == b"NVDA"
@@ -67,13 +81,17 @@ def test_edges_sit_just_outside_the_session_and_everything_else_inside() -> None
     window = session_window(DAY)
     start, end = _ms(window.session_start), _ms(window.session_end)
     records = _records(DaySpec(DAY, symbols=("NVDA",), trade_rate=0.05, disorder=False, malformed=0))
-    outside = sorted(r.timestamp_ms - (start if r.timestamp_ms < start else end) for r in records
-                     if not start <= r.timestamp_ms < end)
+    outside = sorted(
+        r.timestamp_ms - (start if r.timestamp_ms < start else end)
+        for r in records
+        if not start <= r.timestamp_ms < end
+    )
     # Bars and quotes near the close may also land after it (publication latency), but never before open.
     assert [d for d in outside if d < 0] == [-3, -1]
     assert 0 in outside and 2 in outside
-    without = _records(DaySpec(DAY, symbols=("NVDA",), trade_rate=0.05, disorder=False, malformed=0,
-                               edges=False))
+    without = _records(
+        DaySpec(DAY, symbols=("NVDA",), trade_rate=0.05, disorder=False, malformed=0, edges=False)
+    )
     assert all(r.timestamp_ms >= start for r in without)
 
 
@@ -81,8 +99,9 @@ def test_an_early_close_day_ends_at_one_pm_new_york() -> None:
     day = date(2025, 11, 28)
     window = session_window(day)
     assert window.early_close
-    records = _records(DaySpec(day, symbols=("MU",), trade_rate=0.05, edges=False, malformed=0,
-                               disorder=False))
+    records = _records(
+        DaySpec(day, symbols=("MU",), trade_rate=0.05, edges=False, malformed=0, disorder=False)
+    )
     assert max(r.timestamp_ms for r in records) <= _ms(window.session_end) + 1
     assert max(r.timestamp_ms for r in records) > _ms(window.session_end) - 60_000
 
@@ -90,8 +109,16 @@ def test_an_early_close_day_ends_at_one_pm_new_york() -> None:
 def test_a_quiet_gap_has_no_market_records() -> None:
     window = session_window(DAY)
     gap_start = _ms(window.session_start) + 90 * 60_000  # 11:00 New York
-    records = _records(DaySpec(DAY, symbols=("NVDA", "AMD"), trade_rate=0.2, malformed=0, edges=False,
-                               gaps=(Gap(time(11, 0), 20),)))
+    records = _records(
+        DaySpec(
+            DAY,
+            symbols=("NVDA", "AMD"),
+            trade_rate=0.2,
+            malformed=0,
+            edges=False,
+            gaps=(Gap(time(11, 0), 20),),
+        )
+    )
     gap_end = gap_start + 20 * 60_000
     inside = [r for r in records if gap_start <= r.timestamp_ms < gap_end and r.role != "status"]
     assert inside == []
@@ -155,15 +182,34 @@ def test_markers_are_per_target_topics(tmp_path: Path) -> None:
     a = SeedRequest(SMALL, "127.0.0.1:1", tmp_path)
     b = SeedRequest(SMALL, "127.0.0.1:1", tmp_path, topics={**PRODUCTION_SOURCE_TOPICS, "trades": "x"})
     assert a.marker_path != b.marker_path
-    assert a.topics == {"trades": "torghut.trades.v1", "quotes": "torghut.quotes.v1",
-                        "bars": "torghut.bars.1m.v1", "status": "torghut.status.v1"}
+    assert a.topics == {
+        "trades": "torghut.trades.v1",
+        "quotes": "torghut.quotes.v1",
+        "bars": "torghut.bars.1m.v1",
+        "status": "torghut.status.v1",
+    }
 
 
 def test_cli_arguments_build_the_spec() -> None:
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers(dest="command"))
-    args = parser.parse_args(["seed-day", "2026-03-06", "--symbols", "3", "--scale", "full",
-                              "--gaps", "11:00/10,14:00/5", "--seed", "9", "--no-edges", "--malformed", "0"])
+    args = parser.parse_args(
+        [
+            "seed-day",
+            "2026-03-06",
+            "--symbols",
+            "3",
+            "--scale",
+            "full",
+            "--gaps",
+            "11:00/10,14:00/5",
+            "--seed",
+            "9",
+            "--no-edges",
+            "--malformed",
+            "0",
+        ]
+    )
     spec = spec_from_args(args)
     assert spec.symbols == ("NVDA", "AVGO", "AMD") and spec.trade_rate == 8.0 and spec.seed == 9
     assert spec.gaps == (Gap(time(11, 0), 10), Gap(time(14, 0), 5)) and not spec.edges and spec.malformed == 0

@@ -54,9 +54,14 @@ def test_each_generation_gets_the_next_revision_which_becomes_ready(upstream_dir
 
 
 def test_a_refused_generation_is_ready_false_and_keeps_the_old_revision_serving() -> None:
-    svc = {"metadata": {"name": "torghut-sim", "namespace": "torghut", "generation": 3},
-           "status": {"observedGeneration": 2, "latestCreatedRevisionName": "torghut-sim-00002",
-                      "latestReadyRevisionName": "torghut-sim-00002"}}
+    svc = {
+        "metadata": {"name": "torghut-sim", "namespace": "torghut", "generation": 3},
+        "status": {
+            "observedGeneration": 2,
+            "latestCreatedRevisionName": "torghut-sim-00002",
+            "latestReadyRevisionName": "torghut-sim-00002",
+        },
+    }
     status = knative_status(svc, Verdict("False", "not_paper_only", "TRADING_MODE='live'"), NOW)
     conditions = {c["type"]: c for c in status["conditions"]}
     assert conditions["Ready"]["status"] == "False" and conditions["Ready"]["reason"] == "not_paper_only"
@@ -79,13 +84,15 @@ def test_flink_status_records_the_reconciled_spec_and_state(upstream_dir: Path) 
 
 def _sim_env(**extra: str) -> dict[str, str]:
     return {
-        **PAPER_ONLY_ENV, "DB_DSN": "postgresql://u:p@127.0.0.1:55432/torghut_sim_x",
+        **PAPER_ONLY_ENV,
+        "DB_DSN": "postgresql://u:p@127.0.0.1:55432/torghut_sim_x",
         "TRADING_SIGNAL_TABLE": "torghut_sim_x.ta_signals",
         "TRADING_PRICE_TABLE": "torghut_sim_x.ta_microbars",
         "TRADING_SIMULATION_RUN_ID": "sim-20260306-01",
         "TRADING_SIMULATION_WINDOW_START": "2026-03-06T14:30:00Z",
         "TRADING_SIMULATION_WINDOW_END": "2026-03-06T21:00:00Z",
-        "TRADING_ORDER_FEED_TOPIC": "torghut.sim.trade-updates.v1.sim_20260306_01", **extra,
+        "TRADING_ORDER_FEED_TOPIC": "torghut.sim.trade-updates.v1.sim_20260306_01",
+        **extra,
     }
 
 
@@ -99,14 +106,17 @@ def test_the_upstream_env_is_baseline_and_a_simulation_env_parses(upstream_dir: 
     assert "p@" not in repr(settings)
 
 
-@pytest.mark.parametrize(("extra", "reason"), [
-    ({"TRADING_MODE": "live"}, "not_paper_only"),
-    ({"TRADING_SIGNAL_TABLE": "torghut.ta_signals"}, "production_database"),
-    ({"TRADING_ORDER_FEED_TOPIC": "torghut.trade-updates.v1"}, "production_topic"),
-    ({"TRADING_SIMULATION_WINDOW_END": "2026-03-06T14:00:00Z"}, "invalid_window"),
-    ({"TRADING_SIMULATION_RUN_ID": ""}, "simulation_env_incomplete"),
-    ({"DB_DSN": "postgresql://$(USER):$(PW)@h/db"}, "db_dsn_unresolved"),
-])
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ({"TRADING_MODE": "live"}, "not_paper_only"),
+        ({"TRADING_SIGNAL_TABLE": "torghut.ta_signals"}, "production_database"),
+        ({"TRADING_ORDER_FEED_TOPIC": "torghut.trade-updates.v1"}, "production_topic"),
+        ({"TRADING_SIMULATION_WINDOW_END": "2026-03-06T14:00:00Z"}, "invalid_window"),
+        ({"TRADING_SIMULATION_RUN_ID": ""}, "simulation_env_incomplete"),
+        ({"DB_DSN": "postgresql://$(USER):$(PW)@h/db"}, "db_dsn_unresolved"),
+    ],
+)
 def test_unsafe_or_incomplete_simulation_envs_are_refused(extra: dict[str, str], reason: str) -> None:
     with pytest.raises(RuntimeConfigError) as refused:
         TorghutSettings.from_env(_sim_env(**extra))

@@ -50,8 +50,12 @@ def _intent(seq: int) -> Intent:
 def test_outcomes_are_a_function_of_the_signal_and_ids_of_the_run() -> None:
     a, b = decide(_intent(7), "sim-a", "m", "v1"), decide(_intent(7), "sim-b", "m", "v1")
     assert a.decision_id != b.decision_id
-    assert (a.review, a.fill, a.decision_ms, a.decision_status) == (b.review, b.fill, b.decision_ms,
-                                                                    b.decision_status)
+    assert (a.review, a.fill, a.decision_ms, a.decision_status) == (
+        b.review,
+        b.fill,
+        b.decision_ms,
+        b.decision_status,
+    )
     assert decide(_intent(7), "sim-a", "m", "v1") == a
 
 
@@ -80,7 +84,8 @@ def test_partial_fills_fill_less_than_submitted_and_rejects_fill_nothing() -> No
     assert unfilled and all(f.filled_qty == 0 and f.avg_fill_price is None for f in unfilled)
     # A sell pays the half spread: the fill is below arrival unless the slippage draw is favourable.
     assert sum(f.avg_fill_price < 50.0 for f in fills if f.avg_fill_price) > 0.8 * sum(
-        1 for f in fills if f.avg_fill_price)
+        1 for f in fills if f.avg_fill_price
+    )
 
 
 def test_tca_measures_shortfall_against_arrival() -> None:

@@ -13,21 +13,39 @@ T0 = 1_772_807_400_000  # 2026-03-06 14:30:00Z
 
 
 def trade(ms: int, price: float, size: float = 10, symbol: str = "NVDA") -> bytes:
-    return orjson.dumps({"symbol": symbol, "event_ts": iso_ms(ms), "payload": {"i": 1, "p": price, "s": size,
-                                                                              "t": iso_ms(ms)}})
+    return orjson.dumps(
+        {
+            "symbol": symbol,
+            "event_ts": iso_ms(ms),
+            "payload": {"i": 1, "p": price, "s": size, "t": iso_ms(ms)},
+        }
+    )
 
 
 def quote(ms: int, bid: float, ask: float, symbol: str = "NVDA") -> bytes:
-    return orjson.dumps({"symbol": symbol, "event_ts": iso_ms(ms),
-                         "payload": {"bp": bid, "bs": 300, "ap": ask, "as": 100, "t": iso_ms(ms)}})
+    return orjson.dumps(
+        {
+            "symbol": symbol,
+            "event_ts": iso_ms(ms),
+            "payload": {"bp": bid, "bs": 300, "ap": ask, "as": 100, "t": iso_ms(ms)},
+        }
+    )
 
 
 def test_trades_fold_into_one_bar_per_second_with_ohlc_volume_vwap_count() -> None:
-    pairs = bars_and_signals([("p", trade(T0 + 100, 10, 1)), ("p", trade(T0 + 500, 12, 3)),
-                              ("p", trade(T0 + 900, 9, 1)), ("p", trade(T0 + 1200, 11, 2))])
+    pairs = bars_and_signals(
+        [
+            ("p", trade(T0 + 100, 10, 1)),
+            ("p", trade(T0 + 500, 12, 3)),
+            ("p", trade(T0 + 900, 9, 1)),
+            ("p", trade(T0 + 1200, 11, 2)),
+        ]
+    )
     bars = [bar for bar, _ in pairs]
     assert [(b.start_ms, b.o, b.h, b.low, b.c, b.v, b.count) for b in bars] == [
-        (T0, 10, 12, 9, 9, 5, 3), (T0 + 1000, 11, 11, 11, 11, 2, 1)]
+        (T0, 10, 12, 9, 9, 5, 3),
+        (T0 + 1000, 11, 11, 11, 11, 2, 1),
+    ]
     assert math.isclose(bars[0].vwap or 0, (10 + 36 + 9) / 5)
     assert [b.seq for b in bars] == [1, 2] and bars[0].end_ms == T0 + 1000
 
@@ -66,8 +84,13 @@ def test_idle_partitions_stop_holding_the_watermark_and_all_idle_flushes() -> No
 
 def test_malformed_values_are_counted_not_fatal() -> None:
     engine = TaEngine()
-    for value in (b"{not json", b"", None, orjson.dumps({"symbol": "X", "event_ts": iso_ms(T0)}),
-                  orjson.dumps({"symbol": "X", "event_ts": iso_ms(T0), "payload": {"p": "NaN", "s": -1}})):
+    for value in (
+        b"{not json",
+        b"",
+        None,
+        orjson.dumps({"symbol": "X", "event_ts": iso_ms(T0)}),
+        orjson.dumps({"symbol": "X", "event_ts": iso_ms(T0), "payload": {"p": "NaN", "s": -1}}),
+    ):
         engine.add_trade("p", value, 0.0)
     engine.add_quote("p", orjson.dumps({"symbol": "X", "event_ts": "x", "payload": {}}), 0.0)
     assert engine.stats.malformed == 6 and engine.flush_all() == []

@@ -88,7 +88,10 @@ def test_execute_refuses_what_must_never_be_dropped(kind: str, name: str, token:
 
 def _cleanup_args(**overrides: object) -> argparse.Namespace:
     values: dict[str, object] = {
-        "kubeconfig": None, "runtime_namespace": "torghut", "locked_run_token": None, "execute": False
+        "kubeconfig": None,
+        "runtime_namespace": "torghut",
+        "locked_run_token": None,
+        "execute": False,
     }
     values.update(overrides)
     return argparse.Namespace(**values)

@@ -66,17 +66,27 @@ def _env(name: str) -> str:
 
 def _print(plan: CleanupPlan, as_json: bool, executed: bool) -> None:
     if as_json:
-        print(json.dumps({
-            "cutoff": plan.cutoff.isoformat(), "locked_run_token": plan.locked_run_token,
-            "executed": executed, "items": [i.to_json() for i in plan.items],
-        }, indent=2, sort_keys=True))
+        print(
+            json.dumps(
+                {
+                    "cutoff": plan.cutoff.isoformat(),
+                    "locked_run_token": plan.locked_run_token,
+                    "executed": executed,
+                    "items": [i.to_json() for i in plan.items],
+                },
+                indent=2,
+                sort_keys=True,
+            )
+        )
         return
     verb = "dropped" if executed else "would drop"
     for item in plan.items:
         action = verb if item.action == "drop" else "keep"
         print(f"{action:10} {item.kind:19} {item.name}  ({item.reason}; {item.server})")
-    print(f"{len(plan.to_drop)} to drop, {len(plan.items) - len(plan.to_drop)} kept"
-          + ("" if executed else " — dry run, pass --execute to drop"))
+    print(
+        f"{len(plan.to_drop)} to drop, {len(plan.items) - len(plan.to_drop)} kept"
+        + ("" if executed else " — dry run, pass --execute to drop")
+    )
 
 
 def locked_run_token(args: argparse.Namespace) -> str | None:

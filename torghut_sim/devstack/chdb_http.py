@@ -56,22 +56,49 @@ _STATUS_BY_NAME: dict[str, int] = {
     ),
     **dict.fromkeys(
         (
-            "BAD_ARGUMENTS", "CANNOT_COMPILE_REGEXP", "CANNOT_PARSE_TEXT", "CANNOT_PARSE_ESCAPE_SEQUENCE",
-            "CANNOT_PARSE_QUOTED_STRING", "CANNOT_PARSE_DATE", "CANNOT_PARSE_DATETIME",
-            "CANNOT_PARSE_NUMBER", "CANNOT_PARSE_DOMAIN_VALUE_FROM_STRING", "CANNOT_PARSE_IPV4",
-            "CANNOT_PARSE_IPV6", "CANNOT_PARSE_INPUT_ASSERTION_FAILED", "CANNOT_PARSE_UUID",
-            "DUPLICATE_COLUMN", "ILLEGAL_COLUMN", "UNKNOWN_ELEMENT_IN_AST", "UNKNOWN_TYPE_OF_AST_NODE",
-            "THERE_IS_NO_COLUMN", "TOO_DEEP_AST", "TOO_BIG_AST", "UNEXPECTED_AST_STRUCTURE",
-            "SYNTAX_ERROR", "INCORRECT_DATA", "TYPE_MISMATCH", "VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE",
+            "BAD_ARGUMENTS",
+            "CANNOT_COMPILE_REGEXP",
+            "CANNOT_PARSE_TEXT",
+            "CANNOT_PARSE_ESCAPE_SEQUENCE",
+            "CANNOT_PARSE_QUOTED_STRING",
+            "CANNOT_PARSE_DATE",
+            "CANNOT_PARSE_DATETIME",
+            "CANNOT_PARSE_NUMBER",
+            "CANNOT_PARSE_DOMAIN_VALUE_FROM_STRING",
+            "CANNOT_PARSE_IPV4",
+            "CANNOT_PARSE_IPV6",
+            "CANNOT_PARSE_INPUT_ASSERTION_FAILED",
+            "CANNOT_PARSE_UUID",
+            "DUPLICATE_COLUMN",
+            "ILLEGAL_COLUMN",
+            "UNKNOWN_ELEMENT_IN_AST",
+            "UNKNOWN_TYPE_OF_AST_NODE",
+            "THERE_IS_NO_COLUMN",
+            "TOO_DEEP_AST",
+            "TOO_BIG_AST",
+            "UNEXPECTED_AST_STRUCTURE",
+            "SYNTAX_ERROR",
+            "INCORRECT_DATA",
+            "TYPE_MISMATCH",
+            "VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE",
         ),
         400,
     ),
     **dict.fromkeys(
         (
-            "UNKNOWN_TABLE", "UNKNOWN_FUNCTION", "UNKNOWN_IDENTIFIER", "UNKNOWN_TYPE", "UNKNOWN_STORAGE",
-            "UNKNOWN_DATABASE", "UNKNOWN_SETTING", "UNKNOWN_DIRECTION_OF_SORTING",
-            "UNKNOWN_AGGREGATE_FUNCTION", "UNKNOWN_FORMAT", "UNKNOWN_DATABASE_ENGINE",
-            "UNKNOWN_TYPE_OF_QUERY", "UNKNOWN_ROLE",
+            "UNKNOWN_TABLE",
+            "UNKNOWN_FUNCTION",
+            "UNKNOWN_IDENTIFIER",
+            "UNKNOWN_TYPE",
+            "UNKNOWN_STORAGE",
+            "UNKNOWN_DATABASE",
+            "UNKNOWN_SETTING",
+            "UNKNOWN_DIRECTION_OF_SORTING",
+            "UNKNOWN_AGGREGATE_FUNCTION",
+            "UNKNOWN_FORMAT",
+            "UNKNOWN_DATABASE_ENGINE",
+            "UNKNOWN_TYPE_OF_QUERY",
+            "UNKNOWN_ROLE",
         ),
         404,
     ),
@@ -124,7 +151,7 @@ def engine_error(text: str) -> ClickHouseError:
         return ClickHouseError(1002, "UNKNOWN_EXCEPTION", text.strip())
     code = int(match.group(1))
     # chdb sometimes nests the same exception ("Code: 108. DB::Exception: Code: 108. ...").
-    message = _CODE_RE.sub("", text[match.end():])
+    message = _CODE_RE.sub("", text[match.end() :])
     name = ""
     while True:
         trailer = _TRAILER_RE.search(message)
@@ -151,19 +178,42 @@ def auth_error(user: str) -> ClickHouseError:
 # ------------------------------------------------------------------------------------- URL parameters
 
 # Parameters the HTTP handler consumes itself; everything else is a setting (ClickHouse's rule).
-_RESERVED = frozenset({
-    "query", "database", "default_format", "user", "password", "quota_key", "query_id", "stacktrace",
-    "role", "session_id", "session_timeout", "session_check", "close_session", "compress", "decompress",
-    "buffer_size", "wait_end_of_query", "client_protocol_version",
-})
+_RESERVED = frozenset(
+    {
+        "query",
+        "database",
+        "default_format",
+        "user",
+        "password",
+        "quota_key",
+        "query_id",
+        "stacktrace",
+        "role",
+        "session_id",
+        "session_timeout",
+        "session_check",
+        "close_session",
+        "compress",
+        "decompress",
+        "buffer_size",
+        "wait_end_of_query",
+        "client_protocol_version",
+    }
+)
 # Settings that only steer how ClickHouse's HTTP layer streams, compresses or cancels; this front end
 # always buffers and never compresses, so applying them to the engine would change nothing.
-IGNORED_SETTINGS = frozenset({
-    "enable_http_compression", "http_zlib_compression_level", "send_progress_in_http_headers",
-    "http_headers_progress_interval_ms", "cancel_http_readonly_queries_on_client_close",
-    "http_wait_end_of_query", "http_response_buffer_size",
-    "http_native_compression_disable_checksumming_on_decompress",
-})
+IGNORED_SETTINGS = frozenset(
+    {
+        "enable_http_compression",
+        "http_zlib_compression_level",
+        "send_progress_in_http_headers",
+        "http_headers_progress_interval_ms",
+        "cancel_http_readonly_queries_on_client_close",
+        "http_wait_end_of_query",
+        "http_response_buffer_size",
+        "http_native_compression_disable_checksumming_on_decompress",
+    }
+)
 _SETTING_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*$")
 # Output formats chdb's Python wrapper would convert to Python objects instead of returning bytes.
 _WRAPPER_FORMATS = frozenset({"arrowtable", "dataframe", "datastore"})
@@ -202,7 +252,7 @@ def parse_params(pairs: Sequence[tuple[str, str]]) -> RequestParams:
     params: dict[str, str] = {}
     for key, value in pairs:
         if key.startswith("param_"):
-            params[key[len("param_"):]] = value
+            params[key[len("param_") :]] = value
         elif key in _RESERVED:
             values[key] = value
         elif key not in IGNORED_SETTINGS:
@@ -219,7 +269,8 @@ def parse_params(pairs: Sequence[tuple[str, str]]) -> RequestParams:
             ) from None
         if not 0 < timeout <= MAX_SESSION_TIMEOUT:
             raise ClickHouseError(
-                69, "ARGUMENT_OUT_OF_BOUND",
+                69,
+                "ARGUMENT_OUT_OF_BOUND",
                 f"Session timeout {timeout:g} is out of (0, {MAX_SESSION_TIMEOUT:g}]",
             )
     fmt = values.get("default_format") or "TabSeparated"
@@ -633,21 +684,36 @@ class Engine:
         result = conn.query(stmt.sql, req.default_format, params=req.params)
         body = bytes(result.bytes())
         summary = _summary(
-            result.rows_read(), result.bytes_read(), result.rows_written(), result.bytes_written(),
-            result.rows_read(), len(body), time.monotonic() - began,
+            result.rows_read(),
+            result.bytes_read(),
+            result.rows_written(),
+            result.bytes_written(),
+            result.rows_read(),
+            len(body),
+            time.monotonic() - began,
         )
         return Outcome(body, output_format(stmt.sql, req.default_format), summary)
 
 
 def _summary(
-    read_rows: int, read_bytes: int, written_rows: int, written_bytes: int, total: int, result_bytes: int,
+    read_rows: int,
+    read_bytes: int,
+    written_rows: int,
+    written_bytes: int,
+    total: int,
+    result_bytes: int,
     elapsed: float,
 ) -> dict[str, str]:
     # ClickHouse reports every counter as a string in X-ClickHouse-Summary.
     return {
-        "read_rows": str(read_rows), "read_bytes": str(read_bytes), "written_rows": str(written_rows),
-        "written_bytes": str(written_bytes), "total_rows_to_read": str(total), "result_rows": "0",
-        "result_bytes": str(result_bytes), "elapsed_ns": str(int(elapsed * 1e9)),
+        "read_rows": str(read_rows),
+        "read_bytes": str(read_bytes),
+        "written_rows": str(written_rows),
+        "written_bytes": str(written_bytes),
+        "total_rows_to_read": str(total),
+        "result_rows": "0",
+        "result_bytes": str(result_bytes),
+        "elapsed_ns": str(int(elapsed * 1e9)),
     }
 
 
@@ -760,8 +826,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             outcome = self._answer(url.path, url.query)
         except Exception as raised:  # noqa: BLE001  # a server answers every request, also on a bug here
-            exc = raised if isinstance(raised, ClickHouseError) else ClickHouseError(
-                1001, "STD_EXCEPTION", f"{type(raised).__name__}: {raised}"
+            exc = (
+                raised
+                if isinstance(raised, ClickHouseError)
+                else ClickHouseError(1001, "STD_EXCEPTION", f"{type(raised).__name__}: {raised}")
             )
             self.log_message("query %s failed: %s %s", self._query_id, exc.code, exc.name)
             if not self._body_read:
@@ -817,15 +885,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _statement(self, req: RequestParams, body: IO[bytes]) -> Statement:
         if req.decompress or req.compress:
             raise ClickHouseError(
-                48, "NOT_IMPLEMENTED", "ClickHouse's internal compression (compress/decompress=1) is not "
-                "supported by the local chdb front end; use Content-Encoding instead"
+                48,
+                "NOT_IMPLEMENTED",
+                "ClickHouse's internal compression (compress/decompress=1) is not "
+                "supported by the local chdb front end; use Content-Encoding instead",
             )
         prefix = (req.query.encode() + b"\n") if req.query else b""
         peek = prefix + body.read(_PEEK_BYTES)
         insert = split_insert(peek)
         if insert is not None:
+
             def data() -> Iterator[bytes]:
-                yield peek[insert.data_offset:]
+                yield peek[insert.data_offset :]
                 while chunk := body.read(_CHUNK):
                     yield chunk
 

@@ -58,9 +58,19 @@ class ChdbHttpInstance:
             spawn(
                 f"chdb_http:{self.port}",
                 [
-                    sys.executable, "-m", "torghut_sim.devstack.chdb_http",
-                    "--host", self.host, "--port", str(self.port), "--path", str(self.data_path),
-                    "--user", self.username, "--password-env", PASSWORD_ENV,
+                    sys.executable,
+                    "-m",
+                    "torghut_sim.devstack.chdb_http",
+                    "--host",
+                    self.host,
+                    "--port",
+                    str(self.port),
+                    "--path",
+                    str(self.data_path),
+                    "--user",
+                    self.username,
+                    "--password-env",
+                    PASSWORD_ENV,
                 ],
                 self.pid_file,
                 self.log_file,
@@ -95,7 +105,10 @@ class ChdbHttpInstance:
         import clickhouse_connect  # noqa: PLC0415  # only callers that query need the client library
 
         options: dict[str, Any] = {
-            "host": self.host, "port": self.port, "username": self.username, "password": self.password,
+            "host": self.host,
+            "port": self.port,
+            "username": self.username,
+            "password": self.password,
         }
         return clickhouse_connect.get_client(**{**options, **kwargs})
 

@@ -156,8 +156,14 @@ class KafkaService(Service):
             shutil.rmtree(scratch, ignore_errors=True)
             run_checked(
                 [
-                    "mvn", "-q", "-B", "-f", str(self.pom), "dependency:copy-dependencies",
-                    f"-DoutputDirectory={scratch}", "-DincludeScope=runtime",
+                    "mvn",
+                    "-q",
+                    "-B",
+                    "-f",
+                    str(self.pom),
+                    "dependency:copy-dependencies",
+                    f"-DoutputDirectory={scratch}",
+                    "-DincludeScope=runtime",
                 ],
                 "mvn dependency:copy-dependencies (kafka)",
                 cwd=str(self.assets),
@@ -232,9 +238,17 @@ class KafkaService(Service):
         cluster_id = new_cluster_id()
         run_checked(
             [
-                self.java(), "-Xmx256m", *self._log_options(), "-cp", self._classpath(),
-                "kafka.tools.StorageTool", "format", "--config", str(self.properties_file),
-                "--cluster-id", cluster_id,
+                self.java(),
+                "-Xmx256m",
+                *self._log_options(),
+                "-cp",
+                self._classpath(),
+                "kafka.tools.StorageTool",
+                "format",
+                "--config",
+                str(self.properties_file),
+                "--cluster-id",
+                cluster_id,
             ],
             "kafka storage format",
         )
@@ -265,11 +279,17 @@ class KafkaService(Service):
         # it, so an archive is only kept once a JVM has mapped it with sharing forced on.
         proc = subprocess.run(
             [
-                java, "-Xshare:on", f"-XX:SharedArchiveFile={archive}",
+                java,
+                "-Xshare:on",
+                f"-XX:SharedArchiveFile={archive}",
                 f"-XX:ErrorFile={self.state_dir / 'archive-check-hs_err.log'}",
-                "-cp", self._classpath(), "-version",
+                "-cp",
+                self._classpath(),
+                "-version",
             ],
-            capture_output=True, check=False, timeout=120,
+            capture_output=True,
+            check=False,
+            timeout=120,
         )
         return proc.returncode == 0
 
@@ -314,8 +334,14 @@ class KafkaService(Service):
         spawn(
             self.name,
             [
-                java, *JVM_OPTIONS, *self._archive_options(java, use_archive), *self._log_options(),
-                "-cp", self._classpath(), "kafka.Kafka", str(self.properties_file),
+                java,
+                *JVM_OPTIONS,
+                *self._archive_options(java, use_archive),
+                *self._log_options(),
+                "-cp",
+                self._classpath(),
+                "kafka.Kafka",
+                str(self.properties_file),
             ],
             self.pid_file,
             self.log_file,

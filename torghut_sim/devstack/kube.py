@@ -40,13 +40,16 @@ _GO_FALLBACK = Path("/usr/local/go/bin/go")
 # Build inputs whose change triggers a rebuild; the ldflags below are hashed with them.
 _BUILD_INPUTS = ("go.mod", "go.sum", "main.go")
 _MAJOR, _MINOR, _PATCH = KUBERNETES_VERSION.removeprefix("v").split(".")
-_LDFLAGS = " ".join([
-    "-s", "-w",
-    f"-X k8s.io/component-base/version.gitVersion={KUBERNETES_VERSION}",
-    f"-X k8s.io/component-base/version.gitMajor={_MAJOR}",
-    f"-X k8s.io/component-base/version.gitMinor={_MINOR}",
-    "-X k8s.io/component-base/version.gitTreeState=clean",
-])
+_LDFLAGS = " ".join(
+    [
+        "-s",
+        "-w",
+        f"-X k8s.io/component-base/version.gitVersion={KUBERNETES_VERSION}",
+        f"-X k8s.io/component-base/version.gitMajor={_MAJOR}",
+        f"-X k8s.io/component-base/version.gitMinor={_MINOR}",
+        "-X k8s.io/component-base/version.gitTreeState=clean",
+    ]
+)
 
 
 def build_inputs_hash(source_dir: Path) -> str:
@@ -92,13 +95,15 @@ def render_kubeconfig(server: str, ca_pem: bytes, token: str) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{
-            "name": "devstack",
-            "cluster": {
-                "server": server,
-                "certificate-authority-data": base64.b64encode(ca_pem).decode("ascii"),
-            },
-        }],
+        "clusters": [
+            {
+                "name": "devstack",
+                "cluster": {
+                    "server": server,
+                    "certificate-authority-data": base64.b64encode(ca_pem).decode("ascii"),
+                },
+            }
+        ],
         "users": [{"name": ADMIN_USER, "user": {"token": token}}],
         "contexts": [{"name": "devstack", "context": {"cluster": "devstack", "user": ADMIN_USER}}],
         "current-context": "devstack",
@@ -241,8 +246,16 @@ class KubeService(Service):
         if not sa_key.is_file():
             partial = sa_key.with_suffix(".partial")
             run_checked(
-                ["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048",
-                 "-out", str(partial)],
+                [
+                    "openssl",
+                    "genpkey",
+                    "-algorithm",
+                    "RSA",
+                    "-pkeyopt",
+                    "rsa_keygen_bits:2048",
+                    "-out",
+                    str(partial),
+                ],
                 "service-account key generation",
             )
             partial.chmod(0o600)
@@ -269,44 +282,69 @@ class KubeService(Service):
         host, ports = self.config.host, self.config.ports
         peer = f"http://{host}:{ports.etcd_peer}"
         return [
-            str(self.binary), "etcd",
-            "--name", "devstack",
-            "--data-dir", str(self.state_dir / "etcd"),
-            "--listen-client-urls", self.etcd_url,
-            "--advertise-client-urls", self.etcd_url,
-            "--listen-peer-urls", peer,
-            "--initial-advertise-peer-urls", peer,
-            "--initial-cluster", f"devstack={peer}",
-            "--initial-cluster-state", "new",
+            str(self.binary),
+            "etcd",
+            "--name",
+            "devstack",
+            "--data-dir",
+            str(self.state_dir / "etcd"),
+            "--listen-client-urls",
+            self.etcd_url,
+            "--advertise-client-urls",
+            self.etcd_url,
+            "--listen-peer-urls",
+            peer,
+            "--initial-advertise-peer-urls",
+            peer,
+            "--initial-cluster",
+            f"devstack={peer}",
+            "--initial-cluster-state",
+            "new",
             # Throwaway data: skipping fsync keeps writes fast on a shared disk.
             "--unsafe-no-fsync",
-            "--log-level", "warn",
+            "--log-level",
+            "warn",
         ]
 
     def _apiserver_argv(self) -> list[str]:
         host, ports = self.config.host, self.config.ports
         sa_key = str(self.pki_dir / "sa.key")
         return [
-            str(self.binary), "kube-apiserver",
-            "--etcd-servers", self.etcd_url,
-            "--bind-address", host,
-            "--advertise-address", host,
-            "--secure-port", str(ports.kube_apiserver),
-            "--cert-dir", str(self.serving_cert.parent),
-            "--token-auth-file", str(self.pki_dir / "tokens.csv"),
-            "--authorization-mode", "RBAC",
-            "--service-account-issuer", "https://kubernetes.default.svc.cluster.local",
-            "--service-account-key-file", sa_key,
-            "--service-account-signing-key-file", sa_key,
-            "--service-cluster-ip-range", SERVICE_CLUSTER_IP_RANGE,
+            str(self.binary),
+            "kube-apiserver",
+            "--etcd-servers",
+            self.etcd_url,
+            "--bind-address",
+            host,
+            "--advertise-address",
+            host,
+            "--secure-port",
+            str(ports.kube_apiserver),
+            "--cert-dir",
+            str(self.serving_cert.parent),
+            "--token-auth-file",
+            str(self.pki_dir / "tokens.csv"),
+            "--authorization-mode",
+            "RBAC",
+            "--service-account-issuer",
+            "https://kubernetes.default.svc.cluster.local",
+            "--service-account-key-file",
+            sa_key,
+            "--service-account-signing-key-file",
+            sa_key,
+            "--service-cluster-ip-range",
+            SERVICE_CLUSTER_IP_RANGE,
             # A loopback address is not a valid Endpoints IP; there are no pods to route to anyway.
-            "--endpoint-reconciler-type", "none",
+            "--endpoint-reconciler-type",
+            "none",
             # No controller-manager creates default service accounts, so pods would otherwise be refused.
-            "--disable-admission-plugins", "ServiceAccount",
+            "--disable-admission-plugins",
+            "ServiceAccount",
             # Priority and fairness only adds background work on a one-client, two-core machine.
             "--enable-priority-and-fairness=false",
             "--profiling=false",
-            "--v", "1",
+            "--v",
+            "1",
         ]
 
     def _refuse_foreign_listener(self, pid_file: Path, port: int, what: str) -> None:

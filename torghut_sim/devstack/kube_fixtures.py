@@ -14,9 +14,10 @@ from torghut_sim.devstack.config import REPO_ROOT
 from torghut_sim.devstack.errors import DevstackError
 from torghut_sim.devstack.kube import ensure_namespace
 
-DEFAULT_GITOPS_DIR = Path(
-    os.environ.get("TORGHUT_UPSTREAM_FIXTURES", str(REPO_ROOT.parent / "shared" / "upstream-fixtures"))
-) / "gitops"
+DEFAULT_GITOPS_DIR = (
+    Path(os.environ.get("TORGHUT_UPSTREAM_FIXTURES", str(REPO_ROOT.parent / "shared" / "upstream-fixtures")))
+    / "gitops"
+)
 
 
 def read_objects(directory: Path = DEFAULT_GITOPS_DIR) -> list[dict[str, Any]]:

@@ -73,10 +73,16 @@ class SeedResult:
     def as_dict(self) -> dict[str, Any]:
         """A JSON-ready view."""
         return {
-            "status": self.status, "day": self.day, "records": self.records,
-            "records_by_topic": self.records_by_topic, "min_timestamp_ms": self.min_timestamp_ms,
-            "max_timestamp_ms": self.max_timestamp_ms, "values_sha256": self.values_sha256,
-            "seconds": round(self.seconds, 3), "marker": self.marker, "message": self.message,
+            "status": self.status,
+            "day": self.day,
+            "records": self.records,
+            "records_by_topic": self.records_by_topic,
+            "min_timestamp_ms": self.min_timestamp_ms,
+            "max_timestamp_ms": self.max_timestamp_ms,
+            "values_sha256": self.values_sha256,
+            "seconds": round(self.seconds, 3),
+            "marker": self.marker,
+            "message": self.message,
         }
 
 
@@ -146,26 +152,31 @@ def seed_day(request: SeedRequest) -> SeedResult:
                 f"({request.marker_path}); pass --force to seed again",
             )
         return SeedResult(
-            "already_seeded", day, records=int(marker.get("records", 0)),
+            "already_seeded",
+            day,
+            records=int(marker.get("records", 0)),
             records_by_topic=dict(marker.get("records_by_topic", {})),
-            values_sha256=marker.get("values_sha256"), marker=str(request.marker_path),
+            values_sha256=marker.get("values_sha256"),
+            marker=str(request.marker_path),
             message=f"{day} is already seeded (marker {request.marker_path}); pass --force to seed again",
         )
     window = session_window(spec.day)
     ensure_topics(request.bootstrap_servers, sorted(set(request.topics.values())), request.partitions)
     delivery = _Delivery()
-    producer = Producer({
-        "bootstrap.servers": request.bootstrap_servers,
-        "acks": "all",
-        "enable.idempotence": True,
-        "linger.ms": 50,
-        "batch.size": 1_000_000,
-        "compression.type": "lz4",
-        "queue.buffering.max.messages": 500_000,
-        "queue.buffering.max.kbytes": 512_000,
-        "delivery.report.only.error": True,
-        "on_delivery": delivery,
-    })
+    producer = Producer(
+        {
+            "bootstrap.servers": request.bootstrap_servers,
+            "acks": "all",
+            "enable.idempotence": True,
+            "linger.ms": 50,
+            "batch.size": 1_000_000,
+            "compression.type": "lz4",
+            "queue.buffering.max.messages": 500_000,
+            "queue.buffering.max.kbytes": 512_000,
+            "delivery.report.only.error": True,
+            "on_delivery": delivery,
+        }
+    )
     began = time.monotonic()
     counts: Counter[str] = Counter()
     digest = hashlib.sha256()
@@ -196,19 +207,33 @@ def seed_day(request: SeedRequest) -> SeedResult:
     seconds = time.monotonic() - began
     total = sum(counts.values())
     result = SeedResult(
-        "seeded", day, records=total, records_by_topic=dict(sorted(counts.items())),
-        min_timestamp_ms=low, max_timestamp_ms=high, values_sha256=digest.hexdigest(), seconds=seconds,
+        "seeded",
+        day,
+        records=total,
+        records_by_topic=dict(sorted(counts.items())),
+        min_timestamp_ms=low,
+        max_timestamp_ms=high,
+        values_sha256=digest.hexdigest(),
+        seconds=seconds,
         marker=str(request.marker_path),
         message=f"{day}: {total} records in {seconds:.1f}s ({total / max(seconds, 1e-9):,.0f}/s)",
     )
     request.marker_path.parent.mkdir(parents=True, exist_ok=True)
     partial = request.marker_path.with_suffix(".partial")
-    partial.write_text(json.dumps({
-        **result.as_dict(), "spec": spec.as_dict(), "topics": dict(request.topics),
-        "bootstrap_servers": request.bootstrap_servers,
-        "session_start": window.session_start.isoformat(), "session_end": window.session_end.isoformat(),
-        "seeded_at": datetime.now(UTC).isoformat(),
-    }, indent=2, sort_keys=True))
+    partial.write_text(
+        json.dumps(
+            {
+                **result.as_dict(),
+                "spec": spec.as_dict(),
+                "topics": dict(request.topics),
+                "bootstrap_servers": request.bootstrap_servers,
+                "session_start": window.session_start.isoformat(),
+                "session_end": window.session_end.isoformat(),
+                "seeded_at": datetime.now(UTC).isoformat(),
+            },
+            indent=2,
+            sort_keys=True,
+        )
+    )
     partial.replace(request.marker_path)
     return result
-

@@ -25,8 +25,16 @@ from torghut_sim.calendar import NEW_YORK, SessionWindow
 LIVE_SYMBOLS: tuple[str, ...] = ("NVDA", "AVGO", "AMD", "MU", "MRVL", "CRDO", "COHR", "LITE", "SNDK", "WDC")
 # Rough reference prices so the walk starts in a plausible range; unknown symbols get a hashed price.
 _BASE_PRICES: dict[str, float] = {
-    "NVDA": 182.0, "AVGO": 342.0, "AMD": 203.0, "MU": 121.0, "MRVL": 78.0,
-    "CRDO": 118.0, "COHR": 97.0, "LITE": 151.0, "SNDK": 61.0, "WDC": 88.0,
+    "NVDA": 182.0,
+    "AVGO": 342.0,
+    "AMD": 203.0,
+    "MU": 121.0,
+    "MRVL": 78.0,
+    "CRDO": 118.0,
+    "COHR": 97.0,
+    "LITE": 151.0,
+    "SNDK": 61.0,
+    "WDC": 88.0,
 }
 ROLES: tuple[str, ...] = ("trades", "quotes", "bars", "status")
 STATUS_KEY = b"torghut-ws"
@@ -135,7 +143,12 @@ def base_price(symbol: str, seed: int) -> float:
 
 
 def _envelope(
-    channel: str, symbol: str, seq: int, event_ms: int, kafka_ms: int, payload: dict[str, Any],
+    channel: str,
+    symbol: str,
+    seq: int,
+    event_ms: int,
+    kafka_ms: int,
+    payload: dict[str, Any],
     window: dict[str, Any],
 ) -> dict[str, Any]:
     return {
@@ -226,8 +239,11 @@ def _symbol_events(spec: DaySpec, window: SessionWindow, symbol: str, index: int
                 half = max(0.005, price * rng.uniform(0.5, 3.0) / 10_000)
                 seq["quotes"] += 1
                 payload = {
-                    "bp": round(price - half, 2), "bs": 100 * rng.randint(1, 12),
-                    "ap": round(price + half, 2), "as": 100 * rng.randint(1, 12), "t": iso_ms(now),
+                    "bp": round(price - half, 2),
+                    "bs": 100 * rng.randint(1, 12),
+                    "ap": round(price + half, 2),
+                    "as": 100 * rng.randint(1, 12),
+                    "t": iso_ms(now),
                 }
                 body = _envelope("quotes", symbol, seq["quotes"], now, kafka_ms, payload, _tick_window(now))
                 yield (now, order + 1, "quotes", symbol, kafka_ms, body)

@@ -50,11 +50,21 @@ class PostgresService(Service):
         for path in (self.state_dir, self.data_dir, pwfile):
             self._chown(path)
         run_checked(
-            self._as_owner([
-                str(PG_BIN / "initdb"), "-D", str(self.data_dir), "-U", SUPERUSER,
-                "--pwfile", str(pwfile), "--auth-local=trust", "--auth-host=scram-sha-256",
-                "--encoding=UTF8", "--locale=C.UTF-8",
-            ]),
+            self._as_owner(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    SUPERUSER,
+                    "--pwfile",
+                    str(pwfile),
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "--encoding=UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            ),
             "initdb",
         )
         pwfile.unlink()
@@ -67,12 +77,25 @@ class PostgresService(Service):
             self._chown(self.log_file)
             spawn(
                 self.name,
-                self._as_owner([
-                    str(PG_BIN / "postgres"), "-D", str(self.data_dir),
-                    "-p", str(self.config.ports.postgres), "-h", self.config.host,
-                    "-k", str(self.state_dir), "-c", "max_connections=300",
-                    "-c", "fsync=off", "-c", "synchronous_commit=off",
-                ]),
+                self._as_owner(
+                    [
+                        str(PG_BIN / "postgres"),
+                        "-D",
+                        str(self.data_dir),
+                        "-p",
+                        str(self.config.ports.postgres),
+                        "-h",
+                        self.config.host,
+                        "-k",
+                        str(self.state_dir),
+                        "-c",
+                        "max_connections=300",
+                        "-c",
+                        "fsync=off",
+                        "-c",
+                        "synchronous_commit=off",
+                    ]
+                ),
                 self.pid_file,
                 self.log_file,
             )

@@ -127,7 +127,11 @@ def stop_pid(pid_file: Path, timeout: float = 20.0) -> bool:
 def run_checked(argv: Sequence[str], what: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
     """Run a build or set-up command; on failure raise with the last lines of its output."""
     proc = subprocess.run(
-        list(argv), capture_output=True, text=True, check=False, **kwargs  # type: ignore[call-overload]
+        list(argv),
+        capture_output=True,
+        text=True,
+        check=False,
+        **kwargs,  # type: ignore[call-overload]
     )
     if proc.returncode != 0:
         out = "\n".join((proc.stdout + proc.stderr).splitlines()[-30:])

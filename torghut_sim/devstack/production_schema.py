@@ -37,8 +37,20 @@ _MICROBAR_COLUMNS = """,
     count UInt64"""
 
 _SIGNAL_FLOATS = (
-    "macd", "macd_signal", "macd_hist", "ema12", "ema26", "rsi14", "boll_mid", "boll_upper", "boll_lower",
-    "vwap_session", "vwap_w5m", "imbalance_spread", "imbalance_bid_px", "imbalance_ask_px",
+    "macd",
+    "macd_signal",
+    "macd_hist",
+    "ema12",
+    "ema26",
+    "rsi14",
+    "boll_mid",
+    "boll_upper",
+    "boll_lower",
+    "vwap_session",
+    "vwap_w5m",
+    "imbalance_spread",
+    "imbalance_bid_px",
+    "imbalance_ask_px",
     "vol_realized_w60s",
 )
 _SIGNAL_COLUMNS = (

@@ -53,8 +53,15 @@ class RuntimeService(Service):
             self.heartbeat_file.unlink(missing_ok=True)
             spawn(
                 self.name,
-                [sys.executable, "-m", "torghut_sim.devstack.refruntime", "--namespace", self.namespace,
-                 "--heartbeat", str(self.heartbeat_file)],
+                [
+                    sys.executable,
+                    "-m",
+                    "torghut_sim.devstack.refruntime",
+                    "--namespace",
+                    self.namespace,
+                    "--heartbeat",
+                    str(self.heartbeat_file),
+                ],
                 self.pid_file,
                 self.log_file,
                 cwd=REPO_ROOT,

@@ -57,7 +57,7 @@ def token_of_database(name: str) -> str | None:
         require_simulation_database(name)
     except UnsafeNameError:
         return None
-    return name[len(SIMULATION_DATABASE_PREFIX):]
+    return name[len(SIMULATION_DATABASE_PREFIX) :]
 
 
 def token_of_topic(name: str) -> str | None:
@@ -65,7 +65,7 @@ def token_of_topic(name: str) -> str | None:
     for role in TOPIC_ROLES:
         prefix = role.simulation_base + "."
         if name.startswith(prefix) and len(name) > len(prefix):
-            token = name[len(prefix):]
+            token = name[len(prefix) :]
             return token if "." not in token else None
     return None
 

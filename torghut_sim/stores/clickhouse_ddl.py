@@ -39,7 +39,7 @@ class _Token:
 
 def _unquote(name: str) -> str:
     name = name.strip()
-    if name[:1] in "`\"" and name[-1:] == name[:1]:
+    if name[:1] in '`"' and name[-1:] == name[:1]:
         return name[1:-1].replace("\\`", "`")
     return name
 
@@ -106,12 +106,12 @@ def _ttl_spans(sql: str) -> list[tuple[int, int, bool]]:
             continue
         end = len(sql)
         if tok.depth == 0:
-            for nxt in tokens[k + 1:]:
+            for nxt in tokens[k + 1 :]:
                 if nxt.depth == 0 and nxt.text.upper() in _AFTER_TABLE_TTL:
                     end = nxt.start
                     break
         else:
-            for nxt in tokens[k + 1:]:
+            for nxt in tokens[k + 1 :]:
                 ends_column = nxt.depth == 1 and (nxt.text == "," or nxt.text.upper() in _AFTER_COLUMN_TTL)
                 if ends_column or (nxt.depth == 0 and nxt.text == ")"):
                     end = nxt.start
@@ -188,7 +188,7 @@ def rewrite_create_table(ddl: str, target_database: str, target_table: str | Non
         raise ClickHouseDDLError(f"not a CREATE TABLE statement: {sql[:80]!r}")
     source_database, table = _split_qualified(header.group("name"))
     new_name = f"{quote_identifier(target_database)}.{quote_identifier(target_table or table)}"
-    body = sql[header.end():]
+    body = sql[header.end() :]
     sql = f"CREATE TABLE IF NOT EXISTS {new_name}\n{body.lstrip()}"
 
     engine = _ENGINE_RE.search(sql)

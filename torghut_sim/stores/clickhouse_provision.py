@@ -99,7 +99,8 @@ def _ident(database: str, table: str) -> str:
 
 
 def production_ddl(
-    endpoint: ClickHouseEndpoint, production_database: str = PRODUCTION_DATABASE,
+    endpoint: ClickHouseEndpoint,
+    production_database: str = PRODUCTION_DATABASE,
     tables: Iterable[str] = SIMULATION_TABLES,
 ) -> dict[str, str]:
     """`SHOW CREATE TABLE` of each production table."""
@@ -198,9 +199,11 @@ def last_prices(endpoint: ClickHouseEndpoint, database: str, table: str = "ta_mi
 def list_simulation_databases(endpoint: ClickHouseEndpoint) -> list[str]:
     """Every database on the server in the simulation namespace."""
     try:
-        rows = endpoint.client().query(
-            "SELECT name FROM system.databases WHERE startsWith(name, 'torghut_sim_') ORDER BY name"
-        ).result_rows
+        rows = (
+            endpoint.client()
+            .query("SELECT name FROM system.databases WHERE startsWith(name, 'torghut_sim_') ORDER BY name")
+            .result_rows
+        )
     except (ClickHouseError, OSError) as exc:
         raise _fail(endpoint, "listing databases", exc) from exc
     return [str(r[0]) for r in rows]

@@ -70,8 +70,12 @@ class RunIdentity:
 
     def to_json(self) -> dict[str, str]:
         """The identity as evidence."""
-        return {"run_id": self.run_id, "run_token": self.run_token,
-                "window_start": self.window_start.isoformat(), "window_end": self.window_end.isoformat()}
+        return {
+            "run_id": self.run_id,
+            "run_token": self.run_token,
+            "window_start": self.window_start.isoformat(),
+            "window_end": self.window_end.isoformat(),
+        }
 
 
 @dataclass(frozen=True)
@@ -100,15 +104,23 @@ class ProductionSnapshot:
 
     def to_json(self) -> dict[str, Any]:
         """The snapshot as written to `contamination.json`."""
-        return {"taken_at": self.taken_at, "clickhouse": self.clickhouse, "postgres": self.postgres,
-                "kafka_end_offsets": self.kafka_end_offsets, "kafka_scan": self.kafka_scan}
+        return {
+            "taken_at": self.taken_at,
+            "clickhouse": self.clickhouse,
+            "postgres": self.postgres,
+            "kafka_end_offsets": self.kafka_end_offsets,
+            "kafka_scan": self.kafka_scan,
+        }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ProductionSnapshot:
         """Read a snapshot written by `to_json`."""
         return cls(
-            taken_at=str(data["taken_at"]), clickhouse=data.get("clickhouse"), postgres=data.get("postgres"),
-            kafka_end_offsets=data.get("kafka_end_offsets"), kafka_scan=data.get("kafka_scan"),
+            taken_at=str(data["taken_at"]),
+            clickhouse=data.get("clickhouse"),
+            postgres=data.get("postgres"),
+            kafka_end_offsets=data.get("kafka_end_offsets"),
+            kafka_scan=data.get("kafka_scan"),
         )
 
 
@@ -124,11 +136,17 @@ class Finding:
 
     def to_json(self) -> dict[str, Any]:
         """The finding as evidence."""
-        return {"store": self.store, "target": self.target, "detail": self.detail,
-                "before": self.before, "after": self.after}
+        return {
+            "store": self.store,
+            "target": self.target,
+            "detail": self.detail,
+            "before": self.before,
+            "after": self.after,
+        }
 
 
 # --- ClickHouse ---------------------------------------------------------------------------------------
+
 
 def _micros(ts: datetime) -> int:
     if ts.tzinfo is None:
@@ -145,7 +163,8 @@ def clickhouse_window_figures(
     try:
         client = endpoint.client()
         existing = {
-            str(r[0]) for r in client.query(
+            str(r[0])
+            for r in client.query(
                 "SELECT name FROM system.tables WHERE database = {db:String}", parameters={"db": database}
             ).result_rows
         }
@@ -168,6 +187,7 @@ def clickhouse_window_figures(
 
 
 # --- Postgres -----------------------------------------------------------------------------------------
+
 
 def _like(marker: str) -> sql.Composable:
     escaped = marker.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -193,7 +213,8 @@ def _postgres_queries(run: RunIdentity, columns: Mapping[str, set[str]]) -> dict
         queries["executions"] = sql.SQL("SELECT count(*) FROM executions WHERE {}").format(marked)
     executions = (
         sql.SQL("SELECT id FROM executions WHERE trade_decision_id IN ({})").format(decisions)
-        if "executions" in columns else sql.SQL("SELECT NULL::uuid WHERE FALSE")
+        if "executions" in columns
+        else sql.SQL("SELECT NULL::uuid WHERE FALSE")
     )
     for table in ("execution_order_events", "execution_tca_metrics"):
         if table in columns:
@@ -219,8 +240,13 @@ def _postgres_queries(run: RunIdentity, columns: Mapping[str, set[str]]) -> dict
 
 
 _WATCHED_POSTGRES_TABLES = (
-    "trade_decisions", "executions", "execution_order_events", "execution_tca_metrics",
-    "llm_decision_reviews", "trade_cursor", "simulation_run_progress",
+    "trade_decisions",
+    "executions",
+    "execution_order_events",
+    "execution_tca_metrics",
+    "llm_decision_reviews",
+    "trade_cursor",
+    "simulation_run_progress",
 )
 
 
@@ -253,6 +279,7 @@ def postgres_attributable_counts(
 
 
 # --- Kafka --------------------------------------------------------------------------------------------
+
 
 def _consumer(config: Mapping[str, str], run: RunIdentity) -> Any:
     settings = {
@@ -297,8 +324,12 @@ def _record_hits(message: Any, markers: Sequence[bytes]) -> list[str]:
 
 
 def kafka_scan(
-    consumer: Any, since: Mapping[str, Mapping[str, int]], until: Mapping[str, Mapping[str, int]],
-    run: RunIdentity, limit_per_partition: int, timeout_seconds: float,
+    consumer: Any,
+    since: Mapping[str, Mapping[str, int]],
+    until: Mapping[str, Mapping[str, int]],
+    run: RunIdentity,
+    limit_per_partition: int,
+    timeout_seconds: float,
 ) -> dict[str, Any]:
     """Scan records appended between two offset snapshots for the run's markers."""
     markers = [m.encode() for m in run.markers]
@@ -351,8 +382,11 @@ def kafka_scan(
 
 # --- snapshots and comparison -------------------------------------------------------------------------
 
+
 def snapshot_production(
-    targets: ProductionTargets, run: RunIdentity, previous: ProductionSnapshot | None = None,
+    targets: ProductionTargets,
+    run: RunIdentity,
+    previous: ProductionSnapshot | None = None,
     retry: RetryPolicy = DEFAULT_RETRY,
 ) -> ProductionSnapshot:
     """Snapshot the production side; with `previous`, also scan topics for records written since."""
@@ -370,8 +404,12 @@ def snapshot_production(
                 snapshot.kafka_end_offsets = kafka_end_offsets(consumer, targets.kafka_topics)
                 if previous is not None and previous.kafka_end_offsets is not None:
                     snapshot.kafka_scan = kafka_scan(
-                        consumer, previous.kafka_end_offsets, snapshot.kafka_end_offsets, run,
-                        targets.kafka_scan_limit_per_partition, targets.kafka_scan_timeout_seconds,
+                        consumer,
+                        previous.kafka_end_offsets,
+                        snapshot.kafka_end_offsets,
+                        run,
+                        targets.kafka_scan_limit_per_partition,
+                        targets.kafka_scan_timeout_seconds,
                     )
             finally:
                 consumer.close()
@@ -391,16 +429,29 @@ def compare_snapshots(before: ProductionSnapshot, after: ProductionSnapshot) -> 
         old = (before.clickhouse or {}).get(table) or {}
         for metric in ("rows", "keys", "max_ingest_ts_us"):
             if figures is not None and _grew(old.get(metric), figures.get(metric)):
-                findings.append(Finding("clickhouse", table, f"{metric} in the simulated window grew",
-                                        old.get(metric), figures.get(metric)))
+                findings.append(
+                    Finding(
+                        "clickhouse",
+                        table,
+                        f"{metric} in the simulated window grew",
+                        old.get(metric),
+                        figures.get(metric),
+                    )
+                )
     for table, count in (after.postgres or {}).items():
         old_count = (before.postgres or {}).get(table)
         if _grew(old_count, count):
             findings.append(Finding("postgres", table, "rows attributable to the run grew", old_count, count))
     for hit in (after.kafka_scan or {}).get("hits", []):
-        findings.append(Finding("kafka", f"{hit['topic']}[{hit['partition']}]",
-                                f"record at offset {hit['offset']} carries the run's markers in "
-                                f"{', '.join(hit['where'])}", None, hit["offset"]))
+        findings.append(
+            Finding(
+                "kafka",
+                f"{hit['topic']}[{hit['partition']}]",
+                f"record at offset {hit['offset']} carries the run's markers in {', '.join(hit['where'])}",
+                None,
+                hit["offset"],
+            )
+        )
     return findings
 
 
@@ -413,8 +464,16 @@ def _write_json(path: Path, data: Mapping[str, Any]) -> None:
 
 def record_before(path: Path, run: RunIdentity, before: ProductionSnapshot) -> None:
     """Write the pre-apply snapshot to `contamination.json` (status `pending`)."""
-    _write_json(path, {"schema_version": CONTAMINATION_SCHEMA_VERSION, "status": "pending", "rule": RULE,
-                       "run": run.to_json(), "before": before.to_json()})
+    _write_json(
+        path,
+        {
+            "schema_version": CONTAMINATION_SCHEMA_VERSION,
+            "status": "pending",
+            "rule": RULE,
+            "run": run.to_json(),
+            "before": before.to_json(),
+        },
+    )
 
 
 def read_before(path: Path) -> ProductionSnapshot:
@@ -432,12 +491,21 @@ def check_contamination(
     """Compare, write `contamination.json`, and raise `contamination_detected` on any finding."""
     findings = compare_snapshots(before, after)
     status = "contaminated" if findings else "clean"
-    _write_json(path, {
-        "schema_version": CONTAMINATION_SCHEMA_VERSION, "status": status, "rule": RULE, "run": run.to_json(),
-        "before": before.to_json(), "after": after.to_json(), "findings": [f.to_json() for f in findings],
-    })
+    _write_json(
+        path,
+        {
+            "schema_version": CONTAMINATION_SCHEMA_VERSION,
+            "status": status,
+            "rule": RULE,
+            "run": run.to_json(),
+            "before": before.to_json(),
+            "after": after.to_json(),
+            "findings": [f.to_json() for f in findings],
+        },
+    )
     if findings:
         summary = "; ".join(f"{f.store}:{f.target} {f.detail}" for f in findings[:5])
-        raise ContaminationDetectedError(f"{len(findings)} production change(s) attributable to the run: "
-                                         f"{summary} (evidence: {path})")
+        raise ContaminationDetectedError(
+            f"{len(findings)} production change(s) attributable to the run: {summary} (evidence: {path})"
+        )
     return findings

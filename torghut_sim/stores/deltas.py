@@ -35,8 +35,13 @@ class RowDelta:
 
     def to_json(self) -> dict[str, object]:
         """The delta as evidence."""
-        return {"store": self.store, "table": self.table, "before": self.before, "after": self.after,
-                "delta": self.delta}
+        return {
+            "store": self.store,
+            "table": self.table,
+            "before": self.before,
+            "after": self.after,
+            "delta": self.delta,
+        }
 
 
 def postgres_counts(

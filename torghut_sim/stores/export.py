@@ -176,7 +176,9 @@ def _csv_to_parquet(spool: Path, schema: pa.Schema, target: Path) -> int:
                 read_options=pa_csv.ReadOptions(column_names=schema.names, block_size=_CSV_BLOCK_BYTES),
                 parse_options=pa_csv.ParseOptions(newlines_in_values=True),
                 convert_options=pa_csv.ConvertOptions(
-                    column_types=schema, null_values=[""], strings_can_be_null=True,
+                    column_types=schema,
+                    null_values=[""],
+                    strings_can_be_null=True,
                     quoted_strings_can_be_null=False,
                 ),
             )
@@ -187,9 +189,7 @@ def _csv_to_parquet(spool: Path, schema: pa.Schema, target: Path) -> int:
     return rows
 
 
-def _export_postgres_table(
-    conn: _Conn, table: str, where: sql.Composable, paths: RunPaths
-) -> ExportedFile:
+def _export_postgres_table(conn: _Conn, table: str, where: sql.Composable, paths: RunPaths) -> ExportedFile:
     schema = EXPORT_SCHEMAS[table]
     target = paths.output_table(table)
     columns = _existing_columns(conn, table)
@@ -239,7 +239,9 @@ def export_postgres(
 
 
 def export_clickhouse(
-    paths: RunPaths, endpoint: ClickHouseEndpoint | None, database: str | None,
+    paths: RunPaths,
+    endpoint: ClickHouseEndpoint | None,
+    database: str | None,
     tables: Sequence[str] = SIMULATION_TABLES,
 ) -> list[ExportedFile]:
     """Write `last_prices` and `clickhouse_counts`; empty files when no ClickHouse database is given."""

@@ -133,8 +133,13 @@ def run_migrations(
     shown = redact_values(shlex.join(argv), secrets)
     try:
         done = subprocess.run(
-            argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            timeout=timeout_seconds, check=False,
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=timeout_seconds,
+            check=False,
         )
     except FileNotFoundError as exc:
         raise MigrationFailedError(f"migrations command not found: {shown}: {exc.strerror}") from exc
@@ -207,9 +212,7 @@ def verify_tables(
     """Refuse a simulation database whose migrations did not create every required table."""
     missing = missing_tables(simulation_dsn, tables, retry)
     if missing:
-        raise MissingTablesError(
-            f"{redact_dsn(simulation_dsn)} lacks {', '.join(missing)} after migrations"
-        )
+        raise MissingTablesError(f"{redact_dsn(simulation_dsn)} lacks {', '.join(missing)} after migrations")
 
 
 def reset_runtime_tables(
@@ -246,8 +249,11 @@ def provision_postgres(plan: PostgresPlan, retry: RetryPolicy = DEFAULT_RETRY) -
     owner = sim_user if sim_user and sim_user != admin_user else None
     created = ensure_database(plan.admin_dsn, database, owner=owner, retry=retry)
     tail = run_migrations(
-        plan.migrations_command, plan.simulation_dsn, cwd=plan.migrations_cwd,
-        timeout_seconds=plan.migrations_timeout_seconds, extra_env=plan.migrations_env,
+        plan.migrations_command,
+        plan.simulation_dsn,
+        cwd=plan.migrations_cwd,
+        timeout_seconds=plan.migrations_timeout_seconds,
+        extra_env=plan.migrations_env,
     )
     granted: str | None = None
     if plan.runtime_role and plan.runtime_role != sim_user:

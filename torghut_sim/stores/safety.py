@@ -12,8 +12,16 @@ from torghut_sim.topics import PRODUCTION_TOPICS, SIMULATION_TOPIC_PREFIX
 SIMULATION_DATABASE_PREFIX = "torghut_sim_"
 # Names that are production or system databases on either server, whatever the manifest says.
 PRODUCTION_DATABASES: frozenset[str] = frozenset(
-    {"torghut", "default", "system", "information_schema", "INFORMATION_SCHEMA", "postgres",
-     "template0", "template1"}
+    {
+        "torghut",
+        "default",
+        "system",
+        "information_schema",
+        "INFORMATION_SCHEMA",
+        "postgres",
+        "template0",
+        "template1",
+    }
 )
 # Lower-case letters, digits and `_` only: safe unquoted in both servers and within Postgres' 63 bytes.
 _DATABASE_RE = re.compile(r"^torghut_sim_[a-z0-9_]{1,51}$")
@@ -34,8 +42,10 @@ def require_simulation_database(name: str, production_databases: Iterable[str] =
 
 def require_simulation_topic(name: str) -> str:
     """Return `name` when it is a simulation topic; refuse production and foreign topics."""
-    if name in PRODUCTION_TOPICS or not name.startswith(SIMULATION_TOPIC_PREFIX) or not _TOPIC_RE.fullmatch(
-        name
+    if (
+        name in PRODUCTION_TOPICS
+        or not name.startswith(SIMULATION_TOPIC_PREFIX)
+        or not _TOPIC_RE.fullmatch(name)
     ):
         raise UnsafeNameError(f"refusing topic {name!r}: only {SIMULATION_TOPIC_PREFIX}* topics")
     return name

@@ -25,18 +25,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--heartbeat", type=Path, default=None, help="file rewritten after every cycle")
     p.add_argument("--kubeconfig", default=None, help="default: the local stack's kubeconfig")
     p.add_argument("--poll-seconds", type=float, default=1.0)
-    p.add_argument("--idle-seconds", type=float, default=3.0,
-                   help="input silence after which the TA closes its open seconds")
-    p.add_argument("--stable-seconds", type=float, default=3.0,
-                   help="TA silence after which Torghut reads the latest second inclusively")
+    p.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=3.0,
+        help="input silence after which the TA closes its open seconds",
+    )
+    p.add_argument(
+        "--stable-seconds",
+        type=float,
+        default=3.0,
+        help="TA silence after which Torghut reads the latest second inclusively",
+    )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run until SIGTERM/SIGINT."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(threadName)s %(message)s", stream=sys.stderr
+    )
     # Client libraries log request details at INFO; the runtime's own lines are what the log is for.
     for noisy in ("kubernetes", "urllib3", "clickhouse_connect"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -45,9 +54,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.kubeconfig:
         endpoints = replace(endpoints, kubeconfig=args.kubeconfig)
     controller = Controller(
-        args.namespace, endpoints, log,
-        names=ObjectNames(args.service, args.flink, args.configmap), heartbeat=args.heartbeat,
-        poll_seconds=args.poll_seconds, idle_seconds=args.idle_seconds, stable_seconds=args.stable_seconds,
+        args.namespace,
+        endpoints,
+        log,
+        names=ObjectNames(args.service, args.flink, args.configmap),
+        heartbeat=args.heartbeat,
+        poll_seconds=args.poll_seconds,
+        idle_seconds=args.idle_seconds,
+        stable_seconds=args.stable_seconds,
     )
 
     def stop(signum: int, _frame: FrameType | None) -> None:

@@ -68,17 +68,30 @@ def fingerprint(value: Any) -> str:
 def _flink_essence(status: dict[str, Any]) -> tuple[Any, ...]:
     job = status.get("jobStatus") or {}
     spec = (status.get("reconciliationStatus") or {}).get("lastReconciledSpec")
-    return (status.get("observedGeneration"), status.get("lifecycleState"), job.get("state"),
-            status.get("error"), spec)
+    return (
+        status.get("observedGeneration"),
+        status.get("lifecycleState"),
+        job.get("state"),
+        status.get("error"),
+        spec,
+    )
 
 
 class Controller:
     """One reconcile loop over one namespace; the TA and Torghut parts run as worker threads."""
 
     def __init__(
-        self, namespace: str, endpoints: LocalEndpoints, log: logging.Logger, *,
-        names: ObjectNames | None = None, heartbeat: Path | None = None, poll_seconds: float = 1.0,
-        idle_seconds: float = 3.0, stable_seconds: float = 3.0, api_client: Any = None,
+        self,
+        namespace: str,
+        endpoints: LocalEndpoints,
+        log: logging.Logger,
+        *,
+        names: ObjectNames | None = None,
+        heartbeat: Path | None = None,
+        poll_seconds: float = 1.0,
+        idle_seconds: float = 3.0,
+        stable_seconds: float = 3.0,
+        api_client: Any = None,
     ) -> None:
         from kubernetes import client as kube_client  # noqa: PLC0415 - pure users of this package skip it
         from kubernetes import config as kube_config  # noqa: PLC0415
@@ -174,8 +187,11 @@ class Controller:
         key = flink_spec_key(obj)
         status = dict(obj.get("status") or {})
         job_state = (status.get("jobStatus") or {}).get("state")
-        if self.flink_key is None and key[2] != "suspended" and job_state == "RUNNING" and (
-            status.get("observedGeneration") == generation(obj)
+        if (
+            self.flink_key is None
+            and key[2] != "suspended"
+            and job_state == "RUNNING"
+            and (status.get("observedGeneration") == generation(obj))
         ):
             # A restarted controller adopts the running job instead of restarting it.
             self.flink_key, self.flink_phase = key, "RUNNING"
@@ -188,8 +204,14 @@ class Controller:
             self._stop_ta()
         elif self.flink_phase == "CREATED":
             self.flink_phase = "RUNNING" if self.ta_settings is not None else "FAILED"
-        desired = flink_status(obj, self.flink_phase, now_iso(), self.ta_error if self.flink_phase == "FAILED"
-                               else (self.ta.last_error if self.ta is not None else None))
+        desired = flink_status(
+            obj,
+            self.flink_phase,
+            now_iso(),
+            self.ta_error
+            if self.flink_phase == "FAILED"
+            else (self.ta.last_error if self.ta is not None else None),
+        )
         if _flink_essence(status) != _flink_essence(desired):
             self._write_status(FLINK, self.names.flink, desired)
             self.log.info("flink: %s is %s", self.names.flink, self.flink_phase)
@@ -242,9 +264,13 @@ class Controller:
             desired = knative_status(service, verdict, now_iso())
             if knative_status_changed(service, desired):
                 self._write_status(KNATIVE, self.names.service, desired)
-                self.log.info("knative: %s revision %s Ready=%s%s", self.names.service,
-                              desired["latestCreatedRevisionName"], verdict.status,
-                              f" ({verdict.reason})" if verdict.reason else "")
+                self.log.info(
+                    "knative: %s revision %s Ready=%s%s",
+                    self.names.service,
+                    desired["latestCreatedRevisionName"],
+                    verdict.status,
+                    f" ({verdict.reason})" if verdict.reason else "",
+                )
         if flink is not None:
             run = RunLink(settings.db_dsn, settings.run_id) if settings is not None else None
             self._reconcile_flink(flink, cm, run)
@@ -256,17 +282,32 @@ class Controller:
         ta = self.ta
         torghut = self.torghut
         return {
-            "pid": os.getpid(), "at": now_iso(), "namespace": self.namespace, "cycles": self.cycles,
-            "last_error": self.last_error, "flink_phase": self.flink_phase, "ta_error": self.ta_error,
-            "ta": None if ta is None else {
-                "ready": ta.ready.is_set(), "records": ta.records, "rows_written": ta.rows_written,
-                "late": ta.engine.stats.late, "malformed": ta.engine.stats.malformed,
+            "pid": os.getpid(),
+            "at": now_iso(),
+            "namespace": self.namespace,
+            "cycles": self.cycles,
+            "last_error": self.last_error,
+            "flink_phase": self.flink_phase,
+            "ta_error": self.ta_error,
+            "ta": None
+            if ta is None
+            else {
+                "ready": ta.ready.is_set(),
+                "records": ta.records,
+                "rows_written": ta.rows_written,
+                "late": ta.engine.stats.late,
+                "malformed": ta.engine.stats.malformed,
                 "last_error": ta.last_error,
             },
-            "torghut": None if torghut is None else {
-                "ready": torghut.ready.is_set(), "run_id": torghut.settings.run_id,
-                "cursor_ms": torghut.cursor_ms, "completed": torghut.completed,
-                "signals_read": torghut.signals_read, "last_error": torghut.last_error,
+            "torghut": None
+            if torghut is None
+            else {
+                "ready": torghut.ready.is_set(),
+                "run_id": torghut.settings.run_id,
+                "cursor_ms": torghut.cursor_ms,
+                "completed": torghut.completed,
+                "signals_read": torghut.signals_read,
+                "last_error": torghut.last_error,
             },
         }
 

@@ -134,10 +134,18 @@ class TorghutSettings:
             check_paper_env(env)
         except GuardRefusalError as exc:
             raise RuntimeConfigError(exc.message, reason=exc.reason) from None
-        _required(env, (
-            "DB_DSN", "TRADING_SIGNAL_TABLE", "TRADING_PRICE_TABLE", "TRADING_SIMULATION_RUN_ID",
-            "TRADING_SIMULATION_WINDOW_START", "TRADING_SIMULATION_WINDOW_END", "TRADING_ORDER_FEED_TOPIC",
-        ))
+        _required(
+            env,
+            (
+                "DB_DSN",
+                "TRADING_SIGNAL_TABLE",
+                "TRADING_PRICE_TABLE",
+                "TRADING_SIMULATION_RUN_ID",
+                "TRADING_SIMULATION_WINDOW_START",
+                "TRADING_SIMULATION_WINDOW_END",
+                "TRADING_ORDER_FEED_TOPIC",
+            ),
+        )
         if "$(" in env["DB_DSN"]:
             raise RuntimeConfigError("DB_DSN still references secret variables", reason="db_dsn_unresolved")
         topic = env["TRADING_ORDER_FEED_TOPIC"]

@@ -102,12 +102,15 @@ def knative_status(obj: Mapping[str, Any], verdict: Verdict, now: str) -> dict[s
 
 def knative_status_changed(obj: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     """True when writing `new` would change what a reader sees (ignoring transition times)."""
+
     def essence(status: Mapping[str, Any]) -> Any:
         conds = [
             {k: v for k, v in c.items() if k != "lastTransitionTime"}
-            for c in status.get("conditions") or [] if isinstance(c, Mapping)
+            for c in status.get("conditions") or []
+            if isinstance(c, Mapping)
         ]
         return {**{k: v for k, v in status.items() if k != "conditions"}, "conditions": conds}
+
     return bool(essence(_status(obj)) != essence(new))
 
 

@@ -17,7 +17,11 @@ from typing import Any
 ID_NAMESPACE = uuid.UUID("5b0c7f1e-3d7a-4c55-9a61-2f4d8e7b9c10")
 STRATEGY_ID = "refruntime-macd-rsi-v1"
 VERDICT_WEIGHTS: tuple[tuple[str, float], ...] = (
-    ("approve", 0.71), ("adjust", 0.08), ("veto", 0.08), ("abstain", 0.05), ("escalate", 0.05),
+    ("approve", 0.71),
+    ("adjust", 0.08),
+    ("veto", 0.08),
+    ("abstain", 0.05),
+    ("escalate", 0.05),
     ("error", 0.03),
 )
 EXECUTING_VERDICTS = frozenset({"approve", "adjust"})
@@ -173,8 +177,7 @@ def signal_key(sig: SignalPoint) -> str:
     return f"{sig.symbol}:{sig.event_ms}:{sig.seq}"
 
 
-def review_decision(key: str, intent: Intent, model: str, prompt_version: str,
-                    decision_ms: int) -> Review:
+def review_decision(key: str, intent: Intent, model: str, prompt_version: str, decision_ms: int) -> Review:
     """A deterministic verdict mix: mostly approvals, some vetoes/adjusts/abstains/escalations, few errors."""
     pick = unit(key, "verdict")
     verdict = VERDICT_WEIGHTS[-1][0]
@@ -193,16 +196,21 @@ def review_decision(key: str, intent: Intent, model: str, prompt_version: str,
     if intent.side == "sell" and intent.target < 0:
         flags.append("short_exposure")
     response: dict[str, Any] = (
-        {"error": "llm_timeout", "fail_mode": "veto"} if verdict == "error"
-        else {"verdict": verdict, "rationale": f"{intent.reason} on {intent.signal.symbol}",
-              "qty_multiplier": 0.5 if verdict == "adjust" else 1.0}
+        {"error": "llm_timeout", "fail_mode": "veto"}
+        if verdict == "error"
+        else {
+            "verdict": verdict,
+            "rationale": f"{intent.reason} on {intent.signal.symbol}",
+            "qty_multiplier": 0.5 if verdict == "adjust" else 1.0,
+        }
     )
     at = decision_ms + 300 + int(unit(key, "llm_latency") * 2200)
     return Review(verdict, confidence, tokens_prompt, tokens_completion, flags, response, at)
 
 
-def simulate_fill(key: str, side: str, qty: int, arrival: float, spread: float | None,
-                  submitted_ms: int) -> Fill:
+def simulate_fill(
+    key: str, side: str, qty: int, arrival: float, spread: float | None, submitted_ms: int
+) -> Fill:
     """The simulated broker: ~86 % filled, ~8 % partially filled, ~3 % canceled, ~3 % rejected."""
     sign = 1 if side == "buy" else -1
     new = OrderEvent("new", "new", submitted_ms + 5 + int(unit(key, "ack") * 35), qty, 0, None)
@@ -243,8 +251,9 @@ def decide(intent: Intent, run_id: str, model: str, prompt_version: str) -> Outc
     return Outcome(decision_id, decision_ms, status, review, qty, fill, sig.price)
 
 
-def tca(side: str, arrival: float, avg_fill: float, filled_qty: float, submitted_qty: int,
-        vwap: float | None) -> dict[str, float | None]:
+def tca(
+    side: str, arrival: float, avg_fill: float, filled_qty: float, submitted_qty: int, vwap: float | None
+) -> dict[str, float | None]:
     """Implementation shortfall of one execution against its arrival price (bps positive = cost)."""
     sign = 1 if side == "buy" else -1
     slippage_bps = sign * (avg_fill - arrival) / arrival * 10_000

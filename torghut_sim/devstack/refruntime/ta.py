@@ -142,8 +142,20 @@ class Microbar:
 
 
 SIGNAL_FLOATS: tuple[str, ...] = (
-    "macd", "macd_signal", "macd_hist", "ema12", "ema26", "rsi14", "boll_mid", "boll_upper", "boll_lower",
-    "vwap_session", "vwap_w5m", "imbalance_spread", "imbalance_bid_px", "imbalance_ask_px",
+    "macd",
+    "macd_signal",
+    "macd_hist",
+    "ema12",
+    "ema26",
+    "rsi14",
+    "boll_mid",
+    "boll_upper",
+    "boll_lower",
+    "vwap_session",
+    "vwap_w5m",
+    "imbalance_spread",
+    "imbalance_bid_px",
+    "imbalance_ask_px",
     "vol_realized_w60s",
 )
 
@@ -235,9 +247,15 @@ class _Indicators:
             self.returns.popleft()
         vol = math.sqrt(sum(r * r for _, r in self.returns)) if len(self.returns) >= 2 else None
         return {
-            "macd": macd, "macd_signal": self.macd_signal, "macd_hist": macd - self.macd_signal,
-            "ema12": self.ema12, "ema26": self.ema26, "rsi14": rsi,
-            "boll_mid": boll_mid, "boll_upper": boll_upper, "boll_lower": boll_lower,
+            "macd": macd,
+            "macd_signal": self.macd_signal,
+            "macd_hist": macd - self.macd_signal,
+            "ema12": self.ema12,
+            "ema26": self.ema26,
+            "rsi14": rsi,
+            "boll_mid": boll_mid,
+            "boll_upper": boll_upper,
+            "boll_lower": boll_lower,
             "vwap_session": self.session_pv / self.session_v if self.session_v > 0 else None,
             "vwap_w5m": self.w5m_pv / self.w5m_v if self.w5m_v > 0 else None,
             "vol_realized_w60s": vol,
@@ -355,7 +373,8 @@ class TaEngine:
         # A partition that has delivered nothing yet always holds the watermark back: declaring it idle
         # would drop its records as late whenever it happens to start later than the others.
         active = [
-            high for p, high in self.partition_max.items()
+            high
+            for p, high in self.partition_max.items()
             if high == _NEG_INF or now - self.partition_seen_at.get(p, now) < self.idle_seconds
         ]
         if not active:
@@ -401,8 +420,16 @@ class TaEngine:
             state.quote = heapq.heappop(state.quotes)[2]
         state.seq += 1
         micro = Microbar(
-            symbol, start, state.seq, bar.o, bar.h, bar.low, bar.c, bar.v,
-            bar.pv / bar.v if bar.v > 0 else None, bar.count,
+            symbol,
+            start,
+            state.seq,
+            bar.o,
+            bar.h,
+            bar.low,
+            bar.c,
+            bar.v,
+            bar.pv / bar.v if bar.v > 0 else None,
+            bar.count,
         )
         values: dict[str, float | None] = state.indicators.update(micro)
         quote = state.quote
@@ -410,16 +437,21 @@ class TaEngine:
         micro_json: str | None = None
         if quote is not None and end - quote.ts_ms <= self.quote_stale_ms:
             mid = (quote.bid_px + quote.ask_px) / 2
-            values.update({
-                "imbalance_spread": quote.ask_px - quote.bid_px,
-                "imbalance_bid_px": quote.bid_px,
-                "imbalance_ask_px": quote.ask_px,
-            })
+            values.update(
+                {
+                    "imbalance_spread": quote.ask_px - quote.bid_px,
+                    "imbalance_bid_px": quote.bid_px,
+                    "imbalance_ask_px": quote.ask_px,
+                }
+            )
             bid_sz, ask_sz = quote.bid_sz, quote.ask_sz
             book = (bid_sz - ask_sz) / (bid_sz + ask_sz) if bid_sz + ask_sz else 0.0
             micro_json = orjson.dumps(
-                {"spread_bps": round((quote.ask_px - quote.bid_px) / mid * 10_000, 4),
-                 "book_imbalance": round(book, 6), "trades": bar.count},
+                {
+                    "spread_bps": round((quote.ask_px - quote.bid_px) / mid * 10_000, 4),
+                    "book_imbalance": round(book, 6),
+                    "trades": bar.count,
+                },
                 option=orjson.OPT_SORT_KEYS,
             ).decode()
         else:
@@ -429,7 +461,8 @@ class TaEngine:
 
 
 def bars_and_signals(
-    trades: Iterable[tuple[Hashable, bytes]], quotes: Iterable[tuple[Hashable, bytes]] = (),
+    trades: Iterable[tuple[Hashable, bytes]],
+    quotes: Iterable[tuple[Hashable, bytes]] = (),
     **engine_args: Any,
 ) -> list[tuple[Microbar, Signal]]:
     """Run a whole finite stream through a fresh engine (quotes first, then trades) and flush it."""

@@ -31,12 +31,40 @@ PROGRESS_SECONDS = 2.0
 STATUS_SECONDS = 5.0
 OUTPUT_PARTITIONS = 3
 MICROBAR_COLUMNS = (
-    "symbol", "event_ts", "seq", "ingest_ts", "is_final", "source", "window_size", "window_step",
-    "window_start", "window_end", "version", "o", "h", "l", "c", "v", "vwap", "count",
+    "symbol",
+    "event_ts",
+    "seq",
+    "ingest_ts",
+    "is_final",
+    "source",
+    "window_size",
+    "window_step",
+    "window_start",
+    "window_end",
+    "version",
+    "o",
+    "h",
+    "l",
+    "c",
+    "v",
+    "vwap",
+    "count",
 )
 SIGNAL_COLUMNS = (
-    "symbol", "event_ts", "seq", "ingest_ts", "is_final", "source", "window_size", "window_step",
-    "window_start", "window_end", "version", *SIGNAL_FLOATS, "imbalance_bid_sz", "imbalance_ask_sz",
+    "symbol",
+    "event_ts",
+    "seq",
+    "ingest_ts",
+    "is_final",
+    "source",
+    "window_size",
+    "window_step",
+    "window_start",
+    "window_end",
+    "version",
+    *SIGNAL_FLOATS,
+    "imbalance_bid_sz",
+    "imbalance_ask_sz",
     "microstructure_signal_v1",
 )
 
@@ -52,31 +80,83 @@ class RunLink:
 def microbar_row(bar: Microbar, ingest: datetime) -> list[Any]:
     """One `ta_microbars` row."""
     start, end = utc_ms(bar.start_ms), utc_ms(bar.end_ms)
-    return [bar.symbol, end, bar.seq, ingest, 1, "ta", "PT1S", "PT1S", start, end, 1,
-            bar.o, bar.h, bar.low, bar.c, bar.v, bar.vwap, bar.count]
+    return [
+        bar.symbol,
+        end,
+        bar.seq,
+        ingest,
+        1,
+        "ta",
+        "PT1S",
+        "PT1S",
+        start,
+        end,
+        1,
+        bar.o,
+        bar.h,
+        bar.low,
+        bar.c,
+        bar.v,
+        bar.vwap,
+        bar.count,
+    ]
 
 
 def signal_row(sig: Signal, start_ms: int, ingest: datetime) -> list[Any]:
     """One `ta_signals` row."""
     end = utc_ms(sig.end_ms)
-    return [sig.symbol, end, sig.seq, ingest, 1, "ta", "PT1S", "PT1S", utc_ms(start_ms), end, 1,
-            *(sig.values.get(name) for name in SIGNAL_FLOATS), sig.bid_sz, sig.ask_sz, sig.microstructure]
+    return [
+        sig.symbol,
+        end,
+        sig.seq,
+        ingest,
+        1,
+        "ta",
+        "PT1S",
+        "PT1S",
+        utc_ms(start_ms),
+        end,
+        1,
+        *(sig.values.get(name) for name in SIGNAL_FLOATS),
+        sig.bid_sz,
+        sig.ask_sz,
+        sig.microstructure,
+    ]
 
 
 def _json_envelope(channel: str, bar: Microbar, payload: dict[str, Any], ingest_ms: int) -> bytes:
-    return orjson.dumps({
-        "ingest_ts": iso_ms(ingest_ms), "event_ts": iso_ms(bar.end_ms), "feed": "ta", "channel": channel,
-        "symbol": bar.symbol, "seq": bar.seq, "is_final": True, "source": "ta",
-        "window": {"size": "PT1S", "step": "PT1S", "start": iso_ms(bar.start_ms), "end": iso_ms(bar.end_ms)},
-        "payload": payload, "version": 1,
-    }, option=orjson.OPT_SORT_KEYS)
+    return orjson.dumps(
+        {
+            "ingest_ts": iso_ms(ingest_ms),
+            "event_ts": iso_ms(bar.end_ms),
+            "feed": "ta",
+            "channel": channel,
+            "symbol": bar.symbol,
+            "seq": bar.seq,
+            "is_final": True,
+            "source": "ta",
+            "window": {
+                "size": "PT1S",
+                "step": "PT1S",
+                "start": iso_ms(bar.start_ms),
+                "end": iso_ms(bar.end_ms),
+            },
+            "payload": payload,
+            "version": 1,
+        },
+        option=orjson.OPT_SORT_KEYS,
+    )
 
 
 class TaWorker(Worker):
     """Event-time TA from the simulation topics into the simulation ClickHouse database."""
 
     def __init__(
-        self, settings: TaSettings, endpoints: LocalEndpoints, run: RunLink | None, log: logging.Logger,
+        self,
+        settings: TaSettings,
+        endpoints: LocalEndpoints,
+        run: RunLink | None,
+        log: logging.Logger,
         idle_seconds: float = 3.0,
     ) -> None:
         super().__init__("ta", log)
@@ -85,8 +165,11 @@ class TaWorker(Worker):
         self.run_link = run
         self.idle_seconds = idle_seconds
         self.engine = TaEngine(
-            settings.max_out_of_order_ms, settings.quote_stale_ms, settings.vwap_window_s,
-            settings.vol_window_s, idle_seconds,
+            settings.max_out_of_order_ms,
+            settings.quote_stale_ms,
+            settings.vwap_window_s,
+            settings.vol_window_s,
+            idle_seconds,
         )
         self.consumer: Any = None
         self.producer: Any = None
@@ -108,8 +191,11 @@ class TaWorker(Worker):
         )
         self.pending = []
         self.client = clickhouse_connect.get_client(
-            host=e.clickhouse_host, port=e.clickhouse_port, username=e.clickhouse_username,
-            password=e.clickhouse_password, autogenerate_session_id=False,
+            host=e.clickhouse_host,
+            port=e.clickhouse_port,
+            username=e.clickhouse_username,
+            password=e.clickhouse_password,
+            autogenerate_session_id=False,
         )
         for table in ("ta_microbars", "ta_signals"):
             exists = self.client.command(f"EXISTS TABLE `{s.database}`.`{table}`")
@@ -118,15 +204,25 @@ class TaWorker(Worker):
         outputs = [t for t in (s.microbars_topic, s.signals_topic, s.status_topic) if t]
         if outputs:
             ensure_topics(e.bootstrap_servers, outputs, OUTPUT_PARTITIONS)
-        self.producer = Producer({"bootstrap.servers": e.bootstrap_servers, "linger.ms": 50,
-                                  "batch.size": 1_000_000, "queue.buffering.max.messages": 1_000_000})
-        self.consumer = Consumer({
-            "bootstrap.servers": e.bootstrap_servers, "group.id": s.group_id,
-            "auto.offset.reset": s.auto_offset_reset, "enable.auto.commit": False,
-            "client.id": "torghut-ta-sim-reference",
-            # Offsets are committed after each ClickHouse insert, not on a timer.
-            "enable.auto.offset.store": False,
-        })
+        self.producer = Producer(
+            {
+                "bootstrap.servers": e.bootstrap_servers,
+                "linger.ms": 50,
+                "batch.size": 1_000_000,
+                "queue.buffering.max.messages": 1_000_000,
+            }
+        )
+        self.consumer = Consumer(
+            {
+                "bootstrap.servers": e.bootstrap_servers,
+                "group.id": s.group_id,
+                "auto.offset.reset": s.auto_offset_reset,
+                "enable.auto.commit": False,
+                "client.id": "torghut-ta-sim-reference",
+                # Offsets are committed after each ClickHouse insert, not on a timer.
+                "enable.auto.offset.store": False,
+            }
+        )
         engine = self.engine
 
         def on_assign(_consumer: Any, partitions: list[Any]) -> None:
@@ -134,8 +230,14 @@ class TaWorker(Worker):
                 engine.expect((tp.topic, tp.partition), time.monotonic())
 
         self.consumer.subscribe([s.trades_topic, s.quotes_topic], on_assign=on_assign)
-        self.log.info("ta: consuming %s, %s as group %s (reset %s) into %s",
-                      s.trades_topic, s.quotes_topic, s.group_id, s.auto_offset_reset, s.database)
+        self.log.info(
+            "ta: consuming %s, %s as group %s (reset %s) into %s",
+            s.trades_topic,
+            s.quotes_topic,
+            s.group_id,
+            s.auto_offset_reset,
+            s.database,
+        )
 
     def cycle(self) -> bool:
         """Consume a batch, close the seconds the watermark passed, flush when due."""
@@ -190,14 +292,23 @@ class TaWorker(Worker):
         for bar, sig in self.pending:
             key = bar.symbol.encode()
             if s.microbars_topic:
-                payload = {"o": bar.o, "h": bar.h, "l": bar.low, "c": bar.c, "v": bar.v, "vwap": bar.vwap,
-                           "count": bar.count}
-                self._produce(s.microbars_topic, key, _json_envelope("bars.1s", bar, payload, ingest_ms),
-                              bar.end_ms)
+                payload = {
+                    "o": bar.o,
+                    "h": bar.h,
+                    "l": bar.low,
+                    "c": bar.c,
+                    "v": bar.v,
+                    "vwap": bar.vwap,
+                    "count": bar.count,
+                }
+                self._produce(
+                    s.microbars_topic, key, _json_envelope("bars.1s", bar, payload, ingest_ms), bar.end_ms
+                )
             if s.signals_topic:
                 payload = {**sig.values, "imbalance_bid_sz": sig.bid_sz, "imbalance_ask_sz": sig.ask_sz}
-                self._produce(s.signals_topic, key, _json_envelope("signals", bar, payload, ingest_ms),
-                              bar.end_ms)
+                self._produce(
+                    s.signals_topic, key, _json_envelope("signals", bar, payload, ingest_ms), bar.end_ms
+                )
         self.producer.poll(0)
 
     def _produce(self, topic: str, key: bytes, value: bytes, ts: int) -> None:
@@ -212,20 +323,31 @@ class TaWorker(Worker):
     def report(self, now: float) -> None:
         """The TA status heartbeat and the `ta` progress row, at their cadences."""
         stats = self.engine.stats
-        figures = {"records": self.records, "trades": stats.trades, "quotes": stats.quotes,
-                   "malformed": stats.malformed, "late": stats.late, "bars": stats.bars,
-                   "rows_written": self.rows_written}
+        figures = {
+            "records": self.records,
+            "trades": stats.trades,
+            "quotes": stats.quotes,
+            "malformed": stats.malformed,
+            "late": stats.late,
+            "bars": stats.bars,
+            "rows_written": self.rows_written,
+        }
         if self.settings.status_topic and now - self.last_status >= STATUS_SECONDS:
             self.last_status = now
-            value = orjson.dumps({"status": "running", "last_signal_ts": self._last_iso(), **figures},
-                                 option=orjson.OPT_SORT_KEYS)
+            value = orjson.dumps(
+                {"status": "running", "last_signal_ts": self._last_iso(), **figures},
+                option=orjson.OPT_SORT_KEYS,
+            )
             self._produce(self.settings.status_topic, b"torghut-ta-sim", value, int(time.time() * 1000))
             self.producer.poll(0)
         if self.run_link is not None and now - self.last_progress >= PROGRESS_SECONDS:
             self.last_progress = now
             with psycopg.connect(self.run_link.db_dsn, connect_timeout=5, autocommit=True) as conn:
                 upsert_progress(
-                    conn, self.run_link.run_id, "ta", "running",
+                    conn,
+                    self.run_link.run_id,
+                    "ta",
+                    "running",
                     last_signal_ts=utc_ms(self.last_signal_ms) if self.last_signal_ms else None,
                     payload_json=figures,
                 )

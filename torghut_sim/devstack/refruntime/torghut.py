@@ -36,8 +36,13 @@ from torghut_sim.devstack.refruntime.worker import Worker, upsert_progress, utc_
 from torghut_sim.naming import run_token_for
 
 REQUIRED_TABLES = (
-    "trade_decisions", "executions", "execution_order_events", "execution_tca_metrics",
-    "llm_decision_reviews", "trade_cursor", "simulation_run_progress",
+    "trade_decisions",
+    "executions",
+    "execution_order_events",
+    "execution_tca_metrics",
+    "llm_decision_reviews",
+    "trade_cursor",
+    "simulation_run_progress",
 )
 ORDER_FEED_PARTITIONS = 3
 # Once the TA has been quiet this long, its latest second is complete and may be read inclusively.
@@ -45,26 +50,79 @@ STABLE_SECONDS = 3.0
 # The day counts as done when the last signal is this close to the window end and the TA is quiet.
 END_SLACK_MS = 15 * 60 * 1000
 DECISION_COLUMNS = (
-    "id", "strategy_id", "alpaca_account_label", "symbol", "timeframe", "decision_json", "status",
-    "created_at", "executed_at",
+    "id",
+    "strategy_id",
+    "alpaca_account_label",
+    "symbol",
+    "timeframe",
+    "decision_json",
+    "status",
+    "created_at",
+    "executed_at",
 )
 REVIEW_COLUMNS = (
-    "id", "trade_decision_id", "model", "prompt_version", "verdict", "confidence", "tokens_prompt",
-    "tokens_completion", "risk_flags", "response_json", "created_at",
+    "id",
+    "trade_decision_id",
+    "model",
+    "prompt_version",
+    "verdict",
+    "confidence",
+    "tokens_prompt",
+    "tokens_completion",
+    "risk_flags",
+    "response_json",
+    "created_at",
 )
 EXECUTION_COLUMNS = (
-    "id", "trade_decision_id", "alpaca_order_id", "client_order_id", "symbol", "side", "order_type",
-    "time_in_force", "submitted_qty", "filled_qty", "avg_fill_price", "status", "created_at",
-    "last_update_at", "order_feed_last_event_ts", "execution_expected_adapter", "execution_actual_adapter",
-    "execution_fallback_reason", "execution_fallback_count",
+    "id",
+    "trade_decision_id",
+    "alpaca_order_id",
+    "client_order_id",
+    "symbol",
+    "side",
+    "order_type",
+    "time_in_force",
+    "submitted_qty",
+    "filled_qty",
+    "avg_fill_price",
+    "status",
+    "created_at",
+    "last_update_at",
+    "order_feed_last_event_ts",
+    "execution_expected_adapter",
+    "execution_actual_adapter",
+    "execution_fallback_reason",
+    "execution_fallback_count",
 )
 EVENT_COLUMNS = (
-    "id", "execution_id", "trade_decision_id", "source_topic", "source_partition", "source_offset",
-    "event_ts", "symbol", "event_type", "status", "qty", "filled_qty", "avg_fill_price", "created_at",
+    "id",
+    "execution_id",
+    "trade_decision_id",
+    "source_topic",
+    "source_partition",
+    "source_offset",
+    "event_ts",
+    "symbol",
+    "event_type",
+    "status",
+    "qty",
+    "filled_qty",
+    "avg_fill_price",
+    "created_at",
 )
 TCA_COLUMNS = (
-    "execution_id", "trade_decision_id", "strategy_id", "symbol", "side", "filled_qty", "avg_fill_price",
-    "arrival_price", "shortfall_notional", "slippage_bps", "realized_shortfall_bps", "divergence_bps",
+    "execution_id",
+    "trade_decision_id",
+    "strategy_id",
+    "symbol",
+    "side",
+    "filled_qty",
+    "avg_fill_price",
+    "arrival_price",
+    "shortfall_notional",
+    "slippage_bps",
+    "realized_shortfall_bps",
+    "divergence_bps",
     "computed_at",
 )
 PROGRESS_COUNTS = ("trade_decisions", "executions", "execution_tca_metrics", "execution_order_events")
@@ -90,8 +148,13 @@ class _Rows:
 class TorghutWorker(Worker):
     """Signals in, decisions and simulated executions out, cursor advanced through the window."""
 
-    def __init__(self, settings: TorghutSettings, endpoints: LocalEndpoints, log: logging.Logger,
-                 stable_seconds: float = STABLE_SECONDS) -> None:
+    def __init__(
+        self,
+        settings: TorghutSettings,
+        endpoints: LocalEndpoints,
+        log: logging.Logger,
+        stable_seconds: float = STABLE_SECONDS,
+    ) -> None:
         super().__init__("torghut", log)
         self.settings = settings
         self.endpoints = endpoints
@@ -116,22 +179,33 @@ class TorghutWorker(Worker):
         s, e = self.settings, self.endpoints
         self.conn = psycopg.connect(s.db_dsn, connect_timeout=10)
         missing = [
-            t for t in REQUIRED_TABLES
+            t
+            for t in REQUIRED_TABLES
             if self.conn.execute("SELECT to_regclass(%s)", (f"public.{t}",)).fetchone() == (None,)
         ]
         self.conn.commit()
         if missing:
             raise RuntimeError(f"the simulation database lacks {', '.join(missing)} (run the migrations)")
         self.client = clickhouse_connect.get_client(
-            host=e.clickhouse_host, port=e.clickhouse_port, username=e.clickhouse_username,
-            password=e.clickhouse_password, autogenerate_session_id=False,
+            host=e.clickhouse_host,
+            port=e.clickhouse_port,
+            username=e.clickhouse_username,
+            password=e.clickhouse_password,
+            autogenerate_session_id=False,
         )
         ensure_topics(e.bootstrap_servers, [s.order_feed_topic], ORDER_FEED_PARTITIONS)
-        self.producer = Producer({"bootstrap.servers": e.bootstrap_servers, "linger.ms": 5,
-                                  "acks": "all", "enable.idempotence": True})
+        self.producer = Producer(
+            {
+                "bootstrap.servers": e.bootstrap_servers,
+                "linger.ms": 5,
+                "acks": "all",
+                "enable.idempotence": True,
+            }
+        )
         self._load_state()
-        self.log.info("torghut: run %s from cursor %s, signals %s.%s", s.run_id, iso_ms(self.cursor_ms),
-                      *s.signal_table)
+        self.log.info(
+            "torghut: run %s from cursor %s, signals %s.%s", s.run_id, iso_ms(self.cursor_ms), *s.signal_table
+        )
 
     def _load_state(self) -> None:
         assert self.conn is not None
@@ -144,16 +218,19 @@ class TorghutWorker(Worker):
         start_ms = int(s.window_start.timestamp() * 1000)
         self.cursor_ms = max(start_ms, int(row[0].timestamp() * 1000)) if row else start_ms
         self.strategy.positions = {
-            symbol: int(qty) for symbol, qty in self.conn.execute(
+            symbol: int(qty)
+            for symbol, qty in self.conn.execute(
                 "SELECT symbol, sum(CASE WHEN side = 'buy' THEN filled_qty ELSE -filled_qty END) "
                 "FROM executions GROUP BY symbol"
             ).fetchall()
         }
         self.strategy.last_order_ms = {
-            symbol: int(last.timestamp() * 1000) for symbol, last in self.conn.execute(
+            symbol: int(last.timestamp() * 1000)
+            for symbol, last in self.conn.execute(
                 "SELECT symbol, max((decision_json->>'event_ts')::timestamptz) FROM trade_decisions "
                 "GROUP BY symbol"
-            ).fetchall() if last is not None
+            ).fetchall()
+            if last is not None
         }
         self.completed = self.cursor_ms >= self.window_end_ms
         self.conn.commit()
@@ -199,8 +276,10 @@ class TorghutWorker(Worker):
         fetch_ms = int(self.settings.fetch_window_seconds * 1000)
         upper = min(self.window_end_ms, self.cursor_ms + fetch_ms, horizon)
         if upper <= self.cursor_ms:
-            if stable and self.cursor_ms >= min(latest, self.window_end_ms) and (
-                self.window_end_ms - latest <= END_SLACK_MS
+            if (
+                stable
+                and self.cursor_ms >= min(latest, self.window_end_ms)
+                and (self.window_end_ms - latest <= END_SLACK_MS)
             ):
                 self._commit_window(self.window_end_ms, _Rows([], [], [], [], []), completed=True)
                 self.log.info("torghut: window complete at %s", iso_ms(self.window_end_ms))
@@ -251,64 +330,132 @@ class TorghutWorker(Worker):
             self._rows_of(outcome, intent.side, intent.reason, intent.target, point, rows)
         return rows
 
-    def _rows_of(self, out: Outcome, side: str, reason: str, target: int, point: SignalPoint,
-                 rows: _Rows) -> None:
+    def _rows_of(
+        self, out: Outcome, side: str, reason: str, target: int, point: SignalPoint, rows: _Rows
+    ) -> None:
         s = self.settings
         signal_iso = iso_ms(point.event_ms)
         fill = out.fill
         executed_ms = fill.events[-1].at_ms if fill is not None and fill.filled_qty > 0 else None
         decision_json = {
-            "strategy_id": self.strategy.config.strategy_id, "symbol": point.symbol, "action": side,
-            "qty": out.qty, "order_type": "market", "time_in_force": "day", "timeframe": "1Sec",
-            "event_ts": signal_iso, "rationale": reason, "target_position": target,
+            "strategy_id": self.strategy.config.strategy_id,
+            "symbol": point.symbol,
+            "action": side,
+            "qty": out.qty,
+            "order_type": "market",
+            "time_in_force": "day",
+            "timeframe": "1Sec",
+            "event_ts": signal_iso,
+            "rationale": reason,
+            "target_position": target,
             "llm_review": {"verdict": out.review.verdict, "model": s.model},
             "params": {
-                "price": point.price, "macd_hist": point.macd_hist, "rsi14": point.rsi14,
-                "vwap_w5m": point.vwap_w5m, "spread": point.spread,
+                "price": point.price,
+                "macd_hist": point.macd_hist,
+                "rsi14": point.rsi14,
+                "vwap_w5m": point.vwap_w5m,
+                "spread": point.spread,
                 "simulation_context": {
-                    "simulation_run_id": s.run_id, "dataset_id": s.dataset_id,
-                    "signal_event_ts": signal_iso, "signal_seq": point.seq, "source": "ta",
+                    "simulation_run_id": s.run_id,
+                    "dataset_id": s.dataset_id,
+                    "signal_event_ts": signal_iso,
+                    "signal_seq": point.seq,
+                    "source": "ta",
                 },
             },
         }
-        rows.decisions.append((
-            out.decision_id, self.strategy.config.strategy_id, s.account_label, point.symbol, "1Sec",
-            Jsonb(decision_json), out.decision_status, utc_ms(out.decision_ms),
-            utc_ms(executed_ms) if executed_ms else None,
-        ))
+        rows.decisions.append(
+            (
+                out.decision_id,
+                self.strategy.config.strategy_id,
+                s.account_label,
+                point.symbol,
+                "1Sec",
+                Jsonb(decision_json),
+                out.decision_status,
+                utc_ms(out.decision_ms),
+                utc_ms(executed_ms) if executed_ms else None,
+            )
+        )
         review = out.review
-        rows.reviews.append((
-            stable_id(out.decision_id, "review"), out.decision_id, s.model, s.prompt_version, review.verdict,
-            review.confidence, review.tokens_prompt, review.tokens_completion, Jsonb(review.risk_flags),
-            Jsonb(review.response), utc_ms(review.at_ms),
-        ))
+        rows.reviews.append(
+            (
+                stable_id(out.decision_id, "review"),
+                out.decision_id,
+                s.model,
+                s.prompt_version,
+                review.verdict,
+                review.confidence,
+                review.tokens_prompt,
+                review.tokens_completion,
+                Jsonb(review.risk_flags),
+                Jsonb(review.response),
+                utc_ms(review.at_ms),
+            )
+        )
         if fill is None:
             return
         execution_id = stable_id(out.decision_id, "execution")
         order_id = str(stable_id(out.decision_id, "order"))
         client_order_id = f"{self.run_token}-{out.decision_id.hex[:16]}"
         last_ms = fill.events[-1].at_ms
-        rows.executions.append((
-            execution_id, out.decision_id, order_id, client_order_id, point.symbol, side, "market", "day",
-            out.qty, fill.filled_qty, fill.avg_fill_price, fill.status, utc_ms(fill.submitted_ms),
-            utc_ms(last_ms), utc_ms(last_ms), "simulation", "simulation", None, 0,
-        ))
+        rows.executions.append(
+            (
+                execution_id,
+                out.decision_id,
+                order_id,
+                client_order_id,
+                point.symbol,
+                side,
+                "market",
+                "day",
+                out.qty,
+                fill.filled_qty,
+                fill.avg_fill_price,
+                fill.status,
+                utc_ms(fill.submitted_ms),
+                utc_ms(last_ms),
+                utc_ms(last_ms),
+                "simulation",
+                "simulation",
+                None,
+                0,
+            )
+        )
         for index, event in enumerate(fill.events):
-            rows.events.append({
-                "id": stable_id(execution_id, "event", index, event.event_type),
-                "execution_id": execution_id, "decision_id": out.decision_id, "symbol": point.symbol,
-                "event": event, "order_id": order_id, "client_order_id": client_order_id, "side": side,
-            })
+            rows.events.append(
+                {
+                    "id": stable_id(execution_id, "event", index, event.event_type),
+                    "execution_id": execution_id,
+                    "decision_id": out.decision_id,
+                    "symbol": point.symbol,
+                    "event": event,
+                    "order_id": order_id,
+                    "client_order_id": client_order_id,
+                    "side": side,
+                }
+            )
         if fill.filled_qty > 0 and fill.avg_fill_price is not None:
             figures = tca(
                 side, out.arrival_price, fill.avg_fill_price, fill.filled_qty, out.qty, point.vwap_w5m
             )
-            rows.tca.append((
-                execution_id, out.decision_id, self.strategy.config.strategy_id, point.symbol, side,
-                fill.filled_qty, fill.avg_fill_price, figures["arrival_price"], figures["shortfall_notional"],
-                figures["slippage_bps"], figures["realized_shortfall_bps"], figures["divergence_bps"],
-                utc_ms(last_ms),
-            ))
+            rows.tca.append(
+                (
+                    execution_id,
+                    out.decision_id,
+                    self.strategy.config.strategy_id,
+                    point.symbol,
+                    side,
+                    fill.filled_qty,
+                    fill.avg_fill_price,
+                    figures["arrival_price"],
+                    figures["shortfall_notional"],
+                    figures["slippage_bps"],
+                    figures["realized_shortfall_bps"],
+                    figures["divergence_bps"],
+                    utc_ms(last_ms),
+                )
+            )
 
     def _publish(self, events: list[dict[str, Any]]) -> None:
         """Order updates to the run's trade-updates topic; each event learns its partition and offset."""
@@ -322,21 +469,35 @@ class TorghutWorker(Worker):
                     failures.append(err)
                 else:
                     item["partition"], item["offset"] = msg.partition(), msg.offset()
+
             return callback
 
         topic = self.settings.order_feed_topic
         for item in events:
             event = item["event"]
-            value = orjson.dumps({
-                "event": event.event_type, "execution_id": str(item["execution_id"]),
-                "timestamp": iso_ms(event.at_ms), "simulation_run_id": self.settings.run_id,
-                "order": {"id": item["order_id"], "client_order_id": item["client_order_id"],
-                          "symbol": item["symbol"], "side": item["side"], "qty": event.qty,
-                          "filled_qty": event.filled_qty, "filled_avg_price": event.avg_fill_price,
-                          "status": event.status, "type": "market"},
-            }, option=orjson.OPT_SORT_KEYS)
-            self.producer.produce(topic, value, item["symbol"].encode(), timestamp=event.at_ms,
-                                  on_delivery=delivered(item))
+            value = orjson.dumps(
+                {
+                    "event": event.event_type,
+                    "execution_id": str(item["execution_id"]),
+                    "timestamp": iso_ms(event.at_ms),
+                    "simulation_run_id": self.settings.run_id,
+                    "order": {
+                        "id": item["order_id"],
+                        "client_order_id": item["client_order_id"],
+                        "symbol": item["symbol"],
+                        "side": item["side"],
+                        "qty": event.qty,
+                        "filled_qty": event.filled_qty,
+                        "filled_avg_price": event.avg_fill_price,
+                        "status": event.status,
+                        "type": "market",
+                    },
+                },
+                option=orjson.OPT_SORT_KEYS,
+            )
+            self.producer.produce(
+                topic, value, item["symbol"].encode(), timestamp=event.at_ms, on_delivery=delivered(item)
+            )
         remaining = self.producer.flush(30)
         if remaining or failures:
             raise RuntimeError(f"order feed: {len(failures)} failed, {remaining} undelivered")
@@ -354,31 +515,56 @@ class TorghutWorker(Worker):
                 cur.executemany(_insert("executions", EXECUTION_COLUMNS), rows.executions)
                 cur.executemany(
                     _insert("execution_order_events", EVENT_COLUMNS),
-                    [(i["id"], i["execution_id"], i["decision_id"], s.order_feed_topic, i["partition"],
-                      i["offset"], utc_ms(i["event"].at_ms), i["symbol"], i["event"].event_type,
-                      i["event"].status, i["event"].qty, i["event"].filled_qty, i["event"].avg_fill_price,
-                      utc_ms(i["event"].at_ms)) for i in rows.events])
+                    [
+                        (
+                            i["id"],
+                            i["execution_id"],
+                            i["decision_id"],
+                            s.order_feed_topic,
+                            i["partition"],
+                            i["offset"],
+                            utc_ms(i["event"].at_ms),
+                            i["symbol"],
+                            i["event"].event_type,
+                            i["event"].status,
+                            i["event"].qty,
+                            i["event"].filled_qty,
+                            i["event"].avg_fill_price,
+                            utc_ms(i["event"].at_ms),
+                        )
+                        for i in rows.events
+                    ],
+                )
             if rows.tca:
                 cur.executemany(_insert("execution_tca_metrics", TCA_COLUMNS), rows.tca)
             cursor_at = utc_ms(upper_ms)
-            cur.execute("UPDATE trade_cursor SET cursor_at = %s, updated_at = now() WHERE source = %s",
-                        (cursor_at, s.signal_source))
+            cur.execute(
+                "UPDATE trade_cursor SET cursor_at = %s, updated_at = now() WHERE source = %s",
+                (cursor_at, s.signal_source),
+            )
             if cur.rowcount == 0:
-                cur.execute("INSERT INTO trade_cursor (source, account_label, cursor_at) VALUES (%s, %s, %s)",
-                            (s.signal_source, s.account_label, cursor_at))
+                cur.execute(
+                    "INSERT INTO trade_cursor (source, account_label, cursor_at) VALUES (%s, %s, %s)",
+                    (s.signal_source, s.account_label, cursor_at),
+                )
             counts = {
                 table: int(cur.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
                 for table in (*PROGRESS_COUNTS, "llm_decision_reviews")
             }
             upsert_progress(
-                self.conn, s.run_id, "torghut", "completed" if completed else "running",
+                self.conn,
+                s.run_id,
+                "torghut",
+                "completed" if completed else "running",
                 last_signal_ts=utc_ms(self.last_signal_ms) if self.last_signal_ms else None,
-                cursor_at=cursor_at, **{k: counts[k] for k in PROGRESS_COUNTS},
-                payload_json={"llm_decision_reviews": counts["llm_decision_reviews"],
-                              "signals_read": self.signals_read,
-                              "positions": dict(sorted(self.strategy.positions.items())),
-                              "strategy_id": self.strategy.config.strategy_id},
+                cursor_at=cursor_at,
+                **{k: counts[k] for k in PROGRESS_COUNTS},
+                payload_json={
+                    "llm_decision_reviews": counts["llm_decision_reviews"],
+                    "signals_read": self.signals_read,
+                    "positions": dict(sorted(self.strategy.positions.items())),
+                    "strategy_id": self.strategy.config.strategy_id,
+                },
             )
         self.cursor_ms = upper_ms
         self.completed = completed
-

@@ -91,4 +91,3 @@ def upsert_progress(
         f"ON CONFLICT (run_id, component) DO UPDATE SET {updates}",
         values,
     )
-
