@@ -11,8 +11,14 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// outputBlock is the size of the blocks of lines handed to the writer goroutine.
-const outputBlock = 1 << 20
+// outputBlock is the size of the blocks of lines handed to the writer; each becomes one zstd frame.
+// Independent frames compress on every core at once (a single frame's blocks are encoded one after the
+// other). Restarting the encoder per frame costs some ratio: measured on a 3 M-record day, 4 MB frames
+// made the file 19 % larger than one frame, 16 MB frames 4 %, for the same speed.
+const outputBlock = 16 << 20
+
+// frameWorkers compress frames concurrently; frames are still written in order.
+const frameWorkers = 2
 
 // hashingWriter hashes every byte it passes on (the `sha256` of the file).
 type hashingWriter struct {
@@ -27,9 +33,17 @@ func (h *hashingWriter) Write(p []byte) (int, error) {
 	return h.w.Write(p)
 }
 
-// dumpWriter writes ordered lines to `<path>.partial` as one zstd frame, hashing the payload and the
-// file on a goroutine of its own, and moves the file into place on commit. It also accounts what the
-// marker needs from the ordered stream: bounds and session coverage.
+// frame is one block of lines on its way to the file: compressed by a worker, written in sequence.
+type frame struct {
+	raw        []byte
+	compressed []byte
+	done       chan struct{}
+}
+
+// dumpWriter writes ordered lines to `<path>.partial` as a sequence of zstd frames (a valid zstd file:
+// decoders read frames one after another), hashing the payload in order while workers compress, and
+// moves the file into place on commit. It also accounts what the marker needs from the ordered stream:
+// bounds and session coverage.
 type dumpWriter struct {
 	path    string
 	partial string
@@ -39,10 +53,13 @@ type dumpWriter struct {
 	payload hash.Hash
 	block   []byte
 	blocks  chan []byte
+	jobs    chan *frame
+	ordered chan *frame
 	free    chan []byte
 	done    chan struct{}
-	err     error // set by the writer goroutine, read after done
+	err     error // set by the file goroutine, read after done
 	closed  bool
+	frames  int
 
 	records  int64
 	minTs    int64
@@ -98,12 +115,12 @@ func newDumpWriter(path string, level int, cov *coverage) (*dumpWriter, error) {
 	if err != nil {
 		return nil, failure("dump_write_failed", "cannot create %s: %v", partial, err)
 	}
-	out := &hashingWriter{w: bufio.NewWriterSize(f, outputBlock), h: sha256.New()}
-	// Two encoder goroutines: compression overlaps with hashing and with building the next lines.
-	// Zero frames keep an empty dump a valid (empty) zstd frame for every reader.
-	enc, err := zstd.NewWriter(out,
+	out := &hashingWriter{w: bufio.NewWriterSize(f, 1<<20), h: sha256.New()}
+	// EncodeAll is safe for concurrent use: one encoder serves every frame worker.
+	enc, err := zstd.NewWriter(nil,
 		zstd.WithEncoderLevel(zstd.EncoderLevelFromZstd(level)),
-		zstd.WithEncoderConcurrency(2),
+		zstd.WithEncoderConcurrency(frameWorkers),
+		// An empty dump is still one (empty) zstd frame, which every reader accepts.
 		zstd.WithZeroFrames(true),
 		// Like the Python writer (python-zstandard's default): the payload hash guards the content.
 		zstd.WithEncoderCRC(false),
@@ -114,34 +131,63 @@ func newDumpWriter(path string, level int, cov *coverage) (*dumpWriter, error) {
 		return nil, failure("dump_write_failed", "cannot start zstd: %v", err)
 	}
 	w := &dumpWriter{
-		path:     path,
-		partial:  partial,
-		file:     f,
-		out:      out,
-		enc:      enc,
-		payload:  sha256.New(),
-		block:    make([]byte, 0, outputBlock+4096),
-		blocks:   make(chan []byte, 3),
-		free:     make(chan []byte, 4),
+		path:    path,
+		partial: partial,
+		file:    f,
+		out:     out,
+		enc:     enc,
+		payload: sha256.New(),
+		block:   make([]byte, 0, outputBlock+4096),
+		// Shallow queues: every 16 MB block in flight is resident memory.
+		blocks:   make(chan []byte, 1),
+		jobs:     make(chan *frame),
+		ordered:  make(chan *frame, frameWorkers),
+		free:     make(chan []byte, frameWorkers+2),
 		done:     make(chan struct{}),
 		coverage: cov,
 	}
-	go w.drain()
+	for i := 0; i < frameWorkers; i++ {
+		go w.compress()
+	}
+	go w.dispatch()
+	go w.writeFrames()
 	return w, nil
 }
 
-func (w *dumpWriter) drain() {
-	defer close(w.done)
+// dispatch hashes each block in file order and hands it to a compressing worker and to the file writer.
+func (w *dumpWriter) dispatch() {
 	for b := range w.blocks {
+		w.payload.Write(b)
+		fr := &frame{raw: b, done: make(chan struct{})}
+		w.jobs <- fr
+		w.ordered <- fr
+	}
+	close(w.jobs)
+	close(w.ordered)
+}
+
+// compress turns blocks into frames; the block's buffer goes back to the line builder.
+func (w *dumpWriter) compress() {
+	for fr := range w.jobs {
+		fr.compressed = w.enc.EncodeAll(fr.raw, make([]byte, 0, len(fr.raw)/4))
+		select {
+		case w.free <- fr.raw[:0]:
+		default:
+		}
+		fr.raw = nil
+		close(fr.done)
+	}
+}
+
+// writeFrames writes the frames in sequence as they finish.
+func (w *dumpWriter) writeFrames() {
+	defer close(w.done)
+	for fr := range w.ordered {
+		<-fr.done
 		if w.err == nil {
-			w.payload.Write(b)
-			if _, err := w.enc.Write(b); err != nil {
+			if _, err := w.out.Write(fr.compressed); err != nil {
 				w.err = err
 			}
-		}
-		select {
-		case w.free <- b[:0]:
-		default:
 		}
 	}
 }
@@ -165,6 +211,7 @@ func (w *dumpWriter) flushBlock() {
 	if len(w.block) == 0 {
 		return
 	}
+	w.frames++
 	w.blocks <- w.block
 	select {
 	case b := <-w.free:
@@ -190,14 +237,16 @@ type writtenDump struct {
 	sizeBytes     int64
 }
 
-// commit finishes the frame and renames the partial file to the dump path.
+// commit writes the last frame and renames the partial file to the dump path.
 func (w *dumpWriter) commit() (writtenDump, error) {
 	w.flushBlock()
-	w.stop()
-	err := w.err
-	if err == nil {
-		err = w.enc.Close()
+	if w.frames == 0 {
+		// No line at all: one empty frame, so the file is still a zstd file.
+		w.blocks <- []byte{}
 	}
+	w.stop()
+	_ = w.enc.Close()
+	err := w.err
 	if err == nil {
 		err = w.out.w.Flush()
 	}

@@ -7,6 +7,7 @@ import hashlib
 from pathlib import Path
 
 import pytest
+import zstandard
 
 from torghut_sim.dump.io import (
     DumpFormatUnknownError,
@@ -82,3 +83,14 @@ def test_empty_dump_is_valid(tmp_path: Path) -> None:
 def test_unknown_suffix_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DumpFormatUnknownError):
         DumpWriter(tmp_path / "dump.csv")
+
+
+def test_a_dump_of_several_zstd_frames_is_read_whole(tmp_path: Path) -> None:
+    # The native engine writes one frame per block so that frames compress in parallel.
+    lines = [b'{"n":%d}\n' % i for i in range(6)]
+    compressor = zstandard.ZstdCompressor()
+    path = tmp_path / "source-dump.jsonl.zst"
+    path.write_bytes(b"".join(compressor.compress(b"".join(lines[i : i + 2])) for i in range(0, 6, 2)))
+    assert [line + b"\n" for line in iter_lines(path)] == lines
+    digest, count = payload_sha256(path)
+    assert (digest, count) == (hashlib.sha256(b"".join(lines)).hexdigest(), 6)

@@ -51,7 +51,10 @@ def open_decompressed(path: Path) -> IO[bytes]:
     fmt = dump_format(path)
     raw = path.open("rb")
     if fmt == "zst":
-        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_size=_READ_BUFFER, closefd=True)
+        # A dump may be several concatenated frames (the native engine compresses frames in parallel).
+        reader = zstandard.ZstdDecompressor().stream_reader(
+            raw, read_size=_READ_BUFFER, closefd=True, read_across_frames=True
+        )
         return io.BufferedReader(reader, buffer_size=_READ_BUFFER)
     if fmt == "gz":
         return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=_READ_BUFFER)
