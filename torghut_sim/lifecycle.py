@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +29,7 @@ from torghut_sim.replay.replayer import ReplayRequest, ReplayResult, replay_dump
 from torghut_sim.replay.topics import ensure_simulation_topics
 from torghut_sim.runtime.controller import ControlSettings, RuntimeController
 from torghut_sim.runtime.inputs import RunIdentity, RuntimeTargets, SimulationValues, default_owner
+from torghut_sim.runtime.knative import effective_env
 from torghut_sim.runtime.kube_client import Kube
 from torghut_sim.runtime.state_machine import RunOutcome, RunStateLog, controller_phases, run_phases
 from torghut_sim.runtime.ta import ta_config_values
@@ -36,7 +37,13 @@ from torghut_sim.stores import contamination
 from torghut_sim.stores.clickhouse_provision import provision_clickhouse
 from torghut_sim.stores.deltas import clickhouse_counts, postgres_counts, row_deltas
 from torghut_sim.stores.export import ExportManifest, export_run
-from torghut_sim.stores.postgres_provision import PostgresPlan, provision_postgres, user_of
+from torghut_sim.stores.postgres_provision import (
+    DEFAULT_ACCOUNT_LABEL,
+    CursorSeed,
+    PostgresPlan,
+    provision_postgres,
+    user_of,
+)
 from torghut_sim.topics import DUMPED_ROLES, TOPIC_ROLES
 
 log = logging.getLogger(__name__)
@@ -119,6 +126,13 @@ def simulation_values(manifest: DatasetManifest, names: RunNames, conns: Connect
     )
 
 
+def cursor_seed(env_list: Sequence[Mapping[str, Any]]) -> CursorSeed:
+    """The cursor row the runtime reads: keyed by the account label its run env trades under."""
+    label = effective_env(env_list).get("TRADING_ACCOUNT_LABEL")
+    # A label from `valueFrom` cannot be read here; the runtime's default is the best guess left.
+    return CursorSeed(account_label=label or DEFAULT_ACCOUNT_LABEL)
+
+
 def production_targets(conns: Connections, postgres_database: str | None) -> contamination.ProductionTargets:
     """The production side the contamination check snapshots before and after the run."""
     return contamination.ProductionTargets(
@@ -164,6 +178,8 @@ class _Day:
         """Simulation databases (truncated) and every run topic, before the runtime is pointed at them."""
         manifest, names = self.request.manifest, self.request.names
         ch = provision_clickhouse([self.conns.clickhouse], self.conns.clickhouse_database)
+        # The env list is known here: it was captured with the rest of the runtime before Argo CD froze.
+        seed = cursor_seed(self.controller.desired_env())
         runtime_role = user_of(self.conns.postgres_runtime_dsn.reveal())
         owner_role = user_of(self.conns.postgres_simulation_dsn.reveal())
         pg = provision_postgres(
@@ -174,6 +190,7 @@ class _Day:
                 window_start=manifest.window.start,
                 # The runtime's role needs grants only when it is not the owner of the database.
                 runtime_role=runtime_role if runtime_role != owner_role else None,
+                cursor_seeds=(seed,),
             )
         )
         # Every run topic exists before TA and the runtime subscribe; sources give the partition counts.
@@ -185,7 +202,12 @@ class _Day:
             replication_factor=manifest.kafka.replication_factor,
         )
         self.before_counts = self._counts()
-        return {"clickhouse_database": ch.database, "postgres_database": pg.database, "topics": partitions}
+        return {
+            "clickhouse_database": ch.database,
+            "postgres_database": pg.database,
+            "cursor": {"source": seed.source, "account_label": seed.account_label},
+            "topics": partitions,
+        }
 
     def _counts(self) -> dict[str, dict[str, int | None]]:
         return {

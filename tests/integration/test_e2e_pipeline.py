@@ -20,19 +20,21 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import duckdb
 import psycopg
+import pyarrow.parquet as pq
 import pytest
 from psycopg import sql
 
 from resources import DeploymentSettings
 from sensors.cleanup import CLEANUP_JOB, FAILED_RUN_TAG, RUN_DIR_TAG
 from tests.integration import _e2e as e2e
+from torghut_sim.calendar import session_window
 from torghut_sim.definitions import build_definitions
 from torghut_sim.devstack.baseline import ensure_baseline
 from torghut_sim.devstack.config import StackConfig
@@ -40,6 +42,7 @@ from torghut_sim.devstack.kube_fixtures import load_fixtures
 from torghut_sim.devstack.registry import service
 from torghut_sim.devstack.service import Service
 from torghut_sim.dump.marker import DumpMarker
+from torghut_sim.manifest import MonitorSpec
 from torghut_sim.report.catalog import CATALOG_NAME
 from torghut_sim.runtime.kube_client import CONFIGMAP, FLINK_DEPLOYMENT, KNATIVE_SERVICE, Kube, ObjectRef
 from torghut_sim.runtime.lock import read_lock
@@ -179,6 +182,14 @@ def pipeline(session: Session, tmp_path: Path) -> Iterator[Pipeline]:
                 launch.kill()
 
 
+def _env_value(knative_spec: dict[str, Any], name: str) -> str:
+    """The literal value of one env entry of the runtime container."""
+    env = knative_spec["template"]["spec"]["containers"][0]["env"]
+    values = [entry["value"] for entry in env if entry["name"] == name]
+    assert len(values) == 1, f"{name} is not set once in the runtime env"
+    return str(values[0])
+
+
 def test_full_trading_day_materializes_every_asset_and_check_and_restores_the_runtime(
     pipeline: Pipeline,
 ) -> None:
@@ -206,6 +217,13 @@ def test_full_trading_day_materializes_every_asset_and_check_and_restores_the_ru
     assert not run_dir.paths.state.exists() and (run_dir.paths.root / "state.restored.json").exists()
     e2e.assert_runtime_matches(pipeline.kube, before)
     assert read_lock(pipeline.kube, e2e.NAMESPACE) is None
+    # The cursor was seeded under the account label the runtime trades with (the baseline's
+    # TRADING_ACCOUNT_LABEL), so the runtime advanced that very row to the window's end.
+    label = _env_value(before["knative_service.spec"], "TRADING_ACCOUNT_LABEL")
+    cursors = pq.read_table(run_dir.paths.output_table("trade_cursor")).to_pylist()
+    assert [(c["source"], c["account_label"]) for c in cursors] == [("clickhouse", label)]
+    grace = timedelta(seconds=MonitorSpec().cursor_grace_seconds)
+    assert cursors[0]["cursor_at"] >= session_window(FULL_DAY).session_end - grace
 
     catalog_log = pipeline.logs / "launch-catalog.log"
     e2e.start_launch(e2e.launch_argv(("simulation_catalog",)), pipeline.env, catalog_log).expect_success()

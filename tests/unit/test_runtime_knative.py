@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
+from torghut_sim.lifecycle import cursor_seed
 from torghut_sim.runtime.knative import (
     FIXED_ENV,
     OverrideNotAllowedError,
@@ -20,6 +21,7 @@ from torghut_sim.runtime.knative import (
     simulation_env,
 )
 from torghut_sim.runtime.redaction import redact_dsn, redact_env_list
+from torghut_sim.stores.postgres_provision import CursorSeed
 
 DSN = "postgresql://torghut:s3cret-pw@pg.example:5432/torghut_sim_sim_20260306_01"
 
@@ -137,3 +139,18 @@ def test_service_ready_only_for_the_run_env_and_current_revision() -> None:
     assert not service_readiness(_service(env, **READY), env, revision_env_list=[]).ready
     assert service_readiness(_service(env, **READY), env, revision_env_list=env).ready
     assert not service_readiness(None, env).ready
+
+
+def test_cursor_is_seeded_under_the_label_the_runtime_trades_with(upstream_dir: Path) -> None:
+    baseline = _baseline_env(upstream_dir)
+    # The upstream runtime trades under its own label; the run keeps it unless a manifest overrides it.
+    assert cursor_seed(merged_env_list(baseline, simulation_env(_inputs()))) == CursorSeed(
+        "clickhouse", "TORGHUT_SIM"
+    )
+    overridden = merged_env_list(baseline, simulation_env(_inputs(TRADING_ACCOUNT_LABEL="SIM_B")))
+    assert cursor_seed(overridden).account_label == "SIM_B"
+    # No label (or one from a secret, which cannot be read here): the runtime's default.
+    unlabelled = [e for e in baseline if e["name"] != "TRADING_ACCOUNT_LABEL"]
+    assert cursor_seed(merged_env_list(unlabelled, simulation_env(_inputs()))).account_label == "paper"
+    from_secret = [*unlabelled, {"name": "TRADING_ACCOUNT_LABEL", "valueFrom": {"secretKeyRef": {}}}]
+    assert cursor_seed(merged_env_list(from_secret, simulation_env(_inputs()))).account_label == "paper"

@@ -33,12 +33,16 @@ MIGRATION_TAIL_LINES = 20
 CONNECT_TIMEOUT_SECONDS = 10
 
 
+# The account label a runtime trades under when its env does not name one (TRADING_ACCOUNT_LABEL).
+DEFAULT_ACCOUNT_LABEL = "paper"
+
+
 @dataclass(frozen=True)
 class CursorSeed:
     """The `trade_cursor` row the runtime starts from: its source and account label."""
 
     source: str = "clickhouse"
-    account_label: str = "paper"
+    account_label: str = DEFAULT_ACCOUNT_LABEL
 
 
 @dataclass(frozen=True)

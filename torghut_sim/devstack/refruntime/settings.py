@@ -22,6 +22,7 @@ from torghut_sim.guards import (
     check_simulation_database,
     check_simulation_topic,
 )
+from torghut_sim.stores.postgres_provision import DEFAULT_ACCOUNT_LABEL
 
 _JDBC = re.compile(r"^jdbc:clickhouse://[^/]+(?::\d+)?/(?P<db>[A-Za-z0-9_]+)")
 
@@ -170,7 +171,7 @@ class TorghutSettings:
             window_start=start,
             window_end=end,
             order_feed_topic=topic,
-            account_label=env.get("TRADING_ACCOUNT_LABEL") or "paper",
+            account_label=env.get("TRADING_ACCOUNT_LABEL") or DEFAULT_ACCOUNT_LABEL,
             signal_source=env.get("TRADING_SIGNAL_SOURCE") or "clickhouse",
             fetch_window_seconds=max(1.0, fetch),
             allow_shorts=env.get("TRADING_ALLOW_SHORTS", "true").lower() != "false",

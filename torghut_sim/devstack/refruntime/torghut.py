@@ -211,8 +211,7 @@ class TorghutWorker(Worker):
         assert self.conn is not None
         s = self.settings
         row = self.conn.execute(
-            "SELECT cursor_at FROM trade_cursor WHERE source = %s "
-            "ORDER BY (account_label = %s) DESC, cursor_at LIMIT 1",
+            "SELECT cursor_at FROM trade_cursor WHERE source = %s AND account_label = %s",
             (s.signal_source, s.account_label),
         ).fetchone()
         start_ms = int(s.window_start.timestamp() * 1000)
@@ -539,8 +538,9 @@ class TorghutWorker(Worker):
                 cur.executemany(_insert("execution_tca_metrics", TCA_COLUMNS), rows.tca)
             cursor_at = utc_ms(upper_ms)
             cur.execute(
-                "UPDATE trade_cursor SET cursor_at = %s, updated_at = now() WHERE source = %s",
-                (cursor_at, s.signal_source),
+                "UPDATE trade_cursor SET cursor_at = %s, updated_at = now() "
+                "WHERE source = %s AND account_label = %s",
+                (cursor_at, s.signal_source, s.account_label),
             )
             if cur.rowcount == 0:
                 cur.execute(
