@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from torghut_sim.cli import main
@@ -30,7 +31,7 @@ def prefix() -> str:
 def stack(
     postgres_service: Service, clickhouse_service: Service, kafka_service: Service, prefix: str
 ) -> Iterator[dict[str, Any]]:
-    """Old, recent, locked and undated runs on all three servers, plus a non-simulation database."""
+    """Old, recent, locked and undated runs on all three servers, plus a non-simulation database and group."""
     assert isinstance(postgres_service, PostgresService)
     assert isinstance(clickhouse_service, ClickHouseService)
     tokens = {
@@ -52,11 +53,20 @@ def stack(
     ch.command(f"CREATE DATABASE {bystander}")
     for future in admin.create_topics([NewTopic(t, 1, 1) for t in topics]).values():
         future.result(30)
+    # A group exists once it has committed an offset; the bystander looks like a production group.
+    groups = [f"{p}{t}" for t in tokens.values() for p in ("torghut-ta-sim-", "torghut-order-feed-sim-")]
+    bystander_group = f"torghut-ta-{prefix}keep"
+    for group in [*groups, bystander_group]:
+        consumer = Consumer({**kafka, "group.id": group, "enable.auto.commit": False})
+        consumer.commit(offsets=[TopicPartition(topics[0], 0, 0)], asynchronous=False)
+        consumer.close()
     yield {
         "tokens": tokens,
         "bystander": bystander,
         "kafka": kafka,
         "topics": topics,
+        "groups": groups,
+        "bystander_group": bystander_group,
         "ch": ch,
         "admin_dsn": postgres_service.dsn(),
         "endpoint": ClickHouseEndpoint(clickhouse_service.http_url, USERNAME, PASSWORD),
@@ -72,14 +82,21 @@ def stack(
     if leftover:
         for future in admin.delete_topics(leftover).values():
             future.result(30)
+    listed = {g.group_id for g in admin.list_consumer_groups().result(30).valid}
+    leftover_groups = [g for g in [*groups, bystander_group] if g in listed]
+    if leftover_groups:
+        for future in admin.delete_consumer_groups(leftover_groups).values():
+            future.result(30)
 
 
 def _present(stack: dict[str, Any]) -> dict[str, set[str]]:
     with psycopg.connect(stack["admin_dsn"]) as pg:
         pg_names = {str(r[0]) for r in pg.execute("SELECT datname FROM pg_database")}
     ch_names = {str(r[0]) for r in stack["ch"].query("SELECT name FROM system.databases").result_rows}
-    topics = set(AdminClient(stack["kafka"]).list_topics(timeout=15).topics)
-    return {"postgres": pg_names, "clickhouse": ch_names, "topics": topics}
+    admin = AdminClient(stack["kafka"])
+    topics = set(admin.list_topics(timeout=15).topics)
+    groups = {g.group_id for g in admin.list_consumer_groups().result(30).valid}
+    return {"postgres": pg_names, "clickhouse": ch_names, "topics": topics, "groups": groups}
 
 
 def test_drops_only_old_finished_runs_and_spares_the_locked_one(stack: dict[str, Any], prefix: str) -> None:
@@ -98,6 +115,11 @@ def test_drops_only_old_finished_runs_and_spares_the_locked_one(stack: dict[str,
         ("clickhouse_database", tokens["old"]),
         ("postgres_database", tokens["old"]),
         ("topic", tokens["old"]),
+        ("consumer_group", tokens["old"]),
+    }
+    assert {i.name for i in plan.to_drop if i.kind == "consumer_group"} == {
+        f"torghut-ta-sim-{tokens['old']}",
+        f"torghut-order-feed-sim-{tokens['old']}",
     }
     assert {i.reason for i in plan.items if i.run_token == tokens["locked"]} == {"run holds the runtime lock"}
 
@@ -113,6 +135,11 @@ def test_drops_only_old_finished_runs_and_spares_the_locked_one(stack: dict[str,
         for kept in ("locked", "recent", "undated"):
             assert name_of.format(tokens[kept]) in present[key]
     assert stack["bystander"] in present["postgres"] and stack["bystander"] in present["clickhouse"]
+    assert {g for g in stack["groups"] if g not in present["groups"]} == {
+        f"torghut-ta-sim-{tokens['old']}",
+        f"torghut-order-feed-sim-{tokens['old']}",
+    }
+    assert stack["bystander_group"] in present["groups"]
 
 
 def test_cli_is_a_dry_run_by_default(
@@ -146,3 +173,4 @@ def test_cli_is_a_dry_run_by_default(
     assert _present(stack)["postgres"] >= {f"torghut_sim_{t}" for t in stack["tokens"].values()}
     assert before["topics"] <= _present(stack)["topics"]
     assert before["clickhouse"] <= _present(stack)["clickhouse"]
+    assert before["groups"] <= _present(stack)["groups"]

@@ -10,6 +10,7 @@ import pytest
 from torghut_sim.commands.cleanup import locked_run_token
 from torghut_sim.stores.cleanup import (
     KIND_CLICKHOUSE,
+    KIND_GROUP,
     KIND_POSTGRES,
     KIND_TOPIC,
     CleanupItem,
@@ -22,6 +23,7 @@ from torghut_sim.stores.cleanup import (
     trading_day_of,
 )
 from torghut_sim.stores.errors import CleanupRefusedError
+from torghut_sim.stores.safety import simulation_group_token
 
 CUTOFF = date(2026, 3, 1)
 
@@ -34,6 +36,11 @@ def test_tokens_come_only_from_simulation_names() -> None:
     assert token_of_topic("torghut.sim.ta.bars.1s.v1.sim_20260227_01") == "sim_20260227_01"
     assert token_of_topic("torghut.trades.v1") is None
     assert token_of_topic("torghut.sim.trades.v1") is None
+    assert simulation_group_token("torghut-ta-sim-sim_20260227_01") == "sim_20260227_01"
+    assert simulation_group_token("torghut-order-feed-sim-sim_20260227_01") == "sim_20260227_01"
+    assert simulation_group_token("torghut-ta") is None
+    assert simulation_group_token("torghut-ta-sim-") is None
+    assert simulation_group_token("torghut-ta-sim-Other.Group") is None
 
 
 def test_trading_day_of_token() -> None:
@@ -76,6 +83,9 @@ def _forged(kind: str, name: str, token: str) -> CleanupPlan:
         (KIND_POSTGRES, "torghut", "torghut"),
         (KIND_CLICKHOUSE, "default", "default"),
         (KIND_TOPIC, "torghut.trades.v1", "x"),
+        (KIND_GROUP, "torghut-ta", "torghut"),
+        (KIND_GROUP, "torghut-order-feed-sim-sim_20260227_09", "sim_20260227_09"),
+        (KIND_GROUP, "torghut-ta-sim-sim_20200101_01", "sim_20260227_01"),
         (KIND_POSTGRES, "torghut_sim_sim_20260227_09", "sim_20260227_09"),
         (KIND_POSTGRES, "torghut_sim_sim_20200101_01", "sim_20260227_01"),
     ],

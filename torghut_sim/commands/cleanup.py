@@ -35,7 +35,9 @@ def _key_value(text: str) -> tuple[str, str]:
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the `cleanup` subcommand."""
-    parser = subparsers.add_parser("cleanup", help="drop databases and topics of old finished runs")
+    parser = subparsers.add_parser(
+        "cleanup", help="drop databases, topics and consumer groups of old finished runs"
+    )
     parser.add_argument("--older-than", required=True, help="retention, e.g. 14d or 36h")
     parser.add_argument("--execute", action="store_true", help="really drop (default: dry run)")
     parser.add_argument("--kubeconfig", type=Path, help="read the runtime lock's holder from this cluster")

@@ -1,16 +1,18 @@
-"""Cleanup of finished simulation runs: their ClickHouse and Postgres databases and their topics.
+"""Cleanup of finished simulation runs: their ClickHouse and Postgres databases, topics and consumer groups.
 
 Only names in the simulation namespaces are ever considered (`torghut_sim_*` databases,
-`torghut.sim.<base>.<run_token>` topics); the run holding the runtime lock is always kept; a run is old
-enough when the trading day in its token (`sim-YYYYMMDD-NN` → `sim_yyyymmdd_nn`) is more than the
-retention before today, and a name without a trading day is kept (its age is unknown). Planning never
-changes anything; `execute_cleanup` drops exactly the planned `drop` items, re-checking every guard.
+`torghut.sim.<base>.<run_token>` topics, the `torghut-ta-sim-<run_token>` and
+`torghut-order-feed-sim-<run_token>` consumer groups); the run holding the runtime lock is always
+kept; a run is old enough when the trading day in its token (`sim-YYYYMMDD-NN` → `sim_yyyymmdd_nn`) is
+more than the retention before today, and a name without a trading day is kept (its age is unknown).
+Planning never changes anything; `execute_cleanup` drops exactly the planned `drop` items, re-checking
+every guard.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -30,7 +32,9 @@ from torghut_sim.stores.retry import DEFAULT_RETRY, RetryPolicy, with_retry
 from torghut_sim.stores.safety import (
     SIMULATION_DATABASE_PREFIX,
     require_simulation_database,
+    require_simulation_group,
     require_simulation_topic,
+    simulation_group_token,
 )
 from torghut_sim.topics import TOPIC_ROLES
 
@@ -40,6 +44,7 @@ _RETENTION_RE = re.compile(r"^(\d+)([dh])$")
 KIND_CLICKHOUSE = "clickhouse_database"
 KIND_POSTGRES = "postgres_database"
 KIND_TOPIC = "topic"
+KIND_GROUP = "consumer_group"
 
 
 def parse_retention(text: str) -> timedelta:
@@ -138,12 +143,22 @@ def _postgres_databases(admin_dsn: str, retry: RetryPolicy) -> list[str]:
     return with_retry(attempt, retry)
 
 
-def _topics(kafka_config: Mapping[str, str]) -> list[str]:
+def _topics(admin: AdminClient) -> list[str]:
     try:
-        metadata = AdminClient(dict(kafka_config)).list_topics(timeout=15)
+        metadata = admin.list_topics(timeout=15)
     except KafkaException as exc:
         raise StoreError(f"listing topics failed: {exc}") from exc
     return sorted(metadata.topics)
+
+
+def _groups(admin: AdminClient) -> list[str]:
+    try:
+        listed = admin.list_consumer_groups(request_timeout=15).result(30)
+    except KafkaException as exc:
+        raise StoreError(f"listing consumer groups failed: {exc}") from exc
+    if listed.errors:
+        raise StoreError(f"listing consumer groups failed: {listed.errors[0]}")
+    return sorted(g.group_id for g in listed.valid)
 
 
 def plan_cleanup(
@@ -173,8 +188,11 @@ def plan_cleanup(
             add(KIND_POSTGRES, name, server, token_of_database(name))
     if kafka_config is not None:
         server = str(kafka_config.get("bootstrap.servers", ""))
-        for name in _topics(kafka_config):
+        admin = AdminClient(dict(kafka_config))
+        for name in _topics(admin):
             add(KIND_TOPIC, name, server, token_of_topic(name))
+        for name in _groups(admin):
+            add(KIND_GROUP, name, server, simulation_group_token(name))
     return CleanupPlan(cutoff, locked_run_token, tuple(items))
 
 
@@ -205,18 +223,39 @@ def delete_topics(kafka_config: Mapping[str, str], names: Sequence[str]) -> None
             raise StoreError(f"deleting topic {name} failed: {exc}") from exc
 
 
+def delete_consumer_groups(kafka_config: Mapping[str, str], names: Sequence[str]) -> None:
+    """Delete the consumer groups of finished runs (refusing any other group); Kafka refuses live ones."""
+    for name in names:
+        require_simulation_group(name)
+    if not names:
+        return
+    admin = AdminClient(dict(kafka_config))
+    futures = admin.delete_consumer_groups(list(names), request_timeout=30)
+    for name, future in futures.items():
+        try:
+            future.result(60)
+        except KafkaException as exc:
+            raise StoreError(f"deleting consumer group {name} failed: {exc}") from exc
+
+
+# Per kind: the guard that refuses foreign names, and the run token a name belongs to.
+_NAME_RULES: dict[str, tuple[Callable[[str], str], Callable[[str], str | None]]] = {
+    KIND_CLICKHOUSE: (require_simulation_database, token_of_database),
+    KIND_POSTGRES: (require_simulation_database, token_of_database),
+    KIND_TOPIC: (require_simulation_topic, token_of_topic),
+    KIND_GROUP: (require_simulation_group, simulation_group_token),
+}
+
+
 def _guard(item: CleanupItem, locked_run_token: str | None) -> None:
     if locked_run_token and item.run_token == locked_run_token:
         raise CleanupRefusedError(f"refusing to drop {item.name}: its run holds the runtime lock")
+    require, token_of = _NAME_RULES[item.kind]
     try:
-        if item.kind == KIND_TOPIC:
-            require_simulation_topic(item.name)
-        else:
-            require_simulation_database(item.name)
+        require(item.name)
     except UnsafeNameError as exc:
         raise CleanupRefusedError(str(exc.message)) from exc
-    token = token_of_topic(item.name) if item.kind == KIND_TOPIC else token_of_database(item.name)
-    if token != item.run_token:
+    if token_of(item.name) != item.run_token:
         raise CleanupRefusedError(f"{item.name} does not belong to run {item.run_token}")
 
 
@@ -243,8 +282,10 @@ def execute_cleanup(
                 raise CleanupRefusedError("no Postgres admin DSN given")
             drop_postgres_database(postgres_admin_dsn, item.name, retry)
     topics = [i.name for i in targets if i.kind == KIND_TOPIC]
-    if topics:
+    groups = [i.name for i in targets if i.kind == KIND_GROUP]
+    if topics or groups:
         if kafka_config is None:
             raise CleanupRefusedError("no Kafka configuration given")
         delete_topics(kafka_config, topics)
+        delete_consumer_groups(kafka_config, groups)
     return list(targets)

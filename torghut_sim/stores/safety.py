@@ -1,11 +1,12 @@
-"""Name guards shared by provisioning and cleanup: only `torghut_sim_*` databases and `torghut.sim.*`
-topics may ever be created, truncated or dropped by this package."""
+"""Name guards shared by provisioning and cleanup: only `torghut_sim_*` databases, `torghut.sim.*` topics
+and the runs' own consumer groups may ever be created, truncated or dropped by this package."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
 
+from torghut_sim.naming import ORDER_FEED_GROUP_PREFIX, TA_GROUP_PREFIX
 from torghut_sim.stores.errors import UnsafeNameError
 from torghut_sim.topics import PRODUCTION_TOPICS, SIMULATION_TOPIC_PREFIX
 
@@ -26,6 +27,9 @@ PRODUCTION_DATABASES: frozenset[str] = frozenset(
 # Lower-case letters, digits and `_` only: safe unquoted in both servers and within Postgres' 63 bytes.
 _DATABASE_RE = re.compile(r"^torghut_sim_[a-z0-9_]{1,51}$")
 _TOPIC_RE = re.compile(r"^torghut\.sim\.[A-Za-z0-9._-]+$")
+# The consumer groups a run's TA job and runtime use: one prefix each, then the run token.
+SIMULATION_GROUP_PREFIXES: tuple[str, ...] = (TA_GROUP_PREFIX, ORDER_FEED_GROUP_PREFIX)
+_GROUP_TOKEN_RE = re.compile(r"^[a-z0-9_]+$")
 
 
 def require_simulation_database(name: str, production_databases: Iterable[str] = ()) -> str:
@@ -48,6 +52,23 @@ def require_simulation_topic(name: str) -> str:
         or not _TOPIC_RE.fullmatch(name)
     ):
         raise UnsafeNameError(f"refusing topic {name!r}: only {SIMULATION_TOPIC_PREFIX}* topics")
+    return name
+
+
+def simulation_group_token(name: str) -> str | None:
+    """The run token of a run's consumer group (`torghut-ta-sim-<token>`), or None for any other group."""
+    for prefix in SIMULATION_GROUP_PREFIXES:
+        token = name[len(prefix) :]
+        if name.startswith(prefix) and _GROUP_TOKEN_RE.fullmatch(token):
+            return token
+    return None
+
+
+def require_simulation_group(name: str) -> str:
+    """Return `name` when it is a run's consumer group; refuse production and foreign groups."""
+    if simulation_group_token(name) is None:
+        prefixes = ", ".join(f"{p}<run_token>" for p in SIMULATION_GROUP_PREFIXES)
+        raise UnsafeNameError(f"refusing consumer group {name!r}: only {prefixes}")
     return name
 
 
