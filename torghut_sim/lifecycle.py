@@ -110,6 +110,7 @@ def runtime_targets(manifest: DatasetManifest) -> RuntimeTargets:
         app_name=argo.app_name,
         desired_mode_during_run=argo.desired_mode_during_run,
         restore_mode_after_run=argo.restore_mode_after_run,
+        argocd_verify_timeout_seconds=argo.verify_timeout_seconds,
     )
 
 

@@ -357,6 +357,77 @@ def test_a_failure_in_any_phase_restores_everything_and_unlocks(
     assert not (tmp_path / "restore-required.json").exists()
 
 
+class LateAppSetController:
+    """Acts as an ApplicationSet controller that renders Application/torghut from the element it saw
+    before the run's patch (putting `automated` back) `stale_renders` times (None: for ever), and then
+    from the patched element (taking it away again) half a second later."""
+
+    def __init__(self, cluster: Cluster, stale_renders: int | None) -> None:
+        self.cluster = cluster
+        self.left = stale_renders
+        self.settled = threading.Event()
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self) -> LateAppSetController:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        kube = Kube.from_kubeconfig(self.cluster.kubeconfig)
+        ref = self.cluster.refs()["app"]
+        while self.left != 0 and not self.stop.wait(0.05):
+            if "automated" in kube.require(ref)["spec"]["syncPolicy"]:
+                continue
+            try:
+                kube.merge_patch(ref, {"spec": {"syncPolicy": {"automated": dict(AUTOMATED)}}})
+            except PatchConflictError:
+                continue
+            self.left = None if self.left is None else self.left - 1
+        if self.left == 0 and not self.stop.wait(0.5):
+            kube.merge_patch(ref, {"spec": {"syncPolicy": {"automated": None}}})
+            self.settled.set()
+        kube.close()
+
+
+def test_argo_that_settles_late_is_waited_for(cluster: Cluster, tmp_path: Path) -> None:
+    before = cluster.snapshot()
+    controller = _controller(cluster, tmp_path)
+    seen: dict[str, Any] = {}
+
+    def replay() -> Mapping[str, Any]:
+        seen.update(cluster.snapshot())
+        return {}
+
+    # A stale render undoes the freeze of Application/torghut until the controller renders the patched
+    # element; the run waits for that instead of failing at once.
+    with FakeControllers(cluster), LateAppSetController(cluster, stale_renders=1) as appset:
+        outcome = run_phases(
+            controller_phases(controller, replay=replay), RunStateLog(tmp_path / "run-state.json", "r")
+        )
+    assert appset.settled.is_set(), "the stale render never happened"
+    assert outcome.status == "succeeded"
+    assert "automated" not in seen["app"]["syncPolicy"]
+    assert cluster.snapshot() == before and cluster.lock() is None
+
+
+def test_argo_that_never_settles_stops_the_run_after_the_verify_timeout(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    before = cluster.snapshot()
+    targets = dataclasses.replace(cluster.targets, argocd_verify_timeout_seconds=1.0)
+    controller = _controller(cluster, tmp_path, targets=targets)
+    with LateAppSetController(cluster, stale_renders=None), pytest.raises(Exception) as failed:
+        run_phases(controller_phases(controller), RunStateLog(tmp_path / "run-state.json", "r"))
+    assert getattr(failed.value, "reason", None) == "argocd_mode_mismatch"
+    assert "after 1s" in str(failed.value) and "syncPolicy/automated" in str(failed.value)
+    assert cluster.snapshot() == before and cluster.lock() is None
+
+
 def test_runtime_never_ready_times_out_and_restores(cluster: Cluster, tmp_path: Path) -> None:
     before = cluster.snapshot()
     controller = _controller(cluster, tmp_path, ready_timeout_seconds=1.0)

@@ -12,12 +12,14 @@ from torghut_sim.runtime import jsonpointer
 from torghut_sim.runtime.argocd import (
     DEFAULT_AUTOMATED,
     AppSetElementError,
+    ArgoModeError,
     element_automation_pointer,
     find_list_element,
     mode_targets,
+    verify_mode,
 )
 from torghut_sim.runtime.fields import Captured
-from torghut_sim.runtime.model import ObjectCapture
+from torghut_sim.runtime.model import ObjectCapture, RuntimeState
 
 
 def _appset(upstream_dir: Path) -> dict[str, Any]:
@@ -112,3 +114,65 @@ def test_mode_targets_for_the_appset_element_and_missing_apps() -> None:
     assert mode_targets(appset, "previous") == {pointer: Captured.of("auto")}
     gone = ObjectCapture(role="argocd_root", namespace="argocd", name="root", exists=False)
     assert mode_targets(gone, "manual") == {}
+
+
+class _ScriptedApp:
+    """A cluster whose Application/torghut shows, look by look, the sync policies of a script."""
+
+    def __init__(self, policies: list[dict[str, Any]]) -> None:
+        self.policies = policies
+        self.looks = 0
+
+    def get(self, _ref: Any) -> dict[str, Any]:
+        policy = self.policies[min(self.looks, len(self.policies) - 1)]
+        self.looks += 1
+        return {"spec": {"syncPolicy": policy}}
+
+
+def _frozen_state() -> RuntimeState:
+    return RuntimeState(
+        run_id="sim-20260306-01",
+        run_token="sim_20260306_01",
+        dataset_id="torghut-trades-20260306",
+        owner="tests",
+        captured_at="2026-03-06T14:00:00Z",
+        lock_namespace="torghut",
+        objects=[_app(Captured.of({"prune": True}))],
+    )
+
+
+def _verify(kube: _ScriptedApp, timeout: float) -> list[float]:
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    verify_mode(
+        kube,  # type: ignore[arg-type]
+        _frozen_state(),
+        "manual",
+        timeout_seconds=timeout,
+        poll_seconds=1.0,
+        sleep=sleep,
+        clock=lambda: now[0],
+    )
+    return now
+
+
+def test_the_frozen_mode_must_hold_for_several_looks_in_a_row() -> None:
+    manual: dict[str, Any] = {}
+    auto = {"automated": {"prune": True}}
+    # Frozen, reverted by a stale render, then frozen for good: verified on the third frozen look after it.
+    kube = _ScriptedApp([manual, auto, manual, manual, manual, auto])
+    assert _verify(kube, timeout=60) == [4.0]
+    assert kube.looks == 5
+
+
+def test_a_mode_that_never_holds_fails_after_the_timeout_naming_the_field() -> None:
+    kube = _ScriptedApp([{}, {"automated": {"prune": True}}])
+    with pytest.raises(ArgoModeError) as failed:
+        _verify(kube, timeout=5)
+    assert failed.value.reason == "argocd_mode_mismatch"
+    assert "after 5s" in str(failed.value) and "/spec/syncPolicy/automated" in str(failed.value)
+    # Frozen at the deadline but not yet for long enough: the mode holds, which is what counts.
+    assert _verify(_ScriptedApp([{"automated": {}}, {}]), timeout=1) == [1.0]

@@ -48,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--root-app-name", default="root")
     parser.add_argument("--desired-mode", choices=ARGO_MODES, default="manual")
     parser.add_argument("--restore-mode", choices=RESTORE_MODES, default="previous")
+    parser.add_argument(
+        "--argocd-verify-timeout",
+        type=float,
+        default=600.0,
+        help="seconds the frozen Argo CD mode may take to show on every object",
+    )
     parser.add_argument("--window-start", required=True, help="ISO-8601 UTC")
     parser.add_argument("--window-end", required=True, help="ISO-8601 UTC")
     parser.add_argument("--simulation-database", required=True, help="torghut_sim_<run_token>")
@@ -108,6 +114,7 @@ def handle(args: argparse.Namespace) -> int:
         root_app_name=args.root_app_name,
         desired_mode_during_run=args.desired_mode,
         restore_mode_after_run=args.restore_mode,
+        argocd_verify_timeout_seconds=args.argocd_verify_timeout,
     )
     env = simulation_env(
         SimulationEnvInputs(

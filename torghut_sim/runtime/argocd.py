@@ -7,6 +7,8 @@ from the app and from the root app that manages the ApplicationSet; restoring pu
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 from torghut_sim.errors import TorghutSimError
@@ -121,12 +123,33 @@ def mode_differences(kube: Kube, state: RuntimeState, mode: Mode) -> list[FieldD
     return out
 
 
-def verify_mode(kube: Kube, state: RuntimeState, mode: Mode) -> None:
-    """Raise ArgoModeError naming every field not in the mode."""
-    diffs = mode_differences(kube, state, mode)
-    if diffs:
-        where = "; ".join(f"{d.ref.describe()} {d.pointer} = {d.actual.describe()}" for d in diffs)
-        raise ArgoModeError(f"Argo CD is not {mode}: {where}")
+def verify_mode(
+    kube: Kube,
+    state: RuntimeState,
+    mode: Mode,
+    *,
+    timeout_seconds: float,
+    poll_seconds: float,
+    stable_polls: int = 3,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Wait until every Argo field has shown the mode on `stable_polls` polls in a row; ArgoModeError
+    naming the fields still out of it after `timeout_seconds`."""
+    # Right after the patch the ApplicationSet controller may still render Application/torghut from the
+    # element it saw before, putting `automated` back until it renders the patched one. One look would
+    # pass before that render and leave the run to fail on drift later; a run of looks outlasts it.
+    deadline = clock() + timeout_seconds
+    held = 0
+    while True:
+        diffs = mode_differences(kube, state, mode)
+        held = 0 if diffs else held + 1
+        if held >= stable_polls or (not diffs and clock() >= deadline):
+            return
+        if clock() >= deadline:
+            where = "; ".join(f"{d.ref.describe()} {d.pointer} = {d.actual.describe()}" for d in diffs)
+            raise ArgoModeError(f"Argo CD is not {mode} after {timeout_seconds:g}s: {where}")
+        sleep(poll_seconds)
 
 
 def describe_live_mode(kube: Kube, state: RuntimeState) -> dict[str, str]:

@@ -7,6 +7,7 @@ repeats it safely; each returns JSON-able details for `run-state.json` (secrets 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -154,7 +155,14 @@ class RuntimeController:
             return details
         mode = self.targets.desired_mode_during_run
         argocd.set_mode(self.kube, self._state, mode, self.settings.patch_attempts)
-        argocd.verify_mode(self.kube, self._state, mode)
+        argocd.verify_mode(
+            self.kube,
+            self._state,
+            mode,
+            timeout_seconds=self.targets.argocd_verify_timeout_seconds,
+            poll_seconds=self.settings.poll_seconds,
+            sleep=self._sleep or time.sleep,
+        )
         details["argocd"] = argocd.describe_live_mode(self.kube, self._state)
         return details
 

@@ -42,6 +42,8 @@ class RuntimeTargets:
     root_app_name: str = "root"
     desired_mode_during_run: ArgoMode = "manual"
     restore_mode_after_run: RestoreMode = "previous"
+    # How long the frozen mode may take to show on every Argo object before the run gives up.
+    argocd_verify_timeout_seconds: float = 600.0
 
     def __post_init__(self) -> None:
         if self.desired_mode_during_run not in ARGO_MODES:
