@@ -11,7 +11,9 @@ day="${1:-2026-03-06}"
 
 devstack up
 devstack baseline >/dev/null
-devstack seed-day "$day"
+# --reset: source topics holding later days (say from the tests) are cleared first, because a day
+# appended behind them could not be found by its time window.
+devstack seed-day "$day" --reset
 
 dg launch --assets simulation_manifest,source_dump,replay_marker,simulation_outputs,simulation_report \
   --partition "$day"

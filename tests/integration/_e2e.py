@@ -297,7 +297,8 @@ def start_launch(argv: list[str], env: Mapping[str, str], log: Path) -> Launch:
 
 
 def seed(day: date, env: Mapping[str, str], log_dir: Path) -> None:
-    """`devstack seed-day DAY --symbols 3`: a small generated session in the production source topics."""
+    """`devstack seed-day DAY --symbols 3 --reset`: a small generated session in the production source
+    topics, which are cleared first when they hold later days."""
     log = log_dir / f"seed-{day.isoformat()}.log"
     launch = start_launch(
         [
@@ -306,6 +307,8 @@ def seed(day: date, env: Mapping[str, str], log_dir: Path) -> None:
             day.isoformat(),
             "--symbols",
             str(SEED_SYMBOLS),
+            # A later day left in the topics (say by a demo) would hide this one from its window.
+            "--reset",
         ],
         env,
         log,

@@ -3,6 +3,12 @@
 Owns the topic set (production source topics by default, injectable for tests), their creation with
 3 partitions, the fast batched producer with historical CreateTime timestamps, and the per-day seed
 marker in the state directory that keeps a day from being seeded twice unless forced.
+
+Days are only ever appended in time order. A dump finds its window by Kafka's time index, which
+assumes timestamps that (nearly) only grow along a partition, as they do in production; a day
+appended behind later days would be invisible to it. So a day that would land behind records of its
+own date or later is refused, unless the seeding resets the topics first (all their records and their
+seed markers go).
 """
 
 from __future__ import annotations
@@ -14,10 +20,12 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
@@ -30,6 +38,7 @@ SOURCE_PARTITIONS = 3
 PRODUCTION_SOURCE_TOPICS: dict[str, str] = {role: ROLES_BY_NAME[role].source for role in ROLES}
 SCALE_RATES: dict[str, float] = {"small": 0.5, "full": 8.0}
 _TOPIC_ALREADY_EXISTS = 36
+NEW_YORK = ZoneInfo("America/New_York")
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,9 @@ class SeedRequest:
     marker_dir: Path
     topics: Mapping[str, str] = field(default_factory=lambda: dict(PRODUCTION_SOURCE_TOPICS))
     force: bool = False
+    # Delete every record of the topics (and this target's seed markers) when the day would otherwise
+    # land behind records of its own date or later.
+    reset: bool = False
     partitions: int = SOURCE_PARTITIONS
 
     @property
@@ -53,6 +65,10 @@ class SeedRequest:
     def marker_path(self) -> Path:
         """The marker of this day on this target."""
         return self.marker_dir / f"{self.spec.day.isoformat()}-{self.target_fingerprint}.json"
+
+    def target_markers(self) -> list[Path]:
+        """Every day's marker on this target."""
+        return sorted(self.marker_dir.glob(f"*-{self.target_fingerprint}.json"))
 
 
 @dataclass(frozen=True)
@@ -114,6 +130,62 @@ def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int, ti
         time.sleep(0.1)
 
 
+def partitions_reaching(
+    bootstrap_servers: str, topics: list[str], from_ms: int, timeout: float = 30.0
+) -> list[str]:
+    """`topic[partition]` of every partition holding a record timestamped at or after `from_ms`."""
+    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "torghut-devstack-seed"})
+    try:
+        metadata = consumer.list_topics(timeout=timeout).topics
+        wanted = [TopicPartition(t, p, from_ms) for t in topics for p in sorted(metadata[t].partitions)]
+        # The time index answers "the end" for a partition with no record at or after the time.
+        found = consumer.offsets_for_times(wanted, timeout)
+    except KafkaException as exc:
+        raise DevstackError("seed_kafka_unreachable", f"reading the topics' time index: {exc}") from exc
+    finally:
+        consumer.close()
+    return [f"{tp.topic}[{tp.partition}]" for tp in found if tp.offset != OFFSET_END and tp.offset >= 0]
+
+
+def reset_topics(request: SeedRequest, timeout: float = 30.0) -> None:
+    """Delete every record of the request's topics and every seed marker of its target."""
+    admin = AdminClient({"bootstrap.servers": request.bootstrap_servers})
+    metadata = admin.list_topics(timeout=timeout).topics
+    offsets = [
+        TopicPartition(t, p, OFFSET_END)
+        for t in sorted(set(request.topics.values()))
+        for p in metadata[t].partitions
+    ]
+    for tp, future in admin.delete_records(offsets, operation_timeout=timeout).items():
+        try:
+            future.result(timeout)
+        except KafkaException as exc:
+            raise DevstackError(
+                "seed_reset_failed", f"deleting the records of {tp.topic}[{tp.partition}]: {exc}"
+            ) from exc
+    for marker in request.target_markers():
+        marker.unlink(missing_ok=True)
+
+
+def _ensure_in_time_order(request: SeedRequest) -> None:
+    """Refuse (or with `reset`, clear the topics first) when the day would land behind later records."""
+    day = request.spec.day
+    day_start_ms = int(datetime.combine(day, clock_time(0), NEW_YORK).timestamp() * 1000)
+    topics = sorted(set(request.topics.values()))
+    ahead = partitions_reaching(request.bootstrap_servers, topics, day_start_ms)
+    if not ahead:
+        return
+    if not request.reset:
+        shown = ", ".join(ahead[:3]) + (f" and {len(ahead) - 3} more" if len(ahead) > 3 else "")
+        raise DevstackError(
+            "seed_out_of_order",
+            f"{shown} already hold records of {day} or later; appended behind them, {day} could not be "
+            "found by its time window (production topics only grow in time). Pass --reset to delete "
+            "the records of these topics and their seed markers first",
+        )
+    reset_topics(request)
+
+
 def _read_marker(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text())
@@ -162,6 +234,7 @@ def seed_day(request: SeedRequest) -> SeedResult:
         )
     window = session_window(spec.day)
     ensure_topics(request.bootstrap_servers, sorted(set(request.topics.values())), request.partitions)
+    _ensure_in_time_order(request)
     delivery = _Delivery()
     producer = Producer(
         {

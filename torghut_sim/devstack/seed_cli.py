@@ -48,6 +48,12 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("--bootstrap-servers", default=None, help="default: the local stack's Kafka")
     p.add_argument("--force", action="store_true", help="seed again even when a marker says it was done")
+    p.add_argument(
+        "--reset",
+        action="store_true",
+        help="when the day would land behind records of its date or later, delete every record of the "
+        "topics (and their seed markers) first",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     return p
 
@@ -91,6 +97,7 @@ def run(args: argparse.Namespace, config: StackConfig) -> int:
         marker_dir=config.state_dir / "seed-day",
         topics=topics,
         force=args.force,
+        reset=args.reset,
     )
     result = seed_day(request)
     if args.json:
