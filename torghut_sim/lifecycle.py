@@ -37,6 +37,7 @@ from torghut_sim.stores import contamination
 from torghut_sim.stores.clickhouse_provision import provision_clickhouse
 from torghut_sim.stores.deltas import clickhouse_counts, postgres_counts, row_deltas
 from torghut_sim.stores.export import ExportManifest, export_run
+from torghut_sim.stores.kafka_admin import delete_consumer_groups, delete_records
 from torghut_sim.stores.postgres_provision import (
     DEFAULT_ACCOUNT_LABEL,
     CursorSeed,
@@ -202,12 +203,32 @@ class _Day:
             default_partitions=manifest.kafka.default_partitions,
             replication_factor=manifest.kafka.replication_factor,
         )
+        kafka_reset = self._reset_run_consumers()
         self.before_counts = self._counts()
         return {
             "clickhouse_database": ch.database,
             "postgres_database": pg.database,
             "cursor": {"source": seed.source, "account_label": seed.account_label},
             "topics": partitions,
+            "kafka_reset": kafka_reset,
+        }
+
+    def _reset_run_consumers(self) -> dict[str, Any]:
+        """Empty the runtime's own topics and drop the run's consumer groups, as before a first run.
+
+        A rerun of the day keeps its replayed topics (the replay marker says they are complete) but
+        has just truncated the databases; the TA job must read those topics from the start again, not
+        from the offsets its group committed last time, and the runtime's output topics must not carry
+        the earlier run's records.
+        """
+        names = self.request.names
+        config = self.conns.runtime_kafka.client_config()
+        produced = [names.topic(role.role) for role in TOPIC_ROLES if not role.dumped]
+        return {
+            "records_deleted": delete_records(config, produced),
+            "groups_deleted": delete_consumer_groups(
+                config, [names.ta_group_id, names.order_feed_group_id], missing_ok=True
+            ),
         }
 
     def _counts(self) -> dict[str, dict[str, int | None]]:

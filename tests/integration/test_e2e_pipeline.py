@@ -233,6 +233,20 @@ def test_full_trading_day_materializes_every_asset_and_check_and_restores_the_ru
         rows = conn.execute("SELECT CAST(trading_day AS VARCHAR), run_id, verdict FROM verdicts").fetchall()
     assert rows == [(run_dir.key, run_dir.names.run_id, "PASS")]
 
+    # Materialized again: the dump and the replayed topics are reused, the TA job reads them from the
+    # start again (its group was dropped), and the day comes out the same.
+    first_funnel = report["funnel"]
+    pipeline.launch_day(FULL_DAY).expect_success()
+    again = run_dir.report()
+    assert again["verdict"]["status"] == "PASS", again["verdict"]
+    assert again["funnel"] == first_funnel and again["pnl"] == report["pnl"]
+    latest = {t["phase"]: t for t in run_dir.transitions() if t["status"] == "succeeded"}
+    assert latest["replay"]["details"]["skipped"] is True
+    reset = latest["provision"]["details"]["kafka_reset"]
+    assert run_dir.names.ta_group_id in reset["groups_deleted"]
+    assert reset["records_deleted"][run_dir.names.topic("ta_signals")] > 0
+    e2e.assert_runtime_matches(pipeline.kube, before)
+
 
 def test_empty_day_is_skipped_before_anything_is_provisioned(pipeline: Pipeline) -> None:
     # Nothing is seeded for this session day: its source topics hold no record in its window.

@@ -28,6 +28,7 @@ from torghut_sim.stores.clickhouse_provision import (
     list_simulation_databases,
 )
 from torghut_sim.stores.errors import CleanupRefusedError, StoreError, UnsafeNameError
+from torghut_sim.stores.kafka_admin import delete_consumer_groups, delete_topics
 from torghut_sim.stores.retry import DEFAULT_RETRY, RetryPolicy, with_retry
 from torghut_sim.stores.safety import (
     SIMULATION_DATABASE_PREFIX,
@@ -205,37 +206,6 @@ def drop_postgres_database(admin_dsn: str, name: str, retry: RetryPolicy = DEFAU
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
     with_retry(attempt, retry)
-
-
-def delete_topics(kafka_config: Mapping[str, str], names: Sequence[str]) -> None:
-    """Delete simulation topics (refusing any other topic)."""
-    for name in names:
-        require_simulation_topic(name)
-    if not names:
-        return
-    # The client must outlive its futures: a collected handle fails them with _DESTROY.
-    admin = AdminClient(dict(kafka_config))
-    futures = admin.delete_topics(list(names), operation_timeout=30)
-    for name, future in futures.items():
-        try:
-            future.result(60)
-        except KafkaException as exc:
-            raise StoreError(f"deleting topic {name} failed: {exc}") from exc
-
-
-def delete_consumer_groups(kafka_config: Mapping[str, str], names: Sequence[str]) -> None:
-    """Delete the consumer groups of finished runs (refusing any other group); Kafka refuses live ones."""
-    for name in names:
-        require_simulation_group(name)
-    if not names:
-        return
-    admin = AdminClient(dict(kafka_config))
-    futures = admin.delete_consumer_groups(list(names), request_timeout=30)
-    for name, future in futures.items():
-        try:
-            future.result(60)
-        except KafkaException as exc:
-            raise StoreError(f"deleting consumer group {name} failed: {exc}") from exc
 
 
 # Per kind: the guard that refuses foreign names, and the run token a name belongs to.
