@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import pytest
 import yaml
@@ -145,21 +145,28 @@ def cluster(kube_service: Any, upstream_dir: Path, unique_name: str) -> Iterator
         kube.close()
 
 
-class FakeControllers:
-    """Acts as the Knative and Flink controllers: reports each new generation as ready/running."""
+class BackgroundController:
+    """A stand-in controller: `_loop` runs in a thread while the `with` block runs, until `stop` is set."""
 
     def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._loop, daemon=True)
 
-    def __enter__(self) -> FakeControllers:
+    def __enter__(self) -> Self:
         self.thread.start()
         return self
 
     def __exit__(self, *_exc: object) -> None:
         self.stop.set()
         self.thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        raise NotImplementedError
+
+
+class FakeControllers(BackgroundController):
+    """Acts as the Knative and Flink controllers: reports each new generation as ready/running."""
 
     def _loop(self) -> None:
         kube = Kube.from_kubeconfig(self.cluster.kubeconfig)
@@ -357,25 +364,15 @@ def test_a_failure_in_any_phase_restores_everything_and_unlocks(
     assert not (tmp_path / "restore-required.json").exists()
 
 
-class LateAppSetController:
+class LateAppSetController(BackgroundController):
     """Acts as an ApplicationSet controller that renders Application/torghut from the element it saw
     before the run's patch (putting `automated` back) `stale_renders` times (None: for ever), and then
     from the patched element (taking it away again) half a second later."""
 
     def __init__(self, cluster: Cluster, stale_renders: int | None) -> None:
-        self.cluster = cluster
+        super().__init__(cluster)
         self.left = stale_renders
         self.settled = threading.Event()
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
-
-    def __enter__(self) -> LateAppSetController:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop.set()
-        self.thread.join(timeout=10)
 
     def _loop(self) -> None:
         kube = Kube.from_kubeconfig(self.cluster.kubeconfig)
