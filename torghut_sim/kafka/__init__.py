@@ -1,1 +1,1 @@
-"""Kafka plumbing shared by the source dump and the replay: connection settings and progress reports."""
+"""Kafka plumbing shared by the dump, the replay and the stores: connection settings, progress, watermarks."""

@@ -30,6 +30,7 @@ from torghut_sim.dump.io import open_decompressed, payload_sha256
 from torghut_sim.kafka.connection import KafkaConnection
 from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.kafka.progress import ProgressCallback, ProgressTracker
+from torghut_sim.kafka.watermarks import watermarks
 from torghut_sim.replay.errors import ReplayError
 from torghut_sim.replay.marker import PaceRecord, ReplayMarker
 from torghut_sim.replay.native import choose_engine, produce_native
@@ -40,11 +41,6 @@ from torghut_sim.topics import simulation_topic
 # Delivery errors that mean "the cluster was not there", as opposed to a refused record.
 _UNREACHABLE_CODES = frozenset(
     {KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT}
-)
-
-
-_LEADERLESS_CODES = frozenset(
-    {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.LEADER_NOT_AVAILABLE}
 )
 
 
@@ -150,7 +146,7 @@ def _check_targets_empty(connection: KafkaConnection, partitions: Mapping[str, i
     try:
         for topic, count in partitions.items():
             for partition in range(count):
-                low, high = _watermarks(consumer, TopicPartition(topic, partition), timeout)
+                low, high = watermarks(consumer, TopicPartition(topic, partition), timeout)
                 if high > low:
                     raise ReplayError(
                         f"{topic} already holds records but no replay marker exists "
@@ -163,22 +159,6 @@ def _check_targets_empty(connection: KafkaConnection, partitions: Mapping[str, i
         ) from None
     finally:
         consumer.close()
-
-
-def _watermarks(consumer: Consumer, tp: TopicPartition, timeout: float) -> tuple[int, int]:
-    """Low and high watermark, riding out the brief leaderless moments after a topic is created."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            low, high = consumer.get_watermark_offsets(tp, timeout=timeout, cached=False)
-        except KafkaException as exc:
-            # A just-created partition answers "not leader" until the broker has loaded it.
-            transient = exc.args[0].retriable() or exc.args[0].code() in _LEADERLESS_CODES
-            if not transient or time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-            continue
-        return int(low), int(high)
 
 
 def _existing_marker(request: ReplayRequest) -> ReplayMarker | None:

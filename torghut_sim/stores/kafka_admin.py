@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from torghut_sim.kafka.watermarks import watermarks
 from torghut_sim.stores.errors import StoreError
 from torghut_sim.stores.safety import require_simulation_group, require_simulation_topic
 
@@ -74,8 +75,9 @@ def _held(
     try:
         held: dict[tuple[str, int], int] = {}
         for tp in partitions:
-            low, high = consumer.get_watermark_offsets(tp, timeout=TIMEOUT_SECONDS, cached=False)
-            held[(tp.topic, tp.partition)] = int(high) - int(low)
+            # The run's topics may have been created a moment ago, by this very provisioning.
+            low, high = watermarks(consumer, tp, TIMEOUT_SECONDS)
+            held[(tp.topic, tp.partition)] = high - low
         return held
     finally:
         consumer.close()
