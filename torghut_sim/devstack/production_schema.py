@@ -14,29 +14,21 @@ from torghut_sim.stores.clickhouse_ddl import quote_identifier
 
 PRODUCTION_DATABASE = "torghut"
 
-_SHARED_COLUMNS = """
-    symbol LowCardinality(String),
-    event_ts DateTime64(3, 'UTC'),
-    seq UInt64,
-    ingest_ts DateTime64(3, 'UTC'),
-    is_final UInt8,
-    source LowCardinality(String),
-    window_size LowCardinality(String),
-    window_step Nullable(String),
-    window_start Nullable(DateTime64(3, 'UTC')),
-    window_end Nullable(DateTime64(3, 'UTC')),
-    version UInt32"""
-
-_MICROBAR_COLUMNS = """,
-    o Float64,
-    h Float64,
-    l Float64,
-    c Float64,
-    v Float64,
-    vwap Nullable(Float64),
-    count UInt64"""
-
-_SIGNAL_FLOATS = (
+# (name, type) of every column, in table order: the DDL below and the reference TA's inserts use them.
+SHARED_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("symbol", "LowCardinality(String)"),
+    ("event_ts", "DateTime64(3, 'UTC')"),
+    ("seq", "UInt64"),
+    ("ingest_ts", "DateTime64(3, 'UTC')"),
+    ("is_final", "UInt8"),
+    ("source", "LowCardinality(String)"),
+    ("window_size", "LowCardinality(String)"),
+    ("window_step", "Nullable(String)"),
+    ("window_start", "Nullable(DateTime64(3, 'UTC'))"),
+    ("window_end", "Nullable(DateTime64(3, 'UTC'))"),
+    ("version", "UInt32"),
+)
+SIGNAL_FLOATS: tuple[str, ...] = (
     "macd",
     "macd_signal",
     "macd_hist",
@@ -53,11 +45,31 @@ _SIGNAL_FLOATS = (
     "imbalance_ask_px",
     "vol_realized_w60s",
 )
-_SIGNAL_COLUMNS = (
-    "".join(f",\n    {name} Nullable(Float64)" for name in _SIGNAL_FLOATS)
-    + ",\n    imbalance_bid_sz Nullable(UInt64),\n    imbalance_ask_sz Nullable(UInt64)"
-    + ",\n    microstructure_signal_v1 Nullable(String)"
-)
+TABLE_COLUMNS: dict[str, tuple[tuple[str, str], ...]] = {
+    "ta_microbars": (
+        *SHARED_COLUMNS,
+        ("o", "Float64"),
+        ("h", "Float64"),
+        ("l", "Float64"),
+        ("c", "Float64"),
+        ("v", "Float64"),
+        ("vwap", "Nullable(Float64)"),
+        ("count", "UInt64"),
+    ),
+    "ta_signals": (
+        *SHARED_COLUMNS,
+        *((name, "Nullable(Float64)") for name in SIGNAL_FLOATS),
+        ("imbalance_bid_sz", "Nullable(UInt64)"),
+        ("imbalance_ask_sz", "Nullable(UInt64)"),
+        ("microstructure_signal_v1", "Nullable(String)"),
+    ),
+}
+
+
+def column_names(table: str) -> list[str]:
+    """The column names of a production table, in table order."""
+    return [name for name, _ in TABLE_COLUMNS[table]]
+
 
 _TAIL = """
 ENGINE = ReplacingMergeTree(ingest_ts)
@@ -69,13 +81,13 @@ SETTINGS index_granularity = 8192"""
 
 def production_ddl(database: str = PRODUCTION_DATABASE) -> dict[str, str]:
     """The CREATE TABLE statement of each production table in `database`."""
-    extra = {"ta_microbars": _MICROBAR_COLUMNS, "ta_signals": _SIGNAL_COLUMNS}
     return {
         table: (
-            f"CREATE TABLE IF NOT EXISTS {quote_identifier(database)}.{quote_identifier(table)}\n"
-            f"({_SHARED_COLUMNS}{columns}\n){_TAIL}"
+            f"CREATE TABLE IF NOT EXISTS {quote_identifier(database)}.{quote_identifier(table)}\n("
+            + ",".join(f"\n    {name} {kind}" for name, kind in columns)
+            + f"\n){_TAIL}"
         )
-        for table, columns in extra.items()
+        for table, columns in TABLE_COLUMNS.items()
     }
 
 

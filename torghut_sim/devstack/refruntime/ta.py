@@ -141,25 +141,6 @@ class Microbar:
         return self.start_ms + SECOND_MS
 
 
-SIGNAL_FLOATS: tuple[str, ...] = (
-    "macd",
-    "macd_signal",
-    "macd_hist",
-    "ema12",
-    "ema26",
-    "rsi14",
-    "boll_mid",
-    "boll_upper",
-    "boll_lower",
-    "vwap_session",
-    "vwap_w5m",
-    "imbalance_spread",
-    "imbalance_bid_px",
-    "imbalance_ask_px",
-    "vol_realized_w60s",
-)
-
-
 @dataclass(frozen=True)
 class Signal:
     """The indicators of a symbol at the end of one microbar."""

@@ -21,8 +21,9 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 
 from torghut_sim.devstack.market_day import ensure_topics
 from torghut_sim.devstack.market_walk import iso_ms
+from torghut_sim.devstack.production_schema import SIGNAL_FLOATS, column_names
 from torghut_sim.devstack.refruntime.settings import LocalEndpoints, TaSettings
-from torghut_sim.devstack.refruntime.ta import SIGNAL_FLOATS, Microbar, Signal, TaEngine
+from torghut_sim.devstack.refruntime.ta import Microbar, Signal, TaEngine
 from torghut_sim.devstack.refruntime.worker import Worker, upsert_progress, utc_ms
 
 FLUSH_ROWS = 5000
@@ -30,43 +31,8 @@ FLUSH_SECONDS = 1.0
 PROGRESS_SECONDS = 2.0
 STATUS_SECONDS = 5.0
 OUTPUT_PARTITIONS = 3
-MICROBAR_COLUMNS = (
-    "symbol",
-    "event_ts",
-    "seq",
-    "ingest_ts",
-    "is_final",
-    "source",
-    "window_size",
-    "window_step",
-    "window_start",
-    "window_end",
-    "version",
-    "o",
-    "h",
-    "l",
-    "c",
-    "v",
-    "vwap",
-    "count",
-)
-SIGNAL_COLUMNS = (
-    "symbol",
-    "event_ts",
-    "seq",
-    "ingest_ts",
-    "is_final",
-    "source",
-    "window_size",
-    "window_step",
-    "window_start",
-    "window_end",
-    "version",
-    *SIGNAL_FLOATS,
-    "imbalance_bid_sz",
-    "imbalance_ask_sz",
-    "microstructure_signal_v1",
-)
+MICROBAR_COLUMNS = column_names("ta_microbars")
+SIGNAL_COLUMNS = column_names("ta_signals")
 
 
 @dataclass(frozen=True)
@@ -270,8 +236,8 @@ class TaWorker(Worker):
         db = self.settings.database
         bars = [microbar_row(bar, ingest) for bar, _ in self.pending]
         signals = [signal_row(sig, bar.start_ms, ingest) for bar, sig in self.pending]
-        self.client.insert("ta_microbars", bars, column_names=list(MICROBAR_COLUMNS), database=db)
-        self.client.insert("ta_signals", signals, column_names=list(SIGNAL_COLUMNS), database=db)
+        self.client.insert("ta_microbars", bars, column_names=MICROBAR_COLUMNS, database=db)
+        self.client.insert("ta_signals", signals, column_names=SIGNAL_COLUMNS, database=db)
         self.publish(ingest_ms)
         self.rows_written += len(self.pending)
         self.last_signal_ms = max(self.last_signal_ms or 0, self.pending[-1][1].end_ms)
