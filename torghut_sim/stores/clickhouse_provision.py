@@ -145,6 +145,14 @@ def _ts(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
+def existing_tables(client: Any, database: str) -> set[str]:
+    """The tables of `database` on a clickhouse-connect client's server (empty when it does not exist)."""
+    rows = client.query(
+        "SELECT name FROM system.tables WHERE database = {db:String}", parameters={"db": database}
+    ).result_rows
+    return {str(r[0]) for r in rows}
+
+
 def table_progress(
     endpoint: ClickHouseEndpoint, database: str, tables: Iterable[str] = SIMULATION_TABLES
 ) -> list[TableProgress]:
@@ -152,12 +160,7 @@ def table_progress(
     out: list[TableProgress] = []
     try:
         client = endpoint.client()
-        existing = {
-            str(r[0])
-            for r in client.query(
-                "SELECT name FROM system.tables WHERE database = {db:String}", parameters={"db": database}
-            ).result_rows
-        }
+        existing = existing_tables(client, database)
         for table in tables:
             if table not in existing:
                 out.append(TableProgress(table, 0, None))

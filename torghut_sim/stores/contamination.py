@@ -43,7 +43,12 @@ from psycopg import sql
 
 from torghut_sim.secrets import redact_dsn
 from torghut_sim.stores.clickhouse_ddl import quote_identifier
-from torghut_sim.stores.clickhouse_provision import PRODUCTION_DATABASE, SIMULATION_TABLES, ClickHouseEndpoint
+from torghut_sim.stores.clickhouse_provision import (
+    PRODUCTION_DATABASE,
+    SIMULATION_TABLES,
+    ClickHouseEndpoint,
+    existing_tables,
+)
 from torghut_sim.stores.errors import ContaminationDetectedError, StoreError
 from torghut_sim.stores.retry import DEFAULT_RETRY, RetryPolicy, with_retry
 from torghut_sim.topics import PRODUCTION_TOPICS
@@ -162,12 +167,7 @@ def clickhouse_window_figures(
     out: dict[str, dict[str, int | None] | None] = {}
     try:
         client = endpoint.client()
-        existing = {
-            str(r[0])
-            for r in client.query(
-                "SELECT name FROM system.tables WHERE database = {db:String}", parameters={"db": database}
-            ).result_rows
-        }
+        existing = existing_tables(client, database)
         for table in tables:
             if table not in existing:
                 out[table] = None
