@@ -5,7 +5,6 @@ import (
 	"math"
 	"os"
 	"runtime/debug"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -80,13 +79,6 @@ func runDump(job dumpJob, out *events) error {
 	if job.MemoryLimitBytes > 0 {
 		debug.SetMemoryLimit(job.MemoryLimitBytes)
 	}
-	if path := os.Getenv(cpuProfileEnv); path != "" {
-		stop, err := startCPUProfile(path)
-		if err != nil {
-			return err
-		}
-		defer stop()
-	}
 	streamed := job.OrderHorizonMs > 0
 	res, err := dumpPass(&job, out, streamed)
 	if errors.Is(err, errOrderViolation) {
@@ -125,24 +117,6 @@ func runDump(job dumpJob, out *events) error {
 	}
 	out.result(body)
 	return nil
-}
-
-// cpuProfileEnv names a file to write a pprof CPU profile of the dump to (a tuning aid).
-const cpuProfileEnv = "TORGHUT_KAFKA_ENGINE_CPUPROFILE"
-
-func startCPUProfile(path string) (func(), error) {
-	f, err := os.Create(path)
-	if err != nil {
-		return nil, failure("engine_failed", "cannot create the CPU profile %s: %v", path, err)
-	}
-	if err := pprof.StartCPUProfile(f); err != nil {
-		_ = f.Close()
-		return nil, failure("engine_failed", "cannot start the CPU profile: %v", err)
-	}
-	return func() {
-		pprof.StopCPUProfile()
-		_ = f.Close()
-	}, nil
 }
 
 // passResult is what one pass over the partitions produced.

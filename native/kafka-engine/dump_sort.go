@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"cmp"
 	"encoding/binary"
 	"fmt"
@@ -10,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // Records arrive per partition in offset order, but timestamps are not monotonic within a partition, so
@@ -187,7 +188,10 @@ func (s *sorter) spill() error {
 	if err != nil {
 		return failure("dump_spill_failed", "cannot create a spill run: %v", err)
 	}
-	w := bufio.NewWriterSize(f, slabSize)
+	// Runs are s2-compressed: on a day that spills, writing and reading the runs back costs more in
+	// system calls and page cache than s2 costs in CPU (base64 JSON lines shrink to about a third).
+	// The s2 writer buffers a block itself, so lines go to it directly.
+	w := s2.NewWriter(f, s2.WriterBlockSize(slabSize))
 	var header [runHeader]byte
 	for i := range s.entries {
 		e := &s.entries[i]
@@ -202,7 +206,7 @@ func (s *sorter) spill() error {
 		s.release(e)
 	}
 	if err == nil {
-		err = w.Flush()
+		err = w.Close()
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
@@ -391,7 +395,7 @@ const runHeader = 24
 type runReader struct {
 	path string
 	f    *os.File
-	r    *bufio.Reader
+	r    *s2.Reader
 	ts   int64
 	off  int64
 	pidx int32
@@ -404,7 +408,7 @@ func openRun(path string) (*runReader, error) {
 	if err != nil {
 		return nil, failure("dump_spill_failed", "cannot read a spill run: %v", err)
 	}
-	r := &runReader{path: path, f: f, r: bufio.NewReaderSize(f, 256<<10)}
+	r := &runReader{path: path, f: f, r: s2.NewReader(f, s2.ReaderMaxBlockSize(slabSize))}
 	if err := r.next(); err != nil {
 		r.close()
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 )
 
 func main() {
@@ -55,7 +56,32 @@ func runJob(out *events, run func(raw []byte) error) error {
 	if err != nil {
 		return failure("engine_job_invalid", "cannot read the job from stdin: %v", err)
 	}
+	if path := os.Getenv(cpuProfileEnv); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	return run(raw)
+}
+
+// cpuProfileEnv names a file to write a pprof CPU profile of a dump or replay to (a tuning aid).
+const cpuProfileEnv = "TORGHUT_KAFKA_ENGINE_CPUPROFILE"
+
+func startCPUProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, failure("engine_failed", "cannot create the CPU profile %s: %v", path, err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, failure("engine_failed", "cannot start the CPU profile: %v", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 // decodeJob parses a job strictly: an unknown field is a version mismatch between Python and the engine.
