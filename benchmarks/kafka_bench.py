@@ -486,7 +486,7 @@ def _print_summary(args: argparse.Namespace, rounds: list[dict[str, dict[str, fl
     )
     for name in ("raw consumer", "dump", "raw producer", "replay"):
         res = _median_run(rounds, name)
-        rss, child = (f"{mb:.0f}" for mb in peak[name]) if name in peak else ("-", "-")
+        rss, child = (f"{value:.0f}" for value in peak[name]) if name in peak else ("-", "-")
         share = f"{ratio[name]:.0%}" if name in ratio else ""
         cpu = res.get("cpu_seconds", 0.0)
         print(

@@ -189,7 +189,7 @@ func (s *sorter) spill() error {
 		return failure("dump_spill_failed", "cannot create a spill run: %v", err)
 	}
 	// Runs are s2-compressed: on a day that spills, writing and reading the runs back costs more in
-	// system calls and page cache than s2 costs in CPU (base64 JSON lines shrink to about a third).
+	// system calls and page cache than s2 costs in CPU.
 	// The s2 writer buffers a block itself, so lines go to it directly.
 	w := s2.NewWriter(f, s2.WriterBlockSize(slabSize))
 	var header [runHeader]byte
