@@ -7,7 +7,8 @@ export TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD="${TORGHUT_DEVSTACK_CLICKHOUSE_PASSW
 export TORGHUT_SIM_TEMPLATE="${TORGHUT_SIM_TEMPLATE:-$repo/config/local-trading-day-template.yaml}"
 export TORGHUT_SIM_OUTPUT_ROOT="${TORGHUT_SIM_OUTPUT_ROOT:-$repo/artifacts/simulations}"
 export TORGHUT_SIM_KUBECONFIG="${TORGHUT_SIM_KUBECONFIG:-${TORGHUT_DEVSTACK_STATE:-$repo/.devstack}/kube/kubeconfig}"
-export DAGSTER_HOME="${DAGSTER_HOME:-$repo/dagster_home}"
+# The repository root is the local deployment's DAGSTER_HOME: its dagster.yaml is the instance file.
+export DAGSTER_HOME="${DAGSTER_HOME:-$repo}"
 export DAGSTER_PG_HOST=127.0.0.1
 export DAGSTER_PG_PORT="${TORGHUT_DEVSTACK_POSTGRES_PORT:-55432}"
 export DAGSTER_PG_DB=dagster

@@ -15,8 +15,16 @@ from torghut_sim.layout import run_paths
 from torghut_sim.naming import names_for_day
 from torghut_sim.report.catalog import CATALOG_NAME
 
+# Where `dg dev` serves the UI by default.
+UI_BASE = "http://127.0.0.1:3000"
 
-def summary_lines(report: dict[str, Any], report_dir: Path, catalog: Path) -> list[str]:
+
+def day_page(asset: str, day: str, base: str = UI_BASE) -> str:
+    """The UI page of one asset's partition: the day's materialization, its metadata and its checks."""
+    return f"{base}/assets/{asset}?view=partitions&partition={day}"
+
+
+def summary_lines(report: dict[str, Any], report_dir: Path, catalog: Path, day: str) -> list[str]:
     """The lines to print for one day's report."""
     verdict = report["verdict"]
     pnl, funnel = report["pnl"], report["funnel"]
@@ -28,6 +36,7 @@ def summary_lines(report: dict[str, Any], report_dir: Path, catalog: Path) -> li
         f"report: {report_dir / 'simulation-report.md'}",
         f"json:   {report_dir / 'simulation-report.json'}",
         "open the Dagster UI:   source scripts/local-env.sh && .venv/bin/dg dev",
+        f"then this day's page:  {day_page('simulation_report', day)}",
         f'query every day:      .venv/bin/duckdb {catalog} "SELECT * FROM verdicts"',
     ]
     return lines
@@ -50,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     report = json.loads(report_file.read_text())
     print(f"{names.run_id} ({args.day.isoformat()})")
-    for line in summary_lines(report, report_dir, args.output_root / CATALOG_NAME):
+    for line in summary_lines(report, report_dir, args.output_root / CATALOG_NAME, args.day.isoformat()):
         print(line)
     return 0
 

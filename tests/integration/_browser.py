@@ -101,16 +101,21 @@ def open_page(
     for attempt in range(1, attempts + 1):
         try:
             driver.get(url)
-            dismiss_dialogs(driver)
-            return wait_for_texts(driver, expect, timeout)
+            found = wait_for_texts(driver, expect, timeout)
+            assert_no_signup_dialog(driver)
         except (AssertionError, WebDriverException) as exc:
             last = exc
             time.sleep(min(2.0 * attempt, 5.0))  # back off before reloading, not an assertion
+        else:
+            return found
     raise AssertionError(f"{url} never rendered {list(expect)} in {attempts} attempts: {last}")
 
 
-def dismiss_dialogs(driver: WebDriver) -> None:
-    """Close the community sign-up dialog if the UI shows it anyway (the instance turns it off)."""
-    for button in driver.find_elements("xpath", "//div[@role='dialog']//button[normalize-space()='Skip']"):
-        if button.is_displayed():
-            button.click()
+def assert_no_signup_dialog(driver: WebDriver) -> None:
+    """The project's instance (`nux: enabled: false`) opens the UI with no community sign-up dialog."""
+    shown = [
+        button
+        for button in driver.find_elements("xpath", "//div[@role='dialog']//button[normalize-space()='Skip']")
+        if button.is_displayed()
+    ]
+    assert not shown, "the community sign-up dialog covers the page"

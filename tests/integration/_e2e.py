@@ -240,7 +240,7 @@ def local_env(dagster_home: Path, dagster_db: str, output_root: Path, kubeconfig
 def write_dagster_home(home: Path) -> None:
     """A DAGSTER_HOME holding a copy of the deployment's instance configuration."""
     home.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
 
 
 def launch_argv(assets: tuple[str, ...], partition: str | None = None) -> list[str]:

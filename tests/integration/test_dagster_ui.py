@@ -1,8 +1,9 @@
 """A browser check of the Dagster UI: `dg dev` on loopback, one trading day materialized, and headless
 Chromium (Debian's packages) reading the asset graph, the trading-day partitions and the check results.
 
-The webserver runs with a throwaway DAGSTER_HOME (default sqlite storage) and output root, so the repo's
-Postgres-backed `dagster_home/dagster.yaml` is never used and nothing outside the pytest tmp dir is written.
+The webserver runs with a throwaway DAGSTER_HOME holding a copy of the project's `dagster.yaml` (with no
+DAGSTER_PG_* variable its storage is SQLite there) and a throwaway output root, so nothing outside the
+pytest tmp dir is written; the pages are the ones a user sees, sign-up dialog settings included.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,6 +31,7 @@ from selenium.webdriver.common.keys import Keys
 
 from tests.integration._browser import headless_chromium, open_page, page_text, wait_until
 from tests.integration._tcp_proxy import free_port
+from torghut_sim.demo_summary import day_page
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -46,9 +49,8 @@ DATE_LINE = re.compile(r"\d{4}-\d{2}-\d{2}")
 CHECKS = ("full_day_window", "isolation_guards")
 STARTUP_TIMEOUT = 240.0
 RUN_TIMEOUT = 300.0
-# Temp instance: default sqlite storage; no telemetry, no automation ticks competing for the CPU, no
-# community sign-up dialog over the pages.
-INSTANCE_YAML = "telemetry:\n  enabled: false\nnux:\n  enabled: false\nauto_materialize:\n  enabled: false\n"
+# The project's own instance file: with no DAGSTER_PG_* variable its storage is SQLite in the temp home.
+INSTANCE_FILE = REPO_ROOT / "dagster.yaml"
 
 LAUNCH_RUN = """
 mutation Launch($params: ExecutionParams!) {
@@ -171,7 +173,7 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUI]:
     root = tmp_path_factory.mktemp("dagster_ui")
     home = root / "dagster_home"
     home.mkdir()
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
+    shutil.copyfile(INSTANCE_FILE, home / "dagster.yaml")
     output_root = root / "simulations"
     port = free_port()
     log = root / "dg-dev.log"
@@ -298,7 +300,8 @@ def test_partitions_are_the_trading_days(
         # The materialized day, selected: its materialization metadata renders in the detail pane.
         open_page(
             browser,
-            dagster_ui.url(f"/assets/simulation_manifest?view=partitions&partition={DAY}"),
+            # The page the demo's closing lines point to, on this webserver.
+            day_page("simulation_manifest", DAY, dagster_ui.base_url),
             # 09:30 New York is 14:30 UTC on 6 March (before the DST switch on the 8th).
             ["Partitions Selected", "Materialized (1)", "trading_day", "window_start", f"{DAY}T14:30:00Z"],
         )

@@ -8,7 +8,7 @@ namespace), which run side by side.
 
 The reference runtime serves the real namespace `torghut`, so these tests run one after another and use
 trading days no other test seeds. Each test has its own output root; the module has its own Dagster
-Postgres database and DAGSTER_HOME (a copy of `dagster_home/dagster.yaml`).
+Postgres database and DAGSTER_HOME (a copy of the top-level `dagster.yaml`).
 """
 
 from __future__ import annotations

@@ -1,0 +1,137 @@
+"""The Dagster instance's storage: Postgres from `DAGSTER_PG_*`, else SQLite for one-off CLI checks.
+
+The top-level `dagster.yaml` names this class so that one instance file serves both the local deployment
+(the demo, `dg dev`, the daemon: Postgres on the local stack, reached through `DAGSTER_PG_*`) and a bare
+checkout, where `dg check defs` runs without any `DAGSTER_PG_*` variable and without a database server.
+A partial set of the variables is a configuration mistake and is refused, never quietly downgraded.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dagster import Field, StringSource
+from dagster._core.storage.base_storage import DagsterStorage
+from dagster._core.storage.event_log.base import EventLogStorage
+from dagster._core.storage.runs.base import RunStorage
+from dagster._core.storage.schedules.base import ScheduleStorage
+from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+from dagster._serdes import ConfigurableClass, ConfigurableClassData
+from dagster_postgres import DagsterPostgresStorage
+from dagster_postgres.utils import get_conn_string
+
+# Every variable the Postgres storage needs; the password never lives in the instance file.
+PG_VARIABLES: tuple[str, ...] = (
+    "DAGSTER_PG_HOST",
+    "DAGSTER_PG_PORT",
+    "DAGSTER_PG_DB",
+    "DAGSTER_PG_USERNAME",
+    "DAGSTER_PG_PASSWORD",
+)
+# SQLAlchemy 2.1 would pick psycopg 3 for a bare `postgresql`; dagster-postgres needs psycopg2.
+PG_SCHEME = "postgresql+psycopg2"
+
+
+class InstanceStorageError(ValueError):
+    """The instance's storage variables are set only in part."""
+
+    reason = "dagster_storage_incomplete"
+
+
+def postgres_url(environ: Mapping[str, str]) -> str | None:
+    """The storage URL from `DAGSTER_PG_*`; None when none is set; an error when only some are."""
+    present = [name for name in PG_VARIABLES if environ.get(name)]
+    if not present:
+        return None
+    missing = [name for name in PG_VARIABLES if not environ.get(name)]
+    if missing:
+        raise InstanceStorageError(
+            f"[{InstanceStorageError.reason}] Dagster's Postgres storage needs {', '.join(missing)} "
+            f"as well as {', '.join(present)}"
+        )
+    return get_conn_string(
+        username=environ["DAGSTER_PG_USERNAME"],
+        password=environ["DAGSTER_PG_PASSWORD"],
+        hostname=environ["DAGSTER_PG_HOST"],
+        db_name=environ["DAGSTER_PG_DB"],
+        port=environ["DAGSTER_PG_PORT"],
+        scheme=PG_SCHEME,
+    )
+
+
+def sqlite_base_dir(environ: Mapping[str, str], configured: str | None) -> str:
+    """The SQLite fallback's directory: configured, else under DAGSTER_HOME, else one removed at exit."""
+    if configured:
+        return configured
+    home = environ.get("DAGSTER_HOME")
+    if home:
+        return str(Path(home) / "storage")
+    # Only a one-off CLI (e.g. `dg check defs` in a bare checkout) gets here: nothing of it is kept.
+    tmp = tempfile.mkdtemp(prefix="torghut-sim-dagster-")
+    atexit.register(shutil.rmtree, tmp, True)
+    return tmp
+
+
+class PostgresOrLocalStorage(DagsterStorage, ConfigurableClass):
+    """Dagster storage: Postgres when `DAGSTER_PG_*` is set, SQLite otherwise."""
+
+    def __init__(self, delegate: DagsterStorage, inst_data: ConfigurableClassData | None = None) -> None:
+        self._delegate = delegate
+        self._inst_data = inst_data
+        super().__init__()  # type: ignore[no-untyped-call]  # Dagster's weakref holder is untyped
+
+    @property
+    def inst_data(self) -> ConfigurableClassData | None:
+        return self._inst_data
+
+    @property
+    def backend(self) -> str:
+        """`postgres` or `sqlite`: which storage this instance really uses."""
+        return "postgres" if isinstance(self._delegate, DagsterPostgresStorage) else "sqlite"
+
+    @classmethod
+    def config_type(cls) -> dict[str, Any]:
+        return {"sqlite_base_dir": Field(StringSource, is_required=False)}
+
+    @classmethod
+    def from_config_value(
+        cls, inst_data: ConfigurableClassData | None, config_value: Mapping[str, Any]
+    ) -> PostgresOrLocalStorage:
+        environ = os.environ
+        url = postgres_url(environ)
+        delegate: DagsterStorage
+        if url is not None:
+            delegate = DagsterPostgresStorage(postgres_url=url)
+        else:
+            delegate = DagsterSqliteStorage.from_local(
+                sqlite_base_dir(environ, config_value.get("sqlite_base_dir"))
+            )
+        return cls(delegate, inst_data)
+
+    def register_instance(self, instance: Any) -> None:
+        super().register_instance(instance)
+        self._delegate.register_instance(instance)
+
+    @property
+    def event_log_storage(self) -> EventLogStorage[Any]:
+        return self._delegate.event_log_storage
+
+    @property
+    def run_storage(self) -> RunStorage[Any]:
+        return self._delegate.run_storage
+
+    @property
+    def schedule_storage(self) -> ScheduleStorage[Any]:
+        return self._delegate.schedule_storage
+
+    def dispose(self) -> None:
+        # Only the Postgres storage holds connection pools to close.
+        dispose = getattr(self._delegate, "dispose", None)
+        if callable(dispose):
+            dispose()
