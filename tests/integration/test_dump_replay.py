@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 
 from tests.integration._kafka import consume_all
 from torghut_sim.devstack.service import Service
@@ -23,6 +21,7 @@ from torghut_sim.dump.record import DumpRecord
 from torghut_sim.kafka.connection import KafkaConnection
 from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.kafka.progress import Progress
+from torghut_sim.kafka.readiness import create_topics
 from torghut_sim.replay.errors import ReplayError
 from torghut_sim.replay.replayer import ReplayRequest, ReplayTuning, replay_dump
 
@@ -64,12 +63,7 @@ def topics(unique_name: str) -> dict[str, str]:
 
 
 def _create(kafka: KafkaConnection, partitions: dict[str, int]) -> None:
-    admin = AdminClient(kafka.client_config())
-    futures = admin.create_topics(
-        [NewTopic(t, num_partitions=n, replication_factor=1) for t, n in partitions.items()]
-    )
-    for future in futures.values():
-        future.result(timeout=30)
+    create_topics(kafka.client_config(), partitions)
 
 
 def _produce(kafka: KafkaConnection, topic: str, records: list[Rec]) -> None:

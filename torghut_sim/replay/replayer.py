@@ -22,15 +22,16 @@ from typing import IO, Any
 
 import orjson
 import zstandard
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaError, Producer
 from pybase64 import b64decode
 
 from torghut_sim.dump.dumper import DEFAULT_SOURCE_TOPICS
 from torghut_sim.dump.io import open_decompressed, payload_sha256
+from torghut_sim.errors import TorghutSimError
 from torghut_sim.kafka.connection import KafkaConnection
 from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.kafka.progress import ProgressCallback, ProgressTracker
-from torghut_sim.kafka.watermarks import watermarks
+from torghut_sim.kafka.readiness import records_held
 from torghut_sim.replay.errors import ReplayError
 from torghut_sim.replay.marker import PaceRecord, ReplayMarker
 from torghut_sim.replay.native import choose_engine, produce_native
@@ -140,25 +141,17 @@ def replay_producer_config(
 
 def _check_targets_empty(connection: KafkaConnection, partitions: Mapping[str, int], timeout: float) -> None:
     """Refuse to replay into topics that already hold records but have no marker: a replay crashed there."""
-    consumer = Consumer(
-        connection.client_config(**{"group.id": "torghut-sim-replay-probe", "enable.auto.commit": False})
-    )
     try:
-        for topic, count in partitions.items():
-            for partition in range(count):
-                low, high = watermarks(consumer, TopicPartition(topic, partition), timeout)
-                if high > low:
-                    raise ReplayError(
-                        f"{topic} already holds records but no replay marker exists "
-                        "(an interrupted replay?); use force to replay again",
-                        reason="replay_target_not_empty",
-                    )
-    except KafkaException as exc:
-        raise ReplayError(
-            f"Kafka at {connection.describe()} did not answer: {exc}", reason="broker_unreachable"
-        ) from None
-    finally:
-        consumer.close()
+        held = records_held(connection.client_config(), partitions, timeout)
+    except TorghutSimError as exc:
+        raise ReplayError(exc.message, reason=exc.reason) from None
+    for topic, count in held.items():
+        if count:
+            raise ReplayError(
+                f"{topic} already holds records but no replay marker exists "
+                "(an interrupted replay?); use force to replay again",
+                reason="replay_target_not_empty",
+            )
 
 
 def _existing_marker(request: ReplayRequest) -> ReplayMarker | None:
