@@ -225,20 +225,28 @@ def create_topics(
             f"Kafka at {config.get('bootstrap.servers')} did not answer: {exc.args[0]}",
             reason="broker_unreachable",
         ) from None
-    missing = [
-        NewTopic(
-            name, num_partitions=count, replication_factor=replication_factor, config=dict(topic_config or {})
-        )
-        for name, count in sorted(topics.items())
-        if name not in existing
-    ]
-    if missing:
-        futures = admin.create_topics(missing, operation_timeout=timeout, request_timeout=timeout)
-        for name, future in futures.items():
-            try:
-                future.result()
-            except KafkaException as exc:
-                # Another process may have created it in the meantime: fine, it is waited for below.
-                if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                    raise TopicCreateError(f"cannot create topic {name}: {exc.args[0]}") from None
+    # Every topic is asked for, not only those missing from this broker's metadata: right after a
+    # deletion (cleanup) the metadata may still list a topic the controller has already dropped, and
+    # only the controller's answer (created, or TOPIC_ALREADY_EXISTS) is certain.
+    futures = admin.create_topics(
+        [
+            NewTopic(
+                name,
+                num_partitions=count,
+                replication_factor=replication_factor,
+                config=dict(topic_config or {}),
+            )
+            for name, count in sorted(topics.items())
+        ],
+        operation_timeout=timeout,
+        request_timeout=timeout,
+    )
+    for name, future in futures.items():
+        try:
+            future.result()
+        except KafkaException as exc:
+            # Created before, or by another process in the meantime: fine, it is waited for below. A
+            # refusal (say, no create permission) of a topic that exists is fine as well.
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS and name not in existing:
+                raise TopicCreateError(f"cannot create topic {name}: {exc.args[0]}") from None
     return wait_for_topics(config, topics, timeout)
