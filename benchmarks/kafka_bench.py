@@ -41,11 +41,11 @@ from typing import Any
 import psutil
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 
 from torghut_sim.dump.dumper import DumpRequest, DumpTuning, dump_consumer_config, dump_source
 from torghut_sim.kafka.connection import KafkaConnection
 from torghut_sim.kafka.engine import EngineChoice
+from torghut_sim.kafka.readiness import create_topics
 from torghut_sim.replay.replayer import (
     DeliveryTracker,
     ReplayRequest,
@@ -120,12 +120,8 @@ def _value(role: str, symbol: str, seq: int, ts_ms: int, rng: random.Random) -> 
 
 
 def _create_topics(conn: KafkaConnection, topics: list[str]) -> None:
-    admin = AdminClient(conn.client_config())
-    for future in admin.create_topics(
-        [NewTopic(t, num_partitions=PARTITIONS, replication_factor=1) for t in topics]
-    ).values():
-        future.result(timeout=60)
-    time.sleep(1.0)
+    # Waits until every partition's leader answers, so the first produce and time-index read work.
+    create_topics(conn.client_config(), dict.fromkeys(topics, PARTITIONS))
 
 
 def _delete_topics(conn: KafkaConnection, topics: list[str]) -> None:

@@ -257,7 +257,12 @@ class _Day:
             progress=self.request.progress,
         )
         self.outcome_parts["replay"] = result
-        return {"records": result.marker.records, "produced": result.produced, "skipped": result.skipped}
+        return {
+            "records": result.marker.records,
+            "produced": result.produced,
+            "skipped": result.skipped,
+            "distrusted_marker": result.distrusted_marker,
+        }
 
     def monitor(self) -> dict[str, Any]:
         """Wait until the runtime has processed the window, stopping on configuration drift."""

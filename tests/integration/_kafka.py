@@ -8,6 +8,7 @@ from typing import Any
 from confluent_kafka import Consumer, TopicPartition
 
 from torghut_sim.kafka.connection import KafkaConnection
+from torghut_sim.kafka.readiness import watermarks
 
 Headers = list[tuple[str, bytes | None]]
 Consumed = tuple[int, int, bytes | None, bytes | None, Headers]
@@ -19,12 +20,8 @@ def consume_all(kafka: KafkaConnection, topic: str) -> list[Consumed]:
         kafka.client_config(**{"group.id": f"t-{uuid.uuid4().hex}", "enable.partition.eof": True})
     )
     try:
-        meta = consumer.list_topics(topic, timeout=10).topics[topic]
-        tps = []
-        for p in meta.partitions:
-            low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-            if high > low:
-                tps.append(TopicPartition(topic, p, low))
+        marks = watermarks(kafka.client_config(), [topic])
+        tps = [TopicPartition(topic, p, low) for (_, p), (low, high) in sorted(marks.items()) if high > low]
         out: list[Consumed] = []
         waiting = {tp.partition for tp in tps}
         consumer.assign(tps)

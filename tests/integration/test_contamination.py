@@ -13,13 +13,14 @@ from typing import Any
 import psycopg
 import pytest
 from confluent_kafka import Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
 from torghut_sim.devstack.clickhouse import PASSWORD, USERNAME, ClickHouseService
 from torghut_sim.devstack.migrate import migrate
 from torghut_sim.devstack.postgres import PostgresService
 from torghut_sim.devstack.production_schema import ensure_production_schema
 from torghut_sim.devstack.service import Service
+from torghut_sim.kafka.readiness import create_topics
 from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint
 from torghut_sim.stores.contamination import (
     ProductionTargets,
@@ -200,8 +201,7 @@ def prod_topic(kafka_service: Service, unique_name: str) -> Iterator[tuple[str, 
     config = {"bootstrap.servers": kafka_service.endpoints()["bootstrap_servers"]}
     admin = AdminClient(config)
     topic = f"{unique_name}.trades.v1"
-    for future in admin.create_topics([NewTopic(topic, num_partitions=2, replication_factor=1)]).values():
-        future.result(30)
+    create_topics(config, {topic: 2})
     yield topic, config
     for future in admin.delete_topics([topic]).values():
         future.result(30)

@@ -23,11 +23,11 @@ from confluent_kafka import (
     Producer,
     TopicPartition,
 )
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic
 
 from torghut_sim.devstack.kafka import KafkaService
 from torghut_sim.devstack.service import Service
+from torghut_sim.kafka.readiness import create_topics
 
 DAY_MS = 24 * 3600 * 1000
 DEVSTACK = Path(sys.executable).with_name("devstack")
@@ -44,9 +44,7 @@ def _topic_name(unique_name: str) -> str:
 
 
 def _create_topic(bootstrap: str, topic: str, partitions: int = 3) -> None:
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    futures = admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
-    futures[topic].result(timeout=30)
+    create_topics({"bootstrap.servers": bootstrap}, {topic: partitions})
 
 
 def _producer(bootstrap: str) -> Producer:
@@ -117,8 +115,10 @@ def test_topic_has_three_partitions_and_cannot_be_created_twice(
     _create_topic(bootstrap, topic)
     metadata = AdminClient({"bootstrap.servers": bootstrap}).list_topics(topic, timeout=10)
     assert sorted(metadata.topics[topic].partitions) == [0, 1, 2]
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # outlives its futures
+    again = admin.create_topics([NewTopic(topic, 3, 1)])
     with pytest.raises(KafkaException) as excinfo:
-        _create_topic(bootstrap, topic)
+        again[topic].result(timeout=30)
     assert excinfo.value.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS
 
 

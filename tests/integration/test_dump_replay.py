@@ -11,8 +11,6 @@ from pathlib import Path
 
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 
 from tests.integration._kafka import consume_all
 from torghut_sim.devstack.service import Service
@@ -23,6 +21,7 @@ from torghut_sim.dump.record import DumpRecord
 from torghut_sim.kafka.connection import KafkaConnection
 from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.kafka.progress import Progress
+from torghut_sim.kafka.readiness import create_topics, records_held
 from torghut_sim.replay.errors import ReplayError
 from torghut_sim.replay.replayer import ReplayRequest, ReplayTuning, replay_dump
 
@@ -64,12 +63,7 @@ def topics(unique_name: str) -> dict[str, str]:
 
 
 def _create(kafka: KafkaConnection, partitions: dict[str, int]) -> None:
-    admin = AdminClient(kafka.client_config())
-    futures = admin.create_topics(
-        [NewTopic(t, num_partitions=n, replication_factor=1) for t, n in partitions.items()]
-    )
-    for future in futures.values():
-        future.result(timeout=30)
+    create_topics(kafka.client_config(), partitions)
 
 
 def _produce(kafka: KafkaConnection, topic: str, records: list[Rec]) -> None:
@@ -398,15 +392,20 @@ def test_round_trip_replay_is_identical_and_never_replays_twice(
     assert again.skipped and again.produced == 0 and again.marker == marker
     assert {t: _end_offsets(kafka, t) for t in marker.topic_map.values()} == ends
 
-    # Without its marker, a half-replayed run is refused rather than duplicated.
+    # Without its marker the topics are emptied and replayed again, never added to; forced, the same.
     request.marker_path.unlink()
-    with pytest.raises(ReplayError) as info:
-        replay_dump(kafka, request, tuning=tuning)
-    assert info.value.reason == "replay_target_not_empty"
-    forced = replay_dump(kafka, request, force=True, tuning=tuning)
-    assert forced.produced == len(dumped)
-    after = {t: _end_offsets(kafka, t) for t in marker.topic_map.values()}
-    assert sum(map(sum, after.values())) == 2 * sum(map(sum, ends.values()))
+    for rerun in (
+        replay_dump(kafka, request, tuning=tuning),
+        replay_dump(kafka, request, force=True, tuning=tuning),
+    ):
+        assert not rerun.skipped and rerun.produced == len(dumped)
+        assert rerun.records_deleted == marker.records_by_topic
+        assert records_held(kafka.client_config(), marker.topic_map.values()) == marker.records_by_topic
+        assert rerun.marker.records_by_topic == marker.records_by_topic
+    for source, target in marker.topic_map.items():
+        expected = [(r.source_partition, r.key, r.value) for r in dumped if r.source_topic == source]
+        got = [(partition, key, value) for partition, _ts, key, value, _h in consume_all(kafka, target)]
+        assert sorted(got, key=repr) == sorted(expected, key=repr)
 
 
 @pytest.mark.parametrize("engine", REPLAY_ENGINES)

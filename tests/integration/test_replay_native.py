@@ -10,8 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 
 from tests.integration._kafka import Consumed, consume_all
 from torghut_sim.devstack.service import Service
@@ -20,6 +18,7 @@ from torghut_sim.dump.record import DumpRecord
 from torghut_sim.kafka.connection import KafkaConnection
 from torghut_sim.kafka.engine import EngineChoice, find_engine
 from torghut_sim.kafka.progress import Progress
+from torghut_sim.kafka.readiness import create_topics
 from torghut_sim.replay.errors import ReplayError
 from torghut_sim.replay.native import produce_native
 from torghut_sim.replay.replayer import ReplayRequest, ReplayResult, ReplayTuning, replay_dump
@@ -98,13 +97,7 @@ def _write(path: Path, lines: list[bytes]) -> Path:
 
 
 def _create(kafka: KafkaConnection, partitions: dict[str, int], config: dict[str, str] | None = None) -> None:
-    admin = AdminClient(kafka.client_config())
-    topics = [
-        NewTopic(t, num_partitions=n, replication_factor=1, config=config or {})
-        for t, n in partitions.items()
-    ]
-    for future in admin.create_topics(topics).values():
-        future.result(timeout=30)
+    create_topics(kafka.client_config(), partitions, topic_config=config)
 
 
 def _replay(

@@ -11,12 +11,13 @@ from typing import Any
 import psycopg
 import pytest
 from confluent_kafka import Consumer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
 
 from torghut_sim.cli import main
 from torghut_sim.devstack.clickhouse import PASSWORD, USERNAME, ClickHouseService
 from torghut_sim.devstack.postgres import PostgresService
 from torghut_sim.devstack.service import Service
+from torghut_sim.kafka.readiness import create_topics
 from torghut_sim.stores.cleanup import execute_cleanup, plan_cleanup
 from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint
 
@@ -51,8 +52,7 @@ def stack(
             ch.command(f"CREATE DATABASE torghut_sim_{token}")
         pg.execute(f'CREATE DATABASE "{bystander}"')
     ch.command(f"CREATE DATABASE {bystander}")
-    for future in admin.create_topics([NewTopic(t, 1, 1) for t in topics]).values():
-        future.result(30)
+    create_topics(kafka, dict.fromkeys(topics, 1))
     # A group exists once it has committed an offset; the bystander looks like a production group.
     groups = [f"{p}{t}" for t in tokens.values() for p in ("torghut-ta-sim-", "torghut-order-feed-sim-")]
     bystander_group = f"torghut-ta-{prefix}keep"

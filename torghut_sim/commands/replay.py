@@ -80,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
             {
                 "skipped": result.skipped,
                 "produced": result.produced,
+                "distrusted_marker": result.distrusted_marker,
+                "records_deleted": dict(result.records_deleted),
                 **json.loads(result.marker.model_dump_json()),
             },
             indent=2,

@@ -25,19 +25,19 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import OFFSET_END, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
-from confluent_kafka.cimpl import NewTopic
 
 from torghut_sim.calendar import is_trading_day, session_window
 from torghut_sim.devstack.errors import DevstackError
 from torghut_sim.devstack.market_walk import ROLES, DaySpec, generate
+from torghut_sim.errors import TorghutSimError
+from torghut_sim.kafka.readiness import TopicCreateError, create_topics, read_offsets
 from torghut_sim.topics import ROLES_BY_NAME
 
 SOURCE_PARTITIONS = 3
 PRODUCTION_SOURCE_TOPICS: dict[str, str] = {role: ROLES_BY_NAME[role].source for role in ROLES}
 SCALE_RATES: dict[str, float] = {"small": 0.5, "full": 8.0}
-_TOPIC_ALREADY_EXISTS = 36
 NEW_YORK = ZoneInfo("America/New_York")
 
 
@@ -102,49 +102,27 @@ class SeedResult:
         }
 
 
-def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int, timeout: float = 30.0) -> None:
-    """Create each missing topic with `partitions` partitions and wait until every partition has a leader."""
-    admin = AdminClient({"bootstrap.servers": bootstrap_servers})
-    existing = admin.list_topics(timeout=timeout).topics
-    missing = [t for t in topics if t not in existing]
-    if missing:
-        futures = admin.create_topics(
-            [NewTopic(t, num_partitions=partitions, replication_factor=1) for t in missing]
+def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int, timeout: float = 60.0) -> None:
+    """Create each missing topic with `partitions` partitions; wait until every partition's leader answers."""
+    try:
+        create_topics(
+            {"bootstrap.servers": bootstrap_servers}, dict.fromkeys(topics, partitions), timeout=timeout
         )
-        for topic, future in futures.items():
-            try:
-                future.result(timeout)
-            except KafkaException as exc:
-                if exc.args[0].code() != _TOPIC_ALREADY_EXISTS:
-                    raise DevstackError("seed_topic_create_failed", f"creating {topic}: {exc}") from exc
-    deadline = time.monotonic() + timeout
-    while True:
-        meta = admin.list_topics(timeout=timeout).topics
-        if all(
-            t in meta and meta[t].partitions and all(p.leader >= 0 for p in meta[t].partitions.values())
-            for t in topics
-        ):
-            return
-        if time.monotonic() > deadline:
-            raise DevstackError("seed_topic_not_ready", f"topics have no leader after {timeout:.0f}s")
-        time.sleep(0.1)
+    except TorghutSimError as exc:
+        reason = "seed_topic_create_failed" if isinstance(exc, TopicCreateError) else exc.reason
+        raise DevstackError(reason, exc.message) from None
 
 
 def partitions_reaching(
-    bootstrap_servers: str, topics: list[str], from_ms: int, timeout: float = 30.0
+    bootstrap_servers: str, topics: list[str], from_ms: int, timeout: float = 60.0
 ) -> list[str]:
     """`topic[partition]` of every partition holding a record timestamped at or after `from_ms`."""
-    consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "torghut-devstack-seed"})
     try:
-        metadata = consumer.list_topics(timeout=timeout).topics
-        wanted = [TopicPartition(t, p, from_ms) for t in topics for p in sorted(metadata[t].partitions)]
-        # The time index answers "the end" for a partition with no record at or after the time.
-        found = consumer.offsets_for_times(wanted, timeout)
-    except KafkaException as exc:
-        raise DevstackError("seed_kafka_unreachable", f"reading the topics' time index: {exc}") from exc
-    finally:
-        consumer.close()
-    return [f"{tp.topic}[{tp.partition}]" for tp in found if tp.offset != OFFSET_END and tp.offset >= 0]
+        # The time index answers -1 for a partition with no record at or after the time.
+        found = read_offsets({"bootstrap.servers": bootstrap_servers}, topics, (from_ms,), timeout)[from_ms]
+    except TorghutSimError as exc:
+        raise DevstackError(exc.reason, f"reading the topics' time index: {exc.message}") from None
+    return [f"{topic}[{partition}]" for (topic, partition), offset in sorted(found.items()) if offset >= 0]
 
 
 def reset_topics(request: SeedRequest, timeout: float = 30.0) -> None:

@@ -3,7 +3,10 @@
 Every record goes to the simulation topic of its source topic's role (`simulation_topic(role, token)`),
 to the same partition number when the target has it. The producer is idempotent with acks=all, only
 failed deliveries call back (each one counted; any failure fails the replay), and the marker is written
-only after a flush confirmed every record. A marker for the same dump turns a rerun into a no-op.
+only after a flush confirmed every record. A marker for the same dump turns a rerun into a no-op while
+the target topics still hold exactly the records it counts; otherwise (topics dropped by cleanup,
+emptied, added to) the dump is replayed again. Every replay that produces, forced or not, first empties
+its target topics, so an interrupted or earlier replay is never counted twice.
 
 The per-record work (read, hash, decode, produce) runs in the native engine when it is built
 (`replay.native`, same semantics, several times faster); this module's data path is the fallback and
@@ -13,8 +16,9 @@ the reference the engine is tested against.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,21 +26,25 @@ from typing import IO, Any
 
 import orjson
 import zstandard
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, Producer
 from pybase64 import b64decode
 
 from torghut_sim.dump.dumper import DEFAULT_SOURCE_TOPICS
 from torghut_sim.dump.io import open_decompressed, payload_sha256
+from torghut_sim.errors import TorghutSimError
 from torghut_sim.kafka.connection import KafkaConnection
 from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.kafka.progress import ProgressCallback, ProgressTracker
-from torghut_sim.kafka.watermarks import watermarks
+from torghut_sim.kafka.readiness import TopicLeadersUnavailableError, existing_topics, records_held
 from torghut_sim.replay.errors import ReplayError
 from torghut_sim.replay.marker import PaceRecord, ReplayMarker
 from torghut_sim.replay.native import choose_engine, produce_native
 from torghut_sim.replay.pacing import Pacer, PaceSettings
-from torghut_sim.replay.topics import ensure_simulation_topics
+from torghut_sim.replay.topics import check_replay_target, ensure_simulation_topics
+from torghut_sim.stores.kafka_admin import delete_records
 from torghut_sim.topics import simulation_topic
+
+log = logging.getLogger(__name__)
 
 # Delivery errors that mean "the cluster was not there", as opposed to a refused record.
 _UNREACHABLE_CODES = frozenset(
@@ -93,6 +101,10 @@ class ReplayResult:
     marker: ReplayMarker
     produced: int
     skipped: bool
+    # Why a marker of this very dump was not trusted (its topics no longer hold what it says), if so.
+    distrusted_marker: str | None = None
+    # Records found in the targets and deleted before producing (an interrupted or earlier replay's).
+    records_deleted: Mapping[str, int] = field(default_factory=dict)
 
 
 class DeliveryTracker:
@@ -138,27 +150,63 @@ def replay_producer_config(
     return config
 
 
-def _check_targets_empty(connection: KafkaConnection, partitions: Mapping[str, int], timeout: float) -> None:
-    """Refuse to replay into topics that already hold records but have no marker: a replay crashed there."""
-    consumer = Consumer(
-        connection.client_config(**{"group.id": "torghut-sim-replay-probe", "enable.auto.commit": False})
-    )
+def empty_targets(connection: KafkaConnection, topics: Collection[str], timeout: float) -> dict[str, int]:
+    """Delete every record of the replay's target topics (kept, with their partitions); records deleted.
+
+    A replay always starts from empty targets, so whatever an interrupted replay or an earlier one left
+    there can never be counted twice. The topics are checked empty afterwards.
+    """
+    for topic in topics:
+        check_replay_target(topic)
+    config = connection.client_config()
     try:
-        for topic, count in partitions.items():
-            for partition in range(count):
-                low, high = watermarks(consumer, TopicPartition(topic, partition), timeout)
-                if high > low:
-                    raise ReplayError(
-                        f"{topic} already holds records but no replay marker exists "
-                        "(an interrupted replay?); use force to replay again",
-                        reason="replay_target_not_empty",
-                    )
+        deleted = delete_records(config, sorted(topics))
+        left = {t: n for t, n in records_held(config, topics, timeout).items() if n}
+    except TorghutSimError as exc:
+        reason = exc.reason if exc.reason not in ("store_error", "torghut_sim_error") else None
+        raise ReplayError(
+            f"emptying the replay's topics failed: {exc.message}",
+            reason=reason or "replay_topics_not_emptied",
+        ) from None
+    if left:
+        raise ReplayError(
+            f"topics still hold records after emptying: {left}", reason="replay_topics_not_emptied"
+        )
+    return deleted
+
+
+def marker_discrepancy(connection: KafkaConnection, marker: ReplayMarker, timeout: float) -> str | None:
+    """Why the target topics do not hold exactly what the marker says, or None when they do.
+
+    Both data paths produce idempotently with acks=all and no transactions, into topics without
+    compaction: every record takes exactly one offset, so high minus low watermark is the record count.
+    Topics dropped (cleanup), emptied or added to since the marker was written all show here.
+    """
+    targets = sorted(marker.records_by_topic)
+    config = connection.client_config()
+    try:
+        present = existing_topics(config, timeout)
+        missing = [t for t in targets if t not in present]
+        if missing:
+            return f"{', '.join(missing)} no longer exist{'s' if len(missing) == 1 else ''}"
+        held = records_held(config, targets, timeout)
+    except TopicLeadersUnavailableError as exc:
+        if exc.reason != TopicLeadersUnavailableError.reason:
+            raise ReplayError(exc.message, reason=exc.reason) from None
+        # Say, a topic deleted a moment ago that this broker still lists: replaying again is always safe.
+        return f"the topics cannot be read ({exc.message})"
     except KafkaException as exc:
         raise ReplayError(
             f"Kafka at {connection.describe()} did not answer: {exc}", reason="broker_unreachable"
         ) from None
-    finally:
-        consumer.close()
+    except TorghutSimError as exc:
+        raise ReplayError(exc.message, reason=exc.reason) from None
+    differ = [
+        f"{t} holds {held[t]} records, the marker says {marker.records_by_topic[t]}"
+        for t in targets
+        if held[t] != marker.records_by_topic[t]
+    ]
+    return "; ".join(differ) or None
 
 
 def _existing_marker(request: ReplayRequest) -> ReplayMarker | None:
@@ -197,12 +245,25 @@ def replay_dump(
     topic_map = request.topic_map()
     if not request.dump_path.exists():
         raise ReplayError(f"dump {request.dump_path} does not exist", reason="replay_dump_missing")
+    distrusted: str | None = None
     if not force:
         marker = _existing_marker(request)
         if marker is not None:
-            return ReplayResult(marker, produced=0, skipped=True)
+            # A marker is trusted only while its topics still hold exactly what it says.
+            distrusted = marker_discrepancy(connection, marker, tuning.metadata_timeout_seconds)
+            if distrusted is None:
+                return ReplayResult(marker, produced=0, skipped=True)
+            log.warning(
+                "replay marker %s is not trusted (%s): replaying %s again from empty topics",
+                request.marker_path,
+                distrusted,
+                request.dump_path.name,
+            )
     # Chosen before any topic is created: an engine that is insisted on but missing changes nothing.
     engine = choose_engine(request, tuning)
+    # From here on the topics change: a marker (trusted or not, forced past) no longer speaks for them,
+    # and an interruption must leave none behind.
+    request.marker_path.unlink(missing_ok=True)
     partitions = ensure_simulation_topics(
         connection,
         topic_map,
@@ -210,8 +271,9 @@ def replay_dump(
         replication_factor=request.replication_factor,
         timeout=tuning.metadata_timeout_seconds,
     )
-    if not force:
-        _check_targets_empty(connection, partitions, tuning.metadata_timeout_seconds)
+    emptied = empty_targets(connection, partitions, tuning.metadata_timeout_seconds)
+    if any(emptied.values()):
+        log.warning("replay into %s starts from empty topics: deleted %s", request.run_token, emptied)
     started_at = datetime.now(UTC)
     started = clock()
     if engine is not None:
@@ -239,7 +301,9 @@ def replay_dump(
         completed_at=datetime.now(UTC),
     )
     marker.write(request.marker_path)
-    return ReplayResult(marker, produced=produced, skipped=False)
+    return ReplayResult(
+        marker, produced=produced, skipped=False, distrusted_marker=distrusted, records_deleted=emptied
+    )
 
 
 def _produce_all(

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_END, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from torghut_sim.kafka.watermarks import watermarks
+from torghut_sim.errors import TorghutSimError
+from torghut_sim.kafka.readiness import DEFAULT_TIMEOUT_SECONDS as READY_TIMEOUT_SECONDS
+from torghut_sim.kafka.readiness import watermarks
 from torghut_sim.stores.errors import StoreError
 from torghut_sim.stores.safety import require_simulation_group, require_simulation_topic
 
@@ -67,35 +69,23 @@ def delete_consumer_groups(
     return sorted(deleted)
 
 
-def _held(
-    kafka_config: Mapping[str, str], partitions: Sequence[TopicPartition]
-) -> dict[tuple[str, int], int]:
-    """Records each partition holds now (high minus low watermark)."""
-    consumer = Consumer({**kafka_config, "group.id": "torghut-sim-admin", "enable.auto.commit": False})
-    try:
-        held: dict[tuple[str, int], int] = {}
-        for tp in partitions:
-            # The run's topics may have been created a moment ago, by this very provisioning.
-            low, high = watermarks(consumer, tp, TIMEOUT_SECONDS)
-            held[(tp.topic, tp.partition)] = high - low
-        return held
-    finally:
-        consumer.close()
-
-
 def delete_records(kafka_config: Mapping[str, str], topics: Sequence[str]) -> dict[str, int]:
     """Delete every record of simulation topics, keeping the topics; returns records deleted per topic."""
     for name in topics:
         require_simulation_topic(name)
     admin = AdminClient(dict(kafka_config))
     try:
-        metadata = admin.list_topics(timeout=TIMEOUT_SECONDS).topics
-        wanted = [
-            TopicPartition(t, p, OFFSET_END) for t in topics if t in metadata for p in metadata[t].partitions
-        ]
-        held = _held(kafka_config, wanted)
+        present = [t for t in topics if t in admin.list_topics(timeout=TIMEOUT_SECONDS).topics]
+        # The run's topics may have been created a moment ago, by this very provisioning.
+        marks = watermarks(kafka_config, present, READY_TIMEOUT_SECONDS)
     except KafkaException as exc:
         raise StoreError(f"reading the offsets of {', '.join(topics)} failed: {exc}") from exc
+    except TorghutSimError as exc:
+        raise StoreError(
+            f"reading the offsets of {', '.join(topics)} failed: {exc.message}", reason=exc.reason
+        ) from exc
+    held = {tp: high - low for tp, (low, high) in marks.items()}
+    wanted = [TopicPartition(t, p, OFFSET_END) for t, p in sorted(marks)]
     deleted = dict.fromkeys(sorted({tp.topic for tp in wanted}), 0)
     to_delete = [tp for tp in wanted if held[(tp.topic, tp.partition)] > 0]
     if not to_delete:
