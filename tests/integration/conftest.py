@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from torghut_sim.devstack.config import StackConfig
+from torghut_sim.devstack.ports import reserve_ports, stack_ports
 from torghut_sim.devstack.registry import service
 from torghut_sim.devstack.service import Service
 
@@ -27,6 +28,7 @@ def stack_config() -> StackConfig:
 
 
 def _started(name: str, config: StackConfig) -> Service:
+    reserve_ports(stack_ports(config))
     svc = service(name, config)
     svc.start()
     return svc

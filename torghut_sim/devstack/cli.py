@@ -12,6 +12,7 @@ from dataclasses import asdict
 from torghut_sim.devstack import seed_cli
 from torghut_sim.devstack.config import StackConfig
 from torghut_sim.devstack.errors import DevstackError
+from torghut_sim.devstack.ports import reserve_ports, stack_ports
 from torghut_sim.devstack.registry import SERVICE_CLASSES, service
 
 
@@ -20,6 +21,7 @@ def _names(args: argparse.Namespace) -> list[str]:
 
 
 def _up(args: argparse.Namespace, config: StackConfig) -> int:
+    reserve_ports(stack_ports(config))
     for name in _names(args):
         began = time.monotonic()
         service(name, config).start()

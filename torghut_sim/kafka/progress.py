@@ -40,7 +40,8 @@ class ProgressTracker:
         self.interval = interval_seconds
         self.clock = clock
         self.started = clock()
-        self._next_report = self.started
+        # The first report waits one interval too: a rate over a few microseconds means nothing.
+        self._next_report = self.started + interval_seconds
 
     def update(self, records: int) -> None:
         """Report `records` done so far, at most once per interval."""
