@@ -18,6 +18,7 @@ from typing import Any
 from torghut_sim.connections import Connections, resolve_connections
 from torghut_sim.dump.dumper import verify_dump
 from torghut_sim.dump.marker import DumpMarker
+from torghut_sim.guards import guard_mutation, runtime_mutation
 from torghut_sim.kafka.progress import ProgressCallback
 from torghut_sim.layout import RunPaths
 from torghut_sim.manifest import DatasetManifest
@@ -307,6 +308,20 @@ def run_simulation_day(request: SimulationRequest) -> SimulationOutcome:
     """Run one day's simulation on the runtime; every mutation is restored before this returns or raises."""
     manifest, names = request.manifest, request.names
     conns = resolve_connections(manifest, names, request.environ)
+    values = simulation_values(manifest, names, conns)
+    guard_mutation(
+        runtime_mutation(
+            "simulation",
+            names.run_id,
+            names.run_token,
+            manifest.runtime.torghut_service,
+            values.ta_config,
+            values.torghut_env,
+            conns.clickhouse_database,
+            conns.postgres_database,
+            manifest.window,
+        )
+    )
     kube = Kube.from_kubeconfig(request.kubeconfig)
     try:
         controller = RuntimeController(
@@ -314,7 +329,7 @@ def run_simulation_day(request: SimulationRequest) -> SimulationOutcome:
             request.paths,
             runtime_targets(manifest),
             RunIdentity(names.run_id, names.run_token, manifest.dataset_id, request.owner),
-            simulation_values(manifest, names, conns),
+            values,
             request.control,
         )
         day = _Day(request, conns, controller)

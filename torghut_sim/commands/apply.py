@@ -10,7 +10,11 @@ import argparse
 import os
 from datetime import timedelta
 
+from pydantic import ValidationError
+
+from torghut_sim.guards import guard_mutation, runtime_mutation
 from torghut_sim.layout import RunPaths
+from torghut_sim.manifest import WindowSpec
 from torghut_sim.runtime.cli_support import add_cluster_args, print_json, sigterm_raises
 from torghut_sim.runtime.controller import ControlSettings, RuntimeController
 from torghut_sim.runtime.inputs import (
@@ -95,6 +99,16 @@ def _owner(args: argparse.Namespace, paths: RunPaths) -> str:
     return default_owner()
 
 
+def _window(start: str, end: str) -> WindowSpec:
+    """The window the run env will carry, parsed (ordered and zoned) before it is guarded."""
+    try:
+        return WindowSpec.model_validate({"start": start, "end": end})
+    except ValidationError:
+        raise InvalidRuntimeInputError(
+            f"--window-start {start!r} / --window-end {end!r} are not ISO-8601 instants with a zone"
+        ) from None
+
+
 def handle(args: argparse.Namespace) -> int:
     """Run the phases through `--through` (default `ready`), cleaning up on any failure."""
     paths = RunPaths(args.run_dir)
@@ -133,6 +147,19 @@ def handle(args: argparse.Namespace) -> int:
             args.run_token, args.clickhouse_url, args.simulation_database, args.auto_offset_reset
         ),
         torghut_env=env,
+    )
+    # The same guards as `plan`, on the values this command will really write, before anything is.
+    guard_mutation(
+        runtime_mutation(
+            "apply",
+            args.run_id,
+            args.run_token,
+            args.torghut_service,
+            values.ta_config,
+            values.torghut_env,
+            args.simulation_database,
+            window=_window(args.window_start, args.window_end),
+        )
     )
     settings = ControlSettings(
         ready_timeout_seconds=args.ready_timeout,
