@@ -188,3 +188,18 @@ def test_local_template(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.
         {"env": "TORGHUT_DEVSTACK_POSTGRES_PASSWORD", "set": True},
     ]
     assert "pw-must-not-leak" not in out
+
+
+def test_an_options_lane_template_is_refused_before_anything_is_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    template = yaml.safe_load(LOCAL_TEMPLATE.read_text())
+    template.update({"lane": "options", "schema_version": "torghut.options-simulation-manifest.v1"})
+    path = tmp_path / "options.yaml"
+    path.write_text(yaml.safe_dump(template))
+    out_root = tmp_path / "out"
+    argv = ["--date", "2026-03-06", "--template", str(path), "--output-root", str(out_root), "--write"]
+    code, out, err = _run(capsys, *argv)
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "[unsupported_lane]" in err
+    assert not out_root.exists()
