@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from torghut_sim.calendar import NEW_YORK, CalendarError, nominal_session_window
+from torghut_sim.calendar import MAX_BUFFER_MINUTES, NEW_YORK, CalendarError, nominal_session_window
 from torghut_sim.errors import TorghutSimError
 from torghut_sim.secrets import dsn_database, dsn_has_password, dsn_with_database
 
@@ -87,8 +87,8 @@ class WindowSpec(Section):
     min_coverage_minutes: int | None = Field(default=None, ge=0)
     strict_coverage_ratio: float = Field(default=DEFAULT_STRICT_COVERAGE_RATIO, gt=0, le=1)
     # Buffers widen only the dump window; the full-day and coverage rules judge start..end.
-    pre_buffer_minutes: int = Field(default=0, ge=0)
-    post_buffer_minutes: int = Field(default=0, ge=0)
+    pre_buffer_minutes: int = Field(default=0, ge=0, le=MAX_BUFFER_MINUTES)
+    post_buffer_minutes: int = Field(default=0, ge=0, le=MAX_BUFFER_MINUTES)
 
     @field_validator("start", "end")
     @classmethod
@@ -450,6 +450,11 @@ def read_mapping(path: Path) -> Any:
         raise ManifestError(f"manifest {path} does not exist", reason="manifest_not_found") from None
     except OSError as exc:
         raise ManifestError(f"manifest {path} cannot be read: {exc}", reason="manifest_unreadable") from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            f"manifest {path} is not UTF-8 text (byte {exc.start}: {exc.reason})",
+            reason="manifest_unreadable",
+        ) from None
     try:
         return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:

@@ -6,6 +6,7 @@ and environment; `write_day_plan` stores `manifest.yaml` and `plan.json` in the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -258,9 +259,23 @@ def plan_json(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+class RunDirUnwritableError(TorghutSimError):
+    """The run directory under the output root cannot be created or written."""
+
+    reason = "output_root_unwritable"
+
+
 def write_day_plan(plan: DayPlan) -> tuple[Path, Path]:
     """Write `manifest.yaml` and `plan.json` into the run directory; returns both paths."""
-    manifest_path = write_day_manifest(plan.manifest, plan.names)
-    plan_path = day_run_paths(plan.manifest, plan.names).plan
-    plan_path.write_text(plan_json(plan.data), encoding="utf-8")
-    return manifest_path, plan_path
+    paths = day_run_paths(plan.manifest, plan.names)
+    try:
+        manifest_path = write_day_manifest(plan.manifest, plan.names)
+        paths.plan.write_text(plan_json(plan.data), encoding="utf-8")
+    except OSError as exc:
+        # A manifest without its plan would look like a planned day: take back what was written.
+        with contextlib.suppress(OSError):
+            paths.manifest.unlink(missing_ok=True)
+        raise RunDirUnwritableError(
+            f"cannot write the run directory {paths.root}: {exc.strerror or exc}"
+        ) from None
+    return manifest_path, paths.plan

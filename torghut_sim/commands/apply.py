@@ -166,8 +166,9 @@ def handle(args: argparse.Namespace) -> int:
         poll_seconds=args.poll_seconds,
         lock_max_age=timedelta(hours=args.lock_max_age_hours),
     )
-    paths.root.mkdir(parents=True, exist_ok=True)
     with Kube.from_kubeconfig(args.kubeconfig) as kube, sigterm_raises():
+        # Only once the cluster is reachable: a bad kubeconfig leaves no empty run directory behind.
+        paths.root.mkdir(parents=True, exist_ok=True)
         controller = RuntimeController(kube, paths, targets, identity, values, settings)
         outcome = run_phases(
             controller_phases(controller), RunStateLog(paths.run_state, args.run_id), args.through

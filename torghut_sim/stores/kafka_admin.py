@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from confluent_kafka import OFFSET_END, Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from torghut_sim.kafka.connection import quiet
 from torghut_sim.kafka.watermarks import watermarks
 from torghut_sim.stores.errors import StoreError
 from torghut_sim.stores.safety import require_simulation_group, require_simulation_topic
@@ -31,7 +32,7 @@ def delete_topics(kafka_config: Mapping[str, str], names: Sequence[str]) -> None
     if not names:
         return
     # The client must outlive its futures: a collected handle fails them with _DESTROY.
-    admin = AdminClient(dict(kafka_config))
+    admin = AdminClient(quiet(kafka_config))
     futures = admin.delete_topics(list(names), operation_timeout=TIMEOUT_SECONDS)
     for name, future in futures.items():
         try:
@@ -48,7 +49,7 @@ def delete_consumer_groups(
         require_simulation_group(name)
     if not names:
         return []
-    admin = AdminClient(dict(kafka_config))
+    admin = AdminClient(quiet(kafka_config))
     futures = admin.delete_consumer_groups(list(names), request_timeout=TIMEOUT_SECONDS)
     deleted: list[str] = []
     for name, future in futures.items():
@@ -71,7 +72,7 @@ def _held(
     kafka_config: Mapping[str, str], partitions: Sequence[TopicPartition]
 ) -> dict[tuple[str, int], int]:
     """Records each partition holds now (high minus low watermark)."""
-    consumer = Consumer({**kafka_config, "group.id": "torghut-sim-admin", "enable.auto.commit": False})
+    consumer = Consumer(quiet({**kafka_config, "group.id": "torghut-sim-admin", "enable.auto.commit": False}))
     try:
         held: dict[tuple[str, int], int] = {}
         for tp in partitions:
@@ -87,7 +88,7 @@ def delete_records(kafka_config: Mapping[str, str], topics: Sequence[str]) -> di
     """Delete every record of simulation topics, keeping the topics; returns records deleted per topic."""
     for name in topics:
         require_simulation_topic(name)
-    admin = AdminClient(dict(kafka_config))
+    admin = AdminClient(quiet(kafka_config))
     try:
         metadata = admin.list_topics(timeout=TIMEOUT_SECONDS).topics
         wanted = [
