@@ -147,7 +147,7 @@ def test_invalid_template_is_one_line_exit_1(capsys: pytest.CaptureFixture[str],
     [
         (("--date", "2026-13-01"), "not a date"),
         (("--date", "yesterday"), "not a date"),
-        (("--from", "2026-03-02"), "--from and --to"),
+        (("--from", "2026-03-02"), "--from-date and --to-date"),
         (("--from", "2026-03-09", "--to", "2026-03-02"), "after"),
         (("--date", "2026-03-06", "--from", "2026-03-02", "--to", "2026-03-06"), "cannot be combined"),
         (("--date", "2026-03-06", "--sequence", "0"), "between 1 and 99"),
@@ -302,3 +302,30 @@ def test_template_values_equal_to_the_days_are_accepted(
     code, out, err = _run(capsys, "--date", "2026-03-06", "--template", str(path))
     assert code == 0, err
     assert json.loads(out)["window"]["start"] == "2026-03-06T14:30:00Z"
+
+
+def test_the_seed_spellings_plan_a_range(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The seed's spellings: --from-date, --to-date, --calendar-filter, --max-parallel-days, --dry-run."""
+    argv = [
+        "--from-date", "2026-11-23", "--to-date", "2026-11-30", "--calendar-filter", "skip-empty",
+        "--max-parallel-days", "2", "--dry-run", "--output-root", str(tmp_path / "out"),
+    ]  # fmt: skip
+    code, out, err = _run(capsys, *argv)
+    assert code == 0, err
+    plan = json.loads(out)
+    assert (plan["from"], plan["to"], plan["calendar_filter"]) == ("2026-11-23", "2026-11-30", "skip-empty")
+    # Thanksgiving (26th) is planned under skip-empty; the weekend is not.
+    assert plan["batches"] == [
+        ["sim-20261123-01", "sim-20261124-01"],
+        ["sim-20261125-01", "sim-20261126-01"],
+        ["sim-20261127-01", "sim-20261130-01"],
+    ]
+    assert not (tmp_path / "out").exists()  # a dry run writes nothing
+    # The short spellings are aliases of the same options.
+    code, short, _ = _run(capsys, *[{"--from-date": "--from", "--to-date": "--to"}.get(a, a) for a in argv])
+    assert code == 0 and short == out
+
+
+def test_dry_run_and_write_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _usage(capsys, "--date", "2026-03-06", "--dry-run", "--write")
+    assert "not allowed with argument" in err
