@@ -223,9 +223,15 @@ def check_run_token(run_token: str, run_id: str | None = None) -> None:
         raise GuardRefusalError(
             f"run token {run_token!r} may only use a-z, 0-9 and _", reason="invalid_run_token"
         )
-    if run_id is not None and run_token != run_token_for(run_id):
+    if run_id is None:
+        return
+    try:
+        expected = run_token_for(run_id)
+    except TorghutSimError as exc:
+        raise GuardRefusalError(exc.message, reason=exc.reason) from None
+    if run_token != expected:
         raise GuardRefusalError(
-            f"run token {run_token!r} is not the token of run id {run_id!r} ({run_token_for(run_id)!r})",
+            f"run token {run_token!r} is not the token of run id {run_id!r} ({expected!r})",
             reason="run_token_mismatch",
         )
 
