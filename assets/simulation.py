@@ -19,6 +19,7 @@ from assets.progress import progress_logger
 from resources import KubernetesResource, SimulationConfigResource
 from resources.simulation import DayRun
 from torghut_sim.dump.marker import DumpMarker
+from torghut_sim.guards import guard_mutation, manifest_mutation
 from torghut_sim.lanes import RuntimeLane, claim_lane, manifest_on_lane
 from torghut_sim.lifecycle import SimulationOutcome, SimulationRequest, run_simulation_day
 from torghut_sim.manifest import DatasetManifest, load_manifest
@@ -141,6 +142,8 @@ def build_simulation_assets(
         if empty_day_skip(context, run):
             return
         manifest = load_manifest(run.paths.manifest)
+        # The manifest on disk is what runs: guarded again before a lane's lock is even claimed.
+        guard_mutation(manifest_mutation(manifest, run.names, "simulate_day", allow_non_trading_day=True))
         # Stable per Dagster run: a resumed step reuses its own lock instead of waiting on itself.
         owner = f"{OWNER_PREFIX}{context.run.run_id}"
         identity = RunIdentity(run.names.run_id, run.names.run_token, manifest.dataset_id, owner)

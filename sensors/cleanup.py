@@ -15,6 +15,7 @@ from assets.evidence import MANUAL_CLEANUP_STATUS, read_json, restore_state
 from assets.partitions import partition_day
 from assets.simulation import OWNER_PREFIX
 from resources import KubernetesResource, SimulationConfigResource
+from torghut_sim.guards import GuardsRefusedError, guard_restore
 from torghut_sim.layout import RunPaths
 from torghut_sim.runtime.controller import RESTORED_STATE_NAME
 from torghut_sim.runtime.state_machine import RunStateLog
@@ -54,6 +55,11 @@ def build_cleanup_job(pool: str) -> dg.JobDefinition:
         before = restore_state(paths)
         if before.restored:
             return dg.Output("already_restored", metadata={"reason": before.reason})
+        try:
+            guard_restore(paths, CLEANUP_JOB)
+        except GuardsRefusedError as exc:
+            # A refusal does not go away on retry; the run fails at once and is marked for a person.
+            raise dg.Failure(description=str(exc), allow_retries=False) from None
         with kubernetes.client() as kube:
             outcome = teardown_run(
                 kube, paths, started_by={"command": "dagster_cleanup", "dagster_run_id": context.run_id}

@@ -30,6 +30,11 @@ CALENDAR_LAST_DAY = date(2045, 12, 29)
 _MAX_LOOKBACK_DAYS = 14
 
 
+# A buffer widens the dump window around one session; a day either side is already more than a session
+# needs, and larger values would overflow the window arithmetic.
+MAX_BUFFER_MINUTES = 24 * 60
+
+
 class CalendarError(TorghutSimError):
     """A date the calendar cannot answer for, or that is not a session when one is required."""
 
@@ -116,9 +121,10 @@ def _local_to_utc(day: date, at: time) -> datetime:
 
 def _build_window(day: date, trading: bool, early: bool, pre: int, post: int) -> SessionWindow:
     """Assemble a window after validating the buffers."""
-    if pre < 0 or post < 0:
+    if not (0 <= pre <= MAX_BUFFER_MINUTES and 0 <= post <= MAX_BUFFER_MINUTES):
         raise CalendarError(
-            f"buffers must be >= 0 minutes, got pre={pre} post={post}", reason="invalid_buffer"
+            f"buffers must be 0..{MAX_BUFFER_MINUTES} minutes, got pre={pre} post={post}",
+            reason="invalid_buffer",
         )
     close = EARLY_CLOSE if early else REGULAR_CLOSE
     return SessionWindow(

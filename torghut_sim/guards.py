@@ -1,7 +1,9 @@
 """Safety guards that refuse a run before any side effect (CONTRACTS §1, §7).
 
-Each check raises a `GuardRefusalError` with a stable reason code and a message naming the offending value;
-`run_guards` runs them all and returns structured results for the plan, `enforce` refuses on any failure.
+Each check raises a `GuardRefusalError` with a stable reason code and a message naming the offending value.
+`guard_mutation` is the one entry point every command, asset and job that changes anything calls first,
+on the values it will really use (a `Mutation`); `run_guards` gives the same results for a manifest's
+plan, and `enforce` refuses on any failure.
 """
 
 from __future__ import annotations
@@ -9,13 +11,29 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlsplit
 
 from torghut_sim.calendar import NEW_YORK, CalendarError, nominal_session_window
 from torghut_sim.errors import TorghutSimError
+from torghut_sim.layout import RunPaths
 from torghut_sim.manifest import FULL_DAY_PROFILE, DatasetManifest, WindowSpec
-from torghut_sim.naming import SIMULATION_DATABASE_PREFIX, RunNames
-from torghut_sim.topics import DUMPED_ROLES, PRODUCTION_TOPICS, SIMULATION_TOPIC_PREFIX
+from torghut_sim.naming import (
+    ORDER_FEED_GROUP_PREFIX,
+    SIMULATION_DATABASE_PREFIX,
+    TA_GROUP_PREFIX,
+    RunNames,
+    run_token_for,
+)
+from torghut_sim.runtime.model import read_state
+from torghut_sim.secrets import dsn_database
+from torghut_sim.topics import (
+    DUMPED_ROLES,
+    PRODUCTION_TOPICS,
+    SIMULATION_TOPIC_PREFIX,
+    TOPIC_ROLES,
+    simulation_topic,
+)
 
 # Names the production side uses; a simulation must never write to them.
 PRODUCTION_DATABASES: frozenset[str] = frozenset(
@@ -26,6 +44,7 @@ KNOWN_WINDOW_PROFILES: frozenset[str] = frozenset({FULL_DAY_PROFILE})
 # Postgres silently truncates longer identifiers, which could merge two runs' databases.
 MAX_DATABASE_NAME = 63
 _DATABASE_NAME = re.compile(r"^[a-z0-9_]+$")
+_RUN_TOKEN = re.compile(r"^[a-z0-9_]+$")
 
 PAPER_ONLY_ENV: Mapping[str, str] = {
     "TRADING_MODE": "paper",
@@ -59,10 +78,13 @@ class GuardsRefusedError(TorghutSimError):
 
     reason = "guard_refused"
 
-    def __init__(self, results: list[GuardResult]) -> None:
+    def __init__(self, results: list[GuardResult], entry_point: str | None = None) -> None:
         self.results = results
+        self.entry_point = entry_point
         failed = [r for r in results if not r.ok]
-        super().__init__("; ".join(r.message for r in failed), reason=failed[0].reason if failed else None)
+        text = "; ".join(r.message for r in failed)
+        prefix = f"{entry_point} refused: " if entry_point else ""
+        super().__init__(prefix + text, reason=failed[0].reason if failed else None)
 
 
 @dataclass(frozen=True)
@@ -195,6 +217,88 @@ def check_window_coverage(window: WindowSpec) -> None:
         )
 
 
+def check_run_token(run_token: str, run_id: str | None = None) -> None:
+    """A run token is a plain `[a-z0-9_]` identifier and, given a run id, the one derived from it."""
+    if not _RUN_TOKEN.fullmatch(run_token):
+        raise GuardRefusalError(
+            f"run token {run_token!r} may only use a-z, 0-9 and _", reason="invalid_run_token"
+        )
+    if run_id is None:
+        return
+    try:
+        expected = run_token_for(run_id)
+    except TorghutSimError as exc:
+        raise GuardRefusalError(exc.message, reason=exc.reason) from None
+    if run_token != expected:
+        raise GuardRefusalError(
+            f"run token {run_token!r} is not the token of run id {run_id!r} ({expected!r})",
+            reason="run_token_mismatch",
+        )
+
+
+def check_dsn_database(dsn: str, what: str) -> None:
+    """The database a DSN points at is a simulation database."""
+    try:
+        database = dsn_database(dsn)
+    except TorghutSimError as exc:
+        raise GuardRefusalError(f"{what}: {exc.message}", reason=exc.reason) from None
+    try:
+        check_simulation_database(database)
+    except GuardRefusalError as exc:
+        raise GuardRefusalError(f"{what}: {exc.message}", reason=exc.reason) from None
+
+
+def check_consumer_group(group: str) -> None:
+    """A consumer group a run uses or deletes is one of a run's own (`torghut-ta-sim-<token>`, …)."""
+    for prefix in (TA_GROUP_PREFIX, ORDER_FEED_GROUP_PREFIX):
+        if group.startswith(prefix) and _RUN_TOKEN.fullmatch(group[len(prefix) :]):
+            return
+    raise GuardRefusalError(
+        f"consumer group {group!r} is not a simulation run's group", reason="production_consumer_group"
+    )
+
+
+def _table_database(value: str, key: str) -> None:
+    """`<database>.<table>` names a simulation database."""
+    database, dot, _ = value.partition(".")
+    if not dot:
+        raise GuardRefusalError(
+            f"{key}={value!r} is not <database>.<table>", reason="simulation_table_invalid"
+        )
+    try:
+        check_simulation_database(database)
+    except GuardRefusalError as exc:
+        raise GuardRefusalError(f"{key}: {exc.message}", reason=exc.reason) from None
+
+
+def check_runtime_env_targets(env: Mapping[str, str]) -> None:
+    """Every store the runtime env points at is the run's own: DSN database, tables, order topic, group."""
+    if "DB_DSN" in env:
+        check_dsn_database(env["DB_DSN"], "runtime DB_DSN")
+    for key in ("TRADING_SIGNAL_TABLE", "TRADING_PRICE_TABLE"):
+        if key in env:
+            _table_database(env[key], key)
+    if "TRADING_ORDER_FEED_TOPIC" in env:
+        check_simulation_topic(env["TRADING_ORDER_FEED_TOPIC"])
+    if "TRADING_ORDER_FEED_GROUP_ID" in env:
+        check_consumer_group(env["TRADING_ORDER_FEED_GROUP_ID"])
+
+
+def check_ta_config(values: Mapping[str, str]) -> None:
+    """The TA ConfigMap points at simulation topics, a run's group and a simulation ClickHouse database."""
+    for key, value in sorted(values.items()):
+        if key.endswith("_TOPIC"):
+            check_simulation_topic(value)
+    if "TA_GROUP_ID" in values:
+        check_consumer_group(values["TA_GROUP_ID"])
+    if "TA_CLICKHOUSE_URL" in values:
+        database = urlsplit(values["TA_CLICKHOUSE_URL"].removeprefix("jdbc:")).path.lstrip("/")
+        try:
+            check_simulation_database(database)
+        except GuardRefusalError as exc:
+            raise GuardRefusalError(f"TA_CLICKHOUSE_URL: {exc.message}", reason=exc.reason) from None
+
+
 def _run(name: str, check: Callable[[], None]) -> GuardResult:
     """Run one check and turn its refusal into a result."""
     try:
@@ -204,6 +308,116 @@ def _run(name: str, check: Callable[[], None]) -> GuardResult:
     return GuardResult(name, True, None, "ok")
 
 
+@dataclass(frozen=True)
+class Mutation:
+    """The values one mutating entry point is about to use, exactly as it will use them.
+
+    Fields left empty are not part of that entry point's effect; every set field is guarded.
+    """
+
+    entry_point: str
+    run_id: str | None = None
+    run_token: str | None = None
+    window: WindowSpec | None = None
+    allow_non_trading_day: bool = False
+    clickhouse_databases: tuple[str, ...] = ()
+    postgres_databases: tuple[str, ...] = ()
+    topics: tuple[tuple[str, str], ...] = ()  # (label, topic)
+    source_topics: tuple[str, ...] = ()
+    consumer_groups: tuple[str, ...] = ()
+    runtime_service: str | None = None
+    runtime_env: Mapping[str, str] | None = None
+    ta_config: Mapping[str, str] | None = None
+    env_overrides: Mapping[str, str] | None = None
+    extra: tuple[GuardResult, ...] = field(default=())
+
+
+def mutation_guards(m: Mutation) -> list[GuardResult]:
+    """Every guard that applies to a mutation, in a stable order; nothing is raised."""
+    results: list[GuardResult] = []
+    if m.run_token is not None:
+        token = m.run_token
+        results.append(_run("run_token", lambda: check_run_token(token, m.run_id)))
+    if m.window is not None:
+        window = m.window
+        results += [
+            _run("window", lambda: check_window(window, m.allow_non_trading_day)),
+            _run("window_coverage", lambda: check_window_coverage(window)),
+        ]
+    for label, dbs in (
+        ("clickhouse_database", m.clickhouse_databases),
+        ("postgres_database", m.postgres_databases),
+    ):
+        for db in dbs:
+            name = label if len(dbs) == 1 else f"{label}:{db}"
+            results.append(_run(name, functools.partial(check_simulation_database, db)))
+    for label, topic in m.topics:
+        results.append(
+            _run(f"topic:{label}", functools.partial(check_simulation_topic, topic, m.source_topics))
+        )
+    if m.topics and m.source_topics:
+        targets = [t for _, t in m.topics]
+        results.append(_run("replay_targets", lambda: check_replay_targets(targets, m.source_topics)))
+    for group in m.consumer_groups:
+        results.append(_run(f"consumer_group:{group}", functools.partial(check_consumer_group, group)))
+    if m.env_overrides is not None:
+        overrides = m.env_overrides
+        results.append(_run("env_overrides", lambda: check_env_overrides(overrides)))
+    if m.runtime_env is not None:
+        env = m.runtime_env
+        results += [
+            _run("paper_only_env", lambda: check_paper_env(env)),
+            _run("runtime_env_targets", lambda: check_runtime_env_targets(env)),
+        ]
+    if m.ta_config is not None:
+        ta = m.ta_config
+        results.append(_run("ta_config", lambda: check_ta_config(ta)))
+    if m.runtime_service is not None:
+        service = m.runtime_service
+        results.append(_run("runtime_service", lambda: check_runtime_target(service)))
+    return results + list(m.extra)
+
+
+def guard_mutation(m: Mutation) -> list[GuardResult]:
+    """The one guard entry point: refuse (`GuardsRefusedError`, first reason) before anything is changed."""
+    results = mutation_guards(m)
+    if any(not r.ok for r in results):
+        raise GuardsRefusedError(results, entry_point=m.entry_point)
+    return results
+
+
+def manifest_mutation(
+    manifest: DatasetManifest,
+    names: RunNames,
+    entry_point: str,
+    runtime_env: Mapping[str, str] | None = None,
+    allow_non_trading_day: bool = False,
+) -> Mutation:
+    """What a run of a manifest changes: its window, both simulation databases, topics, runtime and env."""
+    clickhouse_db = manifest.clickhouse.simulation_database or names.simulation_database
+    postgres_db = manifest.postgres.simulation_database(names.simulation_database)
+    runtime_dsn = manifest.postgres.runtime_simulation_dsn_for(postgres_db)
+    extra: tuple[GuardResult, ...] = ()
+    if runtime_env is None:
+        # Without the built env, the runtime's DSN is still guarded: it is what DB_DSN will be.
+        extra = (_run("runtime_dsn", lambda: check_dsn_database(runtime_dsn, "runtime simulation DSN")),)
+    return Mutation(
+        entry_point=entry_point,
+        run_id=names.run_id,
+        run_token=names.run_token,
+        window=manifest.window,
+        allow_non_trading_day=allow_non_trading_day,
+        clickhouse_databases=(clickhouse_db,),
+        postgres_databases=(postgres_db,),
+        topics=tuple(names.simulation_topics),
+        source_topics=tuple(r.source for r in DUMPED_ROLES),
+        env_overrides=manifest.torghut_env_overrides,
+        runtime_env=runtime_env,
+        runtime_service=manifest.runtime.torghut_service,
+        extra=extra,
+    )
+
+
 def run_guards(
     manifest: DatasetManifest,
     names: RunNames,
@@ -211,28 +425,63 @@ def run_guards(
     postgres_database: str,
     allow_non_trading_day: bool = False,
 ) -> list[GuardResult]:
-    """Every guard of a run, in a stable order; nothing is raised."""
-    clickhouse_db = manifest.clickhouse.simulation_database or names.simulation_database
-    sources = [r.source for r in DUMPED_ROLES]
-    targets = [names.topic(r.role) for r in DUMPED_ROLES]
-    results = [
-        _run("window", lambda: check_window(manifest.window, allow_non_trading_day)),
-        _run("window_coverage", lambda: check_window_coverage(manifest.window)),
-        _run("clickhouse_database", lambda: check_simulation_database(clickhouse_db)),
-        _run("postgres_database", lambda: check_simulation_database(postgres_database)),
-    ]
-    for role, topic in names.simulation_topics:
-        results.append(_run(f"topic:{role}", functools.partial(check_simulation_topic, topic)))
-    results += [
-        _run("replay_targets", lambda: check_replay_targets(targets, sources)),
-        _run("env_overrides", lambda: check_env_overrides(manifest.torghut_env_overrides)),
-        _run("paper_only_env", lambda: check_paper_env(runtime_env)),
-        _run("runtime_service", lambda: check_runtime_target(manifest.runtime.torghut_service)),
-    ]
-    return results
+    """Every guard of a manifest's run, in a stable order; nothing is raised."""
+    m = manifest_mutation(manifest, names, "plan", runtime_env, allow_non_trading_day)
+    return mutation_guards(replace(m, postgres_databases=(postgres_database,)))
 
 
 def enforce(results: list[GuardResult]) -> None:
     """Refuse when any guard failed."""
     if any(not r.ok for r in results):
         raise GuardsRefusedError(results)
+
+
+def run_topics(run_token: str) -> tuple[tuple[str, str], ...]:
+    """(role, topic) of every simulation topic a run token names."""
+    return tuple((r.role, simulation_topic(r.role, run_token)) for r in TOPIC_ROLES)
+
+
+def runtime_mutation(
+    entry_point: str,
+    run_id: str,
+    run_token: str,
+    runtime_service: str,
+    ta_config: Mapping[str, str],
+    runtime_env: Mapping[str, str],
+    clickhouse_database: str,
+    postgres_database: str | None = None,
+    window: WindowSpec | None = None,
+) -> Mutation:
+    """What locking and patching a runtime changes: the TA ConfigMap, the runtime env, their stores."""
+    return Mutation(
+        entry_point=entry_point,
+        run_id=run_id,
+        run_token=run_token,
+        window=window,
+        # The calendar was judged when the day was planned; here the window only has to be ordered.
+        allow_non_trading_day=True,
+        clickhouse_databases=(clickhouse_database,),
+        postgres_databases=(postgres_database,) if postgres_database is not None else (),
+        topics=run_topics(run_token),
+        source_topics=tuple(r.source for r in DUMPED_ROLES),
+        consumer_groups=(f"{TA_GROUP_PREFIX}{run_token}", f"{ORDER_FEED_GROUP_PREFIX}{run_token}"),
+        runtime_env=runtime_env,
+        ta_config=ta_config,
+        runtime_service=runtime_service,
+    )
+
+
+def guard_restore(paths: RunPaths, entry_point: str) -> None:
+    """Before a teardown writes captured values back: the captured run and runtime are a simulation's."""
+    if not paths.state.exists():
+        return  # nothing was captured, so nothing will be written back
+    state = read_state(paths.state)
+    service = state.by_role("knative_service")
+    guard_mutation(
+        Mutation(
+            entry_point=entry_point,
+            run_id=state.run_id,
+            run_token=state.run_token,
+            runtime_service=service.name if service is not None else None,
+        )
+    )

@@ -18,6 +18,7 @@ from typing import Any
 from torghut_sim.connections import Connections, resolve_connections
 from torghut_sim.dump.dumper import verify_dump
 from torghut_sim.dump.marker import DumpMarker
+from torghut_sim.guards import guard_mutation, runtime_mutation
 from torghut_sim.kafka.progress import ProgressCallback
 from torghut_sim.layout import RunPaths
 from torghut_sim.manifest import DatasetManifest
@@ -34,7 +35,6 @@ from torghut_sim.runtime.kube_client import Kube
 from torghut_sim.runtime.state_machine import RunOutcome, RunStateLog, controller_phases, run_phases
 from torghut_sim.runtime.ta import ta_config_values
 from torghut_sim.stores import contamination
-from torghut_sim.stores.clickhouse_provision import provision_clickhouse
 from torghut_sim.stores.deltas import clickhouse_counts, postgres_counts, row_deltas
 from torghut_sim.stores.export import ExportManifest, export_run
 from torghut_sim.stores.kafka_admin import delete_consumer_groups, delete_records
@@ -42,9 +42,9 @@ from torghut_sim.stores.postgres_provision import (
     DEFAULT_ACCOUNT_LABEL,
     CursorSeed,
     PostgresPlan,
-    provision_postgres,
     user_of,
 )
+from torghut_sim.stores.provision import provision_databases
 from torghut_sim.topics import DUMPED_ROLES, TOPIC_ROLES
 
 log = logging.getLogger(__name__)
@@ -179,12 +179,13 @@ class _Day:
     def provision(self) -> dict[str, Any]:
         """Simulation databases (truncated) and every run topic, before the runtime is pointed at them."""
         manifest, names = self.request.manifest, self.request.names
-        ch = provision_clickhouse([self.conns.clickhouse], self.conns.clickhouse_database)
         # The env list is known here: it was captured with the rest of the runtime before Argo CD froze.
         seed = cursor_seed(self.controller.desired_env())
         runtime_role = user_of(self.conns.postgres_runtime_dsn.reveal())
         owner_role = user_of(self.conns.postgres_simulation_dsn.reveal())
-        pg = provision_postgres(
+        ch, pg = provision_databases(
+            [self.conns.clickhouse],
+            self.conns.clickhouse_database,
             PostgresPlan(
                 admin_dsn=self.conns.postgres_admin_dsn.reveal(),
                 simulation_dsn=self.conns.postgres_simulation_dsn.reveal(),
@@ -193,7 +194,7 @@ class _Day:
                 # The runtime's role needs grants only when it is not the owner of the database.
                 runtime_role=runtime_role if runtime_role != owner_role else None,
                 cursor_seeds=(seed,),
-            )
+            ),
         )
         # Every run topic exists before TA and the runtime subscribe; sources give the partition counts.
         targets = {role.source: names.topic(role.role) for role in TOPIC_ROLES}
@@ -312,6 +313,20 @@ def run_simulation_day(request: SimulationRequest) -> SimulationOutcome:
     """Run one day's simulation on the runtime; every mutation is restored before this returns or raises."""
     manifest, names = request.manifest, request.names
     conns = resolve_connections(manifest, names, request.environ)
+    values = simulation_values(manifest, names, conns)
+    guard_mutation(
+        runtime_mutation(
+            "simulation",
+            names.run_id,
+            names.run_token,
+            manifest.runtime.torghut_service,
+            values.ta_config,
+            values.torghut_env,
+            conns.clickhouse_database,
+            conns.postgres_database,
+            manifest.window,
+        )
+    )
     kube = Kube.from_kubeconfig(request.kubeconfig)
     try:
         controller = RuntimeController(
@@ -319,7 +334,7 @@ def run_simulation_day(request: SimulationRequest) -> SimulationOutcome:
             request.paths,
             runtime_targets(manifest),
             RunIdentity(names.run_id, names.run_token, manifest.dataset_id, request.owner),
-            simulation_values(manifest, names, conns),
+            values,
             request.control,
         )
         day = _Day(request, conns, controller)

@@ -20,12 +20,20 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from torghut_sim.calendar import NEW_YORK, CalendarError, nominal_session_window
+from torghut_sim.calendar import MAX_BUFFER_MINUTES, NEW_YORK, CalendarError, nominal_session_window
 from torghut_sim.errors import TorghutSimError
 from torghut_sim.secrets import dsn_database, dsn_has_password, dsn_with_database
 
 FULL_DAY_PROFILE = "us_equities_regular"
 DEFAULT_STRICT_COVERAGE_RATIO = 0.95
+# The only market this product simulates; a manifest of another lane (e.g. `options`, whose runtime and TA
+# keys differ) is refused rather than run as an equities day.
+SIMULATED_LANES: frozenset[str] = frozenset({"equities"})
+# Schema versions a manifest may declare; none declared means this one.
+MANIFEST_SCHEMA_VERSION = "torghut.simulation-manifest.v1"
+SUPPORTED_SCHEMA_VERSIONS: frozenset[str] = frozenset({MANIFEST_SCHEMA_VERSION})
+# Refusals whose own reason code is more useful than `invalid_manifest`.
+_REASON_ERRORS: tuple[str, ...] = ("unsupported_lane", "unsupported_schema_version", "inline_secret")
 # Sections other tools of the deployment read; kept verbatim without a warning.
 PASSTHROUGH_SECTIONS: frozenset[str] = frozenset({"rollouts", "ta_restore", "autonomy"})
 
@@ -79,8 +87,8 @@ class WindowSpec(Section):
     min_coverage_minutes: int | None = Field(default=None, ge=0)
     strict_coverage_ratio: float = Field(default=DEFAULT_STRICT_COVERAGE_RATIO, gt=0, le=1)
     # Buffers widen only the dump window; the full-day and coverage rules judge start..end.
-    pre_buffer_minutes: int = Field(default=0, ge=0)
-    post_buffer_minutes: int = Field(default=0, ge=0)
+    pre_buffer_minutes: int = Field(default=0, ge=0, le=MAX_BUFFER_MINUTES)
+    post_buffer_minutes: int = Field(default=0, ge=0, le=MAX_BUFFER_MINUTES)
 
     @field_validator("start", "end")
     @classmethod
@@ -320,6 +328,8 @@ class DatasetManifest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
+    lane: str | None = None
+    schema_version: str | None = None
     dataset_id: str = Field(min_length=1)
     dataset_snapshot_ref: str | None = None
     candidate_id: str | None = None
@@ -337,6 +347,30 @@ class DatasetManifest(BaseModel):
     argocd: ArgoCDSpec = Field(default_factory=ArgoCDSpec)
     reporting: ReportingSpec = Field(default_factory=ReportingSpec)
     torghut_env_overrides: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("lane")
+    @classmethod
+    def _simulated_lane(cls, value: str | None) -> str | None:
+        """Only the equities lane is simulated here."""
+        if value is not None and value not in SIMULATED_LANES:
+            raise PydanticCustomError(
+                "unsupported_lane",
+                "lane '{lane}' is not simulated by torghut-sim (it simulates: {lanes})",
+                {"lane": value, "lanes": ", ".join(sorted(SIMULATED_LANES))},
+            )
+        return value
+
+    @field_validator("schema_version")
+    @classmethod
+    def _supported_schema(cls, value: str | None) -> str | None:
+        """Only manifest schemas this product reads."""
+        if value is not None and value not in SUPPORTED_SCHEMA_VERSIONS:
+            raise PydanticCustomError(
+                "unsupported_schema_version",
+                "schema_version '{version}' is not a manifest torghut-sim simulates (it reads: {known})",
+                {"version": value, "known": ", ".join(sorted(SUPPORTED_SCHEMA_VERSIONS))},
+            )
+        return value
 
     @field_validator("torghut_env_overrides", mode="before")
     @classmethod
@@ -403,10 +437,9 @@ def parse_manifest(data: Any, source: str = "<manifest>") -> DatasetManifest:
     try:
         return DatasetManifest.model_validate(dict(data))
     except ValidationError as exc:
-        inline = any(e["type"] == "inline_secret" for e in exc.errors())
-        raise ManifestError(
-            f"{source}: {_error_message(exc)}", reason="inline_secret" if inline else "invalid_manifest"
-        ) from None
+        types = {e["type"] for e in exc.errors()}
+        reason = next((r for r in _REASON_ERRORS if r in types), "invalid_manifest")
+        raise ManifestError(f"{source}: {_error_message(exc)}", reason=reason) from None
 
 
 def read_mapping(path: Path) -> Any:
@@ -417,6 +450,11 @@ def read_mapping(path: Path) -> Any:
         raise ManifestError(f"manifest {path} does not exist", reason="manifest_not_found") from None
     except OSError as exc:
         raise ManifestError(f"manifest {path} cannot be read: {exc}", reason="manifest_unreadable") from None
+    except UnicodeDecodeError as exc:
+        raise ManifestError(
+            f"manifest {path} is not UTF-8 text (byte {exc.start}: {exc.reason})",
+            reason="manifest_unreadable",
+        ) from None
     try:
         return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:

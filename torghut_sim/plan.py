@@ -6,6 +6,7 @@ and environment; `write_day_plan` stores `manifest.yaml` and `plan.json` in the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Mapping
@@ -16,12 +17,13 @@ from typing import Any
 
 from torghut_sim.calendar import CalendarError, nominal_session_window
 from torghut_sim.day_manifest import day_run_paths, render_day_manifest, write_day_manifest
+from torghut_sim.errors import TorghutSimError
 from torghut_sim.guards import ALLOWED_ENV_OVERRIDES, GuardResult, GuardsRefusedError, run_guards
 from torghut_sim.manifest import DatasetManifest
 from torghut_sim.naming import RunNames, names_for_day
 from torghut_sim.planner import BatchPlan
 from torghut_sim.runtime.knative import SimulationEnvInputs, simulation_env
-from torghut_sim.secrets import Secret, dsn_with_password, redact_dsn
+from torghut_sim.secrets import MissingSecretError, Secret, dsn_with_password, redact_dsn
 from torghut_sim.topics import DUMPED_ROLES
 
 PLAN_SCHEMA = "torghut-sim.plan.v1"
@@ -124,15 +126,23 @@ class DayPlan:
     names: RunNames
     guards: tuple[GuardResult, ...]
     data: dict[str, Any]
+    # Secret variables the manifest names that are not set: such a plan cannot run.
+    missing_secrets: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
-        """Whether every guard passed."""
-        return all(g.ok for g in self.guards)
+        """Whether every guard passed and every secret the run needs is set."""
+        return all(g.ok for g in self.guards) and not self.missing_secrets
 
-    def refusal(self) -> GuardsRefusedError | None:
-        """The refusal to raise when a guard failed, else None."""
-        return None if self.ok else GuardsRefusedError(list(self.guards))
+    def refusal(self) -> TorghutSimError | None:
+        """Why the plan cannot run (the first failed guard, else the missing secrets), or None."""
+        if not all(g.ok for g in self.guards):
+            return GuardsRefusedError(list(self.guards))
+        if self.missing_secrets:
+            return MissingSecretError(
+                f"environment variables {', '.join(self.missing_secrets)} are not set; the run needs them"
+            )
+        return None
 
 
 def _calendar_view(manifest: DatasetManifest) -> dict[str, Any] | None:
@@ -167,9 +177,11 @@ def build_day_plan(
     env = runtime_env(manifest, names, db_dsn)
     guards = tuple(run_guards(manifest, names, env, postgres_db, allow_non_trading_day))
     paths = day_run_paths(manifest, names)
+    secrets = [{"env": name, "set": bool(env_source.get(name))} for name in _secret_envs(manifest)]
+    missing = tuple(str(item["env"]) for item in secrets if not item["set"])
     data: dict[str, Any] = {
         "schema_version": PLAN_SCHEMA,
-        "ok": all(g.ok for g in guards),
+        "ok": all(g.ok for g in guards) and not missing,
         "run_id": names.run_id,
         "run_token": names.run_token,
         "dataset_id": manifest.dataset_id,
@@ -199,12 +211,12 @@ def build_day_plan(
             "run_dir": str(paths.root),
         },
         "runtime_env": dict(sorted(env.items())),
-        "secrets": [{"env": name, "set": name in env_source} for name in _secret_envs(manifest)],
+        "secrets": secrets,
         "guards": [g.as_dict() for g in guards],
         "warnings": manifest.warnings,
         "artifacts": {"manifest": str(paths.manifest), "plan": str(paths.plan)},
     }
-    return DayPlan(manifest, names, guards, data)
+    return DayPlan(manifest, names, guards, data, missing)
 
 
 def plan_days(
@@ -247,9 +259,23 @@ def plan_json(data: Mapping[str, Any]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
+class RunDirUnwritableError(TorghutSimError):
+    """The run directory under the output root cannot be created or written."""
+
+    reason = "output_root_unwritable"
+
+
 def write_day_plan(plan: DayPlan) -> tuple[Path, Path]:
     """Write `manifest.yaml` and `plan.json` into the run directory; returns both paths."""
-    manifest_path = write_day_manifest(plan.manifest, plan.names)
-    plan_path = day_run_paths(plan.manifest, plan.names).plan
-    plan_path.write_text(plan_json(plan.data), encoding="utf-8")
-    return manifest_path, plan_path
+    paths = day_run_paths(plan.manifest, plan.names)
+    try:
+        manifest_path = write_day_manifest(plan.manifest, plan.names)
+        paths.plan.write_text(plan_json(plan.data), encoding="utf-8")
+    except OSError as exc:
+        # A manifest without its plan would look like a planned day: take back what was written.
+        with contextlib.suppress(OSError):
+            paths.manifest.unlink(missing_ok=True)
+        raise RunDirUnwritableError(
+            f"cannot write the run directory {paths.root}: {exc.strerror or exc}"
+        ) from None
+    return manifest_path, paths.plan

@@ -16,9 +16,12 @@ from torghut_sim.guards import (
     check_env_overrides,
     check_paper_env,
     check_replay_targets,
+    check_run_token,
+    check_runtime_env_targets,
     check_runtime_target,
     check_simulation_database,
     check_simulation_topic,
+    check_ta_config,
     check_window,
     check_window_coverage,
     enforce,
@@ -27,6 +30,7 @@ from torghut_sim.guards import (
 from torghut_sim.manifest import DatasetManifest, WindowSpec, load_manifest, parse_manifest
 from torghut_sim.naming import names_for_day
 from torghut_sim.plan import runtime_env
+from torghut_sim.runtime.ta import ta_config_values
 
 MANIFESTS = Path(__file__).resolve().parents[2].parent / "shared" / "upstream-fixtures" / "manifests"
 
@@ -279,3 +283,58 @@ def test_runtime_env_cannot_be_weakened_by_overrides() -> None:
     check_paper_env(env)
     assert env["TRADING_SIGNAL_TABLE"] == "torghut_sim_2026_03_06_full_day.ta_signals"
     assert env["TRADING_ORDER_FEED_TOPIC"] == names.topic("order_updates")
+
+
+@pytest.mark.parametrize(
+    ("env", "reason", "named"),
+    [
+        ({"DB_DSN": "postgresql://u:pw@h:5432/torghut"}, "production_database", "DB_DSN"),
+        ({"DB_DSN": "postgresql://u@h:5432/"}, "invalid_dsn", "DB_DSN"),
+        ({"TRADING_SIGNAL_TABLE": "torghut.ta_signals"}, "production_database", "TRADING_SIGNAL_TABLE"),
+        ({"TRADING_PRICE_TABLE": "ta_microbars"}, "simulation_table_invalid", "TRADING_PRICE_TABLE"),
+        ({"TRADING_ORDER_FEED_TOPIC": "torghut.trade-updates.v1"}, "production_topic", "trade-updates"),
+        ({"TRADING_ORDER_FEED_GROUP_ID": "torghut-order-feed"}, "production_consumer_group", "order-feed"),
+    ],
+)
+def test_runtime_env_targets_refusals(env: dict[str, str], reason: str, named: str) -> None:
+    err = _refusal(check_runtime_env_targets, env)
+    assert err.reason == reason
+    assert named in err.message
+    assert "pw" not in err.message
+
+
+def test_runtime_env_and_ta_config_of_a_run_pass() -> None:
+    names = names_for_day(date(2026, 3, 6))
+    env = runtime_env(
+        load_manifest(MANIFESTS / "full-day-2026-03-06.yaml"), names, "postgresql://u@h/torghut_sim_x"
+    )
+    check_runtime_env_targets(env)
+    check_ta_config(ta_config_values(names.run_token, "http://ch:8123", names.simulation_database))
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("TA_TRADES_TOPIC", "torghut.trades.v1", "production_topic"),
+        ("TA_GROUP_ID", "torghut-ta", "production_consumer_group"),
+        ("TA_CLICKHOUSE_URL", "jdbc:clickhouse://ch:8123/torghut", "production_database"),
+    ],
+)
+def test_ta_config_refusals(key: str, value: str, reason: str) -> None:
+    names = names_for_day(date(2026, 3, 6))
+    values = {**ta_config_values(names.run_token, "http://ch:8123", names.simulation_database), key: value}
+    assert _refusal(check_ta_config, values).reason == reason
+
+
+@pytest.mark.parametrize(
+    ("token", "run_id", "reason"),
+    [
+        ("Sim-1", None, "invalid_run_token"),
+        ("", None, "invalid_run_token"),
+        ("sim_20260306_02", "sim-20260306-01", "run_token_mismatch"),
+        ("x", "---", "empty_run_token"),
+    ],
+)
+def test_run_token_refusals(token: str, run_id: str | None, reason: str) -> None:
+    assert _refusal(check_run_token, token, run_id).reason == reason
+    check_run_token("sim_20260306_01", "sim-20260306-01")

@@ -268,3 +268,35 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(ManifestError) as err:
         load_manifest(listy)
     assert err.value.reason == "invalid_manifest"
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason", "named"),
+    [
+        ({"lane": "options"}, "unsupported_lane", "'options'"),
+        (
+            {"schema_version": "torghut.options-simulation-manifest.v1"},
+            "unsupported_schema_version",
+            "torghut.options-simulation-manifest.v1",
+        ),
+        # Both together (the probe of issue 15 #6): the lane is named first.
+        (
+            {"lane": "options", "schema_version": "torghut.options-simulation-manifest.v1"},
+            "unsupported_lane",
+            "'options'",
+        ),
+    ],
+)
+def test_a_lane_or_schema_this_product_does_not_simulate_is_refused(
+    extra: dict[str, Any], reason: str, named: str
+) -> None:
+    with pytest.raises(ManifestError) as err:
+        parse_manifest(_minimal(**extra))
+    assert err.value.reason == reason
+    assert named in err.value.message
+
+
+def test_the_equities_lane_and_own_schema_are_accepted() -> None:
+    manifest = parse_manifest(_minimal(lane="equities", schema_version="torghut.simulation-manifest.v1"))
+    assert manifest.lane == "equities" and manifest.warnings == []
+    assert manifest.to_data()["lane"] == "equities"

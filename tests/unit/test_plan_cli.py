@@ -13,11 +13,27 @@ from torghut_sim import cli
 from torghut_sim.day_manifest import DEFAULT_TEMPLATE, LOCAL_TEMPLATE
 from torghut_sim.manifest import load_manifest
 
+SECRET_ENVS = (
+    "TORGHUT_CLICKHOUSE_PASSWORD",
+    "TORGHUT_POSTGRES_ADMIN_PASSWORD",
+    "TORGHUT_POSTGRES_PASSWORD",
+    "TORGHUT_SIM_KAFKA_PASSWORD",
+    "TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD",
+    "TORGHUT_DEVSTACK_POSTGRES_PASSWORD",
+)
+
 
 @pytest.fixture(autouse=True)
 def only_plan(monkeypatch: pytest.MonkeyPatch) -> None:
     """Build the parser with this module's subcommand only, independent of the others' progress."""
     monkeypatch.setattr(cli, "COMMAND_MODULES", ("plan",))
+
+
+@pytest.fixture(autouse=True)
+def secrets_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every secret variable the templates name is set (to a value no output may show)."""
+    for name in SECRET_ENVS:
+        monkeypatch.setenv(name, "s3cret-never-shown")
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -131,7 +147,7 @@ def test_invalid_template_is_one_line_exit_1(capsys: pytest.CaptureFixture[str],
     [
         (("--date", "2026-13-01"), "not a date"),
         (("--date", "yesterday"), "not a date"),
-        (("--from", "2026-03-02"), "--from and --to"),
+        (("--from", "2026-03-02"), "--from-date and --to-date"),
         (("--from", "2026-03-09", "--to", "2026-03-02"), "after"),
         (("--date", "2026-03-06", "--from", "2026-03-02", "--to", "2026-03-06"), "cannot be combined"),
         (("--date", "2026-03-06", "--sequence", "0"), "between 1 and 99"),
@@ -173,9 +189,11 @@ def test_plan_is_deterministic(capsys: pytest.CaptureFixture[str]) -> None:
 def test_local_template(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TORGHUT_DEVSTACK_POSTGRES_PASSWORD", "pw-must-not-leak")
     monkeypatch.delenv("TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD", raising=False)
-    code, out, _ = _run(capsys, "--date", "2026-03-06", "--template", str(LOCAL_TEMPLATE))
-    assert code == 0
+    code, out, err = _run(capsys, "--date", "2026-03-06", "--template", str(LOCAL_TEMPLATE))
+    # The plan is shown, but a run without the ClickHouse password could not start: not ok.
+    assert code == 1 and "[missing_secret]" in err and "TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD" in err
     plan: dict[str, Any] = json.loads(out)
+    assert plan["ok"] is False
     assert plan["connections"]["kafka"]["bootstrap_servers"] == "127.0.0.1:59092"
     assert plan["connections"]["kafka"]["security_protocol"] == "PLAINTEXT"
     assert plan["connections"]["clickhouse"]["http_url"] == "http://127.0.0.1:58123"
@@ -188,3 +206,126 @@ def test_local_template(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.
         {"env": "TORGHUT_DEVSTACK_POSTGRES_PASSWORD", "set": True},
     ]
     assert "pw-must-not-leak" not in out
+
+
+def test_an_options_lane_template_is_refused_before_anything_is_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    template = yaml.safe_load(LOCAL_TEMPLATE.read_text())
+    template.update({"lane": "options", "schema_version": "torghut.options-simulation-manifest.v1"})
+    path = tmp_path / "options.yaml"
+    path.write_text(yaml.safe_dump(template))
+    out_root = tmp_path / "out"
+    argv = ["--date", "2026-03-06", "--template", str(path), "--output-root", str(out_root), "--write"]
+    code, out, err = _run(capsys, *argv)
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "[unsupported_lane]" in err
+    assert not out_root.exists()
+
+
+def test_a_plan_with_an_unset_secret_is_not_ok(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("TORGHUT_POSTGRES_PASSWORD")
+    monkeypatch.setenv("TORGHUT_SIM_KAFKA_PASSWORD", "")
+    out_root = tmp_path / "out"
+    code, out, err = _run(capsys, "--date", "2026-03-06", "--output-root", str(out_root), "--write")
+    assert code == 1
+    plan = json.loads(out)
+    assert plan["ok"] is False
+    assert {s["env"] for s in plan["secrets"] if not s["set"]} == {
+        "TORGHUT_POSTGRES_PASSWORD",
+        "TORGHUT_SIM_KAFKA_PASSWORD",
+    }
+    assert err.count("\n") == 1 and "[missing_secret]" in err and "TORGHUT_POSTGRES_PASSWORD" in err
+    assert "s3cret-never-shown" not in out + err
+    assert not out_root.exists()
+
+
+def _template(tmp_path: Path, **window: Any) -> Path:
+    template = yaml.safe_load(LOCAL_TEMPLATE.read_text())
+    for dotted, value in window.items():
+        section, _, key = dotted.partition("__")
+        if key:
+            template.setdefault(section, {})[key] = value
+        else:
+            template[section] = value
+    path = tmp_path / "template.yaml"
+    path.write_text(yaml.safe_dump(template))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"window__timezone": "Mars/Olympus"}, "window.timezone=Mars/Olympus"),
+        ({"window__timezone": "UTC"}, "window.timezone=UTC"),
+        # A 1-hour smoke window would become the 6.5-hour session.
+        (
+            {"window__start": "2026-03-06T14:30:00Z", "window__end": "2026-03-06T15:30:00Z"},
+            "window.end=2026-03-06T15:30:00Z",
+        ),
+        ({"window__min_coverage_minutes": 60}, "window.min_coverage_minutes=60"),
+        ({"window__pre_buffer_minutes": 15}, "--pre-buffer-minutes"),
+        ({"clickhouse__simulation_database": "torghut"}, "clickhouse.simulation_database=torghut"),
+        (
+            {"postgres__simulation_dsn": "postgresql://postgres@127.0.0.1:55432/torghut"},
+            "postgres.simulation_dsn names database torghut",
+        ),
+        ({"dataset_id": "torghut-trades-20990101"}, "dataset_id=torghut-trades-20990101"),
+    ],
+)
+def test_a_template_value_the_day_would_replace_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, values: dict[str, Any], named: str
+) -> None:
+    path = _template(tmp_path, **values)
+    out_root = tmp_path / "out"
+    argv = ["--date", "2026-03-06", "--template", str(path), "--output-root", str(out_root), "--write"]
+    code, out, err = _run(capsys, *argv)
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and "[template_value_not_honoured]" in err and named in err
+    assert not out_root.exists()
+
+
+def test_template_values_equal_to_the_days_are_accepted(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = _template(
+        tmp_path,
+        window__timezone="America/New_York",
+        window__start="2026-03-06T09:30:00-05:00",
+        window__end="2026-03-06T21:00:00Z",
+        window__min_coverage_minutes=390,
+        window__pre_buffer_minutes=0,
+        clickhouse__simulation_database="torghut_sim_sim_20260306_01",
+    )
+    code, out, err = _run(capsys, "--date", "2026-03-06", "--template", str(path))
+    assert code == 0, err
+    assert json.loads(out)["window"]["start"] == "2026-03-06T14:30:00Z"
+
+
+def test_the_seed_spellings_plan_a_range(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The seed's spellings: --from-date, --to-date, --calendar-filter, --max-parallel-days, --dry-run."""
+    argv = [
+        "--from-date", "2026-11-23", "--to-date", "2026-11-30", "--calendar-filter", "skip-empty",
+        "--max-parallel-days", "2", "--dry-run", "--output-root", str(tmp_path / "out"),
+    ]  # fmt: skip
+    code, out, err = _run(capsys, *argv)
+    assert code == 0, err
+    plan = json.loads(out)
+    assert (plan["from"], plan["to"], plan["calendar_filter"]) == ("2026-11-23", "2026-11-30", "skip-empty")
+    # Thanksgiving (26th) is planned under skip-empty; the weekend is not.
+    assert plan["batches"] == [
+        ["sim-20261123-01", "sim-20261124-01"],
+        ["sim-20261125-01", "sim-20261126-01"],
+        ["sim-20261127-01", "sim-20261130-01"],
+    ]
+    assert not (tmp_path / "out").exists()  # a dry run writes nothing
+    # The short spellings are aliases of the same options.
+    code, short, _ = _run(capsys, *[{"--from-date": "--from", "--to-date": "--to"}.get(a, a) for a in argv])
+    assert code == 0 and short == out
+
+
+def test_dry_run_and_write_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
+    err = _usage(capsys, "--date", "2026-03-06", "--dry-run", "--write")
+    assert "not allowed with argument" in err

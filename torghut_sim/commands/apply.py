@@ -10,7 +10,11 @@ import argparse
 import os
 from datetime import timedelta
 
+from pydantic import ValidationError
+
+from torghut_sim.guards import guard_mutation, runtime_mutation
 from torghut_sim.layout import RunPaths
+from torghut_sim.manifest import WindowSpec
 from torghut_sim.runtime.cli_support import add_cluster_args, print_json, sigterm_raises
 from torghut_sim.runtime.controller import ControlSettings, RuntimeController
 from torghut_sim.runtime.inputs import (
@@ -95,6 +99,16 @@ def _owner(args: argparse.Namespace, paths: RunPaths) -> str:
     return default_owner()
 
 
+def _window(start: str, end: str) -> WindowSpec:
+    """The window the run env will carry, parsed (ordered and zoned) before it is guarded."""
+    try:
+        return WindowSpec.model_validate({"start": start, "end": end})
+    except ValidationError:
+        raise InvalidRuntimeInputError(
+            f"--window-start {start!r} / --window-end {end!r} are not ISO-8601 instants with a zone"
+        ) from None
+
+
 def handle(args: argparse.Namespace) -> int:
     """Run the phases through `--through` (default `ready`), cleaning up on any failure."""
     paths = RunPaths(args.run_dir)
@@ -134,13 +148,27 @@ def handle(args: argparse.Namespace) -> int:
         ),
         torghut_env=env,
     )
+    # The same guards as `plan`, on the values this command will really write, before anything is.
+    guard_mutation(
+        runtime_mutation(
+            "apply",
+            args.run_id,
+            args.run_token,
+            args.torghut_service,
+            values.ta_config,
+            values.torghut_env,
+            args.simulation_database,
+            window=_window(args.window_start, args.window_end),
+        )
+    )
     settings = ControlSettings(
         ready_timeout_seconds=args.ready_timeout,
         poll_seconds=args.poll_seconds,
         lock_max_age=timedelta(hours=args.lock_max_age_hours),
     )
-    paths.root.mkdir(parents=True, exist_ok=True)
     with Kube.from_kubeconfig(args.kubeconfig) as kube, sigterm_raises():
+        # Only once the cluster is reachable: a bad kubeconfig leaves no empty run directory behind.
+        paths.root.mkdir(parents=True, exist_ok=True)
         controller = RuntimeController(kube, paths, targets, identity, values, settings)
         outcome = run_phases(
             controller_phases(controller), RunStateLog(paths.run_state, args.run_id), args.through

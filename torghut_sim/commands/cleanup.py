@@ -18,9 +18,19 @@ from functools import partial
 from pathlib import Path
 
 from torghut_sim.cli import EXIT_OK, EXIT_USAGE
+from torghut_sim.guards import Mutation, guard_mutation
 from torghut_sim.runtime.kube_client import Kube
 from torghut_sim.runtime.lock import read_lock
-from torghut_sim.stores.cleanup import CleanupPlan, execute_cleanup, parse_retention, plan_cleanup
+from torghut_sim.stores.cleanup import (
+    KIND_CLICKHOUSE,
+    KIND_GROUP,
+    KIND_POSTGRES,
+    KIND_TOPIC,
+    CleanupPlan,
+    execute_cleanup,
+    parse_retention,
+    plan_cleanup,
+)
 from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint
 from torghut_sim.stores.errors import CleanupRefusedError
 
@@ -107,6 +117,22 @@ def locked_run_token(args: argparse.Namespace) -> str | None:
     return None
 
 
+def cleanup_mutation(plan: CleanupPlan) -> Mutation:
+    """What `--execute` drops, for the shared guards: only simulation databases, topics and groups."""
+    drop = plan.to_drop
+
+    def names(kind: str) -> tuple[str, ...]:
+        return tuple(i.name for i in drop if i.kind == kind)
+
+    return Mutation(
+        entry_point="cleanup",
+        clickhouse_databases=names(KIND_CLICKHOUSE),
+        postgres_databases=names(KIND_POSTGRES),
+        topics=tuple((t, t) for t in names(KIND_TOPIC)),
+        consumer_groups=names(KIND_GROUP),
+    )
+
+
 def _handle(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         older_than = parse_retention(args.older_than)
@@ -126,6 +152,7 @@ def _handle(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         datetime.now(UTC), older_than, locked_run_token(args), clickhouse, admin_dsn, kafka, args.token_prefix
     )
     if args.execute:
+        guard_mutation(cleanup_mutation(plan))
         execute_cleanup(plan, clickhouse, admin_dsn, kafka)
     _print(plan, args.json, args.execute)
     return EXIT_OK

@@ -44,18 +44,39 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the `plan` subcommand."""
     parser = subparsers.add_parser("plan", help="plan one trading day or a range (no side effects)")
     parser.add_argument("--date", type=_date, help="one New York date, YYYY-MM-DD")
-    parser.add_argument("--from", dest="from_date", type=_date, help="first date of a range")
-    parser.add_argument("--to", dest="to_date", type=_date, help="last date of a range (inclusive)")
+    # The seed's spellings; the short `--from`/`--to` stay as aliases.
+    parser.add_argument(
+        "--from-date", "--from", dest="from_date", type=_date, help="first New York date of a range"
+    )
+    parser.add_argument(
+        "--to-date", "--to", dest="to_date", type=_date, help="last New York date of a range (inclusive)"
+    )
     parser.add_argument(
         "--sequence", type=partial(_int_in, low=1, high=MAX_SEQUENCE), default=1, help="run number of the day"
     )
     parser.add_argument("--template", type=Path, default=DEFAULT_TEMPLATE, help="day manifest template")
-    parser.add_argument("--calendar-filter", choices=CALENDAR_FILTERS, default="strict")
+    parser.add_argument(
+        "--calendar-filter",
+        choices=CALENDAR_FILTERS,
+        default="strict",
+        help="strict: NYSE trading days only; skip-empty: every weekday, a day without records is empty",
+    )
     parser.add_argument("--pre-buffer-minutes", type=partial(_int_in, low=0), default=0)
     parser.add_argument("--post-buffer-minutes", type=partial(_int_in, low=0), default=0)
-    parser.add_argument("--max-parallel-days", type=partial(_int_in, low=1), default=1)
+    parser.add_argument(
+        "--max-parallel-days",
+        type=partial(_int_in, low=1),
+        default=1,
+        help="days per batch whose dumps may run side by side",
+    )
     parser.add_argument("--output-root", help="run directories go under this (default: the template's)")
-    parser.add_argument("--write", action="store_true", help="write manifest.yaml and plan.json per day")
+    writes = parser.add_mutually_exclusive_group()
+    writes.add_argument("--write", action="store_true", help="write manifest.yaml and plan.json per day")
+    writes.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan only, write nothing (the default without --write)",
+    )
     parser.set_defaults(handler=partial(_handle, parser))
 
 
@@ -63,12 +84,12 @@ def _range(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[d
     """The inclusive date range asked for; any inconsistency is a usage error."""
     if args.date is not None:
         if args.from_date is not None or args.to_date is not None:
-            parser.error("--date cannot be combined with --from/--to")
+            parser.error("--date cannot be combined with --from-date/--to-date")
         return args.date, args.date
     if args.from_date is None or args.to_date is None:
-        parser.error("give --date, or both --from and --to")
+        parser.error("give --date, or both --from-date and --to-date")
     if args.from_date > args.to_date:
-        parser.error(f"--from {args.from_date} is after --to {args.to_date}")
+        parser.error(f"--from-date {args.from_date} is after --to-date {args.to_date}")
     return args.from_date, args.to_date
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 
+from torghut_sim.guards import guard_restore
 from torghut_sim.layout import RunPaths
 from torghut_sim.runtime.cli_support import add_cluster_args, print_json, sigterm_raises
 from torghut_sim.runtime.inputs import RESTORE_MODES
@@ -28,8 +29,10 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def handle(args: argparse.Namespace) -> int:
     """Teardown, Argo CD restore and unlock, each recorded in run-state.json."""
+    paths = RunPaths(args.run_dir)
+    guard_restore(paths, "teardown")
     with Kube.from_kubeconfig(args.kubeconfig) as kube, sigterm_raises():
-        outcome = teardown_run(kube, RunPaths(args.run_dir), args.restore_mode)
+        outcome = teardown_run(kube, paths, args.restore_mode)
     print_json({"run_id": outcome.run_id, "status": outcome.status, "failed": list(outcome.failed)})
     outcome.raise_if_failed()
     return 0

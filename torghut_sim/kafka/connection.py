@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from torghut_sim.errors import TorghutSimError
 
 _SECURITY_PROTOCOLS = frozenset({"PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"})
+
+# librdkafka prints every failed connection attempt to stderr itself (about 290 lines while a dump waits
+# for a broker that is down). Our clients report the failure as one reason line, so the library's own log
+# goes to this logger instead; it reaches no handler unless one is attached here (to debug a client).
+LIBRDKAFKA_LOGGER = logging.getLogger("torghut_sim.librdkafka")
+LIBRDKAFKA_LOGGER.addHandler(logging.NullHandler())
+LIBRDKAFKA_LOGGER.propagate = False
+
+
+def quiet(config: Mapping[str, Any]) -> dict[str, Any]:
+    """A client configuration whose librdkafka log goes to `LIBRDKAFKA_LOGGER`, not to stderr."""
+    return {"logger": LIBRDKAFKA_LOGGER, **config}
 
 
 class KafkaConnectionError(TorghutSimError):
@@ -40,10 +54,9 @@ class KafkaConnection:
 
     def client_config(self, **overrides: Any) -> dict[str, Any]:
         """confluent-kafka configuration for this cluster, with client-specific settings merged in."""
-        config: dict[str, Any] = {
-            "bootstrap.servers": self.bootstrap_servers,
-            "security.protocol": self.security_protocol,
-        }
+        config: dict[str, Any] = quiet(
+            {"bootstrap.servers": self.bootstrap_servers, "security.protocol": self.security_protocol}
+        )
         if self.security_protocol.startswith("SASL_"):
             config["sasl.mechanism"] = self.sasl_mechanism
             config["sasl.username"] = self.sasl_username

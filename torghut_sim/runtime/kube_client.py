@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from kubernetes import client as kube_client_module
 from kubernetes import config as kube_config
 
@@ -114,8 +115,10 @@ def api_client_from_kubeconfig(path: Path) -> Any:
         raise KubeconfigError(f"no kubeconfig at {path}")
     try:
         return kube_config.new_client_from_config(config_file=str(path))
-    except (kube_config.ConfigException, OSError, ValueError) as exc:
-        raise KubeconfigError(f"cannot load kubeconfig {path}: {exc}") from exc
+    # A malformed file surfaces from the loader as YAML, type or key errors, not only its own exception.
+    except (kube_config.ConfigException, OSError, ValueError, TypeError, KeyError, yaml.YAMLError) as exc:
+        first = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise KubeconfigError(f"cannot load kubeconfig {path}: {first}") from None
 
 
 def _error(exc: Any, what: str) -> KubeApiError:

@@ -21,6 +21,7 @@ from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 from psycopg import sql
 
+from torghut_sim.kafka.connection import quiet
 from torghut_sim.secrets import redact_dsn
 from torghut_sim.stores.clickhouse_provision import (
     ClickHouseEndpoint,
@@ -189,7 +190,7 @@ def plan_cleanup(
             add(KIND_POSTGRES, name, server, token_of_database(name))
     if kafka_config is not None:
         server = str(kafka_config.get("bootstrap.servers", ""))
-        admin = AdminClient(dict(kafka_config))
+        admin = AdminClient(quiet(kafka_config))
         for name in _topics(admin):
             add(KIND_TOPIC, name, server, token_of_topic(name))
         for name in _groups(admin):

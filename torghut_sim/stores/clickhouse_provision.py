@@ -7,6 +7,7 @@ tables are cloned from the production DDL (`SHOW CREATE TABLE` on the first serv
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +21,8 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from torghut_sim.stores.clickhouse_ddl import quote_identifier, rewrite_create_table
 from torghut_sim.stores.errors import ClickHouseProvisionError
 from torghut_sim.stores.safety import require_simulation_database
+
+log = logging.getLogger(__name__)
 
 PRODUCTION_DATABASE = "torghut"
 SIMULATION_TABLES: tuple[str, ...] = ("ta_microbars", "ta_signals")
@@ -69,6 +72,8 @@ class ClickHouseProvisionResult:
     database: str
     servers: tuple[str, ...]
     ddl: dict[str, str]
+    # The servers on which the database did not exist before this call (what a rollback may drop).
+    created_on: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,18 +132,42 @@ def provision_clickhouse(
     require_simulation_database(simulation_database, [production_database])
     source = production_ddl(endpoints[0], production_database, tables)
     ddl = {table: rewrite_create_table(text, simulation_database) for table, text in source.items()}
+    created_on: list[str] = []
     for endpoint in endpoints:
         try:
             client = endpoint.client()
+            existed = client.query(
+                "SELECT count() FROM system.databases WHERE name = {db:String}",
+                parameters={"db": simulation_database},
+            ).result_rows[0][0]
             client.command(f"CREATE DATABASE IF NOT EXISTS {quote_identifier(simulation_database)}")
+            if not existed:
+                created_on.append(endpoint.redacted())
             for table in tables:
                 client.command(ddl[table])
                 client.command(f"TRUNCATE TABLE IF EXISTS {_ident(simulation_database, table)}")
         except (ClickHouseError, OSError) as exc:
+            # Nothing half-made: the databases this call created are dropped again before it fails.
+            _drop_created(endpoints, created_on, simulation_database)
             raise _fail(endpoint, f"provisioning {simulation_database}", exc) from exc
     return ClickHouseProvisionResult(
-        database=simulation_database, servers=tuple(e.redacted() for e in endpoints), ddl=ddl
+        database=simulation_database,
+        servers=tuple(e.redacted() for e in endpoints),
+        ddl=ddl,
+        created_on=tuple(created_on),
     )
+
+
+def _drop_created(endpoints: Sequence[ClickHouseEndpoint], created_on: Sequence[str], database: str) -> None:
+    """Drop `database` on the servers where it was just created (best effort: the cause is what matters)."""
+    for endpoint in endpoints:
+        if endpoint.redacted() in created_on:
+            try:
+                drop_simulation_database(endpoint, database)
+            except ClickHouseProvisionError:
+                log.warning(
+                    "could not drop the half-provisioned database %s on %s", database, endpoint.redacted()
+                )
 
 
 def _ts(micros: int) -> datetime:

@@ -41,6 +41,7 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from psycopg import sql
 
+from torghut_sim.kafka.connection import quiet
 from torghut_sim.secrets import redact_dsn
 from torghut_sim.stores.clickhouse_ddl import quote_identifier
 from torghut_sim.stores.clickhouse_provision import (
@@ -291,7 +292,7 @@ def _consumer(config: Mapping[str, str], run: RunIdentity) -> Any:
         "auto.offset.reset": "earliest",
         "enable.partition.eof": True,
     }
-    return Consumer(settings)
+    return Consumer(quiet(settings))
 
 
 def kafka_end_offsets(

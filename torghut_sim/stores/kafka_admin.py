@@ -12,6 +12,7 @@ from confluent_kafka import OFFSET_END, KafkaError, KafkaException, TopicPartiti
 from confluent_kafka.admin import AdminClient
 
 from torghut_sim.errors import TorghutSimError
+from torghut_sim.kafka.connection import quiet
 from torghut_sim.kafka.readiness import DEFAULT_TIMEOUT_SECONDS as READY_TIMEOUT_SECONDS
 from torghut_sim.kafka.readiness import watermarks
 from torghut_sim.stores.errors import StoreError
@@ -33,7 +34,7 @@ def delete_topics(kafka_config: Mapping[str, str], names: Sequence[str]) -> None
     if not names:
         return
     # The client must outlive its futures: a collected handle fails them with _DESTROY.
-    admin = AdminClient(dict(kafka_config))
+    admin = AdminClient(quiet(kafka_config))
     futures = admin.delete_topics(list(names), operation_timeout=TIMEOUT_SECONDS)
     for name, future in futures.items():
         try:
@@ -50,7 +51,7 @@ def delete_consumer_groups(
         require_simulation_group(name)
     if not names:
         return []
-    admin = AdminClient(dict(kafka_config))
+    admin = AdminClient(quiet(kafka_config))
     futures = admin.delete_consumer_groups(list(names), request_timeout=TIMEOUT_SECONDS)
     deleted: list[str] = []
     for name, future in futures.items():
@@ -73,7 +74,7 @@ def delete_records(kafka_config: Mapping[str, str], topics: Sequence[str]) -> di
     """Delete every record of simulation topics, keeping the topics; returns records deleted per topic."""
     for name in topics:
         require_simulation_topic(name)
-    admin = AdminClient(dict(kafka_config))
+    admin = AdminClient(quiet(kafka_config))
     try:
         present = [t for t in topics if t in admin.list_topics(timeout=TIMEOUT_SECONDS).topics]
         # The run's topics may have been created a moment ago, by this very provisioning.

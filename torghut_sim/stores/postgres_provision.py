@@ -9,6 +9,7 @@ Every database step is idempotent and retried on transient connection failures o
 
 from __future__ import annotations
 
+import logging
 import os
 import shlex
 import subprocess
@@ -22,10 +23,12 @@ import psycopg
 from psycopg import sql
 
 from torghut_sim.layout import POSTGRES_EXPORT_TABLES
-from torghut_sim.secrets import redact_dsn
+from torghut_sim.secrets import redact_dsn, redact_text
 from torghut_sim.stores.errors import MigrationFailedError, MissingTablesError, PostgresProvisionError
 from torghut_sim.stores.retry import DEFAULT_RETRY, RetryPolicy, with_retry
 from torghut_sim.stores.safety import redact_values, require_simulation_database
+
+log = logging.getLogger(__name__)
 
 # The runtime tables the pipeline reads and truncates before every run.
 RUNTIME_TABLES: tuple[str, ...] = POSTGRES_EXPORT_TABLES
@@ -245,13 +248,63 @@ def reset_runtime_tables(
     with_retry(attempt, retry)
 
 
+class PostgresUnreachableError(PostgresProvisionError):
+    """The Postgres server did not answer (or refused the connection) after the retries."""
+
+    reason = "postgres_unreachable"
+
+
 def provision_postgres(plan: PostgresPlan, retry: RetryPolicy = DEFAULT_RETRY) -> PostgresProvisionResult:
-    """Create (if missing), migrate, grant, verify, truncate and seed the simulation database."""
+    """Create (if missing), migrate, grant, verify, truncate and seed the simulation database.
+
+    A database created by this call is dropped again when a later step fails, so a failure leaves
+    nothing half-made; a server error is one `[postgres_unreachable]` / `[postgres_provision_failed]` line.
+    """
     database = database_of(plan.simulation_dsn)
     require_simulation_database(database, plan.production_databases)
-    admin_user, sim_user = user_of(plan.admin_dsn), user_of(plan.simulation_dsn)
-    owner = sim_user if sim_user and sim_user != admin_user else None
-    created = ensure_database(plan.admin_dsn, database, owner=owner, retry=retry)
+    created = False
+    try:
+        created = ensure_database(
+            plan.admin_dsn, database, owner=_owner(plan.admin_dsn, plan.simulation_dsn), retry=retry
+        )
+        return _provision_created(plan, database, created, retry)
+    except BaseException as exc:
+        if created:
+            _drop_quietly(plan.admin_dsn, database)
+        if isinstance(exc, psycopg.Error):
+            raise _server_error(exc, database) from None
+        raise
+
+
+def _owner(admin_dsn: str, simulation_dsn: str) -> str | None:
+    """The simulation user owns the database when it is not the admin user itself."""
+    admin_user, sim_user = user_of(admin_dsn), user_of(simulation_dsn)
+    return sim_user if sim_user and sim_user != admin_user else None
+
+
+def _server_error(exc: psycopg.Error, database: str) -> PostgresProvisionError:
+    """One readable line for a server error (no DSN, no password: libpq messages name host and port)."""
+    first = (redact_text(str(exc)).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, psycopg.OperationalError):
+        return PostgresUnreachableError(f"provisioning {database}: {first}")
+    return PostgresProvisionError(f"provisioning {database}: {first}")
+
+
+def _drop_quietly(admin_dsn: str, database: str) -> None:
+    """Drop a database this call created; a failure here must not hide the error that caused it."""
+    require_simulation_database(database)
+    try:
+        with _connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+    except psycopg.Error:
+        log.warning("could not drop the half-provisioned database %s", database)
+
+
+def _provision_created(
+    plan: PostgresPlan, database: str, created: bool, retry: RetryPolicy
+) -> PostgresProvisionResult:
+    """Every step after the database exists."""
+    sim_user = user_of(plan.simulation_dsn)
     tail = run_migrations(
         plan.migrations_command,
         plan.simulation_dsn,
