@@ -308,6 +308,7 @@ def run_simulation_day(request: SimulationRequest) -> SimulationOutcome:
     manifest, names = request.manifest, request.names
     conns = resolve_connections(manifest, names, request.environ)
     kube = Kube.from_kubeconfig(request.kubeconfig)
+    controller: RuntimeController | None = None
     try:
         controller = RuntimeController(
             kube,
@@ -337,6 +338,9 @@ def run_simulation_day(request: SimulationRequest) -> SimulationOutcome:
             raise
         status = day.check_contamination()
     finally:
+        if controller is not None:
+            # A lock left held (restore failed) goes silent now, so the stale-lock sensor takes it over.
+            controller.stop_heartbeat()
         kube.close()
     parts = day.outcome_parts
     return SimulationOutcome(

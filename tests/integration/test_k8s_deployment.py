@@ -38,7 +38,7 @@ from torghut_sim.runtime.kube_client import (
     Kube,
     ObjectRef,
 )
-from torghut_sim.runtime.lock import LOCK_NAME, read_lock
+from torghut_sim.runtime.lock import LOCK_NAME, read_lock, renew_lock
 from torghut_sim.runtime.ta import ta_config_values
 
 SA = "torghut-sim-pipeline"
@@ -302,7 +302,7 @@ ACCESS: tuple[Access, ...] = (
     # runtime namespace: what runtime control does
     _ok("runtime", "", "v1", "configmaps", "create", LOCK_NAME),
     _ok("runtime", "", "v1", "configmaps", "get", LOCK_NAME),
-    _no("runtime", "", "v1", "configmaps", "patch", LOCK_NAME),
+    _ok("runtime", "", "v1", "configmaps", "patch", LOCK_NAME),  # the holder's heartbeat
     _no("runtime", "", "v1", "configmaps", "update", LOCK_NAME),
     _ok("runtime", "", "v1", "configmaps", "delete", LOCK_NAME),
     _ok("runtime", "", "v1", "configmaps", "get", "torghut-ta-sim-config"),
@@ -557,7 +557,11 @@ def test_runtime_control_runs_as_the_service_account_and_restores(deployed: Depl
             kube, RunPaths(tmp_path), targets, identity, values, ControlSettings(poll_seconds=0.1)
         )
         controller.acquire_lock()
-        assert read_lock(admin, deployed.ns.runtime) is not None
+        taken = read_lock(admin, deployed.ns.runtime)
+        assert taken is not None
+        # The heartbeat renews the lock as the service account (a conditional patch of the lock only).
+        renewed = renew_lock(kube, deployed.ns.runtime, identity)
+        assert renewed.resource_version != taken.resource_version and renewed.heartbeat_at is not None
         controller.prepare_argocd()
         controller.apply()
         during = _snapshot(admin, deployed.ns)

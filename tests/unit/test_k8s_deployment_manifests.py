@@ -170,6 +170,7 @@ def test_runtime_role_grants_exactly_what_runtime_control_uses(objects: list[dic
     want = {
         _g(CONFIGMAP, "create", "*"),
         _g(CONFIGMAP, "get", LOCK_NAME),
+        _g(CONFIGMAP, "patch", LOCK_NAME),
         _g(CONFIGMAP, "delete", LOCK_NAME),
         _g(CONFIGMAP, "get", t.ta_configmap),
         _g(CONFIGMAP, "patch", t.ta_configmap),

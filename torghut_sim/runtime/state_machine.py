@@ -2,8 +2,9 @@
 
 Phases are injected callables, so provisioning, replay, monitoring and export come from their own modules.
 Once the lock phase has started, teardown, Argo CD restore and unlock always run — on success, failure or
-interrupt. The lock is released only when both restores succeeded: a runtime left patched stays locked, so
-no other run can capture it as its baseline.
+interrupt — with SIGINT/SIGTERM deferred until they are done, so a second Ctrl-C cannot cut a restore.
+The lock is released only when both restores succeeded: a runtime left patched stays locked, so no other
+run can capture it as its baseline.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from torghut_sim.errors import TorghutSimError
+from torghut_sim.runtime.signals import interrupt_once, restore_shield
 
 PHASES: tuple[str, ...] = (
     "preflight",
@@ -162,6 +164,12 @@ def run_phases(phases: Phases, log: RunStateLog, through: str | None = None) -> 
     """
     if through is not None and through not in MAIN_PHASES:
         raise ValueError(f"through must be one of {MAIN_PHASES}")
+    # A second Ctrl-C while the first one unwinds towards the cleanup is noted, never raised.
+    with interrupt_once():
+        return _run_phases(phases, log, through)
+
+
+def _run_phases(phases: Phases, log: RunStateLog, through: str | None) -> RunOutcome:
     resumed = bool(log.transitions())
     log.append("run", "started", {"resumed": resumed, "through": through}, run_status="running")
     lock_started = False
@@ -181,12 +189,17 @@ def run_phases(phases: Phases, log: RunStateLog, through: str | None = None) -> 
     finally:
         cleanup_failed: list[str] = []
         left_applied = primary is None and through is not None
-        if lock_started and not left_applied:
-            cleanup_failed = run_cleanup(phases, log)
-        status = _final_status(primary, cleanup_failed, left_applied)
-        log.append(
-            "run", status, {"failed_phase": failed_phase, "cleanup_failed": cleanup_failed}, run_status=status
-        )
+        with restore_shield() as deferred:
+            if lock_started and not left_applied:
+                cleanup_failed = run_cleanup(phases, log)
+            status = _final_status(primary, cleanup_failed, left_applied)
+            details: dict[str, Any] = {"failed_phase": failed_phase, "cleanup_failed": cleanup_failed}
+            if deferred.received:
+                details["deferred_signals"] = deferred.names
+            log.append("run", status, details, run_status=status)
+            if isinstance(primary, KeyboardInterrupt):
+                # Already stopping for an interrupt: a later Ctrl-C asks for nothing more.
+                deferred.discard()
         if primary is None and cleanup_failed:
             raise PhaseFailedError(
                 f"cleanup phase(s) {', '.join(cleanup_failed)} failed; see run-state.json",
@@ -206,16 +219,22 @@ def _final_status(primary: BaseException | None, cleanup_failed: list[str], left
 
 
 def run_cleanup(phases: Phases, log: RunStateLog) -> list[str]:
-    """Teardown, Argo CD restore, then unlock (skipped when a restore failed); returns the failed phases."""
+    """Teardown, Argo CD restore, then unlock (skipped when a restore failed); returns the failed phases.
+
+    SIGINT and SIGTERM wait until all three are done (`restore_shield`); each one that arrives is noted.
+    """
     failed: list[str] = []
-    for name in CLEANUP_PHASES:
-        if name == "unlock" and failed:
-            log.append(name, "skipped", {"reason": "restore_required", "after": failed})
-            continue
-        try:
-            _run_phase(log, name, phases.get(name))
-        except Exception:  # noqa: BLE001 - recorded in run-state.json; the other cleanup phases must still run
-            failed.append(name)
+    with restore_shield() as deferred:
+        for name in CLEANUP_PHASES:
+            if name == "unlock" and failed:
+                log.append(name, "skipped", {"reason": "restore_required", "after": failed})
+                continue
+            try:
+                _run_phase(log, name, phases.get(name))
+            except Exception:  # noqa: BLE001 - recorded in run-state.json; the other cleanup phases must run
+                failed.append(name)
+        if deferred.received:
+            log.append("run", "signals_deferred", {"signals": deferred.names, "during": list(CLEANUP_PHASES)})
     return failed
 
 
