@@ -56,6 +56,7 @@ from torghut_sim.runtime.lock import (
 )
 from torghut_sim.runtime.restore_status import restore_state
 from torghut_sim.runtime.state_machine import (
+    CLEANUP_PHASES,
     MAIN_PHASES,
     PhaseFailedError,
     Phases,
@@ -796,6 +797,46 @@ def test_a_rerun_of_the_same_run_reuses_its_lock_and_capture(cluster: Cluster, t
 
 
 # --- the lock ----------------------------------------------------------------------------------------------
+
+
+def test_a_refused_attempt_changes_nothing_of_the_earlier_run_or_the_holder(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    evidence = tmp_path / "contamination.json"
+
+    def provision() -> Mapping[str, Any]:
+        # As the lifecycle does: the run's production snapshot is written under the lock.
+        evidence.write_text(json.dumps({"run": "first", "status": "clean"}))
+        return {}
+
+    first = _controller(cluster, tmp_path)
+    with FakeControllers(cluster):
+        log = RunStateLog(tmp_path / "run-state.json", "r")
+        run_phases(controller_phases(first, provision=provision), log)
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert json.loads(files["run-state.json"])["status"] == "succeeded"
+
+    # Another run holds the runtime now; this day's second attempt is refused.
+    other = _identity("sim-20260309-01", owner="someone-else")
+    held = acquire_lock(cluster.kube, cluster.runtime_ns, other)
+    second = _controller(cluster, tmp_path, identity=_identity(owner="tests@host:2"))
+    with pytest.raises(LockHeldError) as refused:
+        run_phases(controller_phases(second, provision=provision), log)
+    assert refused.value.reason == "lock_held"
+
+    # The earlier run's files are byte for byte as they were; the holder's lock is untouched.
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file() and p.name in files}
+    assert after == files
+    assert cluster.lock().resource_version == held.resource_version
+    assert not (tmp_path / "restore-required.json").exists()
+    # The refused attempt keeps its own record beside them.
+    lines = (tmp_path / "refused-attempts.jsonl").read_text().splitlines()
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert (record["status"], record["reason"]) == ("failed", "lock_held")
+    phases = [(t["phase"], t["status"]) for t in record["transitions"]]
+    assert ("lock", "failed") in phases and not any(p in CLEANUP_PHASES for p, _ in phases)
+    release_lock(cluster.kube, cluster.runtime_ns, other)
 
 
 def test_racing_runs_exactly_one_wins(cluster: Cluster) -> None:

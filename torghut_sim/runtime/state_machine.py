@@ -36,6 +36,10 @@ PHASES: tuple[str, ...] = (
 MAIN_PHASES: tuple[str, ...] = PHASES[:9]
 CLEANUP_PHASES: tuple[str, ...] = PHASES[9:]
 RUN_STATE_SCHEMA = "torghut-sim.run-state.v1"
+# Where an attempt that never took the lock is recorded, beside (never inside) the run's run-state.json.
+REFUSED_ATTEMPTS_NAME = "refused-attempts.jsonl"
+# Lock refusals: the lock belongs to another run, so this attempt has nothing to clean up.
+REFUSED_LOCK_REASONS: frozenset[str] = frozenset({"lock_held", "lock_stale"})
 
 PhaseFn = Callable[[], Mapping[str, Any] | None]
 
@@ -97,13 +101,53 @@ class RunStateLog:
     def __init__(self, path: Path, run_id: str) -> None:
         self.path = path
         self.run_id = run_id
+        # Transitions kept in memory (not yet this run directory's record) while an attempt has no lock.
+        self._held: list[dict[str, Any]] | None = None
+        self._held_status: str | None = None
 
-    def load(self) -> dict[str, Any]:
-        """The document so far (an empty one when the file does not exist)."""
+    @property
+    def holding(self) -> bool:
+        """Whether transitions are being held back from the file."""
+        return self._held is not None
+
+    def _file(self) -> dict[str, Any]:
         if self.path.exists():
             doc: dict[str, Any] = json.loads(self.path.read_text())
             return doc
         return {"schema_version": RUN_STATE_SCHEMA, "run_id": self.run_id, "status": "new", "transitions": []}
+
+    def load(self) -> dict[str, Any]:
+        """The document so far (an empty one when the file does not exist), held transitions included."""
+        doc = self._file()
+        if self._held:
+            doc["transitions"] = [*doc["transitions"], *self._held]
+            doc["status"] = self._held_status or doc["status"]
+        return doc
+
+    def hold(self) -> None:
+        """Keep transitions in memory until `commit` (the attempt took the lock) or `divert` (it did not)."""
+        if self._held is None:
+            self._held, self._held_status = [], None
+
+    def commit(self) -> None:
+        """Write the held transitions into run-state.json: the attempt now owns this run directory."""
+        held, status = self._held or [], self._held_status
+        self._held, self._held_status = None, None
+        if held:
+            doc = self._file()
+            doc["transitions"].extend(held)
+            if status is not None:
+                doc["status"] = status
+            self._write(doc)
+
+    def divert(self, path: Path, details: Mapping[str, Any]) -> None:
+        """Record an attempt that never took the lock as one line of `path`, leaving run-state.json alone."""
+        held = self._held or []
+        self._held, self._held_status = None, None
+        line = {"run_id": self.run_id, "at": _now(), **dict(details), "transitions": held}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(line, sort_keys=True, default=str) + "\n")
 
     def transitions(self) -> list[dict[str, Any]]:
         """Every transition recorded so far."""
@@ -114,12 +158,18 @@ class RunStateLog:
         self, phase: str, status: str, details: Mapping[str, Any] | None = None, run_status: str | None = None
     ) -> None:
         """Record one transition (and optionally the run's overall status)."""
-        doc = self.load()
-        doc["transitions"].append(
-            {"phase": phase, "status": status, "at": _now(), "details": dict(details or {})}
-        )
+        item = {"phase": phase, "status": status, "at": _now(), "details": dict(details or {})}
+        if self._held is not None:
+            self._held.append(item)
+            self._held_status = run_status or self._held_status
+            return
+        doc = self._file()
+        doc["transitions"].append(item)
         if run_status is not None:
             doc["status"] = run_status
+        self._write(doc)
+
+    def _write(self, doc: dict[str, Any]) -> None:
         doc["updated_at"] = _now()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_suffix(".json.partial")
@@ -171,17 +221,23 @@ def run_phases(phases: Phases, log: RunStateLog, through: str | None = None) -> 
 
 def _run_phases(phases: Phases, log: RunStateLog, through: str | None) -> RunOutcome:
     resumed = bool(log.transitions())
+    stop = MAIN_PHASES.index(through) + 1 if through else len(MAIN_PHASES)
+    if log.path.exists() and "lock" in MAIN_PHASES[:stop]:
+        # The run directory holds an earlier (or a crashed) run's record: this attempt writes there only
+        # once it has the lock; refused, its record goes to refused-attempts.jsonl instead.
+        log.hold()
     log.append("run", "started", {"resumed": resumed, "through": through}, run_status="running")
     lock_started = False
     failed_phase: str | None = None
     primary: BaseException | None = None
-    stop = MAIN_PHASES.index(through) + 1 if through else len(MAIN_PHASES)
     try:
         for name in MAIN_PHASES[:stop]:
             if name == "lock":
                 lock_started = True
             failed_phase = name
             _run_phase(log, name, phases.get(name))
+            if name == "lock":
+                log.commit()
         failed_phase = None
     except BaseException as exc:
         primary = exc
@@ -189,14 +245,19 @@ def _run_phases(phases: Phases, log: RunStateLog, through: str | None) -> RunOut
     finally:
         cleanup_failed: list[str] = []
         left_applied = primary is None and through is not None
+        # A lock refused to this attempt was never its own: nothing to restore, nothing to release.
+        refused = failed_phase == "lock" and getattr(primary, "reason", None) in REFUSED_LOCK_REASONS
         with restore_shield() as deferred:
-            if lock_started and not left_applied:
+            if lock_started and not left_applied and not refused:
                 cleanup_failed = run_cleanup(phases, log)
             status = _final_status(primary, cleanup_failed, left_applied)
             details: dict[str, Any] = {"failed_phase": failed_phase, "cleanup_failed": cleanup_failed}
             if deferred.received:
                 details["deferred_signals"] = deferred.names
             log.append("run", status, details, run_status=status)
+            if log.holding:
+                error = _error_details(primary) if primary is not None else {}
+                log.divert(log.path.with_name(REFUSED_ATTEMPTS_NAME), {"status": status, **error})
             if isinstance(primary, KeyboardInterrupt):
                 # Already stopping for an interrupt: a later Ctrl-C asks for nothing more.
                 deferred.discard()

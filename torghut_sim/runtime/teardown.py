@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from torghut_sim.errors import TorghutSimError
 from torghut_sim.layout import RunPaths
 from torghut_sim.runtime.argocd import Mode
 from torghut_sim.runtime.controller import RuntimeController
@@ -14,6 +15,16 @@ from torghut_sim.runtime.lock import read_lock
 from torghut_sim.runtime.restore import RestoreFailedError
 from torghut_sim.runtime.signals import restore_shield
 from torghut_sim.runtime.state_machine import Phases, RunStateLog, run_cleanup
+
+
+def _holds_lock(kube: Kube, controller: RuntimeController) -> bool:
+    try:
+        holder = read_lock(kube, controller.targets.namespace)
+    except TorghutSimError:
+        # Unreachable now: the teardown phases record that failure (and the marker) themselves.
+        return False
+    identity = controller.identity
+    return holder is not None and (holder.run_id, holder.owner) == (identity.run_id, identity.owner)
 
 
 def _refuse() -> dict[str, Any]:
@@ -55,11 +66,7 @@ def teardown_run(
         argocd_restore=lambda: controller.restore_argocd(restore_mode),
         unlock=controller.release_lock,
     )
-    holder = read_lock(kube, controller.targets.namespace)
-    if holder is not None and (holder.run_id, holder.owner) == (
-        controller.identity.run_id,
-        controller.identity.owner,
-    ):
+    if _holds_lock(kube, controller):
         # Renewed while this process restores, so the stale-lock sensor does not start a second cleanup.
         controller.start_heartbeat()
     # Signals wait until the outcome is recorded: an interrupted teardown would leave the status stale.
