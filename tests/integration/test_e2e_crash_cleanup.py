@@ -8,6 +8,7 @@ Uses the end-to-end module's fixtures (its own Dagster database, the reference r
 
 from __future__ import annotations
 
+import json
 import time
 from datetime import date
 
@@ -25,6 +26,7 @@ from tests.integration.test_e2e_pipeline import (  # noqa: F401 - fixtures of th
 )
 from torghut_sim.devstack.config import StackConfig
 from torghut_sim.runtime.lock import read_lock
+from torghut_sim.runtime.run_secret import RUN_SECRET_NAME, secret_ref
 
 pytestmark = pytest.mark.timeout(1800)
 
@@ -67,6 +69,12 @@ def test_a_killed_dg_launch_is_restored_by_the_stale_lock_sensor(
         holder = read_lock(pipeline.kube, e2e.NAMESPACE)
         assert holder is not None and holder.owner == f"dagster:{run.run_id}"
         assert holder.lease_seconds == LEASE_SECONDS and holder.run_dir == str(run_dir.paths.root)
+        # The runtime reads its DSN from the run's Secret: the Service (so etcd's copy) never holds it.
+        service = pipeline.kube.require(e2e.RUNTIME_OBJECTS["knative_service"])
+        env = {e["name"]: e for e in service["spec"]["template"]["spec"]["containers"][0]["env"]}
+        assert env["DB_DSN"]["valueFrom"]["secretKeyRef"]["name"] == RUN_SECRET_NAME
+        assert f":{pipeline.env['TORGHUT_DEVSTACK_POSTGRES_PASSWORD']}@" not in json.dumps(service)
+        assert pipeline.kube.get(secret_ref(e2e.NAMESPACE, RUN_SECRET_NAME)) is not None
 
         # While the run lives, its heartbeat keeps it alive through a whole lease.
         alive = sensor.evaluate_tick(pipeline.sensor_context(defs))
@@ -104,6 +112,7 @@ def test_a_killed_dg_launch_is_restored_by_the_stale_lock_sensor(
 
     e2e.assert_runtime_matches(pipeline.kube, before)
     assert read_lock(pipeline.kube, e2e.NAMESPACE) is None
+    assert pipeline.kube.get(secret_ref(e2e.NAMESPACE, RUN_SECRET_NAME)) is None
     state = run_dir.run_state()
     assert state["status"] == "torn_down"
     # No second cleanup for the same dead holder.

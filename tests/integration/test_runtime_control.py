@@ -6,6 +6,7 @@ Knative and Flink controllers by writing the status subresources, as the real co
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import copy
 import dataclasses
@@ -55,6 +56,7 @@ from torghut_sim.runtime.lock import (
     renew_lock,
 )
 from torghut_sim.runtime.restore_status import restore_state
+from torghut_sim.runtime.run_secret import RUN_SECRET_NAME, secret_ref
 from torghut_sim.runtime.state_machine import (
     CLEANUP_PHASES,
     MAIN_PHASES,
@@ -69,6 +71,7 @@ from torghut_sim.runtime.ta import ta_config_values
 SECRET = "pw-never-recorded-9f1"
 DSN = f"postgresql://torghut:{SECRET}@127.0.0.1:55432/torghut_sim_run"
 AUTOMATED = {"prune": True, "selfHeal": True}
+DSN_REF = {"name": RUN_SECRET_NAME, "key": "DB_DSN"}
 
 
 @dataclasses.dataclass
@@ -290,6 +293,7 @@ def test_capture_apply_restore_leaves_every_object_as_it_started(cluster: Cluste
     def replay() -> Mapping[str, Any]:
         seen.update(cluster.snapshot())
         seen["lock"] = cluster.lock()
+        seen["secret"] = cluster.kube.get(secret_ref(cluster.runtime_ns, RUN_SECRET_NAME))
         return {}
 
     with FakeControllers(cluster):
@@ -298,6 +302,10 @@ def test_capture_apply_restore_leaves_every_object_as_it_started(cluster: Cluste
             RunStateLog(tmp_path / "run-state.json", "sim-20260306-01"),
         )
     assert outcome.status == "succeeded"
+    # The DSN went by reference: the run's Secret held it, the Service never did; the Secret is gone.
+    assert SECRET not in json.dumps(seen["knative"])
+    assert base64.b64decode(seen["secret"]["data"]["DB_DSN"]).decode() == DSN
+    assert cluster.kube.get(secret_ref(cluster.runtime_ns, RUN_SECRET_NAME)) is None
     after = cluster.snapshot()
     for key in before:
         assert after[key] == before[key], f"{key} not restored"
@@ -312,8 +320,9 @@ def test_capture_apply_restore_leaves_every_object_as_it_started(cluster: Cluste
         seen["ta_configmap"]["TA_CLICKHOUSE_URL"]
         == "jdbc:clickhouse://127.0.0.1:58123/torghut_sim_sim_20260306_01"
     )
-    env = {e["name"]: e.get("value") for e in seen["knative"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["DB_DSN"] == DSN and env["TRADING_MODE"] == "paper"
+    env = {e["name"]: e for e in seen["knative"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["DB_DSN"] == {"name": "DB_DSN", "valueFrom": {"secretKeyRef": DSN_REF}}
+    assert env["TRADING_MODE"]["value"] == "paper"
     assert seen["flink"]["restartNonce"] == before["flink"]["restartNonce"] + 1
     assert seen["flink"]["job"] == {**before["flink"]["job"], "state": "running", "upgradeMode": "stateless"}
     assert "automated" not in seen["app"]["syncPolicy"] and "automated" not in seen["root"]["syncPolicy"]
@@ -323,8 +332,8 @@ def test_capture_apply_restore_leaves_every_object_as_it_started(cluster: Cluste
     doc = _run_state(tmp_path)
     assert doc["status"] == "succeeded"
     ready = next(t for t in doc["transitions"] if t["phase"] == "ready" and t["status"] == "succeeded")
-    verified = {e["name"]: e.get("value") for e in ready["details"]["verified_env"]}
-    assert verified["DB_DSN"] == "postgresql://torghut:***@127.0.0.1:55432/torghut_sim_run"
+    verified = {e["name"]: e for e in ready["details"]["verified_env"]}
+    assert verified["DB_DSN"]["valueFrom"] == {"secretKeyRef": DSN_REF}
     _assert_no_secret(tmp_path)
 
 
@@ -596,9 +605,12 @@ def test_api_server_down_at_teardown_leaves_the_marker_and_every_surface_agrees(
     assert marker["retry_command"].startswith(f"torghut-sim teardown --run-dir {run_dir}")
     teardown = marker["phases"]["teardown"]
     assert any("kube_unreachable" in e for e in teardown["errors"]), teardown["errors"]
-    # Nothing could be read back, so every captured runtime field gets its restoring command.
-    assert len(teardown["commands"]) == len(teardown["unverified"]) >= 3
+    # Nothing could be read back, so every captured runtime field gets its restoring command, and the
+    # run's DSN Secret its delete.
+    assert len(teardown["commands"]) == len(teardown["unverified"]) + 1 >= 4
     assert any("services.serving.knative.dev/torghut-sim" in c for c in teardown["commands"])
+    delete = f"kubectl --namespace {cluster.runtime_ns} delete secret {RUN_SECRET_NAME}"
+    assert teardown["commands"][-1] == delete
     assert marker["phases"]["argocd_restore"]["commands"]
     assert _run_state(run_dir)["status"] == "restore_required"
     _assert_no_secret(run_dir)
@@ -615,6 +627,7 @@ def test_api_server_down_at_teardown_leaves_the_marker_and_every_surface_agrees(
     # With the API server back, the teardown the marker names finishes it, and every surface agrees.
     assert cli_main(["teardown", *args]) == 0
     assert cluster.snapshot() == before and cluster.lock() is None
+    assert cluster.kube.get(secret_ref(cluster.runtime_ns, RUN_SECRET_NAME)) is None
     assert not (run_dir / "restore-required.json").exists()
     capsys.readouterr()
     assert cli_main(["status", *args]) == 0
@@ -689,9 +702,12 @@ def test_a_killed_apply_is_torn_down_from_state_json(cluster: Cluster, tmp_path:
     assert cluster.lock() is not None
 
     assert cli_main(["status", "--kubeconfig", str(cluster.kubeconfig), "--run-dir", str(tmp_path)]) == 0
+    assert cluster.kube.get(secret_ref(cluster.runtime_ns, RUN_SECRET_NAME)) is not None
     assert cli_main(["teardown", "--kubeconfig", str(cluster.kubeconfig), "--run-dir", str(tmp_path)]) == 0
     assert cluster.snapshot() == before
     assert cluster.lock() is None
+    # The crash cleanup, from state.json alone, deletes the run's Secret too.
+    assert cluster.kube.get(secret_ref(cluster.runtime_ns, RUN_SECRET_NAME)) is None
     doc = _run_state(tmp_path)
     assert doc["status"] == "torn_down"
     done = [(t["phase"], t["status"]) for t in doc["transitions"]]
@@ -713,7 +729,7 @@ def test_status_reports_lock_argo_mode_and_redacted_env_diff(
     assert set(report["argocd"].values()) == {"manual"}
     knative_diff = next(v for k, v in report["runtime_diff"].items() if k.startswith("Service/"))
     dsn = next(d for d in knative_diff if d["name"] == "DB_DSN")
-    assert dsn["live"] == "postgresql://torghut:***@127.0.0.1:55432/torghut_sim_run"
+    assert dsn["live"] == "valueFrom " + json.dumps({"secretKeyRef": DSN_REF}, sort_keys=True)
     assert SECRET not in json.dumps(report)
     assert cli_main(["teardown", "--kubeconfig", str(cluster.kubeconfig), "--run-dir", str(tmp_path)]) == 0
 

@@ -75,3 +75,14 @@ def test_the_shield_restores_the_previous_handlers_and_delivers_each_signal_once
         assert seen == [signal.SIGTERM]
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_an_ignored_sigint_stays_ignored_during_a_run(tmp_path: Path) -> None:
+    calls: list[str] = []
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        log = RunStateLog(tmp_path / "rs.json", "r")
+        outcome = run_phases(_phases(calls, "replay", [signal.SIGINT]), log)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert outcome.status == "succeeded" and "replay:finished" in calls

@@ -29,12 +29,14 @@ from torghut_sim.runtime.redaction import redact_env_list, redact_mapping
 from torghut_sim.runtime.restore import (
     raise_if_failed,
     record_unlock_failure,
+    remove_run_secret,
     restore_argocd,
     restore_runtime,
     unverified_report,
     update_marker,
 )
 from torghut_sim.runtime.restore_status import RESTORED_STATE_NAME
+from torghut_sim.runtime.run_secret import secret_values, write_run_secret
 
 
 class ConfigDriftError(TorghutSimError):
@@ -125,7 +127,9 @@ class RuntimeController:
     def desired_env(self) -> list[dict[str, Any]]:
         """The whole env list the run writes on the runtime container."""
         return knative.desired_env_list(
-            self.state.require_role("knative_service"), self._require_values().torghut_env
+            self.state.require_role("knative_service"),
+            self._require_values().torghut_env,
+            self.state.run_secret,
         )
 
     def wanted_runtime(self) -> dict[str, tuple[Any, dict[str, Captured]]]:
@@ -212,8 +216,21 @@ class RuntimeController:
             dict(values.ta_config),
             self.settings.patch_attempts,
         )
+        if state.run_secret is not None:
+            # First the Secret, then the env that refers to it: the runtime never starts without its DSN.
+            write_run_secret(
+                self.kube,
+                state.lock_namespace,
+                state.run_secret,
+                secret_values(values.torghut_env),
+                self.identity.run_id,
+            )
         env = knative.apply_env(
-            self.kube, state.require_role("knative_service"), values.torghut_env, self.settings.patch_attempts
+            self.kube,
+            state.require_role("knative_service"),
+            values.torghut_env,
+            self.settings.patch_attempts,
+            state.run_secret,
         )
         self._state = record_applied_env(self.paths.state, state, knative.env_fingerprint(env))
         nonce = ta.restart_flink(
@@ -280,6 +297,7 @@ class RuntimeController:
         except Exception as exc:  # noqa: BLE001 - any failure must still leave the marker behind
             # Whatever broke, the marker names every captured field and the command that restores it.
             report = unverified_report(self.state, RUNTIME_ROLES, exc)
+        remove_run_secret(self.kube, self.state, report)
         raise_if_failed(self.paths, self.state, "teardown", report)
         return report.to_json()
 

@@ -88,6 +88,7 @@ class Resource:
 
 
 CONFIGMAP = Resource("", "v1", "configmaps", "ConfigMap")
+SECRET = Resource("", "v1", "secrets", "Secret")
 APPLICATION = Resource("argoproj.io", "v1alpha1", "applications", "Application")
 APPLICATIONSET = Resource("argoproj.io", "v1alpha1", "applicationsets", "ApplicationSet")
 KNATIVE_SERVICE = Resource("serving.knative.dev", "v1", "services", "Service")

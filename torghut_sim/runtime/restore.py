@@ -25,6 +25,7 @@ from torghut_sim.runtime.kube_client import Kube
 from torghut_sim.runtime.lock import LOCK_NAME
 from torghut_sim.runtime.model import ARGO_FREEZE_ORDER, RUNTIME_ROLES, ObjectCapture, Role, RuntimeState
 from torghut_sim.runtime.patching import DEFAULT_ATTEMPTS, FieldChange, guarded_patch
+from torghut_sim.runtime.run_secret import delete_run_secret
 from torghut_sim.runtime.ta import JOB_STATE
 
 MARKER_SCHEMA = "torghut-sim.restore-required.v1"
@@ -47,6 +48,8 @@ class RestoreReport:
     foreign_changes: list[str] = field(default_factory=list)
     # Fields that could not be read back (e.g. the API server was down): what each should hold.
     unverified: list[FieldDifference] = field(default_factory=list)
+    # Commands for what is left that is not a field (e.g. the run Secret to delete).
+    extra_commands: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -55,7 +58,7 @@ class RestoreReport:
 
     def commands(self) -> list[str]:
         """The kubectl commands that set every different or unverified field to what it should hold."""
-        return [fix_command(d) for d in [*self.differences, *self.unverified]]
+        return [fix_command(d) for d in [*self.differences, *self.unverified]] + self.extra_commands
 
     def to_json(self) -> dict[str, Any]:
         """JSON for run-state details and the marker (no field values)."""
@@ -229,3 +232,17 @@ def _describe_error(exc: BaseException) -> str:
     if isinstance(exc, TorghutSimError):
         return f"[{exc.reason}] {exc.message}"
     return f"[unexpected_error] {type(exc).__name__}: {str(exc)[:300]}"
+
+
+def remove_run_secret(kube: Kube, state: RuntimeState, report: RestoreReport) -> None:
+    """Delete the run's DSN Secret (whatever else the teardown managed); a failure joins the report."""
+    if state.run_secret is None:
+        return
+    try:
+        if delete_run_secret(kube, state.lock_namespace, state.run_secret):
+            report.restored.append(f"Secret/{state.run_secret} (namespace {state.lock_namespace}) deleted")
+    except TorghutSimError as exc:
+        report.errors.append(f"Secret/{state.run_secret}: not deleted: {exc.message}")
+        report.extra_commands.append(
+            f"kubectl --namespace {shlex.quote(state.lock_namespace)} delete secret {state.run_secret}"
+        )

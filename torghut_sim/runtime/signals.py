@@ -17,6 +17,10 @@ from typing import Any
 DEFERRED: tuple[signal.Signals, ...] = (signal.SIGINT, signal.SIGTERM)
 
 
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM); raised in the main thread so `finally` cleanup runs."""
+
+
 class DeferredSignals:
     """The signals that arrived while shielded, in order (each delivered once afterwards)."""
 
@@ -73,18 +77,21 @@ def interrupt_once() -> Iterator[DeferredSignals]:
     stopping = [False]
 
     def handle(signum: int, frame: FrameType | None) -> None:
+        handler = previous[signal.Signals(signum)]
+        if handler == signal.SIG_IGN:
+            return
         if stopping[0]:
             later._record(signum, frame)
             return
         stopping[0] = True
-        handler = previous[signal.Signals(signum)]
         if callable(handler):
             handler(signum, frame)
         elif signum == signal.SIGINT:
             raise KeyboardInterrupt
         else:
-            # SIG_DFL/SIG_IGN of SIGTERM: what it would have done, after this run's cleanup.
+            # SIGTERM's default is to die: first unwind into the cleanup, then die by it (below).
             later._record(signum, frame)
+            raise Terminated("terminated by SIGTERM")
 
     for sig in DEFERRED:
         previous[sig] = signal.signal(sig, handle)

@@ -17,7 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from torghut_sim.errors import TorghutSimError
-from torghut_sim.runtime.signals import interrupt_once, restore_shield
+from torghut_sim.runtime.signals import Terminated, interrupt_once, restore_shield
+
+__all__ = ["Terminated"]
 
 PHASES: tuple[str, ...] = (
     "preflight",
@@ -52,10 +54,6 @@ class PhaseFailedError(TorghutSimError):
     """A phase failed; carries the phase name and the original reason."""
 
     reason = "phase_failed"
-
-
-class Terminated(KeyboardInterrupt):
-    """The process was asked to stop (SIGTERM); raised in the main thread so `finally` cleanup runs."""
 
 
 @dataclass(frozen=True)
