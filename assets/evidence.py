@@ -7,15 +7,28 @@ recompute it, so a check re-run from the UI judges exactly the evidence the run 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from torghut_sim.layout import RunPaths
 
+# The restore answer is the domain's (the status CLI gives the same); the checks ask it through here.
+from torghut_sim.runtime.restore_status import MANUAL_CLEANUP_STATUS, RestoreState, restore_state
+
+__all__ = [
+    "MANUAL_CLEANUP_STATUS",
+    "UNFINISHED_STATUSES",
+    "RestoreState",
+    "contamination_status",
+    "exported_rows",
+    "guard_results",
+    "read_json",
+    "restore_state",
+    "run_status",
+]
+
 # run-state.json statuses of a run whose process ended before its cleanup phases finished.
 UNFINISHED_STATUSES: frozenset[str] = frozenset({"running", "tearing_down", "restore_required"})
-MANUAL_CLEANUP_STATUS = "manual_cleanup_required"
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -34,26 +47,6 @@ def run_status(paths: RunPaths) -> str | None:
     doc = read_json(paths.run_state)
     status = doc.get("status") if doc else None
     return str(status) if status is not None else None
-
-
-@dataclass(frozen=True)
-class RestoreState:
-    """Whether the runtime a run patched is back to its captured baseline, and why we think so."""
-
-    restored: bool
-    reason: str
-
-
-def restore_state(paths: RunPaths) -> RestoreState:
-    """Restored unless a restore left differences, or captured values were never retired by the unlock."""
-    if paths.restore_required.exists():
-        return RestoreState(False, "restore_required")
-    if paths.state.exists():
-        # The unlock retires state.json only after both restores succeeded; still here means unfinished.
-        return RestoreState(False, f"runtime_not_restored (run status {run_status(paths) or 'unknown'})")
-    if (paths.root / "state.restored.json").exists():
-        return RestoreState(True, "restored")
-    return RestoreState(True, "nothing_captured")
 
 
 def contamination_status(paths: RunPaths) -> str | None:

@@ -167,6 +167,7 @@ def build_simulation_assets(
             paths=run.paths,
             kubeconfig=kubernetes.kubeconfig_path,
             owner=owner,
+            control=simulation_config.control(),
             production_postgres_database=simulation_config.production_postgres_database,
             progress=progress_logger(context.log.info),
         )

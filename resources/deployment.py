@@ -17,6 +17,7 @@ from resources.connections import ClickHouseResource, KafkaResource, PostgresRes
 from resources.kubernetes import KubernetesResource
 from resources.simulation import SimulationConfigResource
 from torghut_sim.day_manifest import DEFAULT_TEMPLATE
+from torghut_sim.runtime.lock import DEFAULT_LEASE_SECONDS as DEFAULT_LOCK_LEASE_SECONDS
 
 DEFAULT_PARTITIONS_START = date(2026, 1, 2)
 DEFAULT_OUTPUT_ROOT = "artifacts/torghut/simulations"
@@ -42,6 +43,8 @@ class DeploymentSettings:
     clickhouse_http_url: str | None = None
     postgres_admin_dsn: str | None = None
     postgres_simulation_dsn_template: str | None = None
+    # Seconds a simulation's process may go without renewing the run lock before it counts as dead.
+    lock_lease_seconds: int = DEFAULT_LOCK_LEASE_SECONDS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DeploymentSettings:
@@ -63,6 +66,9 @@ class DeploymentSettings:
             clickhouse_http_url=env.get("TORGHUT_SIM_CLICKHOUSE_HTTP_URL"),
             postgres_admin_dsn=env.get("TORGHUT_SIM_POSTGRES_ADMIN_DSN"),
             postgres_simulation_dsn_template=env.get("TORGHUT_SIM_POSTGRES_SIMULATION_DSN_TEMPLATE"),
+            lock_lease_seconds=int(
+                env.get("TORGHUT_SIM_LOCK_LEASE_SECONDS", str(DEFAULT_LOCK_LEASE_SECONDS))
+            ),
         )
 
     @property
@@ -82,6 +88,7 @@ def build_resources(settings: DeploymentSettings) -> dict[str, Any]:
             post_buffer_minutes=settings.post_buffer_minutes,
             runtime_lane=settings.runtime_lane,
             runtime_lanes_file=settings.runtime_lanes_file,
+            lock_lease_seconds=settings.lock_lease_seconds,
         ),
         "kafka": KafkaResource(bootstrap_servers=settings.kafka_bootstrap_servers),
         "clickhouse": ClickHouseResource(http_url=settings.clickhouse_http_url),

@@ -13,6 +13,8 @@ from torghut_sim.day_manifest import load_template
 from torghut_sim.lanes import RuntimeLane, load_lanes
 from torghut_sim.layout import RunPaths, run_paths
 from torghut_sim.naming import RunNames, names_for_day
+from torghut_sim.runtime.controller import ControlSettings
+from torghut_sim.runtime.lock import DEFAULT_LEASE_SECONDS
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,16 @@ class SimulationConfigResource(dg.ConfigurableResource["SimulationConfigResource
     lane_wait_seconds: float = 3600.0
     # The runtime's production Postgres database the contamination check watches; None skips that part.
     production_postgres_database: str | None = None
+    # How long a simulation's process may go without renewing the run lock's heartbeat before the
+    # stale-lock sensor counts it as dead and restores its runtime.
+    lock_lease_seconds: int = DEFAULT_LEASE_SECONDS
+
+    def control(self) -> ControlSettings:
+        """Runtime-control settings of a simulation: the lock lease and a heartbeat well inside it."""
+        return ControlSettings(
+            lease_seconds=self.lock_lease_seconds,
+            heartbeat_seconds=min(15.0, self.lock_lease_seconds / 4),
+        )
 
     @property
     def pool(self) -> str:

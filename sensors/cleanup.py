@@ -17,7 +17,10 @@ from assets.simulation import OWNER_PREFIX
 from resources import KubernetesResource, SimulationConfigResource
 from torghut_sim.guards import GuardsRefusedError, guard_restore
 from torghut_sim.layout import RunPaths
-from torghut_sim.runtime.controller import RESTORED_STATE_NAME
+from torghut_sim.runtime.inputs import RunIdentity
+from torghut_sim.runtime.kube_client import Kube
+from torghut_sim.runtime.lock import release_lock
+from torghut_sim.runtime.restore_status import RESTORED_STATE_NAME
 from torghut_sim.runtime.state_machine import RunStateLog
 from torghut_sim.runtime.teardown import teardown_run
 
@@ -31,9 +34,38 @@ CLEANUP_ATTEMPTS = 3
 
 
 class CleanupConfig(dg.Config):
-    """Which run directory to finish."""
+    """Which run directory to finish, and (from the stale-lock sensor) the dead lock holder."""
 
     run_dir: str
+    # Set when a dead holder's lock is released even though it captured nothing (so patched nothing).
+    lock_namespace: str | None = None
+    lock_run_id: str | None = None
+    lock_owner: str | None = None
+
+
+def cleanup_already_requested(instance: dg.DagsterInstance, failed_run: str) -> bool:
+    """Whether a cleanup run for this failed run (or dead lock owner) exists, from either sensor."""
+    runs = instance.get_run_records(
+        filters=dg.RunsFilter(job_name=CLEANUP_JOB, tags={FAILED_RUN_TAG: failed_run}), limit=1
+    )
+    return bool(runs)
+
+
+def release_uncaptured_lock(kube: Kube, paths: RunPaths, config: CleanupConfig) -> str:
+    """Release a dead holder's lock when its run directory shows nothing captured (nothing to restore)."""
+    if not (config.lock_namespace and config.lock_run_id and config.lock_owner):
+        return "nothing_captured"
+    doc = read_json(paths.run_state) or {}
+    token = paths.root.name
+    identity = RunIdentity(config.lock_run_id, token, str(doc.get("dataset_id") or token), config.lock_owner)
+    released = release_lock(kube, config.lock_namespace, identity)
+    RunStateLog(paths.run_state, config.lock_run_id).append(
+        "unlock",
+        "succeeded" if released else "skipped",
+        {"command": "dagster_cleanup", "note": "dead holder had captured nothing; lock released"},
+        run_status="torn_down",
+    )
+    return "lock_released" if released else "lock_not_held"
 
 
 def build_cleanup_job(pool: str) -> dg.JobDefinition:
@@ -53,6 +85,10 @@ def build_cleanup_job(pool: str) -> dg.JobDefinition:
         """Teardown, Argo CD restore and unlock from the run's state.json, recorded in run-state.json."""
         paths = RunPaths(Path(config.run_dir))
         before = restore_state(paths)
+        if before.restored and not paths.state.exists() and before.reason == "nothing_captured":
+            with kubernetes.client() as kube:
+                released = release_uncaptured_lock(kube, paths, config)
+            return dg.Output(released, metadata={"reason": before.reason})
         if before.restored:
             return dg.Output("already_restored", metadata={"reason": before.reason})
         try:
@@ -96,7 +132,11 @@ def mark_manual_cleanup(run_dir: Path, failed_run_id: str) -> None:
 
 
 def on_failed_run(
-    job_name: str, run_id: str, tags: Mapping[str, str], config: SimulationConfigResource
+    job_name: str,
+    run_id: str,
+    tags: Mapping[str, str],
+    config: SimulationConfigResource,
+    instance: dg.DagsterInstance | None = None,
 ) -> dg.RunRequest | dg.SkipReason:
     """What a failed run calls for: a cleanup run, a manual-cleanup mark, or nothing."""
     if job_name == CLEANUP_JOB:
@@ -120,6 +160,9 @@ def on_failed_run(
     owner = captured.get("owner")
     if owner != f"{OWNER_PREFIX}{run_id}":
         return dg.SkipReason(f"run {run_id} ({key}) does not hold the captured runtime (owner {owner})")
+    if instance is not None and cleanup_already_requested(instance, run_id):
+        # The stale-lock sensor found this run dead first and launched its cleanup already.
+        return dg.SkipReason(f"run {run_id} ({key}): its cleanup run is already launched")
     return dg.RunRequest(
         run_key=f"cleanup-{run_id}",
         run_config={"ops": {CLEANUP_OP: {"config": {"run_dir": str(run.paths.root)}}}},
@@ -144,6 +187,6 @@ def build_failure_sensor(cleanup_job: dg.JobDefinition) -> dg.SensorDefinition:
     ) -> dg.RunRequest | dg.SkipReason:
         """Turn one failed run into a cleanup run (or a manual-cleanup mark)."""
         run = context.dagster_run
-        return on_failed_run(run.job_name, run.run_id, run.tags, simulation_config)
+        return on_failed_run(run.job_name, run.run_id, run.tags, simulation_config, context.instance)
 
     return simulation_cleanup_on_failure

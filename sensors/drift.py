@@ -15,10 +15,10 @@ import dagster as dg
 
 from resources import KubernetesResource, SimulationConfigResource
 from torghut_sim.runtime import argocd
-from torghut_sim.runtime.controller import RESTORED_STATE_NAME
 from torghut_sim.runtime.kube_client import Kube
 from torghut_sim.runtime.lock import read_lock
 from torghut_sim.runtime.model import RuntimeState, StateFileError, read_state
+from torghut_sim.runtime.restore_status import RESTORED_STATE_NAME
 from torghut_sim.runtime.status import runtime_drift
 
 DRIFT_REPORT_NAME = "runtime-drift.json"

@@ -23,6 +23,7 @@ from sensors.cleanup import build_cleanup_job, build_failure_sensor
 from sensors.drift import runtime_drift_sensor
 from sensors.lanes import build_lane_pool_sensor
 from sensors.schedule import build_nightly_schedule
+from sensors.stale_lock import build_stale_lock_sensor
 from torghut_sim.lanes import load_lanes
 from torghut_sim.lifecycle import run_simulation_day
 
@@ -65,6 +66,7 @@ def build_definitions(
         schedules=[build_nightly_schedule(DAY_JOB, settings.partitions_start)],
         sensors=[
             build_failure_sensor(cleanup_job),
+            build_stale_lock_sensor(cleanup_job),
             runtime_drift_sensor,
             build_lane_pool_sensor(pool, max(len(lanes), 1)),
         ],

@@ -155,6 +155,8 @@ class _Day:
         self.marker: DumpMarker | None = None
         self.outcome_parts: dict[str, Any] = {}
         self.before_counts: dict[str, dict[str, int | None]] = {}
+        # Whether this attempt took the production snapshot (a refused one never does).
+        self.snapshotted = False
         window = request.manifest.window
         self.identity = contamination.RunIdentity(
             request.names.run_id, request.names.run_token, window.start, window.end
@@ -166,10 +168,8 @@ class _Day:
         return self.request.paths
 
     def preflight(self) -> dict[str, Any]:
-        """Verify the dump against its marker and snapshot the production side."""
+        """Verify the dump against its marker (read only: the lock is not taken yet)."""
         self.marker = verify_dump(self.paths.dump, self.paths.dump_marker)
-        before = contamination.snapshot_production(self.production, self.identity)
-        contamination.record_before(self.paths.contamination, self.identity, before)
         return {
             "dump_records": self.marker.records,
             "payload_sha256": self.marker.payload_sha256,
@@ -179,6 +179,11 @@ class _Day:
     def provision(self) -> dict[str, Any]:
         """Simulation databases (truncated) and every run topic, before the runtime is pointed at them."""
         manifest, names = self.request.manifest, self.request.names
+        # The production snapshot is evidence of this run: taken under the lock, before the run writes
+        # anything, so a refused attempt never replaces an earlier run's contamination.json.
+        before = contamination.snapshot_production(self.production, self.identity)
+        contamination.record_before(self.paths.contamination, self.identity, before)
+        self.snapshotted = True
         # The env list is known here: it was captured with the rest of the runtime before Argo CD froze.
         seed = cursor_seed(self.controller.desired_env())
         runtime_role = user_of(self.conns.postgres_runtime_dsn.reveal())
@@ -301,7 +306,8 @@ class _Day:
 
     def check_contamination(self) -> str:
         """Compare the production side with its pre-run snapshot; raises on anything the run wrote."""
-        if not self.paths.contamination.exists():
+        if not self.snapshotted or not self.paths.contamination.exists():
+            # No snapshot of this attempt: contamination.json (if any) is an earlier run's evidence.
             return "not_checked"
         before = contamination.read_before(self.paths.contamination)
         after = contamination.snapshot_production(self.production, self.identity, previous=before)
@@ -328,6 +334,7 @@ def run_simulation_day(request: SimulationRequest) -> SimulationOutcome:
         )
     )
     kube = Kube.from_kubeconfig(request.kubeconfig)
+    controller: RuntimeController | None = None
     try:
         controller = RuntimeController(
             kube,
@@ -357,6 +364,9 @@ def run_simulation_day(request: SimulationRequest) -> SimulationOutcome:
             raise
         status = day.check_contamination()
     finally:
+        if controller is not None:
+            # A lock left held (restore failed) goes silent now, so the stale-lock sensor takes it over.
+            controller.stop_heartbeat()
         kube.close()
     parts = day.outcome_parts
     return SimulationOutcome(

@@ -26,6 +26,7 @@ class TcpProxy:
         self._server: socket.socket | None = None
         self._threads: list[threading.Thread] = []
         self._closing = threading.Event()
+        self._open: list[socket.socket] = []
 
     def start(self) -> None:
         """Start listening and forwarding in background threads."""
@@ -50,6 +51,7 @@ class TcpProxy:
                 client.close()
                 continue
             upstream = socket.create_connection(self.upstream)
+            self._open.extend((client, upstream))
             for src, dst in ((client, upstream), (upstream, client)):
                 t = threading.Thread(target=self._pump, args=(src, dst), daemon=True)
                 t.start()
@@ -67,3 +69,17 @@ class TcpProxy:
         self._closing.set()
         if self._server is not None:
             self._server.close()
+
+    def cut(self) -> None:
+        """An outage: stop accepting and reset every forwarded connection now."""
+        if self._server is not None:
+            # A blocked accept() holds the listening socket open past close(); shutdown wakes it.
+            with suppress(OSError):
+                self._server.shutdown(socket.SHUT_RDWR)
+        self.close()
+        for sock in self._open:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with suppress(OSError):
+                sock.close()
+        self._open.clear()

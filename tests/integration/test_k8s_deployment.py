@@ -38,7 +38,8 @@ from torghut_sim.runtime.kube_client import (
     Kube,
     ObjectRef,
 )
-from torghut_sim.runtime.lock import LOCK_NAME, read_lock
+from torghut_sim.runtime.lock import LOCK_NAME, read_lock, renew_lock
+from torghut_sim.runtime.run_secret import RUN_SECRET_NAME, secret_ref
 from torghut_sim.runtime.ta import ta_config_values
 
 SA = "torghut-sim-pipeline"
@@ -262,7 +263,8 @@ class Access:
         return path
 
     def request(self, d: Deployed, api: client.ApiClient) -> int:
-        kind = {"configmaps": "ConfigMap", "jobs": "Job", "services": "Service"}.get(self.resource, "X")
+        kinds = {"configmaps": "ConfigMap", "secrets": "Secret", "jobs": "Job", "services": "Service"}
+        kind = kinds.get(self.resource, "X")
         api_version = f"{self.group}/{self.version}" if self.group else self.version
         named = {"apiVersion": api_version, "kind": kind, "metadata": {"name": self.name}}
         if self.verb == "get":
@@ -302,7 +304,7 @@ ACCESS: tuple[Access, ...] = (
     # runtime namespace: what runtime control does
     _ok("runtime", "", "v1", "configmaps", "create", LOCK_NAME),
     _ok("runtime", "", "v1", "configmaps", "get", LOCK_NAME),
-    _no("runtime", "", "v1", "configmaps", "patch", LOCK_NAME),
+    _ok("runtime", "", "v1", "configmaps", "patch", LOCK_NAME),  # the holder's heartbeat
     _no("runtime", "", "v1", "configmaps", "update", LOCK_NAME),
     _ok("runtime", "", "v1", "configmaps", "delete", LOCK_NAME),
     _ok("runtime", "", "v1", "configmaps", "get", "torghut-ta-sim-config"),
@@ -330,6 +332,15 @@ ACCESS: tuple[Access, ...] = (
     _no("runtime", FL, "v1beta1", "flinkdeployments", "delete", "torghut-ta-sim"),
     _no("runtime", "", "v1", "secrets", "get", "runtime-secret"),
     _no("runtime", "", "v1", "secrets", "list"),
+    # the run's DSN Secret: written and deleted by name, never read back; no other Secret may be created
+    _ok("runtime", "", "v1", "secrets", "create", RUN_SECRET_NAME),
+    _no("runtime", "", "v1", "secrets", "get", RUN_SECRET_NAME),
+    _ok("runtime", "", "v1", "secrets", "patch", RUN_SECRET_NAME),
+    _no("runtime", "", "v1", "secrets", "update", RUN_SECRET_NAME),
+    _ok("runtime", "", "v1", "secrets", "delete", RUN_SECRET_NAME),
+    _ok("runtime", "", "v1", "secrets", "create", "not-the-run-secret", http=403),  # RBAC yes, admission no
+    _no("runtime", "", "v1", "secrets", "patch", "runtime-secret"),
+    _no("runtime", "", "v1", "secrets", "delete", "runtime-secret"),
     _no("runtime", AR, "v1alpha1", "applicationsets", "patch", "product"),  # a stray copy: wrong namespace
     _no("runtime", "batch", "v1", "jobs", "create", "sneaky"),
     # Argo CD namespace
@@ -557,17 +568,23 @@ def test_runtime_control_runs_as_the_service_account_and_restores(deployed: Depl
             kube, RunPaths(tmp_path), targets, identity, values, ControlSettings(poll_seconds=0.1)
         )
         controller.acquire_lock()
-        assert read_lock(admin, deployed.ns.runtime) is not None
+        taken = read_lock(admin, deployed.ns.runtime)
+        assert taken is not None
+        # The heartbeat renews the lock as the service account (a conditional patch of the lock only).
+        renewed = renew_lock(kube, deployed.ns.runtime, identity)
+        assert renewed.resource_version != taken.resource_version and renewed.heartbeat_at is not None
         controller.prepare_argocd()
         controller.apply()
         during = _snapshot(admin, deployed.ns)
         assert during["ta_configmap"]["TA_GROUP_ID"] != before["ta_configmap"].get("TA_GROUP_ID")
         assert "automated" not in during["app"]["syncPolicy"]
         assert during["flink"]["restartNonce"] == (before["flink"].get("restartNonce") or 0) + 1
+        assert admin.get(secret_ref(deployed.ns.runtime, RUN_SECRET_NAME)) is not None
         controller.teardown()
         controller.restore_argocd()
         controller.release_lock()
     assert _snapshot(admin, deployed.ns) == before
+    assert admin.get(secret_ref(deployed.ns.runtime, RUN_SECRET_NAME)) is None
     assert read_lock(admin, deployed.ns.runtime) is None
 
 

@@ -6,6 +6,8 @@ Knative and Flink controllers by writing the status subresources, as the real co
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import copy
 import dataclasses
 import json
@@ -19,10 +21,12 @@ from collections.abc import Callable, Iterator, Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
 
+from tests.integration._tcp_proxy import TcpProxy, free_port
 from torghut_sim.cli import main as cli_main
 from torghut_sim.layout import RunPaths
 from torghut_sim.runtime import jsonpointer
@@ -43,18 +47,31 @@ from torghut_sim.runtime.kube_client import (
 from torghut_sim.runtime.lock import (
     LOCK_NAME,
     LockHeldError,
+    LockLostError,
     LockNotOwnedError,
     StaleLockError,
     acquire_lock,
     read_lock,
     release_lock,
+    renew_lock,
 )
-from torghut_sim.runtime.state_machine import MAIN_PHASES, Phases, RunStateLog, controller_phases, run_phases
+from torghut_sim.runtime.restore_status import restore_state
+from torghut_sim.runtime.run_secret import RUN_SECRET_NAME, secret_ref
+from torghut_sim.runtime.state_machine import (
+    CLEANUP_PHASES,
+    MAIN_PHASES,
+    PhaseFailedError,
+    Phases,
+    RunStateLog,
+    controller_phases,
+    run_phases,
+)
 from torghut_sim.runtime.ta import ta_config_values
 
 SECRET = "pw-never-recorded-9f1"
 DSN = f"postgresql://torghut:{SECRET}@127.0.0.1:55432/torghut_sim_run"
 AUTOMATED = {"prune": True, "selfHeal": True}
+DSN_REF = {"name": RUN_SECRET_NAME, "key": "DB_DSN"}
 
 
 @dataclasses.dataclass
@@ -276,6 +293,7 @@ def test_capture_apply_restore_leaves_every_object_as_it_started(cluster: Cluste
     def replay() -> Mapping[str, Any]:
         seen.update(cluster.snapshot())
         seen["lock"] = cluster.lock()
+        seen["secret"] = cluster.kube.get(secret_ref(cluster.runtime_ns, RUN_SECRET_NAME))
         return {}
 
     with FakeControllers(cluster):
@@ -284,6 +302,10 @@ def test_capture_apply_restore_leaves_every_object_as_it_started(cluster: Cluste
             RunStateLog(tmp_path / "run-state.json", "sim-20260306-01"),
         )
     assert outcome.status == "succeeded"
+    # The DSN went by reference: the run's Secret held it, the Service never did; the Secret is gone.
+    assert SECRET not in json.dumps(seen["knative"])
+    assert base64.b64decode(seen["secret"]["data"]["DB_DSN"]).decode() == DSN
+    assert cluster.kube.get(secret_ref(cluster.runtime_ns, RUN_SECRET_NAME)) is None
     after = cluster.snapshot()
     for key in before:
         assert after[key] == before[key], f"{key} not restored"
@@ -298,8 +320,9 @@ def test_capture_apply_restore_leaves_every_object_as_it_started(cluster: Cluste
         seen["ta_configmap"]["TA_CLICKHOUSE_URL"]
         == "jdbc:clickhouse://127.0.0.1:58123/torghut_sim_sim_20260306_01"
     )
-    env = {e["name"]: e.get("value") for e in seen["knative"]["template"]["spec"]["containers"][0]["env"]}
-    assert env["DB_DSN"] == DSN and env["TRADING_MODE"] == "paper"
+    env = {e["name"]: e for e in seen["knative"]["template"]["spec"]["containers"][0]["env"]}
+    assert env["DB_DSN"] == {"name": "DB_DSN", "valueFrom": {"secretKeyRef": DSN_REF}}
+    assert env["TRADING_MODE"]["value"] == "paper"
     assert seen["flink"]["restartNonce"] == before["flink"]["restartNonce"] + 1
     assert seen["flink"]["job"] == {**before["flink"]["job"], "state": "running", "upgradeMode": "stateless"}
     assert "automated" not in seen["app"]["syncPolicy"] and "automated" not in seen["root"]["syncPolicy"]
@@ -309,8 +332,8 @@ def test_capture_apply_restore_leaves_every_object_as_it_started(cluster: Cluste
     doc = _run_state(tmp_path)
     assert doc["status"] == "succeeded"
     ready = next(t for t in doc["transitions"] if t["phase"] == "ready" and t["status"] == "succeeded")
-    verified = {e["name"]: e.get("value") for e in ready["details"]["verified_env"]}
-    assert verified["DB_DSN"] == "postgresql://torghut:***@127.0.0.1:55432/torghut_sim_run"
+    verified = {e["name"]: e for e in ready["details"]["verified_env"]}
+    assert verified["DB_DSN"]["valueFrom"] == {"secretKeyRef": DSN_REF}
     _assert_no_secret(tmp_path)
 
 
@@ -538,6 +561,80 @@ def test_a_failed_restore_writes_the_marker_keeps_the_lock_and_can_be_finished(
     assert not (tmp_path / "restore-required.json").exists()
 
 
+def _proxied_kubeconfig(cluster: Cluster, path: Path, proxy: TcpProxy) -> Path:
+    """The cluster's kubeconfig with its server reached through `proxy` (same certificate, 127.0.0.1)."""
+    doc = yaml.safe_load(cluster.kubeconfig.read_text())
+    server = urlsplit(doc["clusters"][0]["cluster"]["server"])
+    proxy.upstream = (server.hostname or "127.0.0.1", server.port or 443)
+    doc["clusters"][0]["cluster"]["server"] = f"https://127.0.0.1:{proxy.port}"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def test_api_server_down_at_teardown_leaves_the_marker_and_every_surface_agrees(
+    cluster: Cluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = cluster.snapshot()
+    run_dir = tmp_path / "run"
+    proxy = TcpProxy(free_port(), ("127.0.0.1", 0))
+    kubeconfig = _proxied_kubeconfig(cluster, tmp_path / "kubeconfig", proxy)
+    proxy.start()
+    kube = Kube.from_kubeconfig(kubeconfig)
+    identity = _identity()
+    controller = RuntimeController(
+        kube,
+        RunPaths(run_dir),
+        cluster.targets,
+        identity,
+        _values(identity),
+        ControlSettings(ready_timeout_seconds=30.0, poll_seconds=0.1, patch_attempts=2),
+    )
+
+    def replay() -> Mapping[str, Any]:
+        proxy.cut()  # the API server goes away just before the teardown
+        return {}
+
+    try:
+        log = RunStateLog(run_dir / "run-state.json", "r")
+        with FakeControllers(cluster), pytest.raises(PhaseFailedError) as failed:
+            run_phases(controller_phases(controller, replay=replay), log)
+    finally:
+        kube.close()
+    assert failed.value.reason == "restore_failed"
+    marker = json.loads((run_dir / "restore-required.json").read_text())
+    assert marker["retry_command"].startswith(f"torghut-sim teardown --run-dir {run_dir}")
+    teardown = marker["phases"]["teardown"]
+    assert any("kube_unreachable" in e for e in teardown["errors"]), teardown["errors"]
+    # Nothing could be read back, so every captured runtime field gets its restoring command, and the
+    # run's DSN Secret its delete.
+    assert len(teardown["commands"]) == len(teardown["unverified"]) + 1 >= 4
+    assert any("services.serving.knative.dev/torghut-sim" in c for c in teardown["commands"])
+    delete = f"kubectl --namespace {cluster.runtime_ns} delete secret {RUN_SECRET_NAME}"
+    assert teardown["commands"][-1] == delete
+    assert marker["phases"]["argocd_restore"]["commands"]
+    assert _run_state(run_dir)["status"] == "restore_required"
+    _assert_no_secret(run_dir)
+
+    # The runtime is still patched and locked; the status CLI says so, as run-state.json does.
+    assert cluster.snapshot() != before and cluster.lock() is not None
+    args = ["--kubeconfig", str(cluster.kubeconfig), "--run-dir", str(run_dir)]
+    capsys.readouterr()
+    assert cli_main(["status", *args]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["restore_required"] is True and status["run_status"] == "restore_required"
+    assert restore_state(RunPaths(run_dir)).restored is False
+
+    # With the API server back, the teardown the marker names finishes it, and every surface agrees.
+    assert cli_main(["teardown", *args]) == 0
+    assert cluster.snapshot() == before and cluster.lock() is None
+    assert cluster.kube.get(secret_ref(cluster.runtime_ns, RUN_SECRET_NAME)) is None
+    assert not (run_dir / "restore-required.json").exists()
+    capsys.readouterr()
+    assert cli_main(["status", *args]) == 0
+    assert json.loads(capsys.readouterr().out)["restore_required"] is False
+    assert restore_state(RunPaths(run_dir)).restored is True
+
+
 # --- crash recovery ------------------------------------------------------------------------------------
 
 
@@ -605,9 +702,12 @@ def test_a_killed_apply_is_torn_down_from_state_json(cluster: Cluster, tmp_path:
     assert cluster.lock() is not None
 
     assert cli_main(["status", "--kubeconfig", str(cluster.kubeconfig), "--run-dir", str(tmp_path)]) == 0
+    assert cluster.kube.get(secret_ref(cluster.runtime_ns, RUN_SECRET_NAME)) is not None
     assert cli_main(["teardown", "--kubeconfig", str(cluster.kubeconfig), "--run-dir", str(tmp_path)]) == 0
     assert cluster.snapshot() == before
     assert cluster.lock() is None
+    # The crash cleanup, from state.json alone, deletes the run's Secret too.
+    assert cluster.kube.get(secret_ref(cluster.runtime_ns, RUN_SECRET_NAME)) is None
     doc = _run_state(tmp_path)
     assert doc["status"] == "torn_down"
     done = [(t["phase"], t["status"]) for t in doc["transitions"]]
@@ -629,7 +729,7 @@ def test_status_reports_lock_argo_mode_and_redacted_env_diff(
     assert set(report["argocd"].values()) == {"manual"}
     knative_diff = next(v for k, v in report["runtime_diff"].items() if k.startswith("Service/"))
     dsn = next(d for d in knative_diff if d["name"] == "DB_DSN")
-    assert dsn["live"] == "postgresql://torghut:***@127.0.0.1:55432/torghut_sim_run"
+    assert dsn["live"] == "valueFrom " + json.dumps({"secretKeyRef": DSN_REF}, sort_keys=True)
     assert SECRET not in json.dumps(report)
     assert cli_main(["teardown", "--kubeconfig", str(cluster.kubeconfig), "--run-dir", str(tmp_path)]) == 0
 
@@ -642,6 +742,60 @@ def test_sigterm_during_apply_cleans_up_in_process(cluster: Cluster, tmp_path: P
     assert cluster.snapshot() == before
     assert cluster.lock() is None
     assert _run_state(tmp_path)["status"] == "interrupted"
+
+
+def test_repeated_ctrl_c_during_the_restore_never_cuts_it(cluster: Cluster, tmp_path: Path) -> None:
+    before = cluster.snapshot()
+    proc = _start_apply_and_wait_for_ready(cluster, tmp_path)
+    proc.send_signal(signal.SIGINT)
+    # Keep pressing Ctrl-C until the run's outcome is recorded: several land inside the restore.
+    sent = 1
+    while proc.poll() is None and sent < 4000 and _run_state(tmp_path)["status"] == "running":
+        time.sleep(0.005)
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGINT)
+            sent += 1
+    # The CLI reports the interrupt (130); a Ctrl-C during interpreter shutdown may still end it by signal.
+    code = proc.wait(timeout=60)
+    _out, err = proc.communicate()
+    assert code in (130, -signal.SIGINT), err
+    assert b"torghut-sim: interrupted" in err
+    assert cluster.snapshot() == before
+    assert cluster.lock() is None
+    doc = _run_state(tmp_path)
+    assert doc["status"] == "interrupted"
+    done = {(t["phase"], t["status"]) for t in doc["transitions"]}
+    assert {("teardown", "succeeded"), ("argocd_restore", "succeeded"), ("unlock", "succeeded")} <= done
+    deferred = [t for t in doc["transitions"] if t["status"] == "signals_deferred"]
+    assert deferred, f"no Ctrl-C landed inside the restore ({sent} sent)"
+    assert set(deferred[0]["details"]["signals"]) == {"SIGINT"}
+
+
+def test_the_lock_heartbeat_renews_the_lock_while_the_run_lives(cluster: Cluster, tmp_path: Path) -> None:
+    controller = _controller(cluster, tmp_path, heartbeat_seconds=0.2, lease_seconds=30)
+    controller.acquire_lock()
+    first = cluster.lock()
+    assert first.heartbeat_at is not None and first.lease_seconds == 30
+    assert first.run_dir == str(tmp_path.resolve()) and first.pid == os.getpid()
+    try:
+        renewed = _wait(lambda: (lock := cluster.lock()) and lock.resource_version != first.resource_version)
+        assert renewed, "the heartbeat never renewed the lock"
+        assert cluster.lock().heartbeat_at >= first.heartbeat_at
+    finally:
+        controller.release_lock()
+    assert cluster.lock() is None
+    with pytest.raises(LockLostError):
+        renew_lock(cluster.kube, cluster.runtime_ns, _identity())
+
+
+def _wait(check: Callable[[], Any], timeout: float = 20.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    return None
 
 
 def test_a_rerun_of_the_same_run_reuses_its_lock_and_capture(cluster: Cluster, tmp_path: Path) -> None:
@@ -659,6 +813,46 @@ def test_a_rerun_of_the_same_run_reuses_its_lock_and_capture(cluster: Cluster, t
 
 
 # --- the lock ----------------------------------------------------------------------------------------------
+
+
+def test_a_refused_attempt_changes_nothing_of_the_earlier_run_or_the_holder(
+    cluster: Cluster, tmp_path: Path
+) -> None:
+    evidence = tmp_path / "contamination.json"
+
+    def provision() -> Mapping[str, Any]:
+        # As the lifecycle does: the run's production snapshot is written under the lock.
+        evidence.write_text(json.dumps({"run": "first", "status": "clean"}))
+        return {}
+
+    first = _controller(cluster, tmp_path)
+    with FakeControllers(cluster):
+        log = RunStateLog(tmp_path / "run-state.json", "r")
+        run_phases(controller_phases(first, provision=provision), log)
+    files = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file()}
+    assert json.loads(files["run-state.json"])["status"] == "succeeded"
+
+    # Another run holds the runtime now; this day's second attempt is refused.
+    other = _identity("sim-20260309-01", owner="someone-else")
+    held = acquire_lock(cluster.kube, cluster.runtime_ns, other)
+    second = _controller(cluster, tmp_path, identity=_identity(owner="tests@host:2"))
+    with pytest.raises(LockHeldError) as refused:
+        run_phases(controller_phases(second, provision=provision), log)
+    assert refused.value.reason == "lock_held"
+
+    # The earlier run's files are byte for byte as they were; the holder's lock is untouched.
+    after = {p.name: p.read_bytes() for p in tmp_path.iterdir() if p.is_file() and p.name in files}
+    assert after == files
+    assert cluster.lock().resource_version == held.resource_version
+    assert not (tmp_path / "restore-required.json").exists()
+    # The refused attempt keeps its own record beside them.
+    lines = (tmp_path / "refused-attempts.jsonl").read_text().splitlines()
+    assert len(lines) == 1
+    record = json.loads(lines[0])
+    assert (record["status"], record["reason"]) == ("failed", "lock_held")
+    phases = [(t["phase"], t["status"]) for t in record["transitions"]]
+    assert ("lock", "failed") in phases and not any(p in CLEANUP_PHASES for p, _ in phases)
+    release_lock(cluster.kube, cluster.runtime_ns, other)
 
 
 def test_racing_runs_exactly_one_wins(cluster: Cluster) -> None:

@@ -26,9 +26,11 @@ from torghut_sim.runtime.kube_client import (
     FLINK_DEPLOYMENT,
     KNATIVE_REVISION,
     KNATIVE_SERVICE,
+    SECRET,
     Resource,
 )
 from torghut_sim.runtime.lock import LOCK_NAME
+from torghut_sim.runtime.run_secret import RUN_SECRET_NAME
 
 NOT_OBJECTS = {"kustomization.yaml", "dagster-instance.yaml"}
 SA = "torghut-sim-pipeline"
@@ -170,7 +172,11 @@ def test_runtime_role_grants_exactly_what_runtime_control_uses(objects: list[dic
     want = {
         _g(CONFIGMAP, "create", "*"),
         _g(CONFIGMAP, "get", LOCK_NAME),
+        _g(CONFIGMAP, "patch", LOCK_NAME),
         _g(CONFIGMAP, "delete", LOCK_NAME),
+        _g(SECRET, "create", "*"),
+        _g(SECRET, "patch", RUN_SECRET_NAME),
+        _g(SECRET, "delete", RUN_SECRET_NAME),
         _g(CONFIGMAP, "get", t.ta_configmap),
         _g(CONFIGMAP, "patch", t.ta_configmap),
         _g(FLINK_DEPLOYMENT, "get", t.ta_deployment),
@@ -208,13 +214,16 @@ def test_run_launcher_role_grants_what_dagster_k8s_calls(objects: list[dict[str,
     assert _grants(_rules(objects, "torghut-sim-run-launcher", "torghut-sim")) == want
 
 
-def test_no_wildcards_no_secrets_no_escalation(objects: list[dict[str, Any]]) -> None:
+def test_no_wildcards_no_secret_reads_no_escalation(objects: list[dict[str, Any]]) -> None:
     assert not _of_kind(objects, "ClusterRole") and not _of_kind(objects, "ClusterRoleBinding")
     for role in _of_kind(objects, "Role"):
         for rule in role["rules"]:
             for field in ("apiGroups", "resources", "verbs"):
                 assert "*" not in rule[field], f"{role['metadata']['name']}: wildcard {field}"
-            assert "secrets" not in rule["resources"]
+            if "secrets" in rule["resources"]:
+                # Only the run's own DSN Secret is written and deleted; no Secret is ever read or listed.
+                assert not {"get", "list", "watch"} & set(rule["verbs"])
+                assert rule.get("resourceNames", [RUN_SECRET_NAME]) == [RUN_SECRET_NAME]
             assert not {"escalate", "bind", "impersonate", "watch", "update"} & set(rule["verbs"])
 
 
@@ -241,9 +250,13 @@ def test_lock_create_policy_names_the_lock_and_the_pipeline(objects: list[dict[s
     assert selector == {"kubernetes.io/metadata.name": RuntimeTargets().namespace}
     conditions = " ".join(c["expression"] for c in policy["spec"]["matchConditions"])
     assert f"'system:serviceaccount:torghut-sim:{SA}'" in conditions
-    assert [v["expression"] for v in policy["spec"]["validations"]] == [
-        f"object.metadata.name == '{LOCK_NAME}'"
-    ]
+    assert policy["spec"]["matchConstraints"]["resourceRules"][0]["resources"] == ["configmaps", "secrets"]
+    [validation] = policy["spec"]["validations"]
+    # ConfigMaps: only the lock; Secrets: only the run's DSN Secret.
+    assert validation["expression"] == (
+        f"request.resource.resource == 'configmaps' ? object.metadata.name == '{LOCK_NAME}'"
+        f" : object.metadata.name == '{RUN_SECRET_NAME}'"
+    )
 
 
 # --- renderer --------------------------------------------------------------------------------------

@@ -134,3 +134,15 @@ def test_the_ta_configmap_names_a_simulation_database(upstream_dir: Path) -> Non
     with pytest.raises(RuntimeConfigError) as refused:
         TaSettings.from_configmap({**data, "TA_SIGNALS_TOPIC": "torghut.ta.signals.v1"})
     assert refused.value.reason == "production_topic"
+
+
+def test_a_secret_reference_is_resolved_as_the_kubelet_would(upstream_dir: Path) -> None:
+    service = _load(upstream_dir, "knative-service-torghut-sim.yaml")
+    ref = {"secretKeyRef": {"name": "torghut-sim-runtime-db", "key": "DB_DSN"}}
+    service["spec"]["template"]["spec"]["containers"][0]["env"].append({"name": "DB_DSN", "valueFrom": ref})
+    secrets = {("torghut-sim-runtime-db", "DB_DSN"): "postgresql://u:pw@h/torghut_sim_x"}
+    env = container_env(service, lambda name, key: secrets.get((name, key)))
+    assert env["DB_DSN"] == "postgresql://u:pw@h/torghut_sim_x"
+    # A reference that does not resolve leaves the variable out (a pod would not start with it).
+    assert "DB_DSN" not in container_env(service, lambda _name, _key: None)
+    assert "DB_DSN" not in container_env(service)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from torghut_sim.runtime.knative import (
     simulation_env,
 )
 from torghut_sim.runtime.redaction import redact_dsn, redact_env_list
+from torghut_sim.runtime.run_secret import secret_values
 from torghut_sim.stores.postgres_provision import CursorSeed
 
 DSN = "postgresql://torghut:s3cret-pw@pg.example:5432/torghut_sim_sim_20260306_01"
@@ -154,3 +156,25 @@ def test_cursor_is_seeded_under_the_label_the_runtime_trades_with(upstream_dir: 
     assert cursor_seed(merged_env_list(unlabelled, simulation_env(_inputs()))).account_label == "paper"
     from_secret = [*unlabelled, {"name": "TRADING_ACCOUNT_LABEL", "valueFrom": {"secretKeyRef": {}}}]
     assert cursor_seed(merged_env_list(from_secret, simulation_env(_inputs()))).account_label == "paper"
+
+
+def test_with_a_run_secret_the_dsn_is_a_secret_reference_never_a_value(upstream_dir: Path) -> None:
+    baseline = _baseline_env(upstream_dir)
+    env = simulation_env(_inputs())
+    merged = merged_env_list(baseline, env, secret_name="torghut-sim-runtime-db")
+    dsn = [e for e in merged if e["name"] == "DB_DSN"]
+    assert dsn == [
+        {"name": "DB_DSN", "valueFrom": {"secretKeyRef": {"name": "torghut-sim-runtime-db", "key": "DB_DSN"}}}
+    ]
+    # Same slot as the literal rendering; every other entry unchanged.
+    plain = merged_env_list(baseline, env)
+    assert [e["name"] for e in merged] == [e["name"] for e in plain]
+    assert [e for e in merged if e["name"] != "DB_DSN"] == [e for e in plain if e["name"] != "DB_DSN"]
+    assert "s3cret-pw" not in json.dumps(merged)
+    assert secret_values(env) == {"DB_DSN": DSN}
+
+
+def test_the_paper_guard_still_judges_the_dsn_passed_by_reference() -> None:
+    env = {**simulation_env(_inputs()), "DB_DSN": ""}
+    with pytest.raises(UnsafeEnvError):
+        merged_env_list([], env, secret_name="torghut-sim-runtime-db")

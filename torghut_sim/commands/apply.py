@@ -28,6 +28,7 @@ from torghut_sim.runtime.inputs import (
 )
 from torghut_sim.runtime.knative import SimulationEnvInputs, simulation_env
 from torghut_sim.runtime.kube_client import Kube
+from torghut_sim.runtime.lock import renew_lock
 from torghut_sim.runtime.model import read_state
 from torghut_sim.runtime.state_machine import MAIN_PHASES, RunStateLog, controller_phases, run_phases
 from torghut_sim.runtime.ta import OFFSET_RESETS, ta_config_values
@@ -170,8 +171,15 @@ def handle(args: argparse.Namespace) -> int:
         # Only once the cluster is reachable: a bad kubeconfig leaves no empty run directory behind.
         paths.root.mkdir(parents=True, exist_ok=True)
         controller = RuntimeController(kube, paths, targets, identity, values, settings)
-        outcome = run_phases(
-            controller_phases(controller), RunStateLog(paths.run_state, args.run_id), args.through
-        )
+        try:
+            outcome = run_phases(
+                controller_phases(controller), RunStateLog(paths.run_state, args.run_id), args.through
+            )
+        finally:
+            controller.stop_heartbeat()
+        if outcome.status == "applied":
+            # Left applied on purpose: nobody renews the lock now, so it is leased for the max lock age
+            # before the stale-lock sensor counts its holder as gone and tears the run down.
+            renew_lock(kube, targets.namespace, identity, int(args.lock_max_age_hours * 3600))
     print_json({"run_id": args.run_id, "status": outcome.status, "run_dir": str(paths.root)})
     return 0

@@ -123,6 +123,7 @@ def capture_state(
         lock_namespace=targets.namespace,
         restore_mode_after_run=targets.restore_mode_after_run,
         objects=objects,
+        run_secret=targets.run_secret,
     )
 
 

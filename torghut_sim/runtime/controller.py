@@ -19,16 +19,24 @@ from torghut_sim.runtime import argocd, knative, ta
 from torghut_sim.runtime.capture import load_or_capture, record_applied_env
 from torghut_sim.runtime.diff import FieldDifference, differences
 from torghut_sim.runtime.fields import Captured
+from torghut_sim.runtime.heartbeat import LockHeartbeat
 from torghut_sim.runtime.inputs import RunIdentity, RuntimeTargets, SimulationValues
 from torghut_sim.runtime.kube_client import Kube
-from torghut_sim.runtime.lock import LockInfo, acquire_lock, release_lock
-from torghut_sim.runtime.model import ARGO_FREEZE_ORDER, RuntimeState, read_state
+from torghut_sim.runtime.lock import DEFAULT_LEASE_SECONDS, LockInfo, acquire_lock, release_lock
+from torghut_sim.runtime.model import ARGO_FREEZE_ORDER, RUNTIME_ROLES, RuntimeState, read_state
 from torghut_sim.runtime.readiness import Readiness, wait_until_ready
 from torghut_sim.runtime.redaction import redact_env_list, redact_mapping
-from torghut_sim.runtime.restore import raise_if_failed, restore_argocd, restore_runtime
-
-# Where state.json goes once everything it captured was restored and the lock released.
-RESTORED_STATE_NAME = "state.restored.json"
+from torghut_sim.runtime.restore import (
+    raise_if_failed,
+    record_unlock_failure,
+    remove_run_secret,
+    restore_argocd,
+    restore_runtime,
+    unverified_report,
+    update_marker,
+)
+from torghut_sim.runtime.restore_status import RESTORED_STATE_NAME
+from torghut_sim.runtime.run_secret import secret_values, write_run_secret
 
 
 class ConfigDriftError(TorghutSimError):
@@ -53,6 +61,10 @@ class ControlSettings:
     drift_settle_seconds: float = 0.0
     lock_max_age: timedelta | None = timedelta(hours=12)
     patch_attempts: int = 5
+    # The holder renews the lock's heartbeat this often while it lives; a sensor finishes the teardown of
+    # a holder silent for longer than the lease (see sensors/stale_lock.py).
+    heartbeat_seconds: float = 15.0
+    lease_seconds: int = DEFAULT_LEASE_SECONDS
 
 
 class RuntimeController:
@@ -78,6 +90,7 @@ class RuntimeController:
         self._sleep = sleep
         self._lock_owner_finished = lock_owner_finished
         self._state: RuntimeState | None = None
+        self._heartbeat: LockHeartbeat | None = None
 
     @classmethod
     def from_state(
@@ -114,7 +127,9 @@ class RuntimeController:
     def desired_env(self) -> list[dict[str, Any]]:
         """The whole env list the run writes on the runtime container."""
         return knative.desired_env_list(
-            self.state.require_role("knative_service"), self._require_values().torghut_env
+            self.state.require_role("knative_service"),
+            self._require_values().torghut_env,
+            self.state.run_secret,
         )
 
     def wanted_runtime(self) -> dict[str, tuple[Any, dict[str, Captured]]]:
@@ -140,8 +155,33 @@ class RuntimeController:
             max_age=self.settings.lock_max_age,
             owner_finished=self._lock_owner_finished,
             run_dir_hint=lambda holder: str(self.paths.root.parent / holder.run_token),
+            run_dir=str(self.paths.root.resolve()),
+            lease_seconds=self.settings.lease_seconds,
         )
-        return {"lock": "acquired", "owner": held.owner, "acquired_at": held.acquired_at.isoformat()}
+        self.start_heartbeat()
+        return {
+            "lock": "acquired",
+            "owner": held.owner,
+            "acquired_at": held.acquired_at.isoformat(),
+            "lease_seconds": self.settings.lease_seconds,
+        }
+
+    def start_heartbeat(self) -> None:
+        """Renew the lock's heartbeat in the background until the unlock (or `stop_heartbeat`)."""
+        if self._heartbeat is None:
+            self._heartbeat = LockHeartbeat(
+                self.kube,
+                self.targets.namespace,
+                self.identity,
+                self.settings.heartbeat_seconds,
+                self.settings.lease_seconds,
+            )
+        self._heartbeat.start()
+
+    def stop_heartbeat(self) -> None:
+        """Stop renewing (the process is about to leave the lock to its lease, or has released it)."""
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
 
     def prepare_argocd(self) -> dict[str, Any]:
         """Capture everything the run patches, then freeze Argo CD in the run mode and verify it."""
@@ -176,8 +216,21 @@ class RuntimeController:
             dict(values.ta_config),
             self.settings.patch_attempts,
         )
+        if state.run_secret is not None:
+            # First the Secret, then the env that refers to it: the runtime never starts without its DSN.
+            write_run_secret(
+                self.kube,
+                state.lock_namespace,
+                state.run_secret,
+                secret_values(values.torghut_env),
+                self.identity.run_id,
+            )
         env = knative.apply_env(
-            self.kube, state.require_role("knative_service"), values.torghut_env, self.settings.patch_attempts
+            self.kube,
+            state.require_role("knative_service"),
+            values.torghut_env,
+            self.settings.patch_attempts,
+            state.run_secret,
         )
         self._state = record_applied_env(self.paths.state, state, knative.env_fingerprint(env))
         nonce = ta.restart_flink(
@@ -239,7 +292,12 @@ class RuntimeController:
         """Restore the runtime objects from state.json; RestoreFailedError (and the marker) if any is left."""
         if not self.paths.state.exists():
             return {"restored": [], "note": "nothing was captured, so nothing was patched"}
-        report = restore_runtime(self.kube, self.state, self.settings.patch_attempts)
+        try:
+            report = restore_runtime(self.kube, self.state, self.settings.patch_attempts)
+        except Exception as exc:  # noqa: BLE001 - any failure must still leave the marker behind
+            # Whatever broke, the marker names every captured field and the command that restores it.
+            report = unverified_report(self.state, RUNTIME_ROLES, exc)
+        remove_run_secret(self.kube, self.state, report)
         raise_if_failed(self.paths, self.state, "teardown", report)
         return report.to_json()
 
@@ -251,13 +309,24 @@ class RuntimeController:
         if not any(o.role in ARGO_FREEZE_ORDER for o in state.objects):
             return {"restored": [], "note": "Argo CD not managed by this run"}
         chosen: argocd.Mode = mode or state.restore_mode_after_run
-        report = restore_argocd(self.kube, state, chosen, self.settings.patch_attempts)
+        try:
+            report = restore_argocd(self.kube, state, chosen, self.settings.patch_attempts)
+        except Exception as exc:  # noqa: BLE001 - any failure must still leave the marker behind
+            report = unverified_report(state, ARGO_FREEZE_ORDER, exc, chosen)
         raise_if_failed(self.paths, state, "argocd_restore", report)
         return {**report.to_json(), "mode": chosen}
 
     def release_lock(self) -> dict[str, Any]:
         """Release the runtime lock held by this run and retire its state.json (it has been restored)."""
-        released = release_lock(self.kube, self.targets.namespace, self.identity)
+        self.stop_heartbeat()
+        try:
+            released = release_lock(self.kube, self.targets.namespace, self.identity)
+        except Exception as exc:
+            if self.paths.state.exists():
+                record_unlock_failure(self.paths, self.state, self.targets.namespace, exc)
+            raise
+        if self.paths.state.exists():
+            update_marker(self.paths, self.state, "unlock", None)
         details: dict[str, Any] = {"lock": "released" if released else "not held"}
         if self.paths.state.exists() and not self.paths.restore_required.exists():
             # A later run with the same id must capture afresh, not reuse this run's (possibly old) baseline.

@@ -44,6 +44,8 @@ class RuntimeTargets:
     restore_mode_after_run: RestoreMode = "previous"
     # How long the frozen mode may take to show on every Argo object before the run gives up.
     argocd_verify_timeout_seconds: float = 600.0
+    # The Secret in `namespace` that hands the runtime its database DSN by reference.
+    run_secret: str = "torghut-sim-runtime-db"
 
     def __post_init__(self) -> None:
         if self.desired_mode_during_run not in ARGO_MODES:

@@ -19,6 +19,7 @@ from torghut_sim.runtime.kube_client import KNATIVE_REVISION, Kube, ObjectRef
 from torghut_sim.runtime.model import ObjectCapture
 from torghut_sim.runtime.patching import DEFAULT_ATTEMPTS, FieldChange, guarded_patch
 from torghut_sim.runtime.readiness import Readiness
+from torghut_sim.runtime.run_secret import SECRET_ENV_KEYS
 from torghut_sim.topics import simulation_topic
 
 CONTAINER = "/spec/template/spec/containers/0"
@@ -109,8 +110,14 @@ def check_paper_env(env: Mapping[str, str]) -> None:
         raise UnsafeEnvError(f"runtime env lacks run-scoped keys: {', '.join(missing)}")
 
 
-def merged_env_list(baseline: Sequence[Mapping[str, Any]], env: Mapping[str, str]) -> list[dict[str, Any]]:
-    """The container's whole env list for the run: baseline order kept, run keys replaced or appended."""
+def merged_env_list(
+    baseline: Sequence[Mapping[str, Any]], env: Mapping[str, str], secret_name: str | None = None
+) -> list[dict[str, Any]]:
+    """The container's whole env list for the run: baseline order kept, run keys replaced or appended.
+
+    With `secret_name`, the keys that carry secrets (the DSN) are `valueFrom.secretKeyRef`s to that Secret
+    instead of literal values, so the Service spec never holds the password.
+    """
     out: list[dict[str, Any]] = []
     placed: set[str] = set()
     for entry in baseline:
@@ -125,7 +132,14 @@ def merged_env_list(baseline: Sequence[Mapping[str, Any]], env: Mapping[str, str
     out.extend({"name": k, "value": v} for k, v in env.items() if k not in placed)
     effective = effective_env(out)
     check_paper_env({k: v for k, v in effective.items() if isinstance(v, str)})
-    return out
+    if secret_name is None:
+        return out
+    return [
+        {"name": e["name"], "valueFrom": {"secretKeyRef": {"name": secret_name, "key": e["name"]}}}
+        if e.get("name") in SECRET_ENV_KEYS and e.get("name") in env
+        else e
+        for e in out
+    ]
 
 
 def effective_env(env_list: Sequence[Mapping[str, Any]]) -> dict[str, str | None]:
@@ -147,9 +161,11 @@ def baseline_env(capture: ObjectCapture) -> list[dict[str, Any]]:
     return list(before.value) if before.present else []
 
 
-def desired_env_list(capture: ObjectCapture, env: Mapping[str, str]) -> list[dict[str, Any]]:
+def desired_env_list(
+    capture: ObjectCapture, env: Mapping[str, str], secret_name: str | None = None
+) -> list[dict[str, Any]]:
     """The env list a run writes, computed from the captured baseline."""
-    return merged_env_list(baseline_env(capture), env)
+    return merged_env_list(baseline_env(capture), env, secret_name)
 
 
 def env_fingerprint(env_list: Sequence[Mapping[str, Any]]) -> str:
@@ -158,10 +174,14 @@ def env_fingerprint(env_list: Sequence[Mapping[str, Any]]) -> str:
 
 
 def apply_env(
-    kube: Kube, capture: ObjectCapture, env: Mapping[str, str], attempts: int = DEFAULT_ATTEMPTS
+    kube: Kube,
+    capture: ObjectCapture,
+    env: Mapping[str, str],
+    attempts: int = DEFAULT_ATTEMPTS,
+    secret_name: str | None = None,
 ) -> list[dict[str, Any]]:
     """Replace the first container's env with the run env, only from the captured list; returns it."""
-    desired = desired_env_list(capture, env)
+    desired = desired_env_list(capture, env, secret_name)
     guards = [FieldChange(p, g) for p, g in capture.guards.items()]
     change = FieldChange(ENV_POINTER, Captured.of(desired), accepted=(capture.fields[ENV_POINTER],))
     guarded_patch(kube, capture.ref, [*guards, change], attempts)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import urllib3
 import yaml
 from kubernetes import client as kube_client_module
 from kubernetes import config as kube_config
@@ -42,6 +43,12 @@ class AlreadyExistsError(KubeApiError):
     """A create found the object already there (409)."""
 
     reason = "already_exists"
+
+
+class KubeUnreachableError(KubeApiError):
+    """The API server could not be reached (refused, reset, timed out)."""
+
+    reason = "kube_unreachable"
 
 
 class ObjectNotFoundError(KubeApiError):
@@ -82,6 +89,7 @@ class Resource:
 
 
 CONFIGMAP = Resource("", "v1", "configmaps", "ConfigMap")
+SECRET = Resource("", "v1", "secrets", "Secret")
 APPLICATION = Resource("argoproj.io", "v1alpha1", "applications", "Application")
 APPLICATIONSET = Resource("argoproj.io", "v1alpha1", "applicationsets", "ApplicationSet")
 KNATIVE_SERVICE = Resource("serving.knative.dev", "v1", "services", "Service")
@@ -182,6 +190,10 @@ class Kube:
             )
         except kube_client_module.ApiException as exc:
             raise _error(exc, what) from exc
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            # Transport failures carry no status; they must still be a reason code, not a traceback.
+            why = f"{what}: the API server is unreachable ({type(exc).__name__})"
+            raise KubeUnreachableError(why) from exc
         return result if isinstance(result, dict) else {}
 
     def get(self, ref: ObjectRef) -> dict[str, Any] | None:

@@ -2,10 +2,15 @@
 
 Acquired by an atomic create (the server answers 409 when it is held), reused by the same run, released
 only by its owner. A lock that looks abandoned is reported with the command that clears it, never taken over.
+While its run's process lives, the holder renews `heartbeat_at` (a conditional patch, owner only); the
+lock also names the holder's host, pid and run directory, so a sensor can tell a dead holder from a live one
+and finish its teardown from that run directory.
 """
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +22,8 @@ from torghut_sim.runtime.kube_client import CONFIGMAP, AlreadyExistsError, Kube,
 
 LOCK_NAME = "torghut-historical-simulation-lock"
 LOCK_LABELS = {"app.kubernetes.io/managed-by": "torghut-sim", "torghut-sim/role": "runtime-lock"}
+# How long a holder counts as alive without renewing its heartbeat, unless it declares otherwise.
+DEFAULT_LEASE_SECONDS = 180
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,13 @@ class LockInfo:
     owner: str
     acquired_at: datetime
     resource_version: str
+    # Renewed by the holder's process while it lives (None: a lock written before heartbeats existed).
+    heartbeat_at: datetime | None = None
+    # How long the holder may go without renewing and still count as alive.
+    lease_seconds: int = DEFAULT_LEASE_SECONDS
+    host: str = ""
+    pid: int | None = None
+    run_dir: str = ""
 
     def describe(self) -> str:
         """One line naming the holder."""
@@ -67,15 +81,25 @@ def lock_ref(namespace: str) -> ObjectRef:
     return ObjectRef(CONFIGMAP, namespace, LOCK_NAME)
 
 
+def _time(text: Any) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _int(text: Any, default: int | None) -> int | None:
+    try:
+        return int(str(text))
+    except ValueError:
+        return default
+
+
 def parse_lock(obj: dict[str, Any]) -> LockInfo:
     """The holder described by a lock ConfigMap (unparseable times read as the epoch: i.e. old)."""
     data = obj.get("data") or {}
-    try:
-        acquired = datetime.fromisoformat(str(data.get("acquired_at", "")).replace("Z", "+00:00"))
-    except ValueError:
-        acquired = datetime.fromtimestamp(0, UTC)
-    if acquired.tzinfo is None:
-        acquired = acquired.replace(tzinfo=UTC)
+    acquired = _time(data.get("acquired_at", "")) or datetime.fromtimestamp(0, UTC)
     return LockInfo(
         run_id=str(data.get("run_id", "")),
         run_token=str(data.get("run_token", "")),
@@ -83,6 +107,11 @@ def parse_lock(obj: dict[str, Any]) -> LockInfo:
         owner=str(data.get("owner", "")),
         acquired_at=acquired,
         resource_version=str(obj["metadata"]["resourceVersion"]),
+        heartbeat_at=_time(data["heartbeat_at"]) if "heartbeat_at" in data else None,
+        lease_seconds=_int(data.get("lease_seconds"), DEFAULT_LEASE_SECONDS) or DEFAULT_LEASE_SECONDS,
+        host=str(data.get("host", "")),
+        pid=_int(data.get("pid"), None),
+        run_dir=str(data.get("run_dir", "")),
     )
 
 
@@ -109,14 +138,22 @@ def acquire_lock(
     owner_finished: Callable[[LockInfo], bool] | None = None,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     run_dir_hint: Callable[[LockInfo], str | None] = lambda _holder: None,
+    run_dir: str = "",
+    lease_seconds: int = DEFAULT_LEASE_SECONDS,
 ) -> LockInfo:
     """Take the lock for this run, or reuse it when this run holds it; refuse with the holder named."""
+    taken = _iso(now())
     data = {
         "run_id": identity.run_id,
         "run_token": identity.run_token,
         "dataset_id": identity.dataset_id,
         "owner": identity.owner,
-        "acquired_at": _iso(now()),
+        "acquired_at": taken,
+        "heartbeat_at": taken,
+        "lease_seconds": str(int(lease_seconds)),
+        "host": socket.gethostname(),
+        "pid": str(os.getpid()),
+        "run_dir": run_dir,
     }
     body = {"metadata": {"labels": LOCK_LABELS}, "data": data}
     holder: LockInfo | None = None
@@ -159,3 +196,32 @@ def release_lock(kube: Kube, namespace: str, identity: RunIdentity) -> bool:
             f"{identity.run_id} (owner {identity.owner})"
         )
     return kube.delete(lock_ref(namespace), resource_version=holder.resource_version)
+
+
+class LockLostError(TorghutSimError):
+    """The lock a run renews is gone or held by another run."""
+
+    reason = "lock_lost"
+
+
+def renew_lock(
+    kube: Kube,
+    namespace: str,
+    identity: RunIdentity,
+    lease_seconds: int | None = None,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> LockInfo:
+    """Renew this run's heartbeat (and this process as its host/pid) at the version read; owner only."""
+    holder = read_lock(kube, namespace)
+    if holder is None or holder.run_id != identity.run_id or holder.owner != identity.owner:
+        held = "nobody" if holder is None else holder.describe()
+        raise LockLostError(f"the runtime lock of run {identity.run_id} in {namespace} is held by {held}")
+    data = {
+        "heartbeat_at": _iso(now()),
+        "lease_seconds": str(int(lease_seconds if lease_seconds is not None else holder.lease_seconds)),
+        "host": socket.gethostname(),
+        "pid": str(os.getpid()),
+    }
+    # The resourceVersion makes the patch conditional: a release between read and patch is a 409.
+    body = {"metadata": {"resourceVersion": holder.resource_version}, "data": data}
+    return parse_lock(kube.merge_patch(lock_ref(namespace), body))

@@ -84,6 +84,9 @@ class RuntimeState(BaseModel):
     objects: list[ObjectCapture]
     # Fingerprint of the runtime env the run applied (never the values: they include the simulation DSN).
     applied_env_sha256: str | None = None
+    # The Secret the run writes the DSN into (in lock_namespace) and deletes at teardown; None: a state
+    # captured before the DSN went by reference.
+    run_secret: str | None = None
 
     def by_role(self, role: Role) -> ObjectCapture | None:
         """The captured object of a role, if captured."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,8 +22,10 @@ from torghut_sim.runtime.capture import unchanged_since_capture
 from torghut_sim.runtime.diff import FieldDifference, differences
 from torghut_sim.runtime.fields import Captured
 from torghut_sim.runtime.kube_client import Kube
-from torghut_sim.runtime.model import ARGO_FREEZE_ORDER, RUNTIME_ROLES, ObjectCapture, RuntimeState
+from torghut_sim.runtime.lock import LOCK_NAME
+from torghut_sim.runtime.model import ARGO_FREEZE_ORDER, RUNTIME_ROLES, ObjectCapture, Role, RuntimeState
 from torghut_sim.runtime.patching import DEFAULT_ATTEMPTS, FieldChange, guarded_patch
+from torghut_sim.runtime.run_secret import delete_run_secret
 from torghut_sim.runtime.ta import JOB_STATE
 
 MARKER_SCHEMA = "torghut-sim.restore-required.v1"
@@ -43,11 +46,19 @@ class RestoreReport:
     errors: list[str] = field(default_factory=list)
     # Objects whose spec differs from the capture only outside the fields the run patched.
     foreign_changes: list[str] = field(default_factory=list)
+    # Fields that could not be read back (e.g. the API server was down): what each should hold.
+    unverified: list[FieldDifference] = field(default_factory=list)
+    # Commands for what is left that is not a field (e.g. the run Secret to delete).
+    extra_commands: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        """True when nothing captured is left different."""
-        return not self.differences and not self.errors
+        """True when nothing captured is left different (or unknown)."""
+        return not self.differences and not self.errors and not self.unverified
+
+    def commands(self) -> list[str]:
+        """The kubectl commands that set every different or unverified field to what it should hold."""
+        return [fix_command(d) for d in [*self.differences, *self.unverified]] + self.extra_commands
 
     def to_json(self) -> dict[str, Any]:
         """JSON for run-state details and the marker (no field values)."""
@@ -56,6 +67,7 @@ class RestoreReport:
             "differences": [d.to_json() for d in self.differences],
             "errors": self.errors,
             "foreign_changes": self.foreign_changes,
+            "unverified": [d.to_json() for d in self.unverified],
         }
 
 
@@ -74,11 +86,26 @@ def _restore_object(kube: Kube, capture: ObjectCapture, attempts: int) -> bool:
     return True
 
 
-def _verify(kube: Kube, capture: ObjectCapture, wanted: dict[str, Captured], report: RestoreReport) -> None:
-    live = kube.get(capture.ref)
+def _unverified(capture: ObjectCapture, wanted: dict[str, Captured]) -> list[FieldDifference]:
+    return [FieldDifference(capture.ref, p, expected, Captured.absent()) for p, expected in wanted.items()]
+
+
+def _verify(
+    kube: Kube,
+    capture: ObjectCapture,
+    wanted: dict[str, Captured],
+    report: RestoreReport,
+    foreign: bool = True,
+) -> None:
+    try:
+        live = kube.get(capture.ref)
+    except TorghutSimError as exc:
+        report.errors.append(f"{capture.ref.describe()}: cannot verify: {exc}")
+        report.unverified.extend(_unverified(capture, wanted))
+        return
     found = differences(capture.ref, live, wanted)
     report.differences.extend(found)
-    if live is not None and not found and not unchanged_since_capture(capture, live):
+    if foreign and live is not None and not found and not unchanged_since_capture(capture, live):
         report.foreign_changes.append(capture.ref.describe())
 
 
@@ -111,12 +138,8 @@ def restore_argocd(
         capture = state.by_role(role)
         if capture is None or not capture.exists:
             continue
-        if mode == "previous":
-            _verify(kube, capture, dict(capture.fields), report)
-        else:
-            report.differences.extend(
-                differences(capture.ref, kube.get(capture.ref), argocd.mode_targets(capture, mode))
-            )
+        wanted = dict(capture.fields) if mode == "previous" else argocd.mode_targets(capture, mode)
+        _verify(kube, capture, wanted, report, foreign=mode == "previous")
     if report.ok:
         report.restored.append(f"argocd:{mode}")
     return report
@@ -134,7 +157,13 @@ def fix_command(diff: FieldDifference) -> str:
     return f"kubectl --namespace {namespace} patch {target} --type=json -p {shlex.quote(patch)}"
 
 
-def update_marker(paths: RunPaths, state: RuntimeState, phase: str, report: RestoreReport | None) -> None:
+def update_marker(
+    paths: RunPaths,
+    state: RuntimeState,
+    phase: str,
+    report: RestoreReport | None,
+    extra_commands: Sequence[str] = (),
+) -> None:
     """Record (report not ok) or clear (report ok or None) one phase's section of restore-required.json."""
     marker: Path = paths.restore_required
     doc: dict[str, Any] = {}
@@ -147,10 +176,7 @@ def update_marker(paths: RunPaths, state: RuntimeState, phase: str, report: Rest
     if report is None or report.ok:
         phases.pop(phase, None)
     else:
-        phases[phase] = {
-            **report.to_json(),
-            "commands": [fix_command(d) for d in report.differences],
-        }
+        phases[phase] = {**report.to_json(), "commands": [*report.commands(), *extra_commands]}
     if not phases:
         marker.unlink(missing_ok=True)
         return
@@ -177,4 +203,46 @@ def raise_if_failed(paths: RunPaths, state: RuntimeState, phase: str, report: Re
         parts = [f"{d.ref.describe()} {d.pointer}" for d in report.differences] + report.errors
         raise RestoreFailedError(
             f"{phase} left {len(parts)} difference(s): {'; '.join(parts)[:800]}; see {paths.restore_required}"
+        )
+
+
+def unverified_report(
+    state: RuntimeState, roles: Sequence[Role], exc: BaseException, mode: argocd.Mode = "previous"
+) -> RestoreReport:
+    """A restore that failed outright: every captured field of `roles` unverified, with the error."""
+    report = RestoreReport(errors=[_describe_error(exc)])
+    for role in roles:
+        capture = state.by_role(role)
+        if capture is None or not capture.exists:
+            continue
+        by_mode = role in ARGO_FREEZE_ORDER and mode != "previous"
+        wanted = argocd.mode_targets(capture, mode) if by_mode else dict(capture.fields)
+        report.unverified.extend(_unverified(capture, wanted))
+    return report
+
+
+def record_unlock_failure(paths: RunPaths, state: RuntimeState, namespace: str, exc: BaseException) -> None:
+    """The marker section of an unlock that failed: the lock is still held, and how to release it."""
+    report = RestoreReport(errors=[_describe_error(exc)])
+    delete = f"kubectl --namespace {shlex.quote(namespace)} delete configmap {LOCK_NAME}"
+    update_marker(paths, state, "unlock", report, extra_commands=[delete])
+
+
+def _describe_error(exc: BaseException) -> str:
+    if isinstance(exc, TorghutSimError):
+        return f"[{exc.reason}] {exc.message}"
+    return f"[unexpected_error] {type(exc).__name__}: {str(exc)[:300]}"
+
+
+def remove_run_secret(kube: Kube, state: RuntimeState, report: RestoreReport) -> None:
+    """Delete the run's DSN Secret (whatever else the teardown managed); a failure joins the report."""
+    if state.run_secret is None:
+        return
+    try:
+        if delete_run_secret(kube, state.lock_namespace, state.run_secret):
+            report.restored.append(f"Secret/{state.run_secret} (namespace {state.lock_namespace}) deleted")
+    except TorghutSimError as exc:
+        report.errors.append(f"Secret/{state.run_secret}: not deleted: {exc.message}")
+        report.extra_commands.append(
+            f"kubectl --namespace {shlex.quote(state.lock_namespace)} delete secret {state.run_secret}"
         )

@@ -2,8 +2,9 @@
 
 Phases are injected callables, so provisioning, replay, monitoring and export come from their own modules.
 Once the lock phase has started, teardown, Argo CD restore and unlock always run — on success, failure or
-interrupt. The lock is released only when both restores succeeded: a runtime left patched stays locked, so
-no other run can capture it as its baseline.
+interrupt — with SIGINT/SIGTERM deferred until they are done, so a second Ctrl-C cannot cut a restore.
+The lock is released only when both restores succeeded: a runtime left patched stays locked, so no other
+run can capture it as its baseline.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from torghut_sim.errors import TorghutSimError
+from torghut_sim.runtime.signals import Terminated, interrupt_once, restore_shield
+
+__all__ = ["Terminated"]
 
 PHASES: tuple[str, ...] = (
     "preflight",
@@ -34,6 +38,10 @@ PHASES: tuple[str, ...] = (
 MAIN_PHASES: tuple[str, ...] = PHASES[:9]
 CLEANUP_PHASES: tuple[str, ...] = PHASES[9:]
 RUN_STATE_SCHEMA = "torghut-sim.run-state.v1"
+# Where an attempt that never took the lock is recorded, beside (never inside) the run's run-state.json.
+REFUSED_ATTEMPTS_NAME = "refused-attempts.jsonl"
+# Lock refusals: the lock belongs to another run, so this attempt has nothing to clean up.
+REFUSED_LOCK_REASONS: frozenset[str] = frozenset({"lock_held", "lock_stale"})
 
 PhaseFn = Callable[[], Mapping[str, Any] | None]
 
@@ -46,10 +54,6 @@ class PhaseFailedError(TorghutSimError):
     """A phase failed; carries the phase name and the original reason."""
 
     reason = "phase_failed"
-
-
-class Terminated(KeyboardInterrupt):
-    """The process was asked to stop (SIGTERM); raised in the main thread so `finally` cleanup runs."""
 
 
 @dataclass(frozen=True)
@@ -95,13 +99,53 @@ class RunStateLog:
     def __init__(self, path: Path, run_id: str) -> None:
         self.path = path
         self.run_id = run_id
+        # Transitions kept in memory (not yet this run directory's record) while an attempt has no lock.
+        self._held: list[dict[str, Any]] | None = None
+        self._held_status: str | None = None
 
-    def load(self) -> dict[str, Any]:
-        """The document so far (an empty one when the file does not exist)."""
+    @property
+    def holding(self) -> bool:
+        """Whether transitions are being held back from the file."""
+        return self._held is not None
+
+    def _file(self) -> dict[str, Any]:
         if self.path.exists():
             doc: dict[str, Any] = json.loads(self.path.read_text())
             return doc
         return {"schema_version": RUN_STATE_SCHEMA, "run_id": self.run_id, "status": "new", "transitions": []}
+
+    def load(self) -> dict[str, Any]:
+        """The document so far (an empty one when the file does not exist), held transitions included."""
+        doc = self._file()
+        if self._held:
+            doc["transitions"] = [*doc["transitions"], *self._held]
+            doc["status"] = self._held_status or doc["status"]
+        return doc
+
+    def hold(self) -> None:
+        """Keep transitions in memory until `commit` (the attempt took the lock) or `divert` (it did not)."""
+        if self._held is None:
+            self._held, self._held_status = [], None
+
+    def commit(self) -> None:
+        """Write the held transitions into run-state.json: the attempt now owns this run directory."""
+        held, status = self._held or [], self._held_status
+        self._held, self._held_status = None, None
+        if held:
+            doc = self._file()
+            doc["transitions"].extend(held)
+            if status is not None:
+                doc["status"] = status
+            self._write(doc)
+
+    def divert(self, path: Path, details: Mapping[str, Any]) -> None:
+        """Record an attempt that never took the lock as one line of `path`, leaving run-state.json alone."""
+        held = self._held or []
+        self._held, self._held_status = None, None
+        line = {"run_id": self.run_id, "at": _now(), **dict(details), "transitions": held}
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(line, sort_keys=True, default=str) + "\n")
 
     def transitions(self) -> list[dict[str, Any]]:
         """Every transition recorded so far."""
@@ -112,12 +156,18 @@ class RunStateLog:
         self, phase: str, status: str, details: Mapping[str, Any] | None = None, run_status: str | None = None
     ) -> None:
         """Record one transition (and optionally the run's overall status)."""
-        doc = self.load()
-        doc["transitions"].append(
-            {"phase": phase, "status": status, "at": _now(), "details": dict(details or {})}
-        )
+        item = {"phase": phase, "status": status, "at": _now(), "details": dict(details or {})}
+        if self._held is not None:
+            self._held.append(item)
+            self._held_status = run_status or self._held_status
+            return
+        doc = self._file()
+        doc["transitions"].append(item)
         if run_status is not None:
             doc["status"] = run_status
+        self._write(doc)
+
+    def _write(self, doc: dict[str, Any]) -> None:
         doc["updated_at"] = _now()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         partial = self.path.with_suffix(".json.partial")
@@ -162,18 +212,30 @@ def run_phases(phases: Phases, log: RunStateLog, through: str | None = None) -> 
     """
     if through is not None and through not in MAIN_PHASES:
         raise ValueError(f"through must be one of {MAIN_PHASES}")
+    # A second Ctrl-C while the first one unwinds towards the cleanup is noted, never raised.
+    with interrupt_once():
+        return _run_phases(phases, log, through)
+
+
+def _run_phases(phases: Phases, log: RunStateLog, through: str | None) -> RunOutcome:
     resumed = bool(log.transitions())
+    stop = MAIN_PHASES.index(through) + 1 if through else len(MAIN_PHASES)
+    if log.path.exists() and "lock" in MAIN_PHASES[:stop]:
+        # The run directory holds an earlier (or a crashed) run's record: this attempt writes there only
+        # once it has the lock; refused, its record goes to refused-attempts.jsonl instead.
+        log.hold()
     log.append("run", "started", {"resumed": resumed, "through": through}, run_status="running")
     lock_started = False
     failed_phase: str | None = None
     primary: BaseException | None = None
-    stop = MAIN_PHASES.index(through) + 1 if through else len(MAIN_PHASES)
     try:
         for name in MAIN_PHASES[:stop]:
             if name == "lock":
                 lock_started = True
             failed_phase = name
             _run_phase(log, name, phases.get(name))
+            if name == "lock":
+                log.commit()
         failed_phase = None
     except BaseException as exc:
         primary = exc
@@ -181,12 +243,22 @@ def run_phases(phases: Phases, log: RunStateLog, through: str | None = None) -> 
     finally:
         cleanup_failed: list[str] = []
         left_applied = primary is None and through is not None
-        if lock_started and not left_applied:
-            cleanup_failed = run_cleanup(phases, log)
-        status = _final_status(primary, cleanup_failed, left_applied)
-        log.append(
-            "run", status, {"failed_phase": failed_phase, "cleanup_failed": cleanup_failed}, run_status=status
-        )
+        # A lock refused to this attempt was never its own: nothing to restore, nothing to release.
+        refused = failed_phase == "lock" and getattr(primary, "reason", None) in REFUSED_LOCK_REASONS
+        with restore_shield() as deferred:
+            if lock_started and not left_applied and not refused:
+                cleanup_failed = run_cleanup(phases, log)
+            status = _final_status(primary, cleanup_failed, left_applied)
+            details: dict[str, Any] = {"failed_phase": failed_phase, "cleanup_failed": cleanup_failed}
+            if deferred.received:
+                details["deferred_signals"] = deferred.names
+            log.append("run", status, details, run_status=status)
+            if log.holding:
+                error = _error_details(primary) if primary is not None else {}
+                log.divert(log.path.with_name(REFUSED_ATTEMPTS_NAME), {"status": status, **error})
+            if isinstance(primary, KeyboardInterrupt):
+                # Already stopping for an interrupt: a later Ctrl-C asks for nothing more.
+                deferred.discard()
         if primary is None and cleanup_failed:
             raise PhaseFailedError(
                 f"cleanup phase(s) {', '.join(cleanup_failed)} failed; see run-state.json",
@@ -206,16 +278,22 @@ def _final_status(primary: BaseException | None, cleanup_failed: list[str], left
 
 
 def run_cleanup(phases: Phases, log: RunStateLog) -> list[str]:
-    """Teardown, Argo CD restore, then unlock (skipped when a restore failed); returns the failed phases."""
+    """Teardown, Argo CD restore, then unlock (skipped when a restore failed); returns the failed phases.
+
+    SIGINT and SIGTERM wait until all three are done (`restore_shield`); each one that arrives is noted.
+    """
     failed: list[str] = []
-    for name in CLEANUP_PHASES:
-        if name == "unlock" and failed:
-            log.append(name, "skipped", {"reason": "restore_required", "after": failed})
-            continue
-        try:
-            _run_phase(log, name, phases.get(name))
-        except Exception:  # noqa: BLE001 - recorded in run-state.json; the other cleanup phases must still run
-            failed.append(name)
+    with restore_shield() as deferred:
+        for name in CLEANUP_PHASES:
+            if name == "unlock" and failed:
+                log.append(name, "skipped", {"reason": "restore_required", "after": failed})
+                continue
+            try:
+                _run_phase(log, name, phases.get(name))
+            except Exception:  # noqa: BLE001 - recorded in run-state.json; the other cleanup phases must run
+                failed.append(name)
+        if deferred.received:
+            log.append("run", "signals_deferred", {"signals": deferred.names, "during": list(CLEANUP_PHASES)})
     return failed
 
 

@@ -18,6 +18,7 @@ from torghut_sim.runtime.kube_client import Kube
 from torghut_sim.runtime.lock import read_lock
 from torghut_sim.runtime.model import ARGO_FREEZE_ORDER, RUNTIME_ROLES, RuntimeState, read_state
 from torghut_sim.runtime.redaction import redact_env_value
+from torghut_sim.runtime.restore_status import restore_required, restore_state
 
 
 def _env_view(entry: Mapping[str, Any]) -> str:
@@ -85,7 +86,11 @@ def status_report(kube: Kube, namespace: str, paths: RunPaths | None = None) -> 
         return report
     if paths.run_state.exists():
         report["run_status"] = json.loads(paths.run_state.read_text()).get("status")
-    report["restore_required"] = paths.restore_required.exists()
+    # The same answer as run-state.json and the Dagster check `runtime_restored` give.
+    report["restore_required"] = restore_required(paths)
+    report["restore_state"] = restore_state(paths).reason
+    if paths.restore_required.exists():
+        report["restore_marker"] = str(paths.restore_required)
     if not paths.state.exists():
         report["captured"] = False
         return report

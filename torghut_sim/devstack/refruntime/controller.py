@@ -12,6 +12,7 @@ A heartbeat file records every cycle, for `devstack status`.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -142,6 +143,17 @@ class Controller:
             raise
         return dict(cm.data or {})
 
+    def _secret_value(self, name: str, key: str) -> str | None:
+        """One key of a Secret in this namespace, decoded (what the kubelet puts into the pod's env)."""
+        try:
+            secret = self.core.read_namespaced_secret(name, self.namespace)
+        except self.api_exception as exc:
+            if exc.status == 404:
+                return None
+            raise
+        encoded = (secret.data or {}).get(key)
+        return base64.b64decode(encoded).decode("utf-8") if encoded is not None else None
+
     def _write_status(self, kind: tuple[str, str, str], name: str, status: dict[str, Any]) -> None:
         self.custom.patch_namespaced_custom_object_status(
             *kind[:2], self.namespace, kind[2], name, {"status": status}
@@ -255,7 +267,7 @@ class Controller:
         service = self._get_custom(KNATIVE, self.names.service)
         flink = self._get_custom(FLINK, self.names.flink)
         cm = self._configmap()
-        env = container_env(service) if service is not None else {}
+        env = container_env(service, self._secret_value) if service is not None else {}
         verdict, settings = self._torghut_verdict(env)
         running = self._reconcile_torghut(settings, env)
         if running is not None:

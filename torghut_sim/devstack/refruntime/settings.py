@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -61,15 +61,37 @@ class LocalEndpoints:
         )
 
 
-def container_env(service: Mapping[str, Any]) -> dict[str, str]:
-    """The literal env of the first container of a Knative Service (`valueFrom` entries are left out)."""
+# Reads one key of a Secret in the service's namespace: (secret name, key) → value, None when absent.
+SecretLookup = Callable[[str, str], str | None]
+
+
+def container_env(service: Mapping[str, Any], secrets: SecretLookup | None = None) -> dict[str, str]:
+    """The env of the first container of a Knative Service, as a pod would see it.
+
+    Literal values, and `valueFrom.secretKeyRef` resolved through `secrets` (the kubelet's job); other
+    `valueFrom` entries and a reference that does not resolve are left out, as a pod would not start.
+    """
     containers = (((service.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers")
     if not containers:
         return {}
     env: dict[str, str] = {}
     for item in containers[0].get("env") or []:
-        if isinstance(item, Mapping) and "name" in item and item.get("value") is not None:
-            env[str(item["name"])] = str(item["value"])
+        if not isinstance(item, Mapping) or "name" not in item:
+            continue
+        name = str(item["name"])
+        if item.get("value") is not None:
+            env[name] = str(item["value"])
+            continue
+        source = item.get("valueFrom")
+        ref = source.get("secretKeyRef") if isinstance(source, Mapping) else None
+        value = None
+        if secrets is not None and isinstance(ref, Mapping) and ref.get("name") and ref.get("key"):
+            value = secrets(str(ref["name"]), str(ref["key"]))
+        if value is not None:
+            env[name] = value
+        else:
+            # The later entry wins in a pod: an unresolved one hides any earlier literal value.
+            env.pop(name, None)
     return env
 
 
