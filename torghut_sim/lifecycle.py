@@ -21,7 +21,13 @@ from torghut_sim.dump.marker import DumpMarker
 from torghut_sim.kafka.progress import ProgressCallback
 from torghut_sim.layout import RunPaths
 from torghut_sim.manifest import DatasetManifest
-from torghut_sim.monitor import RuntimeProgress, wait_for_window
+from torghut_sim.monitor import (
+    TA_OUTPUT_ROLES,
+    MonitorResult,
+    MonitorTargets,
+    RuntimeProgress,
+    wait_for_window,
+)
 from torghut_sim.naming import RunNames
 from torghut_sim.plan import runtime_env
 from torghut_sim.replay.pacing import PaceSettings
@@ -78,6 +84,7 @@ class SimulationOutcome:
     run: RunOutcome
     replay: ReplayResult | None = None
     monitor: RuntimeProgress | None = None
+    monitor_result: MonitorResult | None = None
     export: ExportManifest | None = None
     deltas: list[dict[str, Any]] = field(default_factory=list)
     contamination_status: str = "not_checked"
@@ -92,6 +99,7 @@ class SimulationOutcome:
             "cursor_at": (
                 self.monitor.cursor_at.isoformat() if self.monitor and self.monitor.cursor_at else None
             ),
+            "inputs_complete": self.monitor_result.complete if self.monitor_result else None,
             "exported_rows": {f.table: f.rows for f in self.export.files} if self.export else None,
             "contamination": self.contamination_status,
         }
@@ -260,18 +268,31 @@ class _Day:
         return {"records": result.marker.records, "produced": result.produced, "skipped": result.skipped}
 
     def monitor(self) -> dict[str, Any]:
-        """Wait until the runtime has processed the window, stopping on configuration drift."""
-        manifest = self.request.manifest
+        """Wait until every stage consumed the window (stopping on drift); record what each reached."""
+        manifest, names = self.request.manifest, self.request.names
 
         def check_drift(progress: RuntimeProgress) -> None:
             log.info("runtime progress: %s", progress.as_dict())
             self.controller.raise_on_drift()
 
-        progress = wait_for_window(
-            self.conns.postgres_simulation_dsn.reveal(), manifest.window.end, manifest.monitor, check_drift
+        targets = MonitorTargets(
+            simulation_dsn=self.conns.postgres_simulation_dsn.reveal(),
+            kafka_config=self.conns.runtime_kafka.client_config(),
+            clickhouse=self.conns.clickhouse,
+            clickhouse_database=self.conns.clickhouse_database,
+            ta_group=names.ta_group_id,
+            replayed_topics={r.role: names.topic(r.role) for r in DUMPED_ROLES},
+            ta_output_topics={role: names.topic(role) for role in TA_OUTPUT_ROLES},
+            order_feed_group=names.order_feed_group_id,
+            order_feed_topic=names.topic("order_updates"),
         )
-        self.outcome_parts["monitor"] = progress
-        return progress.as_dict()
+        result = wait_for_window(targets, manifest.window.end, manifest.monitor, check_drift)
+        result.write(self.paths.monitor)
+        if not result.complete:
+            log.warning("monitor ended with the run's inputs cut short: %s", ", ".join(result.problems))
+        self.outcome_parts["monitor"] = result.progress
+        self.outcome_parts["monitor_result"] = result
+        return result.as_dict()
 
     def export(self) -> dict[str, Any]:
         """Parquet evidence of the run's rows and the row-count deltas of every simulation table."""
@@ -343,6 +364,7 @@ def run_simulation_day(request: SimulationRequest) -> SimulationOutcome:
         run=run,
         replay=parts.get("replay"),
         monitor=parts.get("monitor"),
+        monitor_result=parts.get("monitor_result"),
         export=parts.get("export"),
         deltas=parts.get("deltas", []),
         contamination_status=status,

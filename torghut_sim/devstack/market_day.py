@@ -32,6 +32,7 @@ from confluent_kafka.cimpl import NewTopic
 from torghut_sim.calendar import is_trading_day, session_window
 from torghut_sim.devstack.errors import DevstackError
 from torghut_sim.devstack.market_walk import ROLES, DaySpec, generate
+from torghut_sim.kafka.watermarks import LEADERLESS_CODES
 from torghut_sim.topics import ROLES_BY_NAME
 
 SOURCE_PARTITIONS = 3
@@ -135,13 +136,25 @@ def partitions_reaching(
 ) -> list[str]:
     """`topic[partition]` of every partition holding a record timestamped at or after `from_ms`."""
     consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "torghut-devstack-seed"})
+    deadline = time.monotonic() + timeout
     try:
-        metadata = consumer.list_topics(timeout=timeout).topics
-        wanted = [TopicPartition(t, p, from_ms) for t in topics for p in sorted(metadata[t].partitions)]
-        # The time index answers "the end" for a partition with no record at or after the time.
-        found = consumer.offsets_for_times(wanted, timeout)
-    except KafkaException as exc:
-        raise DevstackError("seed_kafka_unreachable", f"reading the topics' time index: {exc}") from exc
+        while True:
+            try:
+                metadata = consumer.list_topics(timeout=timeout).topics
+                wanted = [
+                    TopicPartition(t, p, from_ms) for t in topics for p in sorted(metadata[t].partitions)
+                ]
+                # The time index answers "the end" for a partition with no record at or after the time.
+                found = consumer.offsets_for_times(wanted, timeout)
+                break
+            except KafkaException as exc:
+                # Right after a topic is created its leader may not answer offset requests for a moment.
+                leaderless = exc.args[0].code() in LEADERLESS_CODES
+                if not leaderless or time.monotonic() > deadline:
+                    raise DevstackError(
+                        "seed_kafka_unreachable", f"reading the topics' time index: {exc}"
+                    ) from exc
+                time.sleep(0.2)
     finally:
         consumer.close()
     return [f"{tp.topic}[{tp.partition}]" for tp in found if tp.offset != OFFSET_END and tp.offset >= 0]
