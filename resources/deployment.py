@@ -42,6 +42,7 @@ class DeploymentSettings:
     clickhouse_http_url: str | None = None
     postgres_admin_dsn: str | None = None
     postgres_simulation_dsn_template: str | None = None
+    production_postgres_database: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DeploymentSettings:
@@ -63,6 +64,7 @@ class DeploymentSettings:
             clickhouse_http_url=env.get("TORGHUT_SIM_CLICKHOUSE_HTTP_URL"),
             postgres_admin_dsn=env.get("TORGHUT_SIM_POSTGRES_ADMIN_DSN"),
             postgres_simulation_dsn_template=env.get("TORGHUT_SIM_POSTGRES_SIMULATION_DSN_TEMPLATE"),
+            production_postgres_database=env.get("TORGHUT_SIM_PRODUCTION_POSTGRES_DATABASE") or None,
         )
 
     @property
@@ -82,6 +84,7 @@ def build_resources(settings: DeploymentSettings) -> dict[str, Any]:
             post_buffer_minutes=settings.post_buffer_minutes,
             runtime_lane=settings.runtime_lane,
             runtime_lanes_file=settings.runtime_lanes_file,
+            production_postgres_database=settings.production_postgres_database,
         ),
         "kafka": KafkaResource(bootstrap_servers=settings.kafka_bootstrap_servers),
         "clickhouse": ClickHouseResource(http_url=settings.clickhouse_http_url),
