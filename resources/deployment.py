@@ -45,6 +45,7 @@ class DeploymentSettings:
     postgres_simulation_dsn_template: str | None = None
     # Seconds a simulation's process may go without renewing the run lock before it counts as dead.
     lock_lease_seconds: int = DEFAULT_LOCK_LEASE_SECONDS
+    production_postgres_database: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DeploymentSettings:
@@ -69,6 +70,7 @@ class DeploymentSettings:
             lock_lease_seconds=int(
                 env.get("TORGHUT_SIM_LOCK_LEASE_SECONDS", str(DEFAULT_LOCK_LEASE_SECONDS))
             ),
+            production_postgres_database=env.get("TORGHUT_SIM_PRODUCTION_POSTGRES_DATABASE") or None,
         )
 
     @property
@@ -89,6 +91,7 @@ def build_resources(settings: DeploymentSettings) -> dict[str, Any]:
             runtime_lane=settings.runtime_lane,
             runtime_lanes_file=settings.runtime_lanes_file,
             lock_lease_seconds=settings.lock_lease_seconds,
+            production_postgres_database=settings.production_postgres_database,
         ),
         "kafka": KafkaResource(bootstrap_servers=settings.kafka_bootstrap_servers),
         "clickhouse": ClickHouseResource(http_url=settings.clickhouse_http_url),

@@ -41,7 +41,8 @@ class SimulationConfigResource(dg.ConfigurableResource["SimulationConfigResource
     runtime_lanes_file: str | None = None
     # How long a simulation waits for a lane when every lane is held by runs outside this pool.
     lane_wait_seconds: float = 3600.0
-    # The runtime's production Postgres database the contamination check watches; None skips that part.
+    # The runtime's production Postgres database the contamination check watches; None derives it from
+    # the runtime's own DB_DSN before the patch, else the contract's `torghut` (it must exist).
     production_postgres_database: str | None = None
     # How long a simulation's process may go without renewing the run lock's heartbeat before the
     # stale-lock sensor counts it as dead and restores its runtime.

@@ -71,6 +71,11 @@ class RunPaths:
         return self.root / "contamination.json"
 
     @property
+    def monitor(self) -> Path:
+        """What every stage reached when the monitor ended, and whether the run's inputs were complete."""
+        return self.root / "monitor.json"
+
+    @property
     def outputs_dir(self) -> Path:
         """Parquet exports of the simulation tables."""
         return self.root / "outputs"

@@ -22,7 +22,13 @@ from torghut_sim.guards import guard_mutation, runtime_mutation
 from torghut_sim.kafka.progress import ProgressCallback
 from torghut_sim.layout import RunPaths
 from torghut_sim.manifest import DatasetManifest
-from torghut_sim.monitor import RuntimeProgress, wait_for_window
+from torghut_sim.monitor import (
+    TA_OUTPUT_ROLES,
+    MonitorResult,
+    MonitorTargets,
+    RuntimeProgress,
+    wait_for_window,
+)
 from torghut_sim.naming import RunNames
 from torghut_sim.plan import runtime_env
 from torghut_sim.replay.pacing import PaceSettings
@@ -31,11 +37,12 @@ from torghut_sim.replay.topics import ensure_simulation_topics
 from torghut_sim.runtime.controller import ControlSettings, RuntimeController
 from torghut_sim.runtime.inputs import RunIdentity, RuntimeTargets, SimulationValues, default_owner
 from torghut_sim.runtime.knative import effective_env
-from torghut_sim.runtime.kube_client import Kube
+from torghut_sim.runtime.kube_client import KNATIVE_SERVICE, Kube, ObjectRef
 from torghut_sim.runtime.state_machine import RunOutcome, RunStateLog, controller_phases, run_phases
 from torghut_sim.runtime.ta import ta_config_values
 from torghut_sim.stores import contamination
 from torghut_sim.stores.deltas import clickhouse_counts, postgres_counts, row_deltas
+from torghut_sim.stores.errors import ContaminationDetectedError
 from torghut_sim.stores.export import ExportManifest, export_run
 from torghut_sim.stores.kafka_admin import delete_consumer_groups, delete_records
 from torghut_sim.stores.postgres_provision import (
@@ -44,6 +51,7 @@ from torghut_sim.stores.postgres_provision import (
     PostgresPlan,
     user_of,
 )
+from torghut_sim.stores.production_postgres import require_exists, resolve_watched
 from torghut_sim.stores.provision import provision_databases
 from torghut_sim.topics import DUMPED_ROLES, TOPIC_ROLES
 
@@ -65,10 +73,14 @@ class SimulationRequest:
     owner: str = field(default_factory=default_owner)
     force_replay: bool = False
     control: ControlSettings = field(default_factory=ControlSettings)
-    # The runtime's production Postgres database, watched for rows of this run; None skips that part.
+    # The runtime's production Postgres database, watched for rows of this run; None derives it (see
+    # `stores.production_postgres`): every run watches production ClickHouse, Kafka and Postgres.
     production_postgres_database: str | None = None
     environ: Mapping[str, str] | None = None
     progress: ProgressCallback | None = None
+    # False: a contaminated production side is returned as the outcome's status (for a blocking check to
+    # fail on) instead of raised; the runtime is restored either way.
+    raise_on_contamination: bool = True
 
 
 @dataclass
@@ -78,6 +90,7 @@ class SimulationOutcome:
     run: RunOutcome
     replay: ReplayResult | None = None
     monitor: RuntimeProgress | None = None
+    monitor_result: MonitorResult | None = None
     export: ExportManifest | None = None
     deltas: list[dict[str, Any]] = field(default_factory=list)
     contamination_status: str = "not_checked"
@@ -92,6 +105,7 @@ class SimulationOutcome:
             "cursor_at": (
                 self.monitor.cursor_at.isoformat() if self.monitor and self.monitor.cursor_at else None
             ),
+            "inputs_complete": self.monitor_result.complete if self.monitor_result else None,
             "exported_rows": {f.table: f.rows for f in self.export.files} if self.export else None,
             "contamination": self.contamination_status,
         }
@@ -135,6 +149,15 @@ def cursor_seed(env_list: Sequence[Mapping[str, Any]]) -> CursorSeed:
     return CursorSeed(account_label=label or DEFAULT_ACCOUNT_LABEL)
 
 
+def runtime_env_before(controller: RuntimeController) -> list[dict[str, Any]]:
+    """The runtime container's env as it is now, before this run patches it (empty when unreadable)."""
+    targets = controller.targets
+    obj = controller.kube.get(ObjectRef(KNATIVE_SERVICE, targets.namespace, targets.torghut_service)) or {}
+    containers = ((obj.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
+    env = containers[0].get("env") or []
+    return [dict(entry) for entry in env if isinstance(entry, dict)]
+
+
 def production_targets(conns: Connections, postgres_database: str | None) -> contamination.ProductionTargets:
     """The production side the contamination check snapshots before and after the run."""
     return contamination.ProductionTargets(
@@ -161,7 +184,8 @@ class _Day:
         self.identity = contamination.RunIdentity(
             request.names.run_id, request.names.run_token, window.start, window.end
         )
-        self.production = production_targets(conns, request.production_postgres_database)
+        # Postgres joins in preflight, once the watched database is resolved and known to exist.
+        self.production = production_targets(conns, None)
 
     @property
     def paths(self) -> RunPaths:
@@ -170,10 +194,16 @@ class _Day:
     def preflight(self) -> dict[str, Any]:
         """Verify the dump against its marker (read only: the lock is not taken yet)."""
         self.marker = verify_dump(self.paths.dump, self.paths.dump_marker)
+        watched = resolve_watched(
+            self.request.production_postgres_database, runtime_env_before(self.controller)
+        )
+        require_exists(self.conns.postgres_admin_dsn.reveal(), watched)
+        self.production = production_targets(self.conns, watched.name)
         return {
             "dump_records": self.marker.records,
             "payload_sha256": self.marker.payload_sha256,
             "connections": self.conns.describe(),
+            "production_postgres": watched.as_dict(),
         }
 
     def provision(self) -> dict[str, Any]:
@@ -271,18 +301,31 @@ class _Day:
         }
 
     def monitor(self) -> dict[str, Any]:
-        """Wait until the runtime has processed the window, stopping on configuration drift."""
-        manifest = self.request.manifest
+        """Wait until every stage consumed the window (stopping on drift); record what each reached."""
+        manifest, names = self.request.manifest, self.request.names
 
         def check_drift(progress: RuntimeProgress) -> None:
             log.info("runtime progress: %s", progress.as_dict())
             self.controller.raise_on_drift()
 
-        progress = wait_for_window(
-            self.conns.postgres_simulation_dsn.reveal(), manifest.window.end, manifest.monitor, check_drift
+        targets = MonitorTargets(
+            simulation_dsn=self.conns.postgres_simulation_dsn.reveal(),
+            kafka_config=self.conns.runtime_kafka.client_config(),
+            clickhouse=self.conns.clickhouse,
+            clickhouse_database=self.conns.clickhouse_database,
+            ta_group=names.ta_group_id,
+            replayed_topics={r.role: names.topic(r.role) for r in DUMPED_ROLES},
+            ta_output_topics={role: names.topic(role) for role in TA_OUTPUT_ROLES},
+            order_feed_group=names.order_feed_group_id,
+            order_feed_topic=names.topic("order_updates"),
         )
-        self.outcome_parts["monitor"] = progress
-        return progress.as_dict()
+        result = wait_for_window(targets, manifest.window.end, manifest.monitor, check_drift)
+        result.write(self.paths.monitor)
+        if not result.complete:
+            log.warning("monitor ended with the run's inputs cut short: %s", ", ".join(result.problems))
+        self.outcome_parts["monitor"] = result.progress
+        self.outcome_parts["monitor_result"] = result
+        return result.as_dict()
 
     def export(self) -> dict[str, Any]:
         """Parquet evidence of the run's rows and the row-count deltas of every simulation table."""
@@ -362,7 +405,13 @@ def run_simulation_day(request: SimulationRequest) -> SimulationOutcome:
             except Exception:
                 log.exception("contamination check after a failed run")
             raise
-        status = day.check_contamination()
+        try:
+            status = day.check_contamination()
+        except ContaminationDetectedError as exc:
+            if request.raise_on_contamination:
+                raise
+            log.warning("production contamination: %s", exc)
+            status = "contaminated"
     finally:
         if controller is not None:
             # A lock left held (restore failed) goes silent now, so the stale-lock sensor takes it over.
@@ -373,6 +422,7 @@ def run_simulation_day(request: SimulationRequest) -> SimulationOutcome:
         run=run,
         replay=parts.get("replay"),
         monitor=parts.get("monitor"),
+        monitor_result=parts.get("monitor_result"),
         export=parts.get("export"),
         deltas=parts.get("deltas", []),
         contamination_status=status,

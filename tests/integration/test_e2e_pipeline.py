@@ -30,6 +30,7 @@ import psycopg
 import pyarrow.parquet as pq
 import pytest
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from resources import DeploymentSettings
 from sensors.cleanup import CLEANUP_JOB, FAILED_RUN_TAG, RUN_DIR_TAG
@@ -46,7 +47,9 @@ from torghut_sim.manifest import MonitorSpec
 from torghut_sim.report.catalog import CATALOG_NAME
 from torghut_sim.runtime.kube_client import CONFIGMAP, FLINK_DEPLOYMENT, KNATIVE_SERVICE, Kube, ObjectRef
 from torghut_sim.runtime.lock import read_lock
+from torghut_sim.secrets import dsn_with_database
 from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint
+from torghut_sim.stores.production_postgres import PRODUCTION_POSTGRES_DATABASE
 
 pytestmark = pytest.mark.timeout(1800)
 
@@ -56,6 +59,7 @@ EMPTY_DAY = date(2026, 2, 10)
 INTERRUPTED_DAY = date(2026, 5, 13)
 BACKFILL_DAYS = (date(2026, 5, 19), date(2026, 5, 20))
 LANE_DAYS = (date(2026, 5, 21), date(2026, 5, 22))
+CONTAMINATED_DAY = date(2026, 5, 27)
 CLEANUP_SENSOR = "simulation_cleanup_on_failure"
 RUNTIME_POOL = "torghut_runtime_default"
 
@@ -296,6 +300,57 @@ def test_interrupted_replay_is_restored_by_the_failure_sensor_cleanup(pipeline: 
     # Whatever goes wrong below, the shared runtime is not left patched for the next test.
     with e2e.restore_if_left_patched(launch, pipeline.session.kubeconfig, run_dir.paths):
         _interrupt_and_clean_up(pipeline, run_dir, launch, before, defs, first.cursor)
+
+
+def test_a_row_written_into_production_postgres_during_the_run_fails_no_contamination(
+    pipeline: Pipeline,
+) -> None:
+    run_dir = pipeline.prepare(CONTAMINATED_DAY)
+    before = pipeline.baseline()
+    production = dsn_with_database(pipeline.session.stores.postgres_admin_dsn, PRODUCTION_POSTGRES_DATABASE)
+    row = uuid.uuid4()
+    launch = pipeline.launch_day(CONTAMINATED_DAY)
+    with e2e.restore_if_left_patched(launch, pipeline.session.kubeconfig, run_dir.paths):
+
+        def replay_started() -> str | None:
+            if launch.proc.poll() is not None:
+                pytest.fail(f"`dg launch` ended before the replay:\n{e2e.tail(launch.log)}")
+            return run_dir.phase_started("replay", "monitor")
+
+        e2e.wait_for(f"the replay of {run_dir.key} to start", replay_started, timeout=900, every=0.2)
+        # Something writes a row of this run into the runtime's production database mid-run.
+        context = {"params": {"simulation_context": {"simulation_run_id": run_dir.names.run_id}}}
+        with psycopg.connect(production, autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO trade_decisions (id, strategy_id, symbol, decision_json) "
+                "VALUES (%s, %s, %s, %s)",
+                (row, "e2e-contamination", "NVDA", Jsonb(context)),
+            )
+        try:
+            code = launch.wait()
+        finally:
+            with psycopg.connect(production, autocommit=True) as conn:
+                conn.execute("DELETE FROM trade_decisions WHERE id = %s", (row,))
+    assert code != 0, "the contaminated run succeeded"
+
+    run = e2e.only_run_of_day(pipeline.instance, run_dir.key)
+    assert run.status == dg.DagsterRunStatus.FAILURE
+    checks = e2e.check_results(pipeline.instance, run.run_id)
+    assert checks["no_contamination"][0] is False, checks
+    assert "simulation_report" not in e2e.materialized(pipeline.instance, run.run_id)
+    evidence = json.loads(run_dir.paths.contamination.read_text())
+    assert evidence["status"] == "contaminated"
+    assert [(f["store"], f["target"]) for f in evidence["findings"]] == [("postgres", "trade_decisions")]
+    preflight = next(
+        t for t in run_dir.transitions() if t["phase"] == "preflight" and t["status"] == "succeeded"
+    )
+    assert preflight["details"]["production_postgres"] == {
+        "database": "torghut",
+        "source": "contract_default",
+    }
+    # The runtime was restored all the same.
+    e2e.assert_runtime_matches(pipeline.kube, before)
+    assert read_lock(pipeline.kube, e2e.NAMESPACE) is None
 
 
 def _interrupt_and_clean_up(

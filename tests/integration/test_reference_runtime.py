@@ -32,6 +32,8 @@ from torghut_sim.devstack.market_day import SeedRequest, seed_day
 from torghut_sim.devstack.market_walk import DaySpec
 from torghut_sim.devstack.production_schema import ensure_production_schema
 from torghut_sim.guards import PAPER_ONLY_ENV
+from torghut_sim.manifest import MonitorSpec
+from torghut_sim.monitor import TA_OUTPUT_ROLES, MonitorTargets, wait_for_window
 from torghut_sim.naming import RunNames, names_for_run_id
 from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint, provision_clickhouse
 from torghut_sim.stores.postgres_provision import PostgresPlan, provision_postgres
@@ -456,3 +458,55 @@ def test_reference_runtime_plays_ta_and_torghut_then_stops(stack: Stack) -> None
     )
     first, second = pg_rows(dsn, query), pg_rows(dsn_b, query)
     assert first == second and len(first) == counts["trade_decisions"]
+
+
+@contextlib.contextmanager
+def cpu_load(cores: int = 2, seconds: float = 1200.0) -> Iterator[None]:
+    """A bounded busy loop on each core, as a loaded machine would have, stopped on the way out."""
+    loop = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end:\n    pass\n"
+    procs = [subprocess.Popen([sys.executable, "-c", loop]) for _ in range(cores)]
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait(10)
+
+
+def monitor_targets(stack: Stack, names: RunNames, dsn: str) -> MonitorTargets:
+    """Where the pipeline's monitor reads each stage of this run."""
+    return MonitorTargets(
+        simulation_dsn=dsn,
+        kafka_config={"bootstrap.servers": stack.bootstrap},
+        clickhouse=stack.endpoint,
+        clickhouse_database=names.simulation_database,
+        ta_group=names.ta_group_id,
+        replayed_topics={role: names.topic(role) for role in ("trades", "quotes", "bars", "status")},
+        ta_output_topics={role: names.topic(role) for role in TA_OUTPUT_ROLES},
+        order_feed_group=names.order_feed_group_id,
+        order_feed_topic=names.topic("order_updates"),
+    )
+
+
+def test_the_same_day_under_cpu_load_gives_the_same_figures_and_the_monitor_sees_every_stage_done(
+    stack: Stack,
+) -> None:
+    spec = MonitorSpec(timeout_seconds=TIMEOUT, poll_seconds=1, cursor_grace_seconds=0)
+    figures: list[dict[str, int]] = []
+    with cpu_load(), controller(stack) as heartbeat:
+        stack.baseline_revision = wait_for("the baseline revision", lambda: knative_ready(stack))
+        wait_for("the baseline TA job", lambda: flink_running(stack))
+        stack.baseline_env = env_list(stack)
+        for suffix in ("l1", "l2"):
+            names, dsn = run_simulation(stack, f"sim-{stack.namespace}-{suffix}", heartbeat)
+            result = wait_for_window(
+                monitor_targets(stack, names, dsn), session_window(DAY).session_end, spec
+            )
+            assert result.complete, result.as_dict()
+            assert result.stages["ta_input"].reached["remaining"] == 0
+            signals = result.stages["ta_output"].reached["ta_signals"]
+            assert signals["clickhouse_rows"] >= signals["topic_records"] > 1000
+            figures.append({**result.progress.counts, "ta_signals": signals["clickhouse_rows"]})
+        set_env(stack, stack.baseline_env)
+    assert figures[0]["trade_decisions"] > 0 and figures[0]["executions"] > 0
+    assert figures[0] == figures[1]

@@ -138,3 +138,18 @@ def test_a_partition_that_never_delivered_holds_the_watermark_until_everything_i
     engine.add_trade("late-starter", trade(T0, 20, symbol="AMD"), now=9.5)
     assert engine.stats.late == 0
     assert [b.symbol for b, _ in engine.advance(now=20.0)] == ["AMD", "NVDA"]
+
+
+def test_records_are_reflected_once_their_bar_is_emitted_and_all_once_drained() -> None:
+    engine = TaEngine(max_out_of_order_ms=0, idle_seconds=5.0)
+    engine.expect("p", 0.0)
+    trade_at = engine.add_trade("p", trade(T0 + 200, 10), 0.0)
+    quote_at = engine.add_quote("p", quote(T0 + 1500, 9.9, 10.1), 0.0)
+    assert trade_at == T0 + 1000 and quote_at == T0 + 1501
+    assert engine.add_trade("p", b"not json", 0.0) is None and engine.reflected(None)
+    assert not engine.reflected(trade_at)
+    engine.advance(0.0)  # the watermark (T0 + 1500) closes the first second only
+    assert engine.reflected(trade_at) and not engine.reflected(quote_at)
+    assert not engine.drained(1.0)
+    engine.advance(10.0)  # every partition idle: everything open is emitted
+    assert engine.drained(10.0)

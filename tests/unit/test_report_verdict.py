@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from torghut_sim.layout import RunPaths
 from torghut_sim.report.api import compute
 from torghut_sim.report.inputs import load_run
 from torghut_sim.report.model import SimulationReport
@@ -160,3 +162,25 @@ def test_failures_come_before_warnings(builder: RunBuilder) -> None:
         "coverage_below_strict_ratio",
         "llm_error_rate_high",
     ]
+
+
+def test_fail_when_the_monitor_says_the_inputs_were_cut_short(builder: RunBuilder) -> None:
+    _healthy(builder)
+    run_dir = builder.write()
+    monitor = {"complete": False, "ended": "timeout", "problems": ["ta_input_incomplete", "monitor_timeout"]}
+    RunPaths(run_dir).monitor.write_text(json.dumps(monitor))
+    report = compute(load_run(run_dir), STAMP).draft
+    assert report.verdict.status == "FAIL"
+    assert _codes(report) == ["inputs_incomplete"]
+    assert report.coverage.inputs_complete is False
+    assert report.coverage.inputs_incomplete_reasons == ["monitor_timeout", "ta_input_incomplete"]
+    assert "inputs_cut_short" in [c.code for c in report.caveats]
+
+
+def test_a_complete_monitor_leaves_the_verdict_alone(builder: RunBuilder) -> None:
+    _healthy(builder)
+    run_dir = builder.write()
+    RunPaths(run_dir).monitor.write_text(json.dumps({"complete": True, "ended": "stable", "problems": []}))
+    report = compute(load_run(run_dir), STAMP).draft
+    assert report.verdict.status == "PASS" and report.coverage.inputs_complete is True
+    assert "inputs_cut_short" not in [c.code for c in report.caveats]

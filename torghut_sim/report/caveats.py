@@ -35,6 +35,18 @@ def build_caveats(inputs: RunInputs, execution: ExecutionQuality, pnl: Pnl, llm:
     ):
         if not present:
             out.append(Caveat(code="input_missing", message=f"{label} is absent; defaults or nulls are used"))
+    monitor = inputs.monitor
+    if monitor is not None and monitor.get("complete") is False:
+        problems = ", ".join(str(p) for p in monitor.get("problems") or []) or "unknown"
+        out.append(
+            Caveat(
+                code="inputs_cut_short",
+                message=(
+                    f"the monitor ended ({monitor.get('ended')}) before every stage consumed the whole "
+                    f"window ({problems}); the figures cover part of the day only"
+                ),
+            )
+        )
     if not inputs.scoped_by_run_id:
         out.append(
             Caveat(

@@ -75,6 +75,7 @@ def build_coverage(inputs: RunInputs) -> Coverage:
         )
     }
     pace = _mapping(replay, "pace").get("mode")
+    monitor = inputs.monitor or {}
     return Coverage(
         dump_available=inputs.dump_marker is not None,
         dump_status=str(dump["status"]) if "status" in dump else None,
@@ -99,4 +100,6 @@ def build_coverage(inputs: RunInputs) -> Coverage:
         replay_pace_mode=str(pace) if pace is not None else None,
         replay_duration_seconds=rounded(_float(replay, "duration_seconds"), 3),
         clickhouse_rows=clickhouse,
+        inputs_complete=bool(monitor["complete"]) if "complete" in monitor else None,
+        inputs_incomplete_reasons=sorted(str(p) for p in monitor.get("problems") or []),
     )

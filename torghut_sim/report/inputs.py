@@ -51,6 +51,8 @@ class RunInputs:
     replay_marker: dict[str, Any] | None
     run_state: dict[str, Any] | None
     manifest_present: bool
+    # What each stage reached when the monitor ended (monitor.json); None for runs without it.
+    monitor: dict[str, Any] | None
     scoped_by_run_id: bool
     decisions_out_of_scope: int
     executions_unlinked: int
@@ -185,6 +187,7 @@ def load_run(run_dir: Path) -> RunInputs:
     run_state = read_json_object(paths.run_state)
     dump_marker = read_json_object(paths.dump_marker)
     replay_marker = read_json_object(paths.replay_marker)
+    monitor = read_json_object(paths.monitor)
     settings = build_settings(run_dir, manifest, run_state)
 
     files: list[InputFile] = []
@@ -193,6 +196,7 @@ def load_run(run_dir: Path) -> RunInputs:
         (paths.dump_marker, "dump_marker"),
         (paths.replay_marker, "replay_marker"),
         (paths.run_state, "run_state"),
+        (paths.monitor, "monitor"),
     ):
         present = path.is_file()
         files.append(InputFile(path.name, role, present, None, file_sha256(path) if present else None))
@@ -238,6 +242,7 @@ def load_run(run_dir: Path) -> RunInputs:
         clickhouse_counts=frames["clickhouse_counts"],
         dump_marker=dump_marker,
         replay_marker=replay_marker,
+        monitor=monitor,
         run_state=run_state,
         manifest_present=manifest is not None,
         scoped_by_run_id=scoped,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Context, Decimal
 from typing import Annotated, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, WithJsonSchema
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 SCHEMA_VERSION: Final = "torghut.simulation-report.v1"
 
@@ -82,6 +82,10 @@ class Coverage(_Section):
     replay_pace_mode: str | None
     replay_duration_seconds: float | None
     clickhouse_rows: dict[str, int]
+    # False when the monitor ended on its timeout or a stage had not consumed the whole window; None
+    # when the run left no monitor evidence.
+    inputs_complete: bool | None = None
+    inputs_incomplete_reasons: list[str] = Field(default_factory=list)
 
 
 class StrategySymbolFunnel(_Section):

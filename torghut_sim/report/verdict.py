@@ -15,7 +15,12 @@ from torghut_sim.report.settings import ReportSettings
 from torghut_sim.report.stability import FALLBACK_RATIO_LIMIT, LLM_ERROR_RATE_LIMIT
 
 # Every code the verdict can carry; dashboards and CI checks key on these.
-FAIL_CODES = ("decisions_below_minimum", "executions_below_minimum", "coverage_below_strict_ratio")
+FAIL_CODES = (
+    "inputs_incomplete",
+    "decisions_below_minimum",
+    "executions_below_minimum",
+    "coverage_below_strict_ratio",
+)
 WARN_CODES = (
     "coverage_unavailable",
     "order_events_missing",
@@ -38,6 +43,14 @@ def decide(
     def reason(code: str, severity: Severity, message: str) -> None:
         reasons.append(VerdictReason(code=code, severity=severity, message=message))
 
+    if coverage.inputs_complete is False:
+        # The figures describe part of the window only: never a PASS, whatever they look like.
+        reason(
+            "inputs_incomplete",
+            "fail",
+            "the monitor ended before every stage consumed the whole window: "
+            + ", ".join(coverage.inputs_incomplete_reasons or ["unknown"]),
+        )
     if funnel.decisions < settings.min_trade_decisions:
         reason(
             "decisions_below_minimum",

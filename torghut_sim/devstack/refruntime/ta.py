@@ -315,14 +315,18 @@ class TaEngine:
             self.partition_max[partition] = ts_ms
         return True
 
-    def add_trade(self, partition: Hashable, value: bytes | None, now: float) -> None:
-        """Fold one trades-topic record in (malformed and late ones are counted and dropped)."""
+    def add_trade(self, partition: Hashable, value: bytes | None, now: float) -> int | None:
+        """Fold one trades-topic record in (malformed and late ones are counted and dropped).
+
+        Returns the event time the output must be emitted up to before the record is reflected in it
+        (its bar's end), or None when the record was dropped.
+        """
         trade = parse_trade(value)
         if trade is None:
             self.stats.malformed += 1
-            return
+            return None
         if not self._admit(partition, trade.ts_ms, now):
-            return
+            return None
         self.stats.trades += 1
         state = self._symbol(trade.symbol)
         start = trade.ts_ms - trade.ts_ms % SECOND_MS
@@ -336,18 +340,28 @@ class TaEngine:
         bar.v += trade.size
         bar.pv += trade.price * trade.size
         bar.count += 1
+        return start + SECOND_MS
 
-    def add_quote(self, partition: Hashable, value: bytes | None, now: float) -> None:
-        """Fold one quotes-topic record in; it takes effect for bars ending after its event time."""
+    def add_quote(self, partition: Hashable, value: bytes | None, now: float) -> int | None:
+        """Fold one quotes-topic record in; it takes effect for bars ending after its event time.
+
+        Returns the event time the output must be emitted up to before the quote is folded in (see
+        `add_trade`), or None when it was dropped.
+        """
         quote = parse_quote(value)
         if quote is None:
             self.stats.malformed += 1
-            return
+            return None
         if not self._admit(partition, quote.ts_ms, now):
-            return
+            return None
         self.stats.quotes += 1
         self._tiebreak += 1
         heapq.heappush(self._symbol(quote.symbol).quotes, (quote.ts_ms, self._tiebreak, quote))
+        return quote.ts_ms + 1
+
+    def reflected(self, emit_at: int | None) -> bool:
+        """True when a record that returned `emit_at` is reflected in what was emitted so far."""
+        return emit_at is None or emit_at <= self.emitted_upto
 
     def watermark(self, now: float) -> int:
         """Event time up to which every second is complete (idle partitions do not hold it back)."""
@@ -367,6 +381,12 @@ class TaEngine:
         return bool(self.partition_max) and all(
             now - seen >= self.idle_seconds for seen in self.partition_seen_at.values()
         )
+
+    def drained(self, now: float) -> bool:
+        """True when all input is idle and every bar is emitted: nothing consumed can change the output."""
+        # Quotes later than the last bar are held for bars that may never come; at the end of the stream
+        # they are part of no output, so they must not hold back the consumed offsets either.
+        return self.idle(now) and not any(state.bars for state in self.symbols.values())
 
     def advance(self, now: float) -> list[tuple[Microbar, Signal]]:
         """Close every second the watermark has passed; everything once all input is idle."""

@@ -2,14 +2,17 @@
 
 Consumes the ConfigMap's trades and quotes topics with its group and offset reset, runs `ta.TaEngine`
 by event time, batch-inserts microbars and signals into `<db>.ta_microbars` / `<db>.ta_signals` of the
-local ClickHouse, publishes them (and a status heartbeat) to the ConfigMap's output topics, commits
-offsets after each insert, and keeps a `ta` row in `simulation_run_progress` when it knows the run.
+local ClickHouse, publishes them (and a status heartbeat) to the ConfigMap's output topics, and keeps a
+`ta` row in `simulation_run_progress` when it knows the run. A partition's offset is committed only up to
+its first record not yet reflected in inserted rows (its bar still open, or its rows still pending), so
+a group at the end offsets means the whole input is in ClickHouse: what the pipeline's monitor checks.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +20,7 @@ from typing import Any
 import clickhouse_connect
 import orjson
 import psycopg
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
 
 from torghut_sim.devstack.market_day import ensure_topics
 from torghut_sim.devstack.market_walk import iso_ms
@@ -147,6 +150,11 @@ class TaWorker(Worker):
         self.records = 0
         self.rows_written = 0
         self.last_signal_ms: int | None = None
+        # Per input partition: (offset, emit_at) of consumed records not yet reflected in inserted rows,
+        # the next offset after the last consumed record, and the offset committed last.
+        self.unreflected: dict[tuple[str, int], deque[tuple[int, int | None]]] = {}
+        self.consumed_to: dict[tuple[str, int], int] = {}
+        self.committed: dict[tuple[str, int], int] = {}
 
     def setup(self) -> None:
         """Connect to ClickHouse and Kafka, check the tables exist, subscribe."""
@@ -156,6 +164,7 @@ class TaWorker(Worker):
             s.max_out_of_order_ms, s.quote_stale_ms, s.vwap_window_s, s.vol_window_s, self.idle_seconds
         )
         self.pending = []
+        self.unreflected, self.consumed_to, self.committed = {}, {}, {}
         self.client = clickhouse_connect.get_client(
             host=e.clickhouse_host,
             port=e.clickhouse_port,
@@ -185,7 +194,7 @@ class TaWorker(Worker):
                 "auto.offset.reset": s.auto_offset_reset,
                 "enable.auto.commit": False,
                 "client.id": "torghut-ta-sim-reference",
-                # Offsets are committed after each ClickHouse insert, not on a timer.
+                # Offsets are committed explicitly once their records are in ClickHouse, not on a timer.
                 "enable.auto.offset.store": False,
             }
         )
@@ -217,15 +226,19 @@ class TaWorker(Worker):
                 continue
             key = (msg.topic(), msg.partition())
             if msg.topic() == trades_topic:
-                self.engine.add_trade(key, msg.value(), now)
+                emit_at = self.engine.add_trade(key, msg.value(), now)
             else:
-                self.engine.add_quote(key, msg.value(), now)
-            self.consumer.store_offsets(msg)
+                emit_at = self.engine.add_quote(key, msg.value(), now)
+            self.unreflected.setdefault(key, deque()).append((msg.offset(), emit_at))
+            self.consumed_to[key] = msg.offset() + 1
         self.records += len(messages)
         self.pending += self.engine.advance(now)
         due = self.pending and (len(self.pending) >= FLUSH_ROWS or now - self.last_flush >= FLUSH_SECONDS)
         if due:
             self.flush()
+        if not self.pending:
+            # Everything emitted is inserted: records dropped as late or malformed are committed too.
+            self.commit_reflected(drained=self.engine.drained(now))
         self.report(now)
         return bool(messages)
 
@@ -243,12 +256,21 @@ class TaWorker(Worker):
         self.last_signal_ms = max(self.last_signal_ms or 0, self.pending[-1][1].end_ms)
         self.pending = []
         self.last_flush = time.monotonic()
-        try:
-            self.consumer.commit(asynchronous=False)
-        except KafkaException as exc:
-            # Bars closed by the idle flush come with no new input: nothing to commit is not a failure.
-            if exc.args[0].code() != KafkaError._NO_OFFSET:
-                raise
+        self.commit_reflected()
+
+    def commit_reflected(self, drained: bool = False) -> None:
+        """Commit each partition up to its first record whose output is not inserted yet (all, drained)."""
+        offsets: list[TopicPartition] = []
+        for key, queue in self.unreflected.items():
+            while queue and (drained or self.engine.reflected(queue[0][1])):
+                queue.popleft()
+            position = queue[0][0] if queue else self.consumed_to[key]
+            if position > self.committed.get(key, -1):
+                offsets.append(TopicPartition(key[0], key[1], position))
+        if offsets:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+            for tp in offsets:
+                self.committed[(tp.topic, tp.partition)] = tp.offset
 
     def publish(self, ingest_ms: int) -> None:
         """Microbars and signals to their topics, when the ConfigMap names them."""

@@ -33,7 +33,9 @@ from torghut_sim.devstack.refruntime.strategy import (
     tca,
 )
 from torghut_sim.devstack.refruntime.worker import Worker, upsert_progress, utc_ms
-from torghut_sim.naming import run_token_for
+from torghut_sim.kafka.group_offsets import read_group_offsets
+from torghut_sim.naming import TA_GROUP_PREFIX, run_token_for
+from torghut_sim.topics import simulation_topic
 
 REQUIRED_TABLES = (
     "trade_decisions",
@@ -47,8 +49,11 @@ REQUIRED_TABLES = (
 ORDER_FEED_PARTITIONS = 3
 # Once the TA has been quiet this long, its latest second is complete and may be read inclusively.
 STABLE_SECONDS = 3.0
-# The day counts as done when the last signal is this close to the window end and the TA is quiet.
+# The day counts as done when the last signal is this close to the window end, the TA is quiet and its
+# consumer group has committed the whole of its input (a TA stalled by load is quiet too, but behind).
 END_SLACK_MS = 15 * 60 * 1000
+# The replayed roles the TA reads; the runtime's stand-in for knowing the TA has finished the window.
+TA_INPUT_ROLES = ("trades", "quotes")
 DECISION_COLUMNS = (
     "id",
     "strategy_id",
@@ -279,6 +284,7 @@ class TorghutWorker(Worker):
                 stable
                 and self.cursor_ms >= min(latest, self.window_end_ms)
                 and (self.window_end_ms - latest <= END_SLACK_MS)
+                and self._ta_caught_up()
             ):
                 self._commit_window(self.window_end_ms, _Rows([], [], [], [], []), completed=True)
                 self.log.info("torghut: window complete at %s", iso_ms(self.window_end_ms))
@@ -288,6 +294,18 @@ class TorghutWorker(Worker):
         self._publish(rows.events)
         self._commit_window(upper, rows, completed=False)
         return True
+
+    def _ta_caught_up(self) -> bool:
+        """True when the run's TA group has committed its input topics up to their end offsets."""
+        topics = [simulation_topic(role, self.run_token) for role in TA_INPUT_ROLES]
+        offsets = read_group_offsets(
+            {"bootstrap.servers": self.endpoints.bootstrap_servers},
+            f"{TA_GROUP_PREFIX}{self.run_token}",
+            topics,
+        )
+        if not offsets.caught_up:
+            self.log.debug("torghut: the TA has %d input records left", offsets.remaining)
+        return offsets.caught_up
 
     def _signals(self, after_ms: int, upto_ms: int) -> list[SignalPoint]:
         s = self.settings
