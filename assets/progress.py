@@ -23,6 +23,7 @@ def progress_logger(
         if progress.done or now - last.get(progress.phase, float("-inf")) >= interval_seconds:
             last[progress.phase] = now
             total = f"/{progress.total}" if progress.total is not None else ""
-            log(f"{progress.phase}: {progress.records}{total} records, {progress.rate:,.0f}/s")
+            rate = f", {progress.rate:,.0f}/s" if progress.rate > 0 else ""
+            log(f"{progress.phase}: {progress.records}{total} records{rate}")
 
     return report

@@ -21,6 +21,7 @@ class Progress:
 
 
 ProgressCallback = Callable[[Progress], None]
+MIN_RATE_SECONDS = 0.05
 
 
 class ProgressTracker:
@@ -40,8 +41,7 @@ class ProgressTracker:
         self.interval = interval_seconds
         self.clock = clock
         self.started = clock()
-        # The first report waits one interval too: a rate over a few microseconds means nothing.
-        self._next_report = self.started + interval_seconds
+        self._next_report = self.started
 
     def update(self, records: int) -> None:
         """Report `records` done so far, at most once per interval."""
@@ -59,7 +59,8 @@ class ProgressTracker:
 
     def _progress(self, records: int, now: float, done: bool) -> Progress:
         elapsed = max(now - self.started, 0.0)
-        rate = records / elapsed if elapsed > 0 else 0.0
+        # A rate over a few microseconds (a first batch reported at once) means nothing: 0 = not known yet.
+        rate = records / elapsed if elapsed >= MIN_RATE_SECONDS else 0.0
         eta: float | None = None
         if self.total is not None and rate > 0:
             eta = max(self.total - records, 0) / rate
