@@ -33,6 +33,8 @@ from torghut_sim.runtime.knative import effective_env
 from torghut_sim.runtime.kube_client import Kube
 from torghut_sim.runtime.state_machine import RunOutcome, RunStateLog, controller_phases, run_phases
 from torghut_sim.runtime.ta import ta_config_values
+from torghut_sim.runtime_metrics.discovery import knative_url_resolver
+from torghut_sim.runtime_metrics.probe import RuntimeMetricsProbe
 from torghut_sim.stores import contamination
 from torghut_sim.stores.clickhouse_provision import provision_clickhouse
 from torghut_sim.stores.deltas import clickhouse_counts, postgres_counts, row_deltas
@@ -160,6 +162,11 @@ class _Day:
             request.names.run_id, request.names.run_token, window.start, window.end
         )
         self.production = production_targets(conns, request.production_postgres_database)
+        rt = request.manifest.runtime
+        self.metrics = RuntimeMetricsProbe(
+            request.paths,
+            knative_url_resolver(controller.kube, rt.namespace, rt.torghut_service, rt.metrics_url),
+        )
 
     @property
     def paths(self) -> RunPaths:
@@ -241,6 +248,7 @@ class _Day:
         """Produce the dump to the run's simulation topics (nothing when its marker says it was done)."""
         manifest, names = self.request.manifest, self.request.names
         spec = manifest.replay
+        metrics_before = self.metrics.scrape_before()
         result = replay_dump(
             self.conns.runtime_kafka,
             ReplayRequest(
@@ -257,7 +265,12 @@ class _Day:
             progress=self.request.progress,
         )
         self.outcome_parts["replay"] = result
-        return {"records": result.marker.records, "produced": result.produced, "skipped": result.skipped}
+        return {
+            "records": result.marker.records,
+            "produced": result.produced,
+            "skipped": result.skipped,
+            "runtime_metrics_before": metrics_before,
+        }
 
     def monitor(self) -> dict[str, Any]:
         """Wait until the runtime has processed the window, stopping on configuration drift."""
@@ -271,7 +284,7 @@ class _Day:
             self.conns.postgres_simulation_dsn.reveal(), manifest.window.end, manifest.monitor, check_drift
         )
         self.outcome_parts["monitor"] = progress
-        return progress.as_dict()
+        return {**progress.as_dict(), "runtime_metrics": self.metrics.scrape_after()}
 
     def export(self) -> dict[str, Any]:
         """Parquet evidence of the run's rows and the row-count deltas of every simulation table."""

@@ -134,3 +134,17 @@ def test_the_ta_configmap_names_a_simulation_database(upstream_dir: Path) -> Non
     with pytest.raises(RuntimeConfigError) as refused:
         TaSettings.from_configmap({**data, "TA_SIGNALS_TOPIC": "torghut.ta.signals.v1"})
     assert refused.value.reason == "production_topic"
+
+
+def test_the_metrics_url_is_announced_in_the_status_annotations(upstream_dir: Path) -> None:
+    from torghut_sim.runtime_metrics.discovery import METRICS_URL_ANNOTATION, resolve_metrics_url
+
+    svc = _load(upstream_dir, "knative-service-torghut-sim.yaml")
+    plain = knative_status(svc, Verdict("True"), NOW)
+    assert "annotations" not in plain
+    url = "http://127.0.0.1:41234/metrics"
+    announced = knative_status(svc, Verdict("True"), NOW, {METRICS_URL_ANNOTATION: url})
+    assert announced["annotations"] == {METRICS_URL_ANNOTATION: url}
+    svc["status"] = plain
+    assert knative_status_changed(svc, announced)
+    assert resolve_metrics_url(None, {**svc, "status": announced}) == (url, "service_status")

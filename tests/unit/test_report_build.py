@@ -104,6 +104,7 @@ def test_report_validates_against_schema(tmp_path: Path) -> None:
         "execution_quality",
         "pnl",
         "llm",
+        "runtime_metrics",
         "stability",
         "verdict",
         "artifacts",

@@ -331,6 +331,83 @@ class Caveat(_Section):
     message: str
 
 
+class ReasonCounts(_Section):
+    """Counts of reason codes: whole values, and grouped by the part before the first `:`."""
+
+    total: int
+    by_reason: dict[str, int]
+    by_group: dict[str, int]
+
+
+class StrategyReasonCount(_Section):
+    """One strategy's count of one reason code."""
+
+    strategy_id: str
+    reason: str
+    group: str
+    count: int
+
+
+class FallbackCount(_Section):
+    """Execution adapter fallbacks from one adapter to another."""
+
+    from_adapter: str
+    to_adapter: str
+    count: int
+
+
+class RuntimeLlmCounters(_Section):
+    """The runtime's own LLM review counters over the run."""
+
+    requests: int
+    approve: int
+    veto: int
+    adjust: int
+    abstain: int
+    escalate: int
+    error: int
+    tokens_prompt: int
+    tokens_completion: int
+
+
+class RuntimeMetrics(_Section):
+    """What the runtime's `/metrics` counters moved during the run (scrape after − scrape before)."""
+
+    status: Literal["ok", "unavailable", "not_scraped"]
+    reason: str | None
+    url_source: str | None
+    process_restarted: bool
+    restarted_samples: list[str]
+    decisions: int
+    decisions_by_state: dict[str, int]
+    orders_submitted: int
+    orders_rejected: int
+    reject_reasons: ReasonCounts
+    block_reasons: ReasonCounts
+    strategy_intents: dict[str, int]
+    suppression_reasons: list[StrategyReasonCount]
+    strategy_errors: dict[str, int]
+    reconcile_updates: int
+    runtime_loop_failures: int
+    domain_events: dict[str, int]
+    rejected_signal_reasons: ReasonCounts
+    no_signal_windows: int
+    no_signal_reasons: ReasonCounts
+    no_signal_streak: float | None
+    staleness_alerts: ReasonCounts
+    continuity_breaches: int
+    continuity_alert_active: bool | None
+    feature_quality_rejections: int
+    feature_quality_reasons: ReasonCounts
+    execution_fallbacks: list[FallbackCount]
+    llm: RuntimeLlmCounters
+    drift_rollback_triggers: int
+    emergency_stop_signals: int
+    kill_switch_signals: int
+    rollback_triggered_events: int
+    position_states: dict[str, int]
+
+
 class SimulationReport(_Section):
     """The whole report of one simulation run."""
 
@@ -341,6 +418,8 @@ class SimulationReport(_Section):
     execution_quality: ExecutionQuality
     pnl: Pnl
     llm: Llm
+    # Added within v1: absent from reports made before the runtime served metrics.
+    runtime_metrics: RuntimeMetrics | None = None
     stability: Stability
     verdict: VerdictSection
     artifacts: Artifacts
