@@ -130,18 +130,38 @@ def ensure_topics(bootstrap_servers: str, topics: list[str], partitions: int, ti
         time.sleep(0.1)
 
 
+# Codes of a topic the metadata request has just created: its leader is still being elected.
+_LEADER_PENDING = (
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError.LEADER_NOT_AVAILABLE,
+)
+
+
 def partitions_reaching(
     bootstrap_servers: str, topics: list[str], from_ms: int, timeout: float = 30.0
 ) -> list[str]:
     """`topic[partition]` of every partition holding a record timestamped at or after `from_ms`."""
     consumer = Consumer({"bootstrap.servers": bootstrap_servers, "group.id": "torghut-devstack-seed"})
+    deadline = time.monotonic() + timeout
     try:
-        metadata = consumer.list_topics(timeout=timeout).topics
-        wanted = [TopicPartition(t, p, from_ms) for t in topics for p in sorted(metadata[t].partitions)]
-        # The time index answers "the end" for a partition with no record at or after the time.
-        found = consumer.offsets_for_times(wanted, timeout)
-    except KafkaException as exc:
-        raise DevstackError("seed_kafka_unreachable", f"reading the topics' time index: {exc}") from exc
+        while True:
+            try:
+                metadata = consumer.list_topics(timeout=timeout).topics
+                wanted = [
+                    TopicPartition(t, p, from_ms) for t in topics for p in sorted(metadata[t].partitions)
+                ]
+                # The time index answers "the end" for a partition with no record at or after the time.
+                found = consumer.offsets_for_times(wanted, timeout)
+                break
+            except KafkaException as exc:
+                # A topic created a moment ago may name a leader the broker has not become yet: retry.
+                transient = exc.args[0].retriable() or exc.args[0].code() in _LEADER_PENDING
+                if not transient or time.monotonic() > deadline:
+                    raise DevstackError(
+                        "seed_kafka_unreachable", f"reading the topics' time index: {exc}"
+                    ) from exc
+                time.sleep(0.5)
     finally:
         consumer.close()
     return [f"{tp.topic}[{tp.partition}]" for tp in found if tp.offset != OFFSET_END and tp.offset >= 0]
