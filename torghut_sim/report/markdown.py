@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from torghut_sim.report.model import (
     LatencyStats,
+    NotExecuted,
     ReasonCounts,
     RuntimeMetrics,
     SimulationReport,
@@ -125,6 +126,7 @@ def render_markdown(report: SimulationReport, charts: dict[str, str]) -> str:
             ],
         )
     )
+    out.extend(_not_executed(fun.not_executed))
     out.extend(["## Execution latency (ms)", ""])
     out.extend(
         _table(
@@ -273,4 +275,40 @@ def _runtime_metrics(rm: RuntimeMetrics | None) -> list[str]:
     out.extend(_reasons("Feature-quality rejections", rm.feature_quality_reasons))
     out.extend(_reasons("Rejected signals", rm.rejected_signal_reasons))
     out.extend(_reasons("Staleness alerts", rm.staleness_alerts))
+    return out
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "—"
+
+
+def _not_executed(ne: NotExecuted | None) -> list[str]:
+    """Why decisions were not executed (decision_json reasons, CONTRACTS §6)."""
+    if ne is None:
+        return []
+    out = ["## Why decisions were not executed", ""]
+    if not ne.decisions:
+        return [*out, "- no decision was rejected or blocked", ""]
+    out.extend(
+        _table(
+            ["figure", "value"],
+            [
+                ["rejected / blocked", f"{ne.rejected} / {ne.blocked}"],
+                ["by stage", _counts(ne.by_stage)],
+                ["by class (rejected)", _counts(ne.by_class)],
+                ["by origin (rejected)", _counts(ne.by_origin)],
+                ["by reason group", _counts(ne.reasons.by_group)],
+            ],
+        )
+    )
+    out.extend(_reasons("Reason codes", ne.reasons))
+    out.extend(
+        _table(
+            ["strategy", "symbol", "stage", "reason group", "decisions"],
+            [
+                [g.strategy_id, g.symbol, g.submission_stage, g.reason_group, g.decisions]
+                for g in ne.by_strategy_symbol
+            ],
+        )
+    )
     return out

@@ -94,6 +94,37 @@ class StrategySymbolFunnel(_Section):
     filled_executions: int
 
 
+class ReasonCounts(_Section):
+    """Counts of reason codes: whole values, and grouped by the part before the first `:`."""
+
+    total: int
+    by_reason: dict[str, int]
+    by_group: dict[str, int]
+
+
+class NotExecutedGroup(_Section):
+    """Refused decisions of one strategy on one symbol at one stage, for one reason group."""
+
+    strategy_id: str
+    symbol: str
+    submission_stage: str
+    reason_group: str
+    decisions: int
+
+
+class NotExecuted(_Section):
+    """Why decisions were not executed: rejected/blocked decisions by stage, class, origin and reason."""
+
+    decisions: int
+    rejected: int
+    blocked: int
+    by_stage: dict[str, int]
+    by_class: dict[str, int]
+    by_origin: dict[str, int]
+    reasons: ReasonCounts
+    by_strategy_symbol: list[NotExecutedGroup]
+
+
 class Funnel(_Section):
     """Signal → decision → execution → fill counts and conversion rates."""
 
@@ -110,6 +141,8 @@ class Funnel(_Section):
     tca_rows: int
     llm_reviews: int
     by_strategy_symbol: list[StrategySymbolFunnel]
+    # Added within v1: rejected and blocked decisions and their reasons (decision_json, CONTRACTS §6).
+    not_executed: NotExecuted | None = None
 
 
 class LatencyStats(_Section):
@@ -329,14 +362,6 @@ class Caveat(_Section):
 
     code: str
     message: str
-
-
-class ReasonCounts(_Section):
-    """Counts of reason codes: whole values, and grouped by the part before the first `:`."""
-
-    total: int
-    by_reason: dict[str, int]
-    by_group: dict[str, int]
 
 
 class StrategyReasonCount(_Section):

@@ -22,6 +22,7 @@ from torghut_sim.report.model import (
     VerdictReason,
     VerdictSection,
 )
+from torghut_sim.report.not_executed import group_of
 from torghut_sim.report.verdict import FAIL_CODES, WARN_CODES
 
 P = "torghut_trading_"
@@ -37,11 +38,6 @@ RUNTIME_WARN_CODES = (
     "runtime_strategy_errors",
     "runtime_restarted_during_run",
 )
-
-
-def group_of(reason: str) -> str:
-    """The reason code without its `:detail` suffix."""
-    return reason.split(":", 1)[0]
 
 
 class _Deltas:
