@@ -25,6 +25,8 @@ FILES = (
     "execution-latency.parquet",
     "llm-review-summary.parquet",
     "equity-curve.csv",
+    "latency-buckets.csv",
+    "latency-buckets.parquet",
     "report-summary.parquet",
     "charts/equity-curve.png",
     "charts/funnel.png",

@@ -14,6 +14,7 @@ from torghut_sim.report.execution import ExecutionResult, build_execution
 from torghut_sim.report.figures import iso_utc
 from torghut_sim.report.funnel import build_funnel
 from torghut_sim.report.inputs import RunInputs, load_run
+from torghut_sim.report.latency_buckets import latency_bucket_table
 from torghut_sim.report.llm import LlmResult, build_llm
 from torghut_sim.report.markdown import render_markdown
 from torghut_sim.report.model import (
@@ -157,6 +158,7 @@ def build_report(
         {
             "trade-pnl": pnl.trades,
             "execution-latency": execution.latency,
+            "latency-buckets": latency_bucket_table(draft.execution_quality.latency_buckets),
             "llm-review-summary": llm.summary,
             "equity-curve": pnl.equity_curve,
             "report-summary": summary_row(draft),

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from torghut_sim.report.model import (
+    LatencyBucket,
     LatencyStats,
     NotExecuted,
     ReasonCounts,
@@ -138,6 +139,7 @@ def render_markdown(report: SimulationReport, charts: dict[str, str]) -> str:
             ],
         )
     )
+    out.extend(_latency_buckets(ex.latency_buckets))
     out.extend(
         [
             f"Adapter mismatches: {ex.adapter_mismatches} · "
@@ -312,3 +314,20 @@ def _not_executed(ne: NotExecuted | None) -> list[str]:
         )
     )
     return out
+
+
+def _latency_buckets(buckets: list[LatencyBucket] | None) -> list[str]:
+    """Counts per fixed latency bucket, [lower, upper) in ms."""
+    if not buckets:
+        return []
+    return [
+        "Latency buckets (count per [lower, upper) ms):",
+        "",
+        *_table(
+            ["bucket (ms)", "signal → decision", "decision → submit", "submit → first event"],
+            [
+                [b.bucket, b.signal_to_decision, b.decision_to_submit, b.submit_to_first_event]
+                for b in buckets
+            ],
+        ),
+    ]

@@ -156,6 +156,17 @@ class LatencyStats(_Section):
     max_ms: float | None
 
 
+class LatencyBucket(_Section):
+    """How many samples of each latency fall in [lower_ms, upper_ms) (null bound: open-ended)."""
+
+    bucket: str
+    lower_ms: int | None
+    upper_ms: int | None
+    signal_to_decision: int
+    decision_to_submit: int
+    submit_to_first_event: int
+
+
 class BpsStats(_Section):
     """Distribution of a basis-point measure over TCA rows."""
 
@@ -194,6 +205,8 @@ class ExecutionQuality(_Section):
     slippage_bps: BpsStats
     realized_shortfall_bps: BpsStats
     divergence_bps: BpsStats
+    # Added within v1: counts per fixed latency bucket (edges in report/latency_buckets.py).
+    latency_buckets: list[LatencyBucket] | None = None
 
 
 class SymbolPnl(_Section):
