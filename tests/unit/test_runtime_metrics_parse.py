@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from torghut_sim.devstack.refruntime.metrics import FAMILIES, RuntimeMetrics, UnknownMetricError
@@ -9,6 +11,7 @@ from torghut_sim.runtime_metrics.deltas import compute_deltas
 from torghut_sim.runtime_metrics.discovery import (
     METRICS_URL_ANNOTATION,
     MetricsUrlError,
+    knative_url_resolver,
     redact_url,
     resolve_metrics_url,
 )
@@ -135,3 +138,29 @@ def test_metrics_url_comes_from_the_manifest_then_the_service_status() -> None:
         resolve_metrics_url("file:///etc/passwd", None)
     assert info.value.reason == "metrics_url_invalid"
     assert redact_url("http://user:secret@127.0.0.1:5/metrics") == "http://***@127.0.0.1:5/metrics"
+
+
+class _FakeKube:
+    """Answers `get` with one Service and records what was asked."""
+
+    def __init__(self, service: dict[str, Any] | None) -> None:
+        self.service = service
+        self.asked: list[Any] = []
+
+    def get(self, ref: Any) -> dict[str, Any] | None:
+        self.asked.append(ref)
+        return self.service
+
+
+def test_the_knative_resolver_reads_the_live_service_only_without_a_configured_url() -> None:
+    service = {"status": {"annotations": {METRICS_URL_ANNOTATION: "http://127.0.0.1:40002/metrics"}}}
+    kube = _FakeKube(service)
+    resolve = knative_url_resolver(kube, "torghut", "torghut-sim", None)  # type: ignore[arg-type]
+    assert resolve() == ("http://127.0.0.1:40002/metrics", "service_status")
+    assert [(r.resource.plural, r.namespace, r.name) for r in kube.asked] == [
+        ("services", "torghut", "torghut-sim")
+    ]
+    configured = _FakeKube(service)
+    resolve = knative_url_resolver(configured, "torghut", "torghut-sim", "http://127.0.0.1:9/m")  # type: ignore[arg-type]
+    assert resolve() == ("http://127.0.0.1:9/m", "manifest")
+    assert configured.asked == []
