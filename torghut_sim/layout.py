@@ -90,6 +90,16 @@ class RunPaths:
         return self.outputs_dir / f"{table}.parquet"
 
     @property
+    def runtime_metrics_dir(self) -> Path:
+        """The runtime's `/metrics` scrapes before the replay and after the monitor (`*.prom`)."""
+        return self.root / "runtime-metrics"
+
+    @property
+    def runtime_metrics(self) -> Path:
+        """The status of both scrapes and the per-sample deltas of the run."""
+        return self.runtime_metrics_dir / "runtime-metrics.json"
+
+    @property
     def report_dir(self) -> Path:
         """The report bundle: JSON, Markdown, CSV, Parquet and charts."""
         return self.root / "report"

@@ -40,6 +40,8 @@ from torghut_sim.runtime.knative import effective_env
 from torghut_sim.runtime.kube_client import KNATIVE_SERVICE, Kube, ObjectRef
 from torghut_sim.runtime.state_machine import RunOutcome, RunStateLog, controller_phases, run_phases
 from torghut_sim.runtime.ta import ta_config_values
+from torghut_sim.runtime_metrics.discovery import knative_url_resolver
+from torghut_sim.runtime_metrics.probe import RuntimeMetricsProbe
 from torghut_sim.stores import contamination
 from torghut_sim.stores.deltas import clickhouse_counts, postgres_counts, row_deltas
 from torghut_sim.stores.errors import ContaminationDetectedError
@@ -186,6 +188,11 @@ class _Day:
         )
         # Postgres joins in preflight, once the watched database is resolved and known to exist.
         self.production = production_targets(conns, None)
+        rt = request.manifest.runtime
+        self.metrics = RuntimeMetricsProbe(
+            request.paths,
+            knative_url_resolver(controller.kube, rt.namespace, rt.torghut_service, rt.metrics_url),
+        )
 
     @property
     def paths(self) -> RunPaths:
@@ -277,6 +284,7 @@ class _Day:
         """Produce the dump to the run's simulation topics (nothing when its marker says it was done)."""
         manifest, names = self.request.manifest, self.request.names
         spec = manifest.replay
+        metrics_before = self.metrics.scrape_before()
         result = replay_dump(
             self.conns.runtime_kafka,
             ReplayRequest(
@@ -298,6 +306,7 @@ class _Day:
             "produced": result.produced,
             "skipped": result.skipped,
             "distrusted_marker": result.distrusted_marker,
+            "runtime_metrics_before": metrics_before,
         }
 
     def monitor(self) -> dict[str, Any]:
@@ -325,7 +334,7 @@ class _Day:
             log.warning("monitor ended with the run's inputs cut short: %s", ", ".join(result.problems))
         self.outcome_parts["monitor"] = result.progress
         self.outcome_parts["monitor_result"] = result
-        return result.as_dict()
+        return {**result.as_dict(), "runtime_metrics": self.metrics.scrape_after()}
 
     def export(self) -> dict[str, Any]:
         """Parquet evidence of the run's rows and the row-count deltas of every simulation table."""

@@ -276,6 +276,8 @@ class RuntimeSpec(Section):
     ta_deployment: str = "torghut-ta-sim"
     torghut_service: str = "torghut-sim"
     output_root: str = "artifacts/torghut/simulations"
+    # Where the runtime serves `GET /metrics`; unset → the URL its Knative Service status announces.
+    metrics_url: str | None = None
 
 
 class ReplaySpec(Section):

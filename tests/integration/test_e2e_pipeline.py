@@ -217,6 +217,12 @@ def test_full_trading_day_materializes_every_asset_and_check_and_restores_the_ru
     report = run_dir.report()
     assert report["verdict"]["status"] == "PASS", report["verdict"]
     assert report["run_metadata"]["run_id"] == run_dir.names.run_id
+    # The runtime's /metrics were scraped around the replay (URL from the Service status) and agree.
+    runtime = report["runtime_metrics"]
+    assert (runtime["status"], runtime["url_source"]) == ("ok", "service_status"), runtime
+    assert runtime["decisions"] == report["funnel"]["decisions"]
+    assert runtime["decisions_by_state"] == report["funnel"]["decision_status_counts"]
+    assert runtime["orders_submitted"] == report["funnel"]["executions"]
     assert run_dir.run_state()["status"] == "succeeded"
     assert not run_dir.paths.state.exists() and (run_dir.paths.root / "state.restored.json").exists()
     e2e.assert_runtime_matches(pipeline.kube, before)

@@ -35,6 +35,10 @@ from torghut_sim.guards import PAPER_ONLY_ENV
 from torghut_sim.manifest import MonitorSpec
 from torghut_sim.monitor import TA_OUTPUT_ROLES, MonitorTargets, wait_for_window
 from torghut_sim.naming import RunNames, names_for_run_id
+from torghut_sim.runtime_metrics.deltas import compute_deltas
+from torghut_sim.runtime_metrics.discovery import resolve_metrics_url
+from torghut_sim.runtime_metrics.probe import fetch_metrics
+from torghut_sim.runtime_metrics.prometheus import Scrape, parse_metrics
 from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint, provision_clickhouse
 from torghut_sim.stores.postgres_provision import PostgresPlan, provision_postgres
 
@@ -328,6 +332,58 @@ def run_simulation(stack: Stack, run_id: str, heartbeat: Path) -> tuple[RunNames
     return names, dsn
 
 
+def scrape(stack: Stack) -> Scrape:
+    """The runtime's /metrics, found as the pipeline finds it: through the Knative Service status."""
+    found = resolve_metrics_url(None, stack.get(KNATIVE))
+    assert found is not None and found[1] == "service_status"
+    assert found[0].startswith("http://127.0.0.1:")
+    return parse_metrics(fetch_metrics(found[0]))
+
+
+def check_metrics_match_rows(before: Scrape, after: Scrape, dsn: str) -> None:
+    """The counters a run moved equal what it wrote to Postgres (decisions, states, reasons, orders)."""
+    families = compute_deltas(before, after).families
+    assert not compute_deltas(before, after).restarted
+
+    def delta(name: str, label: str | None = None) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for sample in families.get(f"torghut_trading_{name}", ("counter", []))[1]:
+            if sample.delta:
+                key = dict(sample.labels).get(label, "") if label else ""
+                out[key] = out.get(key, 0) + int(sample.delta)
+        return out
+
+    states = dict(pg_rows(dsn, "SELECT status, count(*) FROM trade_decisions GROUP BY status"))
+    assert delta("decision_state_total", "status") == states
+    assert delta("decisions_total") == {"": sum(states.values())}
+    assert delta("orders_submitted_total") == {"": pg_rows(dsn, "SELECT count(*) FROM executions")[0][0]}
+    assert delta("orders_rejected_total") == {"": states.get("rejected", 0)}
+    assert delta("reconcile_updates_total") == {
+        "": pg_rows(dsn, "SELECT count(*) FROM execution_order_events")[0][0]
+    }
+    reasons = dict(
+        pg_rows(
+            dsn,
+            "SELECT r, count(*) FROM trade_decisions, "
+            "jsonb_array_elements_text(decision_json->'reject_reason_atomic') r GROUP BY r",
+        )
+    )
+    assert delta("decision_reject_reason_total", "reason") == reasons
+    blocks = dict(
+        pg_rows(
+            dsn,
+            "SELECT r, count(*) FROM trade_decisions, "
+            "jsonb_array_elements_text(decision_json->'submission_block_atomic') r GROUP BY r",
+        )
+    )
+    assert delta("submission_block_total", "reason") == blocks
+    verdicts = dict(pg_rows(dsn, "SELECT verdict, count(*) FROM llm_decision_reviews GROUP BY verdict"))
+    for verdict, count in verdicts.items():
+        assert delta(f"llm_{verdict}_total") == {"": count}
+    assert sum(delta("strategy_intents_total", "strategy_id").values()) == sum(states.values())
+    assert sum(delta("feature_quality_rejections_total").values()) > 0
+
+
 def test_reference_runtime_plays_ta_and_torghut_then_stops(stack: Stack) -> None:
     with controller(stack) as heartbeat:
         # Baseline: the upstream objects become ready as they are, and nothing runs.
@@ -336,6 +392,12 @@ def test_reference_runtime_plays_ta_and_torghut_then_stops(stack: Stack) -> None
         wait_for("the baseline TA job", lambda: flink_running(stack))
         stack.baseline_env = env_list(stack)
         stack.baseline_revision = baseline_revision
+        # The runtime serves /metrics on loopback from the start, every family present, counters at 0.
+        idle = scrape(stack)
+        assert idle.value("torghut_process_role_info", role="simulation") == 1
+        assert idle.families["torghut_trading_decision_reject_reason_total"].type == "counter"
+        assert idle.families["torghut_trading_no_signal_streak"].type == "gauge"
+        assert idle.value("torghut_trading_decisions_total") == 0
 
         # A live env is refused: Ready=False with the guard's reason, nothing starts.
         names_x = names_for_run_id(f"sim-{stack.namespace}-x", "torghut-trades-20260306")
@@ -358,7 +420,19 @@ def test_reference_runtime_plays_ta_and_torghut_then_stops(stack: Stack) -> None
         assert refused["reason"] == "not_paper_only"
         assert beat(heartbeat).get("torghut") is None
 
+        before_a = scrape(stack)
         names, dsn = run_simulation(stack, f"sim-{stack.namespace}-a", heartbeat)
+        after_a = scrape(stack)
+        check_metrics_match_rows(before_a, after_a, dsn)
+        # Rejected and blocked decisions carry why (CONTRACTS §6), so the report's path is exercised.
+        refused = dict(
+            pg_rows(
+                dsn,
+                "SELECT decision_json->>'submission_stage', count(*) FROM trade_decisions "
+                "WHERE status IN ('rejected', 'blocked') GROUP BY 1",
+            )
+        )
+        assert None not in refused and "rejected_pre_submit" in refused, refused
         counts = {
             t: pg_rows(dsn, f"SELECT count(*) FROM {t}")[0][0]
             for t in (
@@ -430,7 +504,14 @@ def test_reference_runtime_plays_ta_and_torghut_then_stops(stack: Stack) -> None
         assert pg_rows(dsn, "SELECT count(*) FROM trade_decisions")[0][0] == decisions
 
         # The same seeded day again, as another run: the same rows, ids and ingest times aside.
+        before_b = scrape(stack)
         names_b, dsn_b = run_simulation(stack, f"sim-{stack.namespace}-b", heartbeat)
+        # The counters live in the process: they kept run a's figures and added run b's.
+        after_b = scrape(stack)
+        assert after_b.value("torghut_trading_decisions_total") == 2 * after_a.value(
+            "torghut_trading_decisions_total"
+        )
+        check_metrics_match_rows(before_b, after_b, dsn_b)
         set_env(stack, stack.baseline_env)
     for table, columns in (
         ("ta_microbars", "symbol, event_ts, seq, o, h, l, c, v, vwap, count"),

@@ -117,8 +117,9 @@ class RunBuilder:
         event_ts: datetime | None = None,
         created_at: datetime | None = None,
         decision_id: str | None = None,
+        fields: dict[str, Any] | None = None,
     ) -> str:
-        """Add a trade decision; returns its id."""
+        """Add a trade decision (`fields` are extra decision_json keys); returns its id."""
         decision_id = decision_id or self._next("d")
         context: dict[str, Any] = {}
         if run_id is not None:
@@ -128,6 +129,7 @@ class RunBuilder:
         doc: dict[str, Any] = {"symbol": symbol, "params": {"simulation_context": context}}
         if event_ts is not None:
             doc["event_ts"] = iso(event_ts)
+        doc.update(fields or {})
         self.tables["trade_decisions"].append(
             {
                 "id": decision_id,

@@ -146,3 +146,17 @@ def test_a_secret_reference_is_resolved_as_the_kubelet_would(upstream_dir: Path)
     # A reference that does not resolve leaves the variable out (a pod would not start with it).
     assert "DB_DSN" not in container_env(service, lambda _name, _key: None)
     assert "DB_DSN" not in container_env(service)
+
+
+def test_the_metrics_url_is_announced_in_the_status_annotations(upstream_dir: Path) -> None:
+    from torghut_sim.runtime_metrics.discovery import METRICS_URL_ANNOTATION, resolve_metrics_url
+
+    svc = _load(upstream_dir, "knative-service-torghut-sim.yaml")
+    plain = knative_status(svc, Verdict("True"), NOW)
+    assert "annotations" not in plain
+    url = "http://127.0.0.1:41234/metrics"
+    announced = knative_status(svc, Verdict("True"), NOW, {METRICS_URL_ANNOTATION: url})
+    assert announced["annotations"] == {METRICS_URL_ANNOTATION: url}
+    svc["status"] = plain
+    assert knative_status_changed(svc, announced)
+    assert resolve_metrics_url(None, {**svc, "status": announced}) == (url, "service_status")

@@ -94,3 +94,54 @@ def test_tca_measures_shortfall_against_arrival() -> None:
     sell = tca("sell", 100.0, 100.05, 5, 10, None)
     assert sell["slippage_bps"] == -5.0 and sell["divergence_bps"] is None
     assert sell["realized_shortfall_bps"] > sell["slippage_bps"]
+
+
+def test_suppressed_crossovers_say_why() -> None:
+    strategy = MacdRsiStrategy(
+        StrategyConfig(
+            order_notional=1000, max_position_notional=1000, cooldown_ms=60_000, allow_shorts=False
+        )
+    )
+    strategy.on_signal(point(0, -0.1))
+    assert strategy.suppressed is None  # no previous histogram: no crossover to suppress
+    assert strategy.on_signal(point(1000, 0.1, rsi=80)) is None
+    assert strategy.suppressed == "rsi_overbought"
+    strategy.on_signal(point(2000, -0.1, rsi=20))
+    assert strategy.suppressed == "rsi_oversold"
+    up = strategy.on_signal(point(3000, 0.1))
+    assert up is not None and strategy.suppressed is None
+    strategy.on_fill("NVDA", up.side, up.qty)
+    strategy.on_signal(point(4000, -0.1))
+    assert strategy.suppressed == "cooldown_active"
+    strategy.on_signal(point(5000, -0.2))  # no crossover inside the cooldown: nothing suppressed
+    assert strategy.suppressed is None
+    # Long at the cap already (10 × 100 = 1000): the next upward crossover has nothing left to buy.
+    assert strategy.on_signal(point(71_000, 0.1)) is None
+    assert strategy.suppressed == "position_limit_reached:long"
+
+
+def test_refused_decisions_carry_their_reasons() -> None:
+    outcomes = [decide(_intent(seq), "sim-a", "m", "v1") for seq in range(400)]
+    by_verdict = {o.review.verdict: o for o in outcomes}
+    veto, error = by_verdict["veto"], by_verdict["error"]
+    assert veto.decision_status == "rejected" and veto.fill is None
+    assert veto.not_executed["submission_stage"] == "rejected_pre_submit"
+    assert (veto.not_executed["reject_class"], veto.not_executed["reject_origin"]) == ("policy", "llm_review")
+    assert veto.not_executed["reject_reason_atomic"][0] == "llm_veto"
+    assert veto.not_executed["risk_reasons"] == [";".join(veto.not_executed["reject_reason_atomic"])]
+    assert error.not_executed["submission_stage"] == "rejected_handler_error"
+    assert error.not_executed["reject_reason_atomic"] == ["llm_review_error:llm_timeout"]
+    abstain, escalate = by_verdict["abstain"], by_verdict["escalate"]
+    assert abstain.decision_status == escalate.decision_status == "blocked"
+    assert abstain.not_executed == {
+        "submission_block_reason": "capital_stage_shadow:llm_abstained",
+        "submission_block_atomic": ["capital_stage_shadow:llm_abstained"],
+        "submission_stage": "blocked_capital_stage_shadow",
+    }
+    assert escalate.not_executed["submission_stage"] == "blocked_strategy_capital_authority"
+    broker = next(o for o in outcomes if o.fill is not None and o.fill.status == "rejected")
+    assert broker.decision_status == "rejected"
+    assert broker.not_executed["submission_stage"] == "rejected_submit"
+    assert broker.not_executed["reject_reason_atomic"] == ["insufficient_buying_power"]
+    executed = [o for o in outcomes if o.decision_status == "executed"]
+    assert executed and all(o.not_executed == {} for o in executed)

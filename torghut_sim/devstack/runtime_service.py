@@ -81,5 +81,10 @@ class RuntimeService(Service):
         return bool(beat.get("pid") == pid and age <= HEARTBEAT_MAX_AGE_S)
 
     def endpoints(self) -> dict[str, str]:
-        """The watched namespace and the heartbeat file."""
-        return {"namespace": self.namespace, "heartbeat": str(self.heartbeat_file)}
+        """The watched namespace, the heartbeat file and where the runtime serves /metrics."""
+        try:
+            metrics_url = str(json.loads(self.heartbeat_file.read_text()).get("metrics_url") or "")
+        except (OSError, ValueError):
+            metrics_url = ""
+        out = {"namespace": self.namespace, "heartbeat": str(self.heartbeat_file)}
+        return {**out, "metrics_url": metrics_url} if metrics_url else out

@@ -14,6 +14,7 @@ from torghut_sim.report.execution import ExecutionResult, build_execution
 from torghut_sim.report.figures import iso_utc
 from torghut_sim.report.funnel import build_funnel
 from torghut_sim.report.inputs import RunInputs, load_run
+from torghut_sim.report.latency_buckets import latency_bucket_table
 from torghut_sim.report.llm import LlmResult, build_llm
 from torghut_sim.report.markdown import render_markdown
 from torghut_sim.report.model import (
@@ -24,6 +25,12 @@ from torghut_sim.report.model import (
     Verdict,
 )
 from torghut_sim.report.pnl import PnlResult, compute_pnl
+from torghut_sim.report.runtime_metrics import (
+    build_runtime_metrics,
+    runtime_caveats,
+    with_runtime_anomalies,
+    with_runtime_reasons,
+)
 from torghut_sim.report.stability import build_stability
 from torghut_sim.report.summary import summary_row
 from torghut_sim.report.verdict import decide
@@ -91,6 +98,7 @@ def compute(inputs: RunInputs, generated_at: datetime) -> Computed:
     llm = build_llm(
         inputs.llm_reviews, inputs.executions, pnl.trades, inputs.settings.llm_price_per_1k_tokens
     )
+    runtime = build_runtime_metrics(inputs.runtime_metrics)
     draft = SimulationReport(
         run_metadata=_metadata(inputs, generated_at),
         coverage=coverage,
@@ -98,10 +106,18 @@ def compute(inputs: RunInputs, generated_at: datetime) -> Computed:
         execution_quality=execution.section,
         pnl=pnl.section,
         llm=llm.section,
-        stability=build_stability(inputs, coverage, funnel, execution.section, llm.section),
-        verdict=decide(inputs.settings, coverage, funnel, execution.section, llm.section),
+        runtime_metrics=runtime,
+        stability=with_runtime_anomalies(
+            build_stability(inputs, coverage, funnel, execution.section, llm.section), runtime
+        ),
+        verdict=with_runtime_reasons(
+            decide(inputs.settings, coverage, funnel, execution.section, llm.section), runtime
+        ),
         artifacts=Artifacts(inputs=[], outputs=[]),
-        caveats=build_caveats(inputs, execution.section, pnl.section, llm.section),
+        caveats=[
+            *build_caveats(inputs, execution.section, pnl.section, llm.section),
+            *runtime_caveats(runtime),
+        ],
     )
     return Computed(draft=draft, pnl=pnl, execution=execution, llm=llm)
 
@@ -142,6 +158,7 @@ def build_report(
         {
             "trade-pnl": pnl.trades,
             "execution-latency": execution.latency,
+            "latency-buckets": latency_bucket_table(draft.execution_quality.latency_buckets),
             "llm-review-summary": llm.summary,
             "equity-curve": pnl.equity_curve,
             "report-summary": summary_row(draft),

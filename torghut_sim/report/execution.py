@@ -9,6 +9,7 @@ import polars as pl
 
 from torghut_sim.report.figures import rate, rounded, sorted_counts
 from torghut_sim.report.inputs import RunInputs
+from torghut_sim.report.latency_buckets import latency_buckets
 from torghut_sim.report.model import BpsStats, ExecutionQuality, LatencyStats
 from torghut_sim.report.percentiles import percentile_sorted
 
@@ -160,5 +161,6 @@ def build_execution(inputs: RunInputs) -> ExecutionResult:
         slippage_bps=bps_stats(inputs.tca["slippage_bps"]),
         realized_shortfall_bps=bps_stats(inputs.tca["realized_shortfall_bps"]),
         divergence_bps=bps_stats(inputs.tca["divergence_bps"]),
+        latency_buckets=latency_buckets(decision_latency, latency),
     )
     return ExecutionResult(section=section, latency=latency, decision_latency=decision_latency)

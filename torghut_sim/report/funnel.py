@@ -7,6 +7,7 @@ import polars as pl
 from torghut_sim.report.figures import rate, sorted_counts
 from torghut_sim.report.inputs import RunInputs
 from torghut_sim.report.model import Funnel, StrategySymbolFunnel
+from torghut_sim.report.not_executed import build_not_executed
 
 FILLED = (pl.col("filled_qty") > 0).fill_null(value=False)
 
@@ -65,4 +66,5 @@ def build_funnel(inputs: RunInputs, signals_produced: int | None) -> Funnel:
         tca_rows=inputs.tca.height,
         llm_reviews=inputs.llm_reviews.height,
         by_strategy_symbol=_strategy_symbol(inputs),
+        not_executed=build_not_executed(inputs.decisions),
     )

@@ -58,6 +58,8 @@ class RunInputs:
     executions_unlinked: int
     order_events_unlinked: int
     files: list[InputFile] = field(default_factory=list)
+    # The runtime's /metrics scrapes and deltas (runtime-metrics.json); None when the run has none.
+    runtime_metrics: dict[str, Any] | None = None
 
     @property
     def missing_tables(self) -> list[str]:
@@ -197,6 +199,7 @@ def load_run(run_dir: Path) -> RunInputs:
         (paths.replay_marker, "replay_marker"),
         (paths.run_state, "run_state"),
         (paths.monitor, "monitor"),
+        (paths.runtime_metrics, "runtime_metrics"),
     ):
         present = path.is_file()
         files.append(InputFile(path.name, role, present, None, file_sha256(path) if present else None))
@@ -250,4 +253,5 @@ def load_run(run_dir: Path) -> RunInputs:
         executions_unlinked=executions_unlinked,
         order_events_unlinked=order_events_unlinked,
         files=files,
+        runtime_metrics=read_json_object(paths.runtime_metrics),
     )

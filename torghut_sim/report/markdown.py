@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from torghut_sim.report.model import LatencyStats, SimulationReport, format_decimal
+from torghut_sim.report.model import (
+    LatencyBucket,
+    LatencyStats,
+    NotExecuted,
+    ReasonCounts,
+    RuntimeMetrics,
+    SimulationReport,
+    format_decimal,
+)
 
 
 def _cell(value: object) -> str:
@@ -119,6 +127,7 @@ def render_markdown(report: SimulationReport, charts: dict[str, str]) -> str:
             ],
         )
     )
+    out.extend(_not_executed(fun.not_executed))
     out.extend(["## Execution latency (ms)", ""])
     out.extend(
         _table(
@@ -130,6 +139,7 @@ def render_markdown(report: SimulationReport, charts: dict[str, str]) -> str:
             ],
         )
     )
+    out.extend(_latency_buckets(ex.latency_buckets))
     out.extend(
         [
             f"Adapter mismatches: {ex.adapter_mismatches} · "
@@ -178,6 +188,7 @@ def render_markdown(report: SimulationReport, charts: dict[str, str]) -> str:
         )
     )
     out.extend([f"Calibration gap: {_cell(llm.calibration_gap)} (mean confidence − outcome agreement)", ""])
+    out.extend(_runtime_metrics(report.runtime_metrics))
     out.extend(["## Stability", ""])
     if report.stability.anomalies:
         out.extend(f"- `{a.code}` ({a.severity}): {a.message}" for a in report.stability.anomalies)
@@ -188,3 +199,135 @@ def render_markdown(report: SimulationReport, charts: dict[str, str]) -> str:
     out.extend(["", "## Files", ""])
     out.extend(f"- `{a.name}` ({a.role}, {_cell(a.rows)} rows)" for a in report.artifacts.outputs)
     return "\n".join(out) + "\n"
+
+
+def _reasons(title: str, counts: ReasonCounts) -> list[str]:
+    if not counts.total:
+        return []
+    return [
+        f"{title} ({counts.total}):",
+        "",
+        *_table(["reason", "count"], sorted(counts.by_reason.items())),
+    ]
+
+
+def _runtime_metrics(rm: RuntimeMetrics | None) -> list[str]:
+    """The runtime's own counters over the run (CONTRACTS §10)."""
+    out = ["## Runtime metrics", ""]
+    if rm is None or rm.status != "ok":
+        reason = rm.reason if rm is not None else "not in this report"
+        return [*out, f"- the runtime exposed no usable /metrics for this run (`{reason}`)", ""]
+    llm = rm.llm
+    out.extend(
+        _table(
+            ["figure", "value"],
+            [
+                ["decisions", rm.decisions],
+                [
+                    "decisions by state",
+                    ", ".join(f"{k} {v}" for k, v in rm.decisions_by_state.items()) or "—",
+                ],
+                ["orders submitted / rejected", f"{rm.orders_submitted} / {rm.orders_rejected}"],
+                ["reconcile updates", rm.reconcile_updates],
+                ["strategy intents", ", ".join(f"{k} {v}" for k, v in rm.strategy_intents.items()) or "—"],
+                ["strategy errors", sum(rm.strategy_errors.values())],
+                ["runtime loop failures", rm.runtime_loop_failures],
+                [
+                    "no-signal windows (streak at end)",
+                    f"{rm.no_signal_windows} ({_cell(rm.no_signal_streak)})",
+                ],
+                ["staleness alerts", rm.staleness_alerts.total],
+                [
+                    "continuity breaches (alert active)",
+                    f"{rm.continuity_breaches} ({_cell(rm.continuity_alert_active)})",
+                ],
+                ["feature-quality rejections", rm.feature_quality_rejections],
+                ["LLM requests", llm.requests],
+                [
+                    "LLM approve/veto/adjust/abstain/escalate/error",
+                    f"{llm.approve}/{llm.veto}/{llm.adjust}/{llm.abstain}/{llm.escalate}/{llm.error}",
+                ],
+                ["LLM tokens prompt / completion", f"{llm.tokens_prompt} / {llm.tokens_completion}"],
+                [
+                    "emergency stop / kill switch / rollback",
+                    " / ".join(
+                        str(v)
+                        for v in (
+                            rm.emergency_stop_signals,
+                            rm.kill_switch_signals,
+                            rm.rollback_triggered_events,
+                        )
+                    ),
+                ],
+                ["process restarted", rm.process_restarted],
+            ],
+        )
+    )
+    out.extend(_reasons("Reject reasons", rm.reject_reasons))
+    out.extend(_reasons("Submission block reasons", rm.block_reasons))
+    if rm.suppression_reasons:
+        out.extend(["Intent suppression by strategy:", ""])
+        out.extend(
+            _table(
+                ["strategy", "reason", "count"],
+                [[s.strategy_id, s.reason, s.count] for s in rm.suppression_reasons],
+            )
+        )
+    out.extend(_reasons("No-signal reasons", rm.no_signal_reasons))
+    out.extend(_reasons("Feature-quality rejections", rm.feature_quality_reasons))
+    out.extend(_reasons("Rejected signals", rm.rejected_signal_reasons))
+    out.extend(_reasons("Staleness alerts", rm.staleness_alerts))
+    return out
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items()) or "—"
+
+
+def _not_executed(ne: NotExecuted | None) -> list[str]:
+    """Why decisions were not executed (decision_json reasons, CONTRACTS §6)."""
+    if ne is None:
+        return []
+    out = ["## Why decisions were not executed", ""]
+    if not ne.decisions:
+        return [*out, "- no decision was rejected or blocked", ""]
+    out.extend(
+        _table(
+            ["figure", "value"],
+            [
+                ["rejected / blocked", f"{ne.rejected} / {ne.blocked}"],
+                ["by stage", _counts(ne.by_stage)],
+                ["by class (rejected)", _counts(ne.by_class)],
+                ["by origin (rejected)", _counts(ne.by_origin)],
+                ["by reason group", _counts(ne.reasons.by_group)],
+            ],
+        )
+    )
+    out.extend(_reasons("Reason codes", ne.reasons))
+    out.extend(
+        _table(
+            ["strategy", "symbol", "stage", "reason group", "decisions"],
+            [
+                [g.strategy_id, g.symbol, g.submission_stage, g.reason_group, g.decisions]
+                for g in ne.by_strategy_symbol
+            ],
+        )
+    )
+    return out
+
+
+def _latency_buckets(buckets: list[LatencyBucket] | None) -> list[str]:
+    """Counts per fixed latency bucket, [lower, upper) in ms."""
+    if not buckets:
+        return []
+    return [
+        "Latency buckets (count per [lower, upper) ms):",
+        "",
+        *_table(
+            ["bucket (ms)", "signal → decision", "decision → submit", "submit → first event"],
+            [
+                [b.bucket, b.signal_to_decision, b.decision_to_submit, b.submit_to_first_event]
+                for b in buckets
+            ],
+        ),
+    ]

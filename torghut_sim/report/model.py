@@ -98,6 +98,37 @@ class StrategySymbolFunnel(_Section):
     filled_executions: int
 
 
+class ReasonCounts(_Section):
+    """Counts of reason codes: whole values, and grouped by the part before the first `:`."""
+
+    total: int
+    by_reason: dict[str, int]
+    by_group: dict[str, int]
+
+
+class NotExecutedGroup(_Section):
+    """Refused decisions of one strategy on one symbol at one stage, for one reason group."""
+
+    strategy_id: str
+    symbol: str
+    submission_stage: str
+    reason_group: str
+    decisions: int
+
+
+class NotExecuted(_Section):
+    """Why decisions were not executed: rejected/blocked decisions by stage, class, origin and reason."""
+
+    decisions: int
+    rejected: int
+    blocked: int
+    by_stage: dict[str, int]
+    by_class: dict[str, int]
+    by_origin: dict[str, int]
+    reasons: ReasonCounts
+    by_strategy_symbol: list[NotExecutedGroup]
+
+
 class Funnel(_Section):
     """Signal → decision → execution → fill counts and conversion rates."""
 
@@ -114,6 +145,8 @@ class Funnel(_Section):
     tca_rows: int
     llm_reviews: int
     by_strategy_symbol: list[StrategySymbolFunnel]
+    # Added within v1: rejected and blocked decisions and their reasons (decision_json, CONTRACTS §6).
+    not_executed: NotExecuted | None = None
 
 
 class LatencyStats(_Section):
@@ -125,6 +158,17 @@ class LatencyStats(_Section):
     p95_ms: float | None
     p99_ms: float | None
     max_ms: float | None
+
+
+class LatencyBucket(_Section):
+    """How many samples of each latency fall in [lower_ms, upper_ms) (null bound: open-ended)."""
+
+    bucket: str
+    lower_ms: int | None
+    upper_ms: int | None
+    signal_to_decision: int
+    decision_to_submit: int
+    submit_to_first_event: int
 
 
 class BpsStats(_Section):
@@ -165,6 +209,8 @@ class ExecutionQuality(_Section):
     slippage_bps: BpsStats
     realized_shortfall_bps: BpsStats
     divergence_bps: BpsStats
+    # Added within v1: counts per fixed latency bucket (edges in report/latency_buckets.py).
+    latency_buckets: list[LatencyBucket] | None = None
 
 
 class SymbolPnl(_Section):
@@ -335,6 +381,75 @@ class Caveat(_Section):
     message: str
 
 
+class StrategyReasonCount(_Section):
+    """One strategy's count of one reason code."""
+
+    strategy_id: str
+    reason: str
+    group: str
+    count: int
+
+
+class FallbackCount(_Section):
+    """Execution adapter fallbacks from one adapter to another."""
+
+    from_adapter: str
+    to_adapter: str
+    count: int
+
+
+class RuntimeLlmCounters(_Section):
+    """The runtime's own LLM review counters over the run."""
+
+    requests: int
+    approve: int
+    veto: int
+    adjust: int
+    abstain: int
+    escalate: int
+    error: int
+    tokens_prompt: int
+    tokens_completion: int
+
+
+class RuntimeMetrics(_Section):
+    """What the runtime's `/metrics` counters moved during the run (scrape after − scrape before)."""
+
+    status: Literal["ok", "unavailable", "not_scraped"]
+    reason: str | None
+    url_source: str | None
+    process_restarted: bool
+    restarted_samples: list[str]
+    decisions: int
+    decisions_by_state: dict[str, int]
+    orders_submitted: int
+    orders_rejected: int
+    reject_reasons: ReasonCounts
+    block_reasons: ReasonCounts
+    strategy_intents: dict[str, int]
+    suppression_reasons: list[StrategyReasonCount]
+    strategy_errors: dict[str, int]
+    reconcile_updates: int
+    runtime_loop_failures: int
+    domain_events: dict[str, int]
+    rejected_signal_reasons: ReasonCounts
+    no_signal_windows: int
+    no_signal_reasons: ReasonCounts
+    no_signal_streak: float | None
+    staleness_alerts: ReasonCounts
+    continuity_breaches: int
+    continuity_alert_active: bool | None
+    feature_quality_rejections: int
+    feature_quality_reasons: ReasonCounts
+    execution_fallbacks: list[FallbackCount]
+    llm: RuntimeLlmCounters
+    drift_rollback_triggers: int
+    emergency_stop_signals: int
+    kill_switch_signals: int
+    rollback_triggered_events: int
+    position_states: dict[str, int]
+
+
 class SimulationReport(_Section):
     """The whole report of one simulation run."""
 
@@ -345,6 +460,8 @@ class SimulationReport(_Section):
     execution_quality: ExecutionQuality
     pnl: Pnl
     llm: Llm
+    # Added within v1: absent from reports made before the runtime served metrics.
+    runtime_metrics: RuntimeMetrics | None = None
     stability: Stability
     verdict: VerdictSection
     artifacts: Artifacts

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -12,6 +13,7 @@ from pathlib import Path
 from types import FrameType
 
 from torghut_sim.devstack.refruntime.controller import Controller, ObjectNames
+from torghut_sim.devstack.refruntime.metrics import MetricsServer, RuntimeMetrics
 from torghut_sim.devstack.refruntime.settings import LocalEndpoints
 
 
@@ -37,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=3.0,
         help="TA silence after which Torghut reads the latest second inclusively",
     )
+    p.add_argument(
+        "--metrics-port",
+        type=int,
+        default=int(os.environ.get("TORGHUT_DEVSTACK_RUNTIME_METRICS_PORT") or 0),
+        help="loopback port of GET /metrics (0: a free one; announced in the Service status)",
+    )
     return p
 
 
@@ -53,6 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     endpoints = LocalEndpoints.from_stack()
     if args.kubeconfig:
         endpoints = replace(endpoints, kubeconfig=args.kubeconfig)
+    metrics = RuntimeMetrics()
+    server = MetricsServer(metrics, args.metrics_port, log).start()
     controller = Controller(
         args.namespace,
         endpoints,
@@ -62,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         poll_seconds=args.poll_seconds,
         idle_seconds=args.idle_seconds,
         stable_seconds=args.stable_seconds,
+        metrics=metrics,
+        metrics_url=server.url,
     )
 
     def stop(signum: int, _frame: FrameType | None) -> None:
@@ -70,7 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    controller.run()
+    try:
+        controller.run()
+    finally:
+        server.stop()
     return 0
 
 

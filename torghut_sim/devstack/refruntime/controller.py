@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from torghut_sim.devstack.refruntime.metrics import RuntimeMetrics
 from torghut_sim.devstack.refruntime.settings import (
     LocalEndpoints,
     RuntimeConfigError,
@@ -42,6 +43,7 @@ from torghut_sim.devstack.refruntime.status import (
 )
 from torghut_sim.devstack.refruntime.ta_worker import RunLink, TaWorker
 from torghut_sim.devstack.refruntime.torghut import TorghutWorker
+from torghut_sim.runtime_metrics.discovery import METRICS_URL_ANNOTATION
 
 KNATIVE = ("serving.knative.dev", "v1", "services")
 FLINK = ("flink.apache.org", "v1beta1", "flinkdeployments")
@@ -93,6 +95,8 @@ class Controller:
         idle_seconds: float = 3.0,
         stable_seconds: float = 3.0,
         api_client: Any = None,
+        metrics: RuntimeMetrics | None = None,
+        metrics_url: str | None = None,
     ) -> None:
         from kubernetes import client as kube_client  # noqa: PLC0415 - pure users of this package skip it
         from kubernetes import config as kube_config  # noqa: PLC0415
@@ -120,6 +124,9 @@ class Controller:
         self.cycles = 0
         self.last_error: str | None = None
         self.stop_event = threading.Event()
+        # One registry for the process: it outlives every simulation run's worker.
+        self.metrics = metrics or RuntimeMetrics()
+        self.metrics_url = metrics_url
 
     # --- Kubernetes access ----------------------------------------------------------------------------
 
@@ -181,7 +188,9 @@ class Controller:
                 self.torghut = None
             if settings is not None:
                 self.log.info("torghut: starting run %s", settings.run_id)
-                self.torghut = TorghutWorker(settings, self.endpoints, self.log, self.stable_seconds)
+                self.torghut = TorghutWorker(
+                    settings, self.endpoints, self.log, self.stable_seconds, metrics=self.metrics
+                )
                 self.torghut.start()
             self.torghut_key = key
         worker = self.torghut
@@ -273,7 +282,8 @@ class Controller:
         if running is not None:
             verdict = running
         if service is not None:
-            desired = knative_status(service, verdict, now_iso())
+            announced = {METRICS_URL_ANNOTATION: self.metrics_url} if self.metrics_url else None
+            desired = knative_status(service, verdict, now_iso(), announced)
             if knative_status_changed(service, desired):
                 self._write_status(KNATIVE, self.names.service, desired)
                 self.log.info(
@@ -300,6 +310,7 @@ class Controller:
             "cycles": self.cycles,
             "last_error": self.last_error,
             "flink_phase": self.flink_phase,
+            "metrics_url": self.metrics_url,
             "ta_error": self.ta_error,
             "ta": None
             if ta is None

@@ -75,8 +75,13 @@ def _conditions(verdict: Verdict, now: str, previous: Mapping[str, Any]) -> list
     return out
 
 
-def knative_status(obj: Mapping[str, Any], verdict: Verdict, now: str) -> dict[str, Any]:
-    """The status for the object's current generation given the runtime's verdict on it."""
+def knative_status(
+    obj: Mapping[str, Any], verdict: Verdict, now: str, annotations: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """The status for the object's current generation given the runtime's verdict on it.
+
+    `annotations` go to `status.annotations` (Knative's place for extra status, e.g. the metrics URL).
+    """
     previous = _status(obj)
     name = (obj.get("metadata") or {}).get("name", "service")
     namespace = (obj.get("metadata") or {}).get("namespace", "default")
@@ -95,6 +100,8 @@ def knative_status(obj: Mapping[str, Any], verdict: Verdict, now: str) -> dict[s
         "address": {"url": url},
         "conditions": _conditions(verdict, now, previous),
     }
+    if annotations:
+        status["annotations"] = dict(annotations)
     if ready:
         status["traffic"] = [{"revisionName": ready, "latestRevision": ready == created, "percent": 100}]
     return status

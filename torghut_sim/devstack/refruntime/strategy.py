@@ -86,10 +86,13 @@ class MacdRsiStrategy:
     positions: dict[str, int] = field(default_factory=dict)
     prev_hist: dict[str, float] = field(default_factory=dict)
     last_order_ms: dict[str, int] = field(default_factory=dict)
+    # Why the last signal's crossover did not become an intent (None when there was no crossover).
+    suppressed: str | None = None
 
     def on_signal(self, sig: SignalPoint) -> Intent | None:
-        """The order this signal calls for, if any."""
+        """The order this signal calls for, if any; `suppressed` says why a crossover was dropped."""
         cfg = self.config
+        self.suppressed = None
         hist, prev = sig.macd_hist, self.prev_hist.get(sig.symbol)
         if hist is None or not math.isfinite(hist) or sig.price <= 0:
             return None
@@ -98,20 +101,24 @@ class MacdRsiStrategy:
             return None
         if abs(hist) < sig.price * cfg.min_hist_bps / 10_000:
             return None
+        cross_up, cross_down = prev <= 0 < hist, prev >= 0 > hist
         if sig.event_ms - self.last_order_ms.get(sig.symbol, -(10**15)) < cfg.cooldown_ms:
+            self.suppressed = "cooldown_active" if cross_up or cross_down else None
             return None
         unit_qty = max(1, int(cfg.order_notional // sig.price))
         cap = max(unit_qty, int(cfg.max_position_notional // sig.price))
         position = self.positions.get(sig.symbol, 0)
-        if prev <= 0 < hist and sig.rsi14 < cfg.rsi_overbought:
+        if cross_up and sig.rsi14 < cfg.rsi_overbought:
             target, reason = min(cap, max(position, 0) + unit_qty), "macd_hist_cross_up"
-        elif prev >= 0 > hist and sig.rsi14 > cfg.rsi_oversold:
+        elif cross_down and sig.rsi14 > cfg.rsi_oversold:
             floor = -cap if cfg.allow_shorts else 0
             target, reason = max(floor, min(position, 0) - unit_qty), "macd_hist_cross_down"
         else:
+            self.suppressed = "rsi_overbought" if cross_up else "rsi_oversold" if cross_down else None
             return None
         qty = target - position
         if qty == 0:
+            self.suppressed = f"position_limit_reached:{'long' if cross_up else 'short'}"
             return None
         self.last_order_ms[sig.symbol] = sig.event_ms
         return Intent(sig, "buy" if qty > 0 else "sell", abs(qty), target, reason)
@@ -170,6 +177,8 @@ class Outcome:
     qty: int
     fill: Fill | None
     arrival_price: float
+    # Why it was not executed, as the runtime writes it into decision_json (CONTRACTS §6); {} otherwise.
+    not_executed: dict[str, Any] = field(default_factory=dict)
 
 
 def signal_key(sig: SignalPoint) -> str:
@@ -243,12 +252,60 @@ def decide(intent: Intent, run_id: str, model: str, prompt_version: str) -> Outc
     decision_ms = sig.event_ms + 120 + int(unit(key, "decide") * 480)
     review = review_decision(key, intent, model, prompt_version, decision_ms)
     if review.verdict not in EXECUTING_VERDICTS:
-        return Outcome(decision_id, decision_ms, "vetoed", review, intent.qty, None, sig.price)
+        status, fields = review_refusal(review)
+        return Outcome(decision_id, decision_ms, status, review, intent.qty, None, sig.price, fields)
     qty = max(1, intent.qty // 2) if review.verdict == "adjust" else intent.qty
     submitted = review.at_ms + 20 + int(unit(key, "submit") * 100)
     fill = simulate_fill(key, intent.side, qty, sig.price, sig.spread, submitted)
     status = {"filled": "executed", "partially_filled": "executed"}.get(fill.status, fill.status)
-    return Outcome(decision_id, decision_ms, status, review, qty, fill, sig.price)
+    fields = {}
+    if fill.status == "rejected":
+        fields = rejected_fields(
+            "rejected_submit", "broker_precheck", "broker", [fill.reject_reason or "broker"]
+        )
+    return Outcome(decision_id, decision_ms, status, review, qty, fill, sig.price, fields)
+
+
+def rejected_fields(stage: str, klass: str, origin: str, reasons: list[str]) -> dict[str, Any]:
+    """decision_json fields of a rejected decision: one `;`-joined risk reason, the atomic codes."""
+    return {
+        "risk_reasons": [";".join(reasons)],
+        "reject_reason_atomic": reasons,
+        "reject_class": klass,
+        "reject_origin": origin,
+        "submission_stage": stage,
+    }
+
+
+def blocked_fields(stage: str, reasons: list[str]) -> dict[str, Any]:
+    """decision_json fields of a blocked decision."""
+    return {
+        "submission_block_reason": ";".join(reasons),
+        "submission_block_atomic": reasons,
+        "submission_stage": stage,
+    }
+
+
+def review_refusal(review: Review) -> tuple[str, dict[str, Any]]:
+    """Status and reason fields of a decision the review did not let through.
+
+    A veto is a policy reject, a failed review a handler error; an abstention leaves the order in the
+    shadow capital stage and an escalation waits for the strategy's capital authority (both blocked).
+    """
+    if review.verdict == "veto":
+        return "rejected", rejected_fields(
+            "rejected_pre_submit", "policy", "llm_review", ["llm_veto", *review.risk_flags]
+        )
+    if review.verdict == "error":
+        error = str(review.response.get("error") or "unknown")
+        return "rejected", rejected_fields(
+            "rejected_handler_error", "runtime", "llm_review", [f"llm_review_error:{error}"]
+        )
+    if review.verdict == "escalate":
+        return "blocked", blocked_fields(
+            "blocked_strategy_capital_authority", ["strategy_capital_authority_pending:llm_escalated"]
+        )
+    return "blocked", blocked_fields("blocked_capital_stage_shadow", ["capital_stage_shadow:llm_abstained"])
 
 
 def tca(

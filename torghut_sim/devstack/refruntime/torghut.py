@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import clickhouse_connect
@@ -22,6 +22,7 @@ from psycopg.types.json import Jsonb
 
 from torghut_sim.devstack.market_day import ensure_topics
 from torghut_sim.devstack.market_walk import iso_ms
+from torghut_sim.devstack.refruntime.metrics import RuntimeMetrics
 from torghut_sim.devstack.refruntime.settings import LocalEndpoints, TorghutSettings
 from torghut_sim.devstack.refruntime.strategy import (
     MacdRsiStrategy,
@@ -131,6 +132,9 @@ TCA_COLUMNS = (
     "computed_at",
 )
 PROGRESS_COUNTS = ("trade_decisions", "executions", "execution_tca_metrics", "execution_order_events")
+# Consecutive fetch windows without any signal after which signal continuity counts as breached.
+CONTINUITY_BREACH_WINDOWS = 5
+REQUIRED_FEATURES = ("macd_hist", "rsi14")
 
 
 def _insert(table: str, columns: tuple[str, ...]) -> str:
@@ -148,6 +152,12 @@ class _Rows:
     executions: list[tuple[Any, ...]]
     events: list[dict[str, Any]]
     tca: list[tuple[Any, ...]]
+    # Counter increments of the window, applied to the process metrics once its transaction committed.
+    counts: list[tuple[str, float, dict[str, str]]] = field(default_factory=list)
+
+    def count(self, name: str, amount: float = 1.0, **labels: str) -> None:
+        """Queue one increment of a `torghut_trading_*` counter."""
+        self.counts.append((f"torghut_trading_{name}", amount, labels))
 
 
 class TorghutWorker(Worker):
@@ -159,8 +169,11 @@ class TorghutWorker(Worker):
         endpoints: LocalEndpoints,
         log: logging.Logger,
         stable_seconds: float = STABLE_SECONDS,
+        metrics: RuntimeMetrics | None = None,
     ) -> None:
         super().__init__("torghut", log)
+        self.metrics = metrics or RuntimeMetrics()
+        self.no_signal_streak = 0
         self.settings = settings
         self.endpoints = endpoints
         self.stable_seconds = stable_seconds
@@ -291,8 +304,15 @@ class TorghutWorker(Worker):
             return False
         points = self._signals(self.cursor_ms, upper)
         rows = self._decide(points)
+        streak = 0 if points else self.no_signal_streak + 1
+        if not points:
+            rows.count("no_signal_windows_total")
+            rows.count("no_signal_reason_total", reason="no_signals_in_window")
+        if streak == CONTINUITY_BREACH_WINDOWS:
+            rows.count("signal_continuity_breach_total")
         self._publish(rows.events)
         self._commit_window(upper, rows, completed=False)
+        self._account(rows, streak)
         return True
 
     def _ta_caught_up(self) -> bool:
@@ -306,6 +326,17 @@ class TorghutWorker(Worker):
         if not offsets.caught_up:
             self.log.debug("torghut: the TA has %d input records left", offsets.remaining)
         return offsets.caught_up
+
+    def _account(self, rows: _Rows, streak: int) -> None:
+        """The committed window's figures into the process metrics (a retried window counts once)."""
+        metrics = self.metrics
+        assert metrics is not None
+        metrics.add_all(rows.counts)
+        self.no_signal_streak = streak
+        metrics.set("torghut_trading_no_signal_streak", streak)
+        metrics.set(
+            "torghut_trading_signal_continuity_alert_active", int(streak >= CONTINUITY_BREACH_WINDOWS)
+        )
 
     def _signals(self, after_ms: int, upto_ms: int) -> list[SignalPoint]:
         s = self.settings
@@ -336,16 +367,61 @@ class TorghutWorker(Worker):
     def _decide(self, points: list[SignalPoint]) -> _Rows:
         s = self.settings
         rows = _Rows([], [], [], [], [])
+        strategy_id = self.strategy.config.strategy_id
         for point in points:
-            intent = self.strategy.on_signal(point)
+            missing = [name for name in REQUIRED_FEATURES if getattr(point, name) is None]
+            if missing:
+                rows.count("feature_quality_rejections_total")
+                for name in missing:
+                    rows.count("feature_quality_reject_reason_total", reason=f"required_feature_null:{name}")
+            try:
+                intent = self.strategy.on_signal(point)
+            # A signal the strategy cannot evaluate is skipped and counted; the loop goes on.
+            except (ArithmeticError, ValueError, TypeError) as exc:
+                self.log.warning("torghut: strategy failed on %s: %s", point.symbol, type(exc).__name__)
+                rows.count("strategy_errors_total", strategy_id=strategy_id)
+                continue
             self.last_signal_ms = point.event_ms
+            if self.strategy.suppressed:
+                rows.count(
+                    "strategy_intent_suppression_total",
+                    strategy_id=strategy_id,
+                    reason=self.strategy.suppressed,
+                )
             if intent is None:
                 continue
+            rows.count("strategy_intents_total", strategy_id=strategy_id)
             outcome = decide(intent, s.run_id, s.model, s.prompt_version)
             if outcome.fill is not None and outcome.fill.filled_qty > 0:
                 self.strategy.on_fill(point.symbol, intent.side, outcome.fill.filled_qty)
+                held = self.strategy.positions.get(point.symbol, 0)
+                rows.count(
+                    "simulation_position_state_total",
+                    state="long" if held > 0 else "short" if held < 0 else "flat",
+                )
+            self._count_outcome(outcome, rows)
             self._rows_of(outcome, intent.side, intent.reason, intent.target, point, rows)
         return rows
+
+    @staticmethod
+    def _count_outcome(out: Outcome, rows: _Rows) -> None:
+        """The counters one decision moves: its state, reasons, order, order updates and review."""
+        rows.count("decisions_total")
+        rows.count("decision_state_total", status=out.decision_status)
+        if out.decision_status == "rejected":
+            rows.count("orders_rejected_total")
+        for reason in out.not_executed.get("reject_reason_atomic", []):
+            rows.count("decision_reject_reason_total", reason=reason)
+        for reason in out.not_executed.get("submission_block_atomic", []):
+            rows.count("submission_block_total", reason=reason)
+        if out.fill is not None:
+            rows.count("orders_submitted_total")
+            rows.count("reconcile_updates_total", len(out.fill.events))
+        review = out.review
+        rows.count("llm_requests_total")
+        rows.count(f"llm_{review.verdict}_total")
+        rows.count("llm_tokens_prompt_total", review.tokens_prompt)
+        rows.count("llm_tokens_completion_total", review.tokens_completion)
 
     def _rows_of(
         self, out: Outcome, side: str, reason: str, target: int, point: SignalPoint, rows: _Rows
@@ -380,6 +456,7 @@ class TorghutWorker(Worker):
                     "source": "ta",
                 },
             },
+            **out.not_executed,
         }
         rows.decisions.append(
             (

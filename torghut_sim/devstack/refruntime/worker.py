@@ -14,6 +14,8 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from torghut_sim.devstack.refruntime.metrics import LOOP_FAILED_EVENT, RuntimeMetrics
+
 BACKOFF_SECONDS = (0.5, 1.0, 2.0, 5.0)
 
 
@@ -27,6 +29,8 @@ class Worker(threading.Thread):
         self.ready = threading.Event()
         self.last_error: str | None = None
         self.failures = 0
+        # The process's metrics, when this part reports its loop failures there.
+        self.metrics: RuntimeMetrics | None = None
 
     def setup(self) -> None:
         """Connect and check what the loop needs; sets `ready` when done."""
@@ -52,6 +56,8 @@ class Worker(threading.Thread):
             # The loop must outlive any failure of a server or of the data: log it, back off, retry.
             except Exception as exc:  # noqa: BLE001
                 self.failures += 1
+                if self.metrics is not None:
+                    self.metrics.inc("torghut_trading_domain_telemetry_event_total", event=LOOP_FAILED_EVENT)
                 self.last_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
                 self.log.warning(
                     "%s cycle failed (attempt %d): %s", self.name, self.failures, self.last_error
