@@ -78,7 +78,7 @@ def build_dump_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
     def session_coverage(
         context: dg.AssetCheckExecutionContext, simulation_config: SimulationConfigResource
     ) -> dg.AssetCheckResult:
-        """Block a thinly covered day; an empty day only warns, its simulation is skipped downstream."""
+        """Block a thinly covered day; an empty day only warns and is recorded as `empty_day` downstream."""
         _run, window, marker = _marker(context, simulation_config)
         ratio, strict = marker.coverage.ratio, window.strict_coverage_ratio
         metadata = {"coverage_ratio": ratio, "strict_coverage_ratio": strict, "status": marker.status}
@@ -86,7 +86,7 @@ def build_dump_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
             return dg.AssetCheckResult(
                 passed=False,
                 severity=dg.AssetCheckSeverity.WARN,
-                description="empty_day: no records in the session; the simulation is skipped",
+                description="empty_day: no records in the session; nothing is simulated",
                 metadata=metadata,
             )
         return dg.AssetCheckResult(passed=ratio >= strict, metadata=metadata)

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from assets.manifest import GROUP
 from assets.partitions import partition_day
-from assets.simulation import empty_day_skip
+from assets.simulation import EMPTY_DAY, SIMULATED
 from resources import SimulationConfigResource
 from torghut_sim.report import SCHEMA_VERSION, ReportResult, SimulationReport, build_report
 from torghut_sim.report.model import format_decimal
@@ -84,18 +84,16 @@ def build_report_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
         group_name=GROUP,
         deps=["simulation_outputs"],
         kinds={"python", "parquet"},
-        output_required=False,
         description="The day's simulation report: coverage, funnel, execution quality, P&L, LLM, verdict.",
     )
     def simulation_report(
         context: dg.AssetExecutionContext, simulation_config: SimulationConfigResource
     ) -> Iterator[dg.MaterializeResult[None]]:
-        """Build the report bundle from the run directory; skip an empty day."""
+        """Build the report bundle from the run directory; an empty day's report says it is one."""
         run = simulation_config.day_run(partition_day(context.partition_key))
-        if empty_day_skip(context, run, skipped=("simulation_report",)):
-            return
         result = build_report(run.paths.root)
-        yield dg.MaterializeResult(metadata=report_metadata(result))
+        status = EMPTY_DAY if result.report.coverage.dump_status == EMPTY_DAY else SIMULATED
+        yield dg.MaterializeResult(metadata={"status": status, **report_metadata(result)})
 
     @dg.asset_check(
         asset=simulation_report,

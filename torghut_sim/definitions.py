@@ -69,6 +69,9 @@ def build_definitions(
             build_lane_pool_sensor(pool, max(len(lanes), 1)),
         ],
         resources=build_resources(settings),
+        # A day's steps run one after another anyway; in one process the code location loads once per
+        # run instead of once per step. Pools still apply: the simulation step claims its slot in process.
+        executor=dg.in_process_executor,
     )
 
 

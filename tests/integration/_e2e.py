@@ -50,7 +50,9 @@ DAY_ASSETS: tuple[str, ...] = (
     "simulation_outputs",
     "simulation_report",
 )
-SKIPPED_ON_EMPTY_DAY: tuple[str, ...] = ("replay_marker", "simulation_outputs", "simulation_report")
+EMPTY_DAY_ASSETS: tuple[str, ...] = ("replay_marker", "simulation_outputs", "simulation_report")
+# The one step of a day that holds the runtime pool's slot (inside the graph-backed `simulate_day`).
+SIMULATE_STEP = "simulate_day.simulate_on_runtime"
 BLOCKING_CHECKS: frozenset[str] = frozenset(
     {
         "full_day_window",
@@ -368,14 +370,20 @@ def check_results(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[
     return found
 
 
-def observations(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str | None, dict[str, Any]]]:
-    """(asset key, partition, metadata values) of every observation a run logged."""
-    found = []
-    for event in events(instance, run_id, dg.DagsterEventType.ASSET_OBSERVATION):
-        obs = event.asset_observation_data.asset_observation
-        meta = {k: getattr(v, "value", v) for k, v in obs.metadata.items()}
-        found.append((obs.asset_key.to_user_string(), obs.partition, meta))
-    return found
+def started_steps(instance: dg.DagsterInstance, run_id: str) -> set[str]:
+    """The keys of every step a run started."""
+    return {e.step_key for e in events(instance, run_id, dg.DagsterEventType.STEP_START) if e.step_key}
+
+
+def materialization_metadata(instance: dg.DagsterInstance, asset: str, partition: str) -> dict[str, Any]:
+    """The metadata values of an asset partition's latest materialization."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1
+    ).records
+    assert records, f"{asset} {partition} was never materialized"
+    materialization = records[0].asset_materialization
+    assert materialization is not None
+    return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
 
 
 # --- simulation stores of a run ---------------------------------------------------------------------

@@ -17,6 +17,7 @@ from torghut_sim.report.stability import FALLBACK_RATIO_LIMIT, LLM_ERROR_RATE_LI
 # Every code the verdict can carry; dashboards and CI checks key on these.
 FAIL_CODES = ("decisions_below_minimum", "executions_below_minimum", "coverage_below_strict_ratio")
 WARN_CODES = (
+    "empty_day",
     "coverage_unavailable",
     "order_events_missing",
     "order_events_unlinked",
@@ -37,6 +38,11 @@ def decide(
 
     def reason(code: str, severity: Severity, message: str) -> None:
         reasons.append(VerdictReason(code=code, severity=severity, message=message))
+
+    if coverage.dump_status == "empty_day":
+        # Nothing to simulate is an outcome of the day, not a strategy finding: no minimum applies.
+        reason("empty_day", "warn", "no source records in the session window; nothing was simulated")
+        return VerdictSection(status="WARN", reasons=reasons)
 
     if funnel.decisions < settings.min_trade_decisions:
         reason(
