@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import dagster as dg
+from pydantic import Field
 
 from assets.evidence import (
     contamination_status,
@@ -143,9 +144,19 @@ def outcome_metadata(run: DayRun, outcome: SimulationOutcome) -> dict[str, Any]:
     }
 
 
-def wants_fresh_simulation(tags: dict[str, str]) -> bool:
-    """Whether the run asks to simulate again a day that is already done."""
-    return tags.get(FRESH_SIMULATION_TAG, "").strip().lower() in {"1", "true", "yes"}
+class GateConfig(dg.Config):
+    """Launchpad config of the gate (`ops: simulate_day: ops: simulation_gate: config:`)."""
+
+    fresh_simulation: bool = Field(
+        default=False,
+        description="Simulate again even when this day was already simulated from the same dump.",
+    )
+
+
+def wants_fresh_simulation(tags: dict[str, str], config: GateConfig) -> bool:
+    """Whether the run asks to simulate again a day that is already done (by config or by run tag)."""
+    tagged = tags.get(FRESH_SIMULATION_TAG, "").strip().lower() in {"1", "true", "yes"}
+    return config.fresh_simulation or tagged
 
 
 def build_simulation_assets(
@@ -163,17 +174,17 @@ def build_simulation_assets(
         description="Empty day, already simulated, or to simulate: decided before a runtime slot is taken.",
     )
     def simulation_gate(
-        context: dg.OpExecutionContext, simulation_config: SimulationConfigResource
+        context: dg.OpExecutionContext, config: GateConfig, simulation_config: SimulationConfigResource
     ) -> Iterator[dg.Output[Any]]:
         """Send the day to the pooled simulation, or settle it here (empty day, reused outcome)."""
         run = simulation_config.day_run(partition_day(context.partition_key))
         if is_empty_day(run):
             context.log.info(f"{EMPTY_DAY}: {empty_day_reason(run)}")
             yield dg.Output(empty_day_metadata(run), "settled")
-        elif finished_simulation(run) and not wants_fresh_simulation(dict(context.run.tags)):
+        elif finished_simulation(run) and not wants_fresh_simulation(dict(context.run.tags), config):
             context.log.info(
                 f"{run.names.run_id} was already simulated from this dump; reusing its outcome "
-                f"(tag the run {FRESH_SIMULATION_TAG}=true to simulate afresh)"
+                f"(tag the run {FRESH_SIMULATION_TAG}=true or set fresh_simulation to simulate afresh)"
             )
             yield dg.Output(reused_metadata(run), "settled")
         else:

@@ -51,6 +51,10 @@ DAY_ASSETS: tuple[str, ...] = (
     "simulation_report",
 )
 EMPTY_DAY_ASSETS: tuple[str, ...] = ("replay_marker", "simulation_outputs", "simulation_report")
+# Run config that makes a done day simulate again instead of reusing its outcome.
+FRESH_SIMULATION_CONFIG: dict[str, Any] = {
+    "ops": {"simulate_day": {"ops": {"simulation_gate": {"config": {"fresh_simulation": True}}}}}
+}
 # The one step of a day that holds the runtime pool's slot (inside the graph-backed `simulate_day`).
 SIMULATE_STEP = "simulate_day.simulate_on_runtime"
 BLOCKING_CHECKS: frozenset[str] = frozenset(
@@ -245,10 +249,14 @@ def write_dagster_home(home: Path) -> None:
     shutil.copyfile(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
 
 
-def launch_argv(assets: tuple[str, ...], partition: str | None = None) -> list[str]:
-    """`dg launch --assets … [--partition …]`, as the demo runs it."""
+def launch_argv(
+    assets: tuple[str, ...], partition: str | None = None, config: Mapping[str, Any] | None = None
+) -> list[str]:
+    """`dg launch --assets … [--partition …] [--config-json …]`, as the demo runs it."""
     argv = [str(Path(sys.executable).parent / "dg"), "launch", "--assets", ",".join(assets)]
-    return [*argv, "--partition", partition] if partition else argv
+    if partition:
+        argv += ["--partition", partition]
+    return [*argv, "--config-json", json.dumps(config)] if config else argv
 
 
 @dataclass

@@ -97,9 +97,9 @@ class Pipeline:
         self.session.stores.drop(run.names.run_token)
         return run
 
-    def launch_day(self, day: date) -> e2e.Launch:
+    def launch_day(self, day: date, config: dict[str, Any] | None = None) -> e2e.Launch:
         """`dg launch` of the day's five partitioned assets, started in its own process group."""
-        argv = e2e.launch_argv(e2e.DAY_ASSETS, day.isoformat())
+        argv = e2e.launch_argv(e2e.DAY_ASSETS, day.isoformat(), config)
         launch = e2e.start_launch(argv, self.env, self.logs / f"launch-{day.isoformat()}.log")
         self.launches.append(launch)
         return launch
@@ -236,7 +236,7 @@ def test_full_trading_day_materializes_every_asset_and_check_and_restores_the_ru
     # Materialized again: the dump and the replayed topics are reused, the TA job reads them from the
     # start again (its group was dropped), and the day comes out the same.
     first_funnel = report["funnel"]
-    pipeline.launch_day(FULL_DAY).expect_success()
+    pipeline.launch_day(FULL_DAY, config=e2e.FRESH_SIMULATION_CONFIG).expect_success()
     again = run_dir.report()
     assert again["verdict"]["status"] == "PASS", again["verdict"]
     assert again["funnel"] == first_funnel and again["pnl"] == report["pnl"]

@@ -145,6 +145,7 @@ def _materialize(
     lifecycle: FakeLifecycle,
     template: Path = LOCAL_TEMPLATE,
     tags: dict[str, str] | None = None,
+    run_config: dict[str, Any] | None = None,
 ) -> Any:
     defs = [
         *build_manifest_assets(PARTITIONS),
@@ -153,7 +154,12 @@ def _materialize(
         *build_report_assets(PARTITIONS),
     ]
     return dg.materialize(
-        defs, partition_key=DAY, resources=_resources(tmp_path, template), raise_on_error=False, tags=tags
+        defs,
+        partition_key=DAY,
+        resources=_resources(tmp_path, template),
+        raise_on_error=False,
+        tags=tags,
+        run_config=run_config,
     )
 
 
@@ -297,6 +303,9 @@ def test_a_finished_day_is_reused_unless_a_fresh_simulation_is_asked_for(
     fresh = _materialize(tmp_path, lifecycle, tags={FRESH_SIMULATION_TAG: "true"})
     assert fresh.success and len(lifecycle.calls) == 2
     assert _metadata(fresh, "simulation_outputs")["status"] == "simulated"
+    config = {"ops": {"simulate_day": {"ops": {"simulation_gate": {"config": {"fresh_simulation": True}}}}}}
+    by_config = _materialize(tmp_path, lifecycle, run_config=config)
+    assert by_config.success and len(lifecycle.calls) == 3
 
 
 def test_a_runtime_left_patched_fails_its_check_and_blocks_the_report(
