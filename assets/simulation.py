@@ -10,7 +10,7 @@ and the step claims a free lane by taking its run lock. The lifecycle is called 
 """
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import Field
@@ -29,10 +29,21 @@ from assets.progress import progress_logger
 from resources import KubernetesResource, SimulationConfigResource
 from resources.simulation import DayRun
 from torghut_sim.dump.marker import DumpMarker
-from torghut_sim.lifecycle import SimulationOutcome, SimulationRequest, run_simulation_day
+
+if TYPE_CHECKING:
+    from torghut_sim.lifecycle import SimulationOutcome, SimulationRequest
 
 # The seam: one day's simulation, start to finish, restored before it returns or raises.
-SimulationDay = Callable[[SimulationRequest], SimulationOutcome]
+SimulationDay = Callable[["SimulationRequest"], "SimulationOutcome"]
+
+
+def run_simulation_day(request: "SimulationRequest") -> "SimulationOutcome":
+    """The domain lifecycle, imported on first use (it pulls in every store and runtime client)."""
+    from torghut_sim.lifecycle import run_simulation_day as lifecycle  # noqa: PLC0415
+
+    return lifecycle(request)
+
+
 EMPTY_DAY = "empty_day"
 SIMULATED = "simulated"
 REUSED = "reused"
@@ -106,7 +117,7 @@ def reused_metadata(run: DayRun) -> DayMetadata:
     }
 
 
-def replay_metadata(outcome: SimulationOutcome) -> dict[str, Any]:
+def replay_metadata(outcome: "SimulationOutcome") -> dict[str, Any]:
     """What the UI shows of the replay: records by topic, pacing, duration and the dump it proves."""
     if outcome.replay is None:
         return {"status": "not_replayed"}
@@ -123,7 +134,7 @@ def replay_metadata(outcome: SimulationOutcome) -> dict[str, Any]:
     }
 
 
-def outcome_metadata(run: DayRun, outcome: SimulationOutcome) -> dict[str, Any]:
+def outcome_metadata(run: DayRun, outcome: "SimulationOutcome") -> dict[str, Any]:
     """What the UI shows of a finished simulation: status, replay, activity, exports, restore, evidence."""
     restore = restore_state(run.paths)
     summary = outcome.summary()
@@ -203,6 +214,8 @@ def build_simulation_assets(
         kubernetes: KubernetesResource,
     ) -> DayMetadata:
         """Run the day's whole lifecycle (lock → … → unlock); the metadata of both assets."""
+        from torghut_sim.lifecycle import SimulationRequest  # noqa: PLC0415 - see run_simulation_day
+
         run = simulation_config.day_run(partition_day(simulate))
         # Stable per Dagster run: a resumed step reuses its own lock instead of waiting on itself.
         owner = f"{OWNER_PREFIX}{context.run.run_id}"

@@ -17,14 +17,13 @@ from assets.dump import build_dump_assets
 from assets.manifest import build_manifest_assets
 from assets.partitions import trading_day_partitions
 from assets.report import build_report_assets
-from assets.simulation import SimulationDay, build_simulation_assets
+from assets.simulation import SimulationDay, build_simulation_assets, run_simulation_day
 from resources import DeploymentSettings, build_resources, runtime_pool
 from sensors.cleanup import build_cleanup_job, build_failure_sensor
 from sensors.drift import runtime_drift_sensor
 from sensors.lanes import build_lane_pool_sensor
 from sensors.schedule import build_nightly_schedule
 from torghut_sim.lanes import load_lanes
-from torghut_sim.lifecycle import run_simulation_day
 
 DAY_JOB = "simulate_trading_day"
 DAY_ASSETS: tuple[str, ...] = (
