@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -188,3 +189,15 @@ def test_local_template(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.
         {"env": "TORGHUT_DEVSTACK_POSTGRES_PASSWORD", "set": True},
     ]
     assert "pw-must-not-leak" not in out
+
+
+def _choices(parser: argparse.ArgumentParser) -> list[str]:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return list(sub.choices)
+
+
+def test_a_command_builds_only_its_own_parser() -> None:
+    assert cli.chosen_command(["--debug", "dump", "--help"]) == "dump"
+    assert cli.chosen_command(["--help"]) is None
+    assert _choices(cli.build_parser("status")) == ["status"]
+    assert _choices(cli.build_parser()) == list(cli.COMMAND_MODULES)
