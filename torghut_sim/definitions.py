@@ -19,6 +19,7 @@ from assets.partitions import trading_day_partitions
 from assets.report import build_report_assets
 from assets.simulation import SimulationDay, build_simulation_assets, run_simulation_day
 from resources import DeploymentSettings, build_resources, runtime_pool
+from sensors.cancel import build_cancel_sensor
 from sensors.cleanup import build_cleanup_job, build_failure_sensor
 from sensors.drift import runtime_drift_sensor
 from sensors.lanes import build_lane_pool_sensor
@@ -64,6 +65,7 @@ def build_definitions(
         schedules=[build_nightly_schedule(DAY_JOB, settings.partitions_start)],
         sensors=[
             build_failure_sensor(cleanup_job),
+            build_cancel_sensor(cleanup_job),
             runtime_drift_sensor,
             build_lane_pool_sensor(pool, max(len(lanes), 1)),
         ],

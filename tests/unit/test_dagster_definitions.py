@@ -118,7 +118,11 @@ def test_day_job_never_retries_runs(defs: dg.Definitions) -> None:
 def test_schedule_and_sensors_are_registered(defs: dg.Definitions) -> None:
     repo = defs.get_repository_def()
     assert [s.name for s in repo.schedule_defs] == ["nightly_simulation"]
-    assert {s.name for s in repo.sensor_defs} >= {"simulation_cleanup_on_failure", "runtime_drift"}
+    assert {s.name for s in repo.sensor_defs} >= {
+        "simulation_cleanup_on_failure",
+        "simulation_cleanup_on_cancel",
+        "runtime_drift",
+    }
 
 
 def test_resources_hold_no_secret_values(defs: dg.Definitions) -> None:
