@@ -134,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     created = backfill.backfill_timestamp if backfill else min(t.start for t in timings)
     runs_wall = max(t.end for t in timings) - created
     status_wall = seen_at - began
+    if floor.total <= 0:
+        print("no day was simulated: no floor to compare with")
+        return 1
     print(
         f"floor {floor.total:.1f}s = before first simulation {floor.before_first_simulation:.1f}"
         f" + simulations {floor.simulations:.1f} + last report {floor.last_report:.1f}"
