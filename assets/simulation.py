@@ -179,7 +179,8 @@ def build_simulation_assets(
         name=GATE_OP,
         ins={"source_dump": dg.In(dg.Nothing)},
         out={
-            "simulate": dg.Out(str, is_required=False),
+            # Nothing-typed: only its presence matters, so no I/O manager stands between gate and step.
+            "simulate": dg.Out(dg.Nothing, is_required=False),
             "settled": dg.Out(dict, is_required=False),
         },
         description="Empty day, already simulated, or to simulate: decided before a runtime slot is taken.",
@@ -199,24 +200,24 @@ def build_simulation_assets(
             )
             yield dg.Output(reused_metadata(run), "settled")
         else:
-            yield dg.Output(context.partition_key, "simulate")
+            yield dg.Output(None, "simulate")
 
     @dg.op(
         name=SIMULATE_OP,
+        ins={"simulate": dg.In(dg.Nothing)},
         pool=pool,
         # Never retried in-step: a second attempt would race the failure sensor's teardown of the first.
         description="Lock, freeze Argo CD, provision, patch, replay, monitor, export, restore, unlock.",
     )
     def simulate_on_runtime(
         context: dg.OpExecutionContext,
-        simulate: str,
         simulation_config: SimulationConfigResource,
         kubernetes: KubernetesResource,
     ) -> DayMetadata:
         """Run the day's whole lifecycle (lock → … → unlock); the metadata of both assets."""
         from torghut_sim.lifecycle import SimulationRequest  # noqa: PLC0415 - see run_simulation_day
 
-        run = simulation_config.day_run(partition_day(simulate))
+        run = simulation_config.day_run(partition_day(context.partition_key))
         # Stable per Dagster run: a resumed step reuses its own lock instead of waiting on itself.
         owner = f"{OWNER_PREFIX}{context.run.run_id}"
         with claimed_lane(context, simulation_config, kubernetes, run, owner) as claim:
