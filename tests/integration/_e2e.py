@@ -25,6 +25,7 @@ import dagster as dg
 import psutil
 import pytest
 
+from torghut_sim.devstack.config import StackConfig
 from torghut_sim.layout import RunPaths, run_paths
 from torghut_sim.naming import RunNames, names_for_day
 from torghut_sim.runtime.kube_client import (
@@ -225,13 +226,22 @@ def local_env(dagster_home: Path, dagster_db: str, output_root: Path, kubeconfig
     venv_bin = str(Path(sys.executable).parent)
     pg_password = env.setdefault("TORGHUT_DEVSTACK_POSTGRES_PASSWORD", "devstack")
     env.setdefault("TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD", "devstack")
+    ports = StackConfig().ports
+    pg = f"postgresql://postgres@127.0.0.1:{ports.postgres}"
+    env.update(
+        # The local template names the stack's default ports; this stack's (TORGHUT_DEVSTACK_*) may differ.
+        TORGHUT_SIM_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{ports.kafka}",
+        TORGHUT_SIM_CLICKHOUSE_HTTP_URL=f"http://127.0.0.1:{ports.clickhouse}",
+        TORGHUT_SIM_POSTGRES_ADMIN_DSN=f"{pg}/postgres",
+        TORGHUT_SIM_POSTGRES_SIMULATION_DSN_TEMPLATE=f"{pg}/{{db}}",
+    )
     env.update(
         TORGHUT_SIM_TEMPLATE=str(REPO / "config" / "local-trading-day-template.yaml"),
         TORGHUT_SIM_OUTPUT_ROOT=str(output_root),
         TORGHUT_SIM_KUBECONFIG=str(kubeconfig),
         DAGSTER_HOME=str(dagster_home),
         DAGSTER_PG_HOST="127.0.0.1",
-        DAGSTER_PG_PORT=env.get("TORGHUT_DEVSTACK_POSTGRES_PORT", "55432"),
+        DAGSTER_PG_PORT=str(ports.postgres),
         DAGSTER_PG_DB=dagster_db,
         DAGSTER_PG_USERNAME="postgres",
         DAGSTER_PG_PASSWORD=pg_password,
