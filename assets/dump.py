@@ -9,7 +9,6 @@ from assets.manifest import GROUP
 from assets.partitions import partition_day
 from assets.progress import progress_logger
 from resources import DayRun, SimulationConfigResource
-from torghut_sim.day_dump import dump_day
 from torghut_sim.dump.marker import DumpMarker
 from torghut_sim.manifest import WindowSpec, load_manifest
 
@@ -57,6 +56,9 @@ def build_dump_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
         simulation_config: SimulationConfigResource,
     ) -> dg.MaterializeResult[None]:
         """Dump (or reuse a verified dump of) the day's window; an empty day is a status, not an error."""
+        # Imported here: the Kafka, ClickHouse and Postgres clients would slow every code location load.
+        from torghut_sim.day_dump import dump_day  # noqa: PLC0415
+
         run = simulation_config.day_run(partition_day(context.partition_key))
         manifest = load_manifest(run.paths.manifest)
         result = dump_day(manifest, run.names, run.paths, progress=progress_logger(context.log.info))
@@ -78,7 +80,7 @@ def build_dump_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
     def session_coverage(
         context: dg.AssetCheckExecutionContext, simulation_config: SimulationConfigResource
     ) -> dg.AssetCheckResult:
-        """Block a thinly covered day; an empty day only warns, its simulation is skipped downstream."""
+        """Block a thinly covered day; an empty day only warns and is recorded as `empty_day` downstream."""
         _run, window, marker = _marker(context, simulation_config)
         ratio, strict = marker.coverage.ratio, window.strict_coverage_ratio
         metadata = {"coverage_ratio": ratio, "strict_coverage_ratio": strict, "status": marker.status}
@@ -86,7 +88,7 @@ def build_dump_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
             return dg.AssetCheckResult(
                 passed=False,
                 severity=dg.AssetCheckSeverity.WARN,
-                description="empty_day: no records in the session; the simulation is skipped",
+                description="empty_day: no records in the session; nothing is simulated",
                 metadata=metadata,
             )
         return dg.AssetCheckResult(passed=ratio >= strict, metadata=metadata)

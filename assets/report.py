@@ -2,18 +2,19 @@
 
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 from pydantic import ValidationError
 
 from assets.manifest import GROUP
 from assets.partitions import partition_day
-from assets.simulation import empty_day_skip
-from resources import SimulationConfigResource
-from torghut_sim.report import SCHEMA_VERSION, ReportResult, SimulationReport, build_report
-from torghut_sim.report.model import format_decimal
-from torghut_sim.report.writer import JSON_NAME
+from assets.simulation import EMPTY_DAY, SIMULATED
+from resources import DayRun, SimulationConfigResource
+from torghut_sim.report.model import SCHEMA_VERSION, SimulationReport, format_decimal
+
+if TYPE_CHECKING:
+    from torghut_sim.report.api import ReportResult
 
 VERDICT_SEVERITY = {"WARN": dg.AssetCheckSeverity.WARN, "FAIL": dg.AssetCheckSeverity.ERROR}
 
@@ -46,7 +47,7 @@ def summary_markdown(report: SimulationReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report_metadata(result: ReportResult) -> dict[str, Any]:
+def report_metadata(result: "ReportResult") -> dict[str, Any]:
     """Verdict, reasons, P&L, counts and file paths of a built report."""
     report = result.report
     pnl, funnel = report.pnl, report.funnel
@@ -71,6 +72,13 @@ def report_metadata(result: ReportResult) -> dict[str, Any]:
     }
 
 
+def report_json(run: DayRun) -> Path:
+    """Where the day's simulation-report.json is written."""
+    from torghut_sim.report.writer import JSON_NAME  # noqa: PLC0415 - the writer brings polars
+
+    return run.paths.report_dir / JSON_NAME
+
+
 def load_report(json_path: Path) -> SimulationReport:
     """A written report, validated against the `torghut.simulation-report.v1` model."""
     return SimulationReport.model_validate_json(json_path.read_bytes())
@@ -84,18 +92,19 @@ def build_report_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
         group_name=GROUP,
         deps=["simulation_outputs"],
         kinds={"python", "parquet"},
-        output_required=False,
         description="The day's simulation report: coverage, funnel, execution quality, P&L, LLM, verdict.",
     )
     def simulation_report(
         context: dg.AssetExecutionContext, simulation_config: SimulationConfigResource
     ) -> Iterator[dg.MaterializeResult[None]]:
-        """Build the report bundle from the run directory; skip an empty day."""
+        """Build the report bundle from the run directory; an empty day's report says it is one."""
+        # Imported here: the builder's polars and chart stack would slow every load of the code location.
+        from torghut_sim.report.api import build_report  # noqa: PLC0415
+
         run = simulation_config.day_run(partition_day(context.partition_key))
-        if empty_day_skip(context, run, skipped=("simulation_report",)):
-            return
         result = build_report(run.paths.root)
-        yield dg.MaterializeResult(metadata=report_metadata(result))
+        status = EMPTY_DAY if result.report.coverage.dump_status == EMPTY_DAY else SIMULATED
+        yield dg.MaterializeResult(metadata={"status": status, **report_metadata(result)})
 
     @dg.asset_check(
         asset=simulation_report,
@@ -106,7 +115,7 @@ def build_report_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
     ) -> dg.AssetCheckResult:
         """Fail when the written report does not validate against the report model."""
         run = simulation_config.day_run(partition_day(context.partition_key))
-        path = run.paths.report_dir / JSON_NAME
+        path = report_json(run)
         try:
             report = load_report(path)
         except (OSError, ValidationError) as exc:
@@ -125,7 +134,7 @@ def build_report_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
     ) -> dg.AssetCheckResult:
         """Turn the report verdict into a check result of matching severity."""
         run = simulation_config.day_run(partition_day(context.partition_key))
-        report = load_report(run.paths.report_dir / JSON_NAME)
+        report = load_report(report_json(run))
         status = report.verdict.status
         return dg.AssetCheckResult(
             passed=status == "PASS",

@@ -1,66 +1,129 @@
-"""`replay_marker` + `simulation_outputs`: the one step that holds the runtime for a day's whole lifecycle.
+"""`replay_marker` + `simulation_outputs`: the day on the runtime, decided before any runtime slot is taken.
 
-The step runs in the runtime lane's pool, so simulations on one runtime never overlap (dumps of other days
-still run in parallel). With several lanes configured, the pool has one slot per lane and the step claims
-a free lane by taking its run lock before the lifecycle starts (which then reuses that lock). It calls
-the domain lifecycle through one seam, `SimulationDay`, and reports the evidence the lifecycle left in
-the run directory. An empty day is skipped before anything is provisioned.
+A small graph: the gate (no pool) reads the day's evidence and picks one of three ways — an empty day
+(materialized with `status: empty_day` and its reason), a day already simulated from this very dump
+(its outcome reused unless the run asks for a fresh simulation) or a simulation. Only the simulation step
+runs in the runtime lane's pool, so an empty or finished day never waits for nor holds a lane, and
+simulations on one runtime never overlap. With several lanes configured, the pool has one slot per lane
+and the step claims a free lane by taking its run lock. The lifecycle is called through one seam,
+`SimulationDay`; the record step turns whichever way was taken into the two materializations.
 """
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
+from pydantic import Field
 
-from assets.evidence import contamination_status, exported_rows, restore_state, run_status
+from assets.evidence import (
+    contamination_status,
+    exported_rows,
+    read_json,
+    restore_state,
+    run_status,
+)
+from assets.lane_claim import claimed_lane
 from assets.manifest import GROUP
 from assets.partitions import partition_day
 from assets.progress import progress_logger
 from resources import KubernetesResource, SimulationConfigResource
 from resources.simulation import DayRun
 from torghut_sim.dump.marker import DumpMarker
-from torghut_sim.guards import guard_mutation, manifest_mutation
-from torghut_sim.lanes import RuntimeLane, claim_lane, manifest_on_lane
-from torghut_sim.lifecycle import SimulationOutcome, SimulationRequest, run_simulation_day
-from torghut_sim.manifest import DatasetManifest, load_manifest
-from torghut_sim.runtime.inputs import RunIdentity
-from torghut_sim.runtime.lock import release_lock
+
+if TYPE_CHECKING:
+    from torghut_sim.lifecycle import SimulationOutcome, SimulationRequest
 
 # The seam: one day's simulation, start to finish, restored before it returns or raises.
-SimulationDay = Callable[[SimulationRequest], SimulationOutcome]
+SimulationDay = Callable[["SimulationRequest"], "SimulationOutcome"]
+
+
+def run_simulation_day(request: "SimulationRequest") -> "SimulationOutcome":
+    """The domain lifecycle, imported on first use (it pulls in every store and runtime client)."""
+    from torghut_sim.lifecycle import run_simulation_day as lifecycle  # noqa: PLC0415
+
+    return lifecycle(request)
+
+
 EMPTY_DAY = "empty_day"
+SIMULATED = "simulated"
+REUSED = "reused"
 # The lock and state.json name a Dagster run as their owner this way (the failure sensor matches on it).
 OWNER_PREFIX = "dagster:"
-SKIPPED_DOWNSTREAM: tuple[str, ...] = ("replay_marker", "simulation_outputs", "simulation_report")
+# A run (or backfill) tagged with this set to "true" simulates again even when the day is already done.
+FRESH_SIMULATION_TAG = "torghut-sim/fresh-simulation"
+GATE_OP = "simulation_gate"
+SIMULATE_OP = "simulate_on_runtime"
+RECORD_OP = "record_simulation"
+DAY_OUTPUTS: tuple[str, str] = ("replay_marker", "simulation_outputs")
+# Metadata of both assets, by asset key, as the record step materializes it.
+DayMetadata = dict[str, dict[str, Any]]
 
 
-def empty_day_skip(
-    context: dg.AssetExecutionContext, run: DayRun, skipped: Sequence[str] = SKIPPED_DOWNSTREAM
-) -> bool:
-    """On an empty day, record the skip (with its reason) on each of `skipped` and return True."""
-    marker = DumpMarker.read(run.paths.dump_marker)
-    if marker.status != EMPTY_DAY:
-        return False
-    reason = f"{run.day.isoformat()} has no source records in its window; nothing is provisioned or replayed"
-    context.log.info(f"skipping: {EMPTY_DAY}: {reason}")
-    for key in skipped:
-        # An observation is what makes the skipped day visible (with its reason) in each asset's history.
-        context.log_event(
-            dg.AssetObservation(
-                asset_key=key,
-                partition=context.partition_key,
-                metadata={"skipped": EMPTY_DAY, "reason": reason, "dump_marker": str(run.paths.dump_marker)},
-            )
-        )
-    return True
+def empty_day_reason(run: DayRun) -> str:
+    """Why an empty day is not simulated, in one line."""
+    return f"{run.day.isoformat()} has no source records in its window; nothing is provisioned or replayed"
 
 
-def replay_metadata(outcome: SimulationOutcome) -> dict[str, Any]:
+def is_empty_day(run: DayRun) -> bool:
+    """Whether the day's dump found no source records (its marker says `empty_day`)."""
+    return run.paths.dump_marker.exists() and DumpMarker.read(run.paths.dump_marker).status == EMPTY_DAY
+
+
+def finished_simulation(run: DayRun) -> bool:
+    """A simulation of this day succeeded from the current dump, restored the runtime and exported."""
+    replay = read_json(run.paths.replay_marker) or {}
+    dump = DumpMarker.read(run.paths.dump_marker)
+    return (
+        run_status(run.paths) == "succeeded"
+        and restore_state(run.paths).restored
+        and contamination_status(run.paths) == "clean"
+        and run.paths.export_manifest.exists()
+        and replay.get("dump_sha256") == dump.payload_sha256
+    )
+
+
+def empty_day_metadata(run: DayRun) -> DayMetadata:
+    """What both assets show for an empty day: the status, its reason and the dump marker that proves it."""
+    base = {
+        "status": EMPTY_DAY,
+        "reason": empty_day_reason(run),
+        "run_id": run.names.run_id,
+        "records": 0,
+        "dump_marker": dg.MetadataValue.path(str(run.paths.dump_marker)),
+    }
+    return {"replay_marker": dict(base), "simulation_outputs": {**base, "runtime_lane": "none"}}
+
+
+def reused_metadata(run: DayRun) -> DayMetadata:
+    """What both assets show when a finished simulation of the same dump is reused."""
+    replay = read_json(run.paths.replay_marker) or {}
+    reason = "this dump was already simulated and the runtime restored; tag the run to simulate afresh"
+    common = {"status": REUSED, "reason": reason, "run_id": run.names.run_id}
+    return {
+        "replay_marker": {
+            **common,
+            "records": int(replay.get("records") or 0),
+            "dump_sha256": str(replay.get("dump_sha256") or ""),
+            "reused_marker": True,
+        },
+        "simulation_outputs": {
+            **common,
+            "exported_rows": dg.MetadataValue.json(exported_rows(run.paths)),
+            "contamination": contamination_status(run.paths) or "missing",
+            "runtime_restored": True,
+            "run_state": dg.MetadataValue.path(str(run.paths.run_state)),
+            "outputs_dir": dg.MetadataValue.path(str(run.paths.outputs_dir)),
+        },
+    }
+
+
+def replay_metadata(outcome: "SimulationOutcome") -> dict[str, Any]:
     """What the UI shows of the replay: records by topic, pacing, duration and the dump it proves."""
     if outcome.replay is None:
         return {"status": "not_replayed"}
     marker = outcome.replay.marker
     return {
+        "status": SIMULATED,
         "records": marker.records,
         "produced": outcome.replay.produced,
         "reused_marker": outcome.replay.skipped,
@@ -71,13 +134,14 @@ def replay_metadata(outcome: SimulationOutcome) -> dict[str, Any]:
     }
 
 
-def outcome_metadata(run: DayRun, outcome: SimulationOutcome) -> dict[str, Any]:
+def outcome_metadata(run: DayRun, outcome: "SimulationOutcome") -> dict[str, Any]:
     """What the UI shows of a finished simulation: status, replay, activity, exports, restore, evidence."""
     restore = restore_state(run.paths)
     summary = outcome.summary()
     return {
+        "status": SIMULATED,
         "run_id": run.names.run_id,
-        "status": outcome.run.status,
+        "run_status": outcome.run.status,
         "records_replayed": summary["records_replayed"],
         "replay_skipped": summary["replay_skipped"],
         "activity": dg.MetadataValue.json(summary["activity"] or {}),
@@ -91,100 +155,124 @@ def outcome_metadata(run: DayRun, outcome: SimulationOutcome) -> dict[str, Any]:
     }
 
 
-def release_unstarted_claim(
-    kubernetes: KubernetesResource, run: DayRun, manifest: DatasetManifest, identity: RunIdentity
-) -> None:
-    """Give back a claimed lane when the lifecycle failed before capturing anything to restore."""
-    # With a capture on disk the lock stays: the failure sensor restores that state, then unlocks.
-    if run.paths.state.exists():
-        return
-    with kubernetes.client() as kube:
-        release_lock(kube, manifest.runtime.namespace, identity)
+class GateConfig(dg.Config):
+    """Launchpad config of the gate (`ops: simulate_day: ops: simulation_gate: config:`)."""
+
+    fresh_simulation: bool = Field(
+        default=False,
+        description="Simulate again even when this day was already simulated from the same dump.",
+    )
+
+
+def wants_fresh_simulation(tags: dict[str, str], config: GateConfig) -> bool:
+    """Whether the run asks to simulate again a day that is already done (by config or by run tag)."""
+    tagged = tags.get(FRESH_SIMULATION_TAG, "").strip().lower() in {"1", "true", "yes"}
+    return config.fresh_simulation or tagged
 
 
 def build_simulation_assets(
     partitions: dg.PartitionsDefinition, pool: str, lifecycle: SimulationDay = run_simulation_day
 ) -> Sequence[Any]:
-    """The simulation assets of a trading day, in `pool`, calling `lifecycle`; with their blocking checks."""
+    """The simulation assets of a trading day (only the simulation step in `pool`), with blocking checks."""
 
-    @dg.multi_asset(
-        name="simulate_day",
-        partitions_def=partitions,
+    @dg.op(
+        name=GATE_OP,
+        ins={"source_dump": dg.In(dg.Nothing)},
+        out={
+            # Nothing-typed: only its presence matters, so no I/O manager stands between gate and step.
+            "simulate": dg.Out(dg.Nothing, is_required=False),
+            "settled": dg.Out(dict, is_required=False),
+        },
+        description="Empty day, already simulated, or to simulate: decided before a runtime slot is taken.",
+    )
+    def simulation_gate(
+        context: dg.OpExecutionContext, config: GateConfig, simulation_config: SimulationConfigResource
+    ) -> Iterator[dg.Output[Any]]:
+        """Send the day to the pooled simulation, or settle it here (empty day, reused outcome)."""
+        run = simulation_config.day_run(partition_day(context.partition_key))
+        if is_empty_day(run):
+            context.log.info(f"{EMPTY_DAY}: {empty_day_reason(run)}")
+            yield dg.Output(empty_day_metadata(run), "settled")
+        elif finished_simulation(run) and not wants_fresh_simulation(dict(context.run.tags), config):
+            context.log.info(
+                f"{run.names.run_id} was already simulated from this dump; reusing its outcome "
+                f"(tag the run {FRESH_SIMULATION_TAG}=true or set fresh_simulation to simulate afresh)"
+            )
+            yield dg.Output(reused_metadata(run), "settled")
+        else:
+            yield dg.Output(None, "simulate")
+
+    @dg.op(
+        name=SIMULATE_OP,
+        ins={"simulate": dg.In(dg.Nothing)},
         pool=pool,
-        specs=[
-            dg.AssetSpec(
-                "replay_marker",
-                deps=["source_dump"],
-                group_name=GROUP,
-                kinds={"kafka"},
-                skippable=True,
-                description="Proof that the day's dump was replayed into the run's simulation topics.",
-            ),
-            dg.AssetSpec(
-                "simulation_outputs",
-                deps=["replay_marker"],
-                group_name=GROUP,
-                kinds={"kubernetes", "postgres", "clickhouse", "parquet"},
-                skippable=True,
-                description="The day replayed through the isolated runtime; Parquet exports of what it did.",
-            ),
-        ],
         # Never retried in-step: a second attempt would race the failure sensor's teardown of the first.
         description="Lock, freeze Argo CD, provision, patch, replay, monitor, export, restore, unlock.",
     )
-    def simulate_day(
-        context: dg.AssetExecutionContext,
+    def simulate_on_runtime(
+        context: dg.OpExecutionContext,
         simulation_config: SimulationConfigResource,
         kubernetes: KubernetesResource,
-    ) -> Iterator[dg.MaterializeResult[None]]:
-        """Run the day's whole lifecycle (lock → … → unlock) and report its evidence; skip an empty day."""
+    ) -> DayMetadata:
+        """Run the day's whole lifecycle (lock → … → unlock); the metadata of both assets."""
+        from torghut_sim.lifecycle import SimulationRequest  # noqa: PLC0415 - see run_simulation_day
+
         run = simulation_config.day_run(partition_day(context.partition_key))
-        if empty_day_skip(context, run):
-            return
-        manifest = load_manifest(run.paths.manifest)
-        # The manifest on disk is what runs: guarded again before a lane's lock is even claimed.
-        guard_mutation(manifest_mutation(manifest, run.names, "simulate_day", allow_non_trading_day=True))
         # Stable per Dagster run: a resumed step reuses its own lock instead of waiting on itself.
         owner = f"{OWNER_PREFIX}{context.run.run_id}"
-        identity = RunIdentity(run.names.run_id, run.names.run_token, manifest.dataset_id, owner)
-        lanes = simulation_config.lanes()
-        lane: RuntimeLane | None = None
-        if lanes:
-            with kubernetes.client() as kube:
-                lane = claim_lane(
-                    kube,
-                    lanes,
-                    identity,
-                    first=run.day.toordinal(),
-                    wait_seconds=simulation_config.lane_wait_seconds,
-                    on_wait=context.log.info,
-                )
-            manifest = manifest_on_lane(manifest, lane)
-            context.log.info(f"runtime lane {lane.name}: {lane.namespace}/{lane.torghut_service}")
-        request = SimulationRequest(
-            manifest=manifest,
-            names=run.names,
-            paths=run.paths,
-            kubeconfig=kubernetes.kubeconfig_path,
-            owner=owner,
-            control=simulation_config.control(),
-            production_postgres_database=simulation_config.production_postgres_database,
-            progress=progress_logger(context.log.info),
-            # The blocking `no_contamination` check fails the run on it, with the evidence attached.
-            raise_on_contamination=False,
-        )
-        try:
+        with claimed_lane(context, simulation_config, kubernetes, run, owner) as claim:
+            request = SimulationRequest(
+                manifest=claim.manifest,
+                names=run.names,
+                paths=run.paths,
+                kubeconfig=kubernetes.kubeconfig_path,
+                owner=owner,
+                control=simulation_config.control(),
+                production_postgres_database=simulation_config.production_postgres_database,
+                progress=progress_logger(context.log.info),
+                # The blocking `no_contamination` check fails the run on it, with the evidence attached.
+                raise_on_contamination=False,
+            )
             outcome = lifecycle(request)
-        except BaseException:
-            if lane is not None:
-                release_unstarted_claim(kubernetes, run, manifest, identity)
-            raise
-        lane_name = lane.name if lane is not None else simulation_config.runtime_lane
-        yield dg.MaterializeResult(asset_key="replay_marker", metadata=replay_metadata(outcome))
-        yield dg.MaterializeResult(
-            asset_key="simulation_outputs",
-            metadata={**outcome_metadata(run, outcome), "runtime_lane": lane_name},
-        )
+        return {
+            "replay_marker": replay_metadata(outcome),
+            "simulation_outputs": {**outcome_metadata(run, outcome), "runtime_lane": claim.lane_name},
+        }
+
+    @dg.op(
+        name=RECORD_OP,
+        out={key: dg.Out(dg.Nothing) for key in DAY_OUTPUTS},
+        description="Materialize the replay marker and the outputs with the way the day was settled.",
+    )
+    def record_simulation(results: list[DayMetadata]) -> Iterator[dg.Output[None]]:
+        """One result arrives (simulated, empty day or reused); both assets carry its metadata."""
+        (result,) = results
+        for key in DAY_OUTPUTS:
+            yield dg.Output(None, key, metadata=result[key])
+
+    @dg.graph_multi_asset(
+        name="simulate_day",
+        partitions_def=partitions,
+        group_name=GROUP,
+        ins={"source_dump": dg.AssetIn(dagster_type=dg.Nothing)},
+        outs={
+            "replay_marker": dg.AssetOut(
+                dagster_type=dg.Nothing,
+                kinds={"kafka"},
+                description="Proof that the day's dump was replayed into the run's simulation topics.",
+            ),
+            "simulation_outputs": dg.AssetOut(
+                dagster_type=dg.Nothing,
+                kinds={"kubernetes", "postgres", "clickhouse", "parquet"},
+                description="The day replayed through the isolated runtime; Parquet exports of what it did.",
+            ),
+        },
+    )
+    def simulate_day(source_dump: None) -> Any:
+        """Gate → (simulate in the pool) → record."""
+        simulate, settled = simulation_gate(source_dump)
+        replay_marker, simulation_outputs = record_simulation([simulate_on_runtime(simulate), settled])
+        return {"replay_marker": replay_marker, "simulation_outputs": simulation_outputs}
 
     @dg.asset_check(
         asset="simulation_outputs",
@@ -196,6 +284,9 @@ def build_simulation_assets(
     ) -> dg.AssetCheckResult:
         """Block the report unless the before/after production comparison came out clean."""
         run = simulation_config.day_run(partition_day(context.partition_key))
+        if is_empty_day(run):
+            # Nothing was provisioned, patched or replayed: there is nothing to attribute.
+            return dg.AssetCheckResult(passed=True, metadata={"status": EMPTY_DAY})
         status = contamination_status(run.paths)
         return dg.AssetCheckResult(
             passed=status == "clean",

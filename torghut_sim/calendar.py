@@ -3,18 +3,24 @@
 Trading days and early closes come from the `exchange_calendars` XNYS calendar; the session window is
 09:30–16:00 America/New_York (13:00 on early-close days) converted to UTC with daylight saving applied.
 Optional pre/post buffers widen the dump window only; coverage is always judged on the session itself.
+The calendar's answers over the supported range are kept in a small JSON file per exchange_calendars
+version (`~/.cache/torghut-sim`, or `TORGHUT_SIM_CACHE_DIR`): building the calendar imports pandas and
+takes seconds, and every Dagster run loads the trading-day partitions from it.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
+import json
+import os
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from importlib import metadata
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
-
-import exchange_calendars
 
 from torghut_sim.errors import TorghutSimError
 
@@ -41,15 +47,82 @@ class CalendarError(TorghutSimError):
     reason = "calendar_error"
 
 
-@functools.lru_cache(maxsize=1)
+@dataclass(frozen=True)
+class SessionTable:
+    """Every XNYS session of the supported range (as ordinals, in order) and the early-close ones."""
+
+    sessions: tuple[int, ...]
+    early_closes: frozenset[int]
+
+    @functools.cached_property
+    def session_set(self) -> frozenset[int]:
+        """The sessions as a set, for membership."""
+        return frozenset(self.sessions)
+
+
 def _xnys() -> Any:
-    """The XNYS calendar over the fixed supported range (built once per process)."""
+    """The XNYS calendar over the fixed supported range."""
+    import exchange_calendars  # noqa: PLC0415 - pandas; only a cache miss builds the calendar
+
     # exchange_calendars trips a pandas deprecation internally while building; nothing we can act on.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         return exchange_calendars.get_calendar(
             CALENDAR_NAME, start=CALENDAR_FIRST_DAY.isoformat(), end=CALENDAR_LAST_DAY.isoformat()
         )
+
+
+def build_session_table() -> SessionTable:
+    """The session table computed from the XNYS calendar itself."""
+    calendar = _xnys()
+    sessions: list[int] = []
+    early: set[int] = set()
+    for session, close in calendar.closes.items():
+        day = session.date()
+        sessions.append(day.toordinal())
+        if close.to_pydatetime().astimezone(NEW_YORK).time() < REGULAR_CLOSE:
+            early.add(day.toordinal())
+    return SessionTable(tuple(sessions), frozenset(early))
+
+
+def session_cache_file() -> Path:
+    """Where the session table of the installed exchange_calendars version is kept."""
+    root = os.environ.get("TORGHUT_SIM_CACHE_DIR") or Path.home() / ".cache" / "torghut-sim"
+    version = metadata.version("exchange_calendars")
+    span = f"{CALENDAR_FIRST_DAY.isoformat()}_{CALENDAR_LAST_DAY.isoformat()}"
+    return Path(root) / f"{CALENDAR_NAME.lower()}-sessions-{version}-{span}.json"
+
+
+def _read_cached(path: Path) -> SessionTable | None:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        return SessionTable(tuple(int(d) for d in doc["sessions"]), frozenset(int(d) for d in doc["early"]))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_cached(path: Path, table: SessionTable) -> None:
+    doc = {"sessions": list(table.sessions), "early": sorted(table.early_closes)}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(doc), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        # A read-only home only costs the next process the calendar build; the answers are the same.
+        return
+
+
+@functools.lru_cache(maxsize=1)
+def session_table() -> SessionTable:
+    """The session table: from the cache file when present and readable, else built (and cached)."""
+    path = session_cache_file()
+    cached = _read_cached(path)
+    if cached is not None and cached.sessions:
+        return cached
+    table = build_session_table()
+    _write_cached(path, table)
+    return table
 
 
 def _check_range(day: date) -> None:
@@ -65,15 +138,12 @@ def _check_range(day: date) -> None:
 def is_trading_day(day: date) -> bool:
     """Whether a New York date is an NYSE session (not a weekend, not an exchange holiday)."""
     _check_range(day)
-    return bool(_xnys().is_session(day.isoformat()))
+    return day.toordinal() in session_table().session_set
 
 
 def is_early_close(day: date) -> bool:
     """Whether a trading day closes early (13:00 New York)."""
-    if not is_trading_day(day):
-        return False
-    close_utc = _xnys().session_close(day.isoformat()).to_pydatetime()
-    return bool(close_utc.astimezone(NEW_YORK).time() < REGULAR_CLOSE)
+    return is_trading_day(day) and day.toordinal() in session_table().early_closes
 
 
 def trading_days(from_date: date, to_date: date) -> list[date]:
@@ -82,8 +152,10 @@ def trading_days(from_date: date, to_date: date) -> list[date]:
         return []
     _check_range(from_date)
     _check_range(to_date)
-    sessions = _xnys().sessions_in_range(from_date.isoformat(), to_date.isoformat())
-    return [ts.date() for ts in sessions]
+    sessions = session_table().sessions
+    lo = bisect.bisect_left(sessions, from_date.toordinal())
+    hi = bisect.bisect_right(sessions, to_date.toordinal())
+    return [date.fromordinal(d) for d in sessions[lo:hi]]
 
 
 @dataclass(frozen=True)

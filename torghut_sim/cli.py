@@ -39,12 +39,22 @@ class CommandModule(Protocol):
 Handler = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The parser with every subcommand whose module exists."""
+def chosen_command(argv: Sequence[str]) -> str | None:
+    """The subcommand an argument list names (its first non-option word), if it is one of ours."""
+    first = next((a for a in argv if not a.startswith("-")), None)
+    return first if first in COMMAND_MODULES else None
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser with every subcommand whose module exists, or with just `only`.
+
+    Each command module imports its own clients (Kubernetes, Kafka, the report's chart stack); building
+    only the chosen command's parser keeps `torghut-sim dump --help` from paying for all of them.
+    """
     parser = argparse.ArgumentParser(prog="torghut-sim", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in COMMAND_MODULES:
+    for name in (only,) if only else COMMAND_MODULES:
         try:
             module = importlib.import_module(f"torghut_sim.commands.{name}")
         except ModuleNotFoundError as exc:
@@ -57,8 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `torghut-sim` console script: one readable line on errors, unless --debug."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(chosen_command(arguments))
+    args = parser.parse_args(arguments)
     handler: Handler = args.handler
     try:
         return handler(args)

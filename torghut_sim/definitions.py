@@ -17,15 +17,15 @@ from assets.dump import build_dump_assets
 from assets.manifest import build_manifest_assets
 from assets.partitions import trading_day_partitions
 from assets.report import build_report_assets
-from assets.simulation import SimulationDay, build_simulation_assets
+from assets.simulation import SimulationDay, build_simulation_assets, run_simulation_day
 from resources import DeploymentSettings, build_resources, runtime_pool
+from sensors.cancel import build_cancel_sensor
 from sensors.cleanup import build_cleanup_job, build_failure_sensor
 from sensors.drift import runtime_drift_sensor
 from sensors.lanes import build_lane_pool_sensor
 from sensors.schedule import build_nightly_schedule
 from sensors.stale_lock import build_stale_lock_sensor
 from torghut_sim.lanes import load_lanes
-from torghut_sim.lifecycle import run_simulation_day
 
 DAY_JOB = "simulate_trading_day"
 DAY_ASSETS: tuple[str, ...] = (
@@ -67,10 +67,14 @@ def build_definitions(
         sensors=[
             build_failure_sensor(cleanup_job),
             build_stale_lock_sensor(cleanup_job),
+            build_cancel_sensor(cleanup_job),
             runtime_drift_sensor,
             build_lane_pool_sensor(pool, max(len(lanes), 1)),
         ],
         resources=build_resources(settings),
+        # A day's steps run one after another anyway; in one process the code location loads once per
+        # run instead of once per step. Pools still apply: the simulation step claims its slot in process.
+        executor=dg.in_process_executor,
     )
 
 

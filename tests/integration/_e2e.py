@@ -25,6 +25,7 @@ import dagster as dg
 import psutil
 import pytest
 
+from torghut_sim.devstack.config import StackConfig
 from torghut_sim.layout import RunPaths, run_paths
 from torghut_sim.naming import RunNames, names_for_day
 from torghut_sim.runtime.kube_client import (
@@ -50,7 +51,13 @@ DAY_ASSETS: tuple[str, ...] = (
     "simulation_outputs",
     "simulation_report",
 )
-SKIPPED_ON_EMPTY_DAY: tuple[str, ...] = ("replay_marker", "simulation_outputs", "simulation_report")
+EMPTY_DAY_ASSETS: tuple[str, ...] = ("replay_marker", "simulation_outputs", "simulation_report")
+# Run config that makes a done day simulate again instead of reusing its outcome.
+FRESH_SIMULATION_CONFIG: dict[str, Any] = {
+    "ops": {"simulate_day": {"ops": {"simulation_gate": {"config": {"fresh_simulation": True}}}}}
+}
+# The one step of a day that holds the runtime pool's slot (inside the graph-backed `simulate_day`).
+SIMULATE_STEP = "simulate_day.simulate_on_runtime"
 BLOCKING_CHECKS: frozenset[str] = frozenset(
     {
         "full_day_window",
@@ -219,13 +226,22 @@ def local_env(dagster_home: Path, dagster_db: str, output_root: Path, kubeconfig
     venv_bin = str(Path(sys.executable).parent)
     pg_password = env.setdefault("TORGHUT_DEVSTACK_POSTGRES_PASSWORD", "devstack")
     env.setdefault("TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD", "devstack")
+    ports = StackConfig().ports
+    pg = f"postgresql://postgres@127.0.0.1:{ports.postgres}"
+    env.update(
+        # The local template names the stack's default ports; this stack's (TORGHUT_DEVSTACK_*) may differ.
+        TORGHUT_SIM_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{ports.kafka}",
+        TORGHUT_SIM_CLICKHOUSE_HTTP_URL=f"http://127.0.0.1:{ports.clickhouse}",
+        TORGHUT_SIM_POSTGRES_ADMIN_DSN=f"{pg}/postgres",
+        TORGHUT_SIM_POSTGRES_SIMULATION_DSN_TEMPLATE=f"{pg}/{{db}}",
+    )
     env.update(
         TORGHUT_SIM_TEMPLATE=str(REPO / "config" / "local-trading-day-template.yaml"),
         TORGHUT_SIM_OUTPUT_ROOT=str(output_root),
         TORGHUT_SIM_KUBECONFIG=str(kubeconfig),
         DAGSTER_HOME=str(dagster_home),
         DAGSTER_PG_HOST="127.0.0.1",
-        DAGSTER_PG_PORT=env.get("TORGHUT_DEVSTACK_POSTGRES_PORT", "55432"),
+        DAGSTER_PG_PORT=str(ports.postgres),
         DAGSTER_PG_DB=dagster_db,
         DAGSTER_PG_USERNAME="postgres",
         DAGSTER_PG_PASSWORD=pg_password,
@@ -253,10 +269,14 @@ def write_dagster_home(home: Path) -> None:
     shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
 
 
-def launch_argv(assets: tuple[str, ...], partition: str | None = None) -> list[str]:
-    """`dg launch --assets … [--partition …]`, as the demo runs it."""
+def launch_argv(
+    assets: tuple[str, ...], partition: str | None = None, config: Mapping[str, Any] | None = None
+) -> list[str]:
+    """`dg launch --assets … [--partition …] [--config-json …]`, as the demo runs it."""
     argv = [str(Path(sys.executable).parent / "dg"), "launch", "--assets", ",".join(assets)]
-    return [*argv, "--partition", partition] if partition else argv
+    if partition:
+        argv += ["--partition", partition]
+    return [*argv, "--config-json", json.dumps(config)] if config else argv
 
 
 @dataclass
@@ -378,14 +398,20 @@ def check_results(instance: dg.DagsterInstance, run_id: str) -> dict[str, tuple[
     return found
 
 
-def observations(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str | None, dict[str, Any]]]:
-    """(asset key, partition, metadata values) of every observation a run logged."""
-    found = []
-    for event in events(instance, run_id, dg.DagsterEventType.ASSET_OBSERVATION):
-        obs = event.asset_observation_data.asset_observation
-        meta = {k: getattr(v, "value", v) for k, v in obs.metadata.items()}
-        found.append((obs.asset_key.to_user_string(), obs.partition, meta))
-    return found
+def started_steps(instance: dg.DagsterInstance, run_id: str) -> set[str]:
+    """The keys of every step a run started."""
+    return {e.step_key for e in events(instance, run_id, dg.DagsterEventType.STEP_START) if e.step_key}
+
+
+def materialization_metadata(instance: dg.DagsterInstance, asset: str, partition: str) -> dict[str, Any]:
+    """The metadata values of an asset partition's latest materialization."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1
+    ).records
+    assert records, f"{asset} {partition} was never materialized"
+    materialization = records[0].asset_materialization
+    assert materialization is not None
+    return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
 
 
 # --- simulation stores of a run ---------------------------------------------------------------------

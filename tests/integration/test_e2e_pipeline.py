@@ -101,9 +101,9 @@ class Pipeline:
         self.session.stores.drop(run.names.run_token)
         return run
 
-    def launch_day(self, day: date) -> e2e.Launch:
+    def launch_day(self, day: date, config: dict[str, Any] | None = None) -> e2e.Launch:
         """`dg launch` of the day's five partitioned assets, started in its own process group."""
-        argv = e2e.launch_argv(e2e.DAY_ASSETS, day.isoformat())
+        argv = e2e.launch_argv(e2e.DAY_ASSETS, day.isoformat(), config)
         launch = e2e.start_launch(argv, self.env, self.logs / f"launch-{day.isoformat()}.log")
         self.launches.append(launch)
         return launch
@@ -246,7 +246,7 @@ def test_full_trading_day_materializes_every_asset_and_check_and_restores_the_ru
     # Materialized again: the dump and the replayed topics are reused, the TA job reads them from the
     # start again (its group was dropped), and the day comes out the same.
     first_funnel = report["funnel"]
-    pipeline.launch_day(FULL_DAY).expect_success()
+    pipeline.launch_day(FULL_DAY, config=e2e.FRESH_SIMULATION_CONFIG).expect_success()
     again = run_dir.report()
     assert again["verdict"]["status"] == "PASS", again["verdict"]
     assert again["funnel"] == first_funnel and again["pnl"] == report["pnl"]
@@ -258,7 +258,7 @@ def test_full_trading_day_materializes_every_asset_and_check_and_restores_the_ru
     e2e.assert_runtime_matches(pipeline.kube, before)
 
 
-def test_empty_day_is_skipped_before_anything_is_provisioned(pipeline: Pipeline) -> None:
+def test_empty_day_is_materialized_as_empty_day_before_anything_is_provisioned(pipeline: Pipeline) -> None:
     # Nothing is seeded for this session day: its source topics hold no record in its window.
     run_dir = pipeline.day(EMPTY_DAY)
     token = run_dir.names.run_token
@@ -272,18 +272,17 @@ def test_empty_day_is_skipped_before_anything_is_provisioned(pipeline: Pipeline)
     instance = pipeline.instance
     run = e2e.only_run_of_day(instance, run_dir.key)
     assert run.status == dg.DagsterRunStatus.SUCCESS
-    assert e2e.materialized(instance, run.run_id) == {
-        "simulation_manifest": run_dir.key,
-        "source_dump": run_dir.key,
-    }
-    skipped = {
-        key
-        for key, partition, meta in e2e.observations(instance, run.run_id)
-        if partition == run_dir.key
-        and meta.get("skipped") == "empty_day"
-        and "no source records" in meta["reason"]
-    }
-    assert skipped == set(e2e.SKIPPED_ON_EMPTY_DAY)
+    assert e2e.materialized(instance, run.run_id) == dict.fromkeys(e2e.DAY_ASSETS, run_dir.key)
+    for key in e2e.EMPTY_DAY_ASSETS:
+        meta = e2e.materialization_metadata(instance, key, run_dir.key)
+        assert meta["status"] == "empty_day", (key, meta)
+    assert (
+        "no source records"
+        in e2e.materialization_metadata(instance, "simulation_outputs", run_dir.key)["reason"]
+    )
+    assert run_dir.report()["verdict"]["reasons"][0]["code"] == "empty_day"
+    # The step on the runtime never started, so it never waited for nor held a runtime pool slot.
+    assert e2e.SIMULATE_STEP not in e2e.started_steps(instance, run.run_id)
     coverage = e2e.check_results(instance, run.run_id).get("session_coverage")
     assert coverage == (False, "WARN"), coverage
 

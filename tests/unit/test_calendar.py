@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from torghut_sim import calendar
 from torghut_sim.calendar import (
+    NEW_YORK,
     CalendarError,
     is_early_close,
     is_trading_day,
@@ -182,3 +185,29 @@ def test_every_session_opens_0930_new_york(day: date) -> None:
     assert (local_open.hour, local_open.minute) == (9, 30)
     assert (local_close.hour, local_close.minute) in {(16, 0), (13, 0)}
     assert window.session_minutes == (210 if window.early_close else 390)
+
+
+def test_the_cached_session_table_is_the_calendars_own(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TORGHUT_SIM_CACHE_DIR", str(tmp_path))
+    calendar.session_table.cache_clear()
+    try:
+        built = calendar.session_table()
+        cached = calendar._read_cached(calendar.session_cache_file())
+        assert cached == built == calendar.build_session_table()
+        # Day by day through 2026, the table answers as the calendar's own per-day methods do.
+        xnys = calendar._xnys()
+        for n in range(365):
+            day = date(2026, 1, 1) + timedelta(days=n)
+            session = bool(xnys.is_session(day.isoformat()))
+            assert (day.toordinal() in built.session_set) == session, day
+            if session:
+                close = xnys.session_close(day.isoformat()).to_pydatetime().astimezone(NEW_YORK).time()
+                assert (day.toordinal() in built.early_closes) == (close < time(16)), day
+        # A damaged cache file is rebuilt rather than trusted.
+        calendar.session_cache_file().write_text("{not json")
+        calendar.session_table.cache_clear()
+        assert calendar.session_table() == built
+    finally:
+        calendar.session_table.cache_clear()

@@ -18,7 +18,7 @@ from assets.dump import build_dump_assets
 from assets.manifest import build_manifest_assets
 from assets.partitions import trading_day_partitions
 from assets.report import build_report_assets
-from assets.simulation import build_simulation_assets
+from assets.simulation import FRESH_SIMULATION_TAG, build_simulation_assets
 from resources import DeploymentSettings, build_resources
 from torghut_sim.day_manifest import LOCAL_TEMPLATE
 from torghut_sim.dump.coverage import Coverage
@@ -26,6 +26,7 @@ from torghut_sim.dump.dumper import DumpRequest, DumpResult
 from torghut_sim.dump.marker import DumpMarker, TimeRange
 from torghut_sim.layout import RunPaths
 from torghut_sim.lifecycle import SimulationOutcome, SimulationRequest
+from torghut_sim.replay.marker import PaceRecord, ReplayMarker
 from torghut_sim.runtime.state_machine import RunOutcome
 from unit.report_builders import RunBuilder, at
 
@@ -87,8 +88,11 @@ def _fake_dump(ratio: float, records: int) -> Callable[..., DumpResult]:
 class FakeLifecycle:
     """Stands in for `run_simulation_day`: leaves the evidence a finished run leaves, records each call."""
 
-    def __init__(self, restored: bool = True, contamination: str = "clean", trades: bool = True) -> None:
+    def __init__(
+        self, restored: bool = True, contamination: str = "clean", trades: bool = True, finished: bool = False
+    ) -> None:
         self.calls: list[SimulationRequest] = []
+        self.finished = finished
         self.trades = trades
         self.restored = restored
         self.contamination = contamination
@@ -109,12 +113,40 @@ class FakeLifecycle:
         request.paths.contamination.write_text(json.dumps({"status": self.contamination}))
         restored = request.paths.root / ("state.restored.json" if self.restored else "state.json")
         restored.write_text("{}")
+        if self.finished:
+            self._finish(request.paths)
         return SimulationOutcome(
             run=RunOutcome("succeeded", None, ()), contamination_status=self.contamination
         )
 
+    @staticmethod
+    def _finish(paths: RunPaths) -> None:
+        """The evidence of a run that succeeded end to end: run state, replay marker of the dump, exports."""
+        state = json.loads(paths.run_state.read_text())
+        paths.run_state.write_text(json.dumps({**state, "status": "succeeded"}))
+        paths.export_manifest.write_text(json.dumps({"files": {}}))
+        dump = DumpMarker.read(paths.dump_marker)
+        ReplayMarker(
+            dump_file=dump.dump_file,
+            dump_sha256=dump.payload_sha256,
+            run_token=paths.root.name,
+            records=dump.records,
+            records_by_topic=dump.records_by_topic,
+            topic_map={},
+            pace=PaceRecord(mode="max_throughput", acceleration=1, max_sleep_seconds=0),
+            duration_seconds=1.0,
+            started_at=datetime(2026, 3, 7, tzinfo=UTC),
+            completed_at=datetime(2026, 3, 7, tzinfo=UTC),
+        ).write(paths.replay_marker)
 
-def _materialize(tmp_path: Path, lifecycle: FakeLifecycle, template: Path = LOCAL_TEMPLATE) -> Any:
+
+def _materialize(
+    tmp_path: Path,
+    lifecycle: FakeLifecycle,
+    template: Path = LOCAL_TEMPLATE,
+    tags: dict[str, str] | None = None,
+    run_config: dict[str, Any] | None = None,
+) -> Any:
     defs = [
         *build_manifest_assets(PARTITIONS),
         *build_dump_assets(PARTITIONS),
@@ -122,7 +154,12 @@ def _materialize(tmp_path: Path, lifecycle: FakeLifecycle, template: Path = LOCA
         *build_report_assets(PARTITIONS),
     ]
     return dg.materialize(
-        defs, partition_key=DAY, resources=_resources(tmp_path, template), raise_on_error=False
+        defs,
+        partition_key=DAY,
+        resources=_resources(tmp_path, template),
+        raise_on_error=False,
+        tags=tags,
+        run_config=run_config,
     )
 
 
@@ -218,7 +255,7 @@ def test_thin_coverage_blocks_the_simulation(tmp_path: Path, monkeypatch: pytest
     assert lifecycle.calls == []
 
 
-def test_an_empty_day_is_dumped_then_skipped_with_its_reason(
+def test_an_empty_day_is_materialized_as_empty_day_without_the_runtime(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(torghut_sim.day_dump, "dump_source", _fake_dump(0.0, 0))
@@ -226,21 +263,49 @@ def test_an_empty_day_is_dumped_then_skipped_with_its_reason(
     result = _materialize(tmp_path, lifecycle)
     assert result.success
     assert lifecycle.calls == []
-    assert _materialized(result) == {"simulation_manifest", "source_dump"}
+    assert _materialized(result) == {
+        "simulation_manifest",
+        "source_dump",
+        "replay_marker",
+        "simulation_outputs",
+        "simulation_report",
+    }
     assert _metadata(result, "source_dump")["status"] == "empty_day"
-    coverage = _checks(result)["session_coverage"]
+    for key in ("replay_marker", "simulation_outputs", "simulation_report"):
+        assert _metadata(result, key)["status"] == "empty_day", key
+    assert "no source records" in _metadata(result, "simulation_outputs")["reason"]
+    # The pooled step never ran: an empty day neither waits for nor holds a runtime slot.
+    steps = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    assert not any("simulate_on_runtime" in (s or "") for s in steps), steps
+    checks = _checks(result)
+    coverage = checks["session_coverage"]
     assert not coverage.passed and coverage.severity == dg.AssetCheckSeverity.WARN
-    observed = {
-        e.asset_key.to_user_string(): e.event_specific_data.asset_observation.metadata["skipped"].value
-        for e in result.all_events
-        if e.event_type_value == "ASSET_OBSERVATION"
-    }
-    assert observed == {
-        "replay_marker": "empty_day",
-        "simulation_outputs": "empty_day",
-        "simulation_report": "empty_day",
-    }
+    assert checks["no_contamination"].passed and checks["runtime_restored"].passed
+    assert checks["report_schema"].passed
+    report = json.loads((_run_dir(tmp_path).report_dir / "simulation-report.json").read_text())
+    assert report["schema_version"] == "torghut.simulation-report.v1"
+    assert report["verdict"]["status"] == "WARN"
+    assert [r["code"] for r in report["verdict"]["reasons"]] == ["empty_day"]
     assert not _run_dir(tmp_path).run_state.exists()
+
+
+def test_a_finished_day_is_reused_unless_a_fresh_simulation_is_asked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torghut_sim.day_dump, "dump_source", _fake_dump(1.0, 1000))
+    lifecycle = FakeLifecycle(finished=True)
+    assert _materialize(tmp_path, lifecycle).success
+    assert len(lifecycle.calls) == 1
+    again = _materialize(tmp_path, lifecycle)
+    assert again.success and len(lifecycle.calls) == 1
+    assert _metadata(again, "simulation_outputs")["status"] == "reused"
+    assert _metadata(again, "simulation_report")["status"] == "simulated"
+    fresh = _materialize(tmp_path, lifecycle, tags={FRESH_SIMULATION_TAG: "true"})
+    assert fresh.success and len(lifecycle.calls) == 2
+    assert _metadata(fresh, "simulation_outputs")["status"] == "simulated"
+    config = {"ops": {"simulate_day": {"ops": {"simulation_gate": {"config": {"fresh_simulation": True}}}}}}
+    by_config = _materialize(tmp_path, lifecycle, run_config=config)
+    assert by_config.success and len(lifecycle.calls) == 3
 
 
 def test_a_runtime_left_patched_fails_its_check_and_blocks_the_report(

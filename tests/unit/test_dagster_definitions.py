@@ -89,12 +89,25 @@ def test_day_assets_are_partitioned_by_trading_day(defs: dg.Definitions) -> None
 def test_simulation_runs_in_its_runtime_lane_pool() -> None:
     defs = build_definitions(DeploymentSettings.from_env({"TORGHUT_SIM_RUNTIME_LANE": "blue"}))
     repo = defs.get_repository_def()
-    node = repo.get_job(DAY_JOB).graph.node_named("simulate_day")
-    assert node.definition.pool == "torghut_runtime_blue"
+    day = repo.get_job(DAY_JOB).graph.node_named("simulate_day").definition
+    assert isinstance(day, dg.GraphDefinition)
+    # Only the step on the runtime holds a slot: the gate and the record step (empty or done days) do not.
+    pools = {node.name: node.definition.pool for node in day.nodes}
+    assert pools == {
+        "simulation_gate": None,
+        "simulate_on_runtime": "torghut_runtime_blue",
+        "record_simulation": None,
+    }
     cleanup = repo.get_job("restore_simulation_runtime").graph.node_named("restore_runtime_from_state")
     assert cleanup.definition.pool == "torghut_runtime_blue"
     dump = repo.get_job(DAY_JOB).graph.node_named("source_dump")
     assert dump.definition.pool is None
+
+
+def test_runs_execute_their_steps_in_one_process(defs: dg.Definitions) -> None:
+    repo = defs.get_repository_def()
+    for job in (repo.get_job(DAY_JOB), repo.get_implicit_global_asset_job_def()):
+        assert job.executor_def.name == "in_process", job.name
 
 
 def test_day_job_never_retries_runs(defs: dg.Definitions) -> None:
@@ -105,7 +118,11 @@ def test_day_job_never_retries_runs(defs: dg.Definitions) -> None:
 def test_schedule_and_sensors_are_registered(defs: dg.Definitions) -> None:
     repo = defs.get_repository_def()
     assert [s.name for s in repo.schedule_defs] == ["nightly_simulation"]
-    assert {s.name for s in repo.sensor_defs} >= {"simulation_cleanup_on_failure", "runtime_drift"}
+    assert {s.name for s in repo.sensor_defs} >= {
+        "simulation_cleanup_on_failure",
+        "simulation_cleanup_on_cancel",
+        "runtime_drift",
+    }
 
 
 def test_resources_hold_no_secret_values(defs: dg.Definitions) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 from pathlib import Path
 from typing import Any
@@ -329,3 +330,16 @@ def test_the_seed_spellings_plan_a_range(capsys: pytest.CaptureFixture[str], tmp
 def test_dry_run_and_write_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:
     err = _usage(capsys, "--date", "2026-03-06", "--dry-run", "--write")
     assert "not allowed with argument" in err
+
+
+def _choices(parser: argparse.ArgumentParser) -> list[str]:
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return list(sub.choices)
+
+
+def test_a_command_builds_only_its_own_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli, "COMMAND_MODULES", ("plan", "dump", "status"))
+    assert cli.chosen_command(["--debug", "dump", "--help"]) == "dump"
+    assert cli.chosen_command(["--help"]) is None
+    assert _choices(cli.build_parser("status")) == ["status"]
+    assert _choices(cli.build_parser()) == list(cli.COMMAND_MODULES)

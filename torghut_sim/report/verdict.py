@@ -22,6 +22,7 @@ FAIL_CODES = (
     "coverage_below_strict_ratio",
 )
 WARN_CODES = (
+    "empty_day",
     "coverage_unavailable",
     "order_events_missing",
     "order_events_unlinked",
@@ -42,6 +43,11 @@ def decide(
 
     def reason(code: str, severity: Severity, message: str) -> None:
         reasons.append(VerdictReason(code=code, severity=severity, message=message))
+
+    if coverage.dump_status == "empty_day":
+        # Nothing to simulate is an outcome of the day, not a strategy finding: no minimum applies.
+        reason("empty_day", "warn", "no source records in the session window; nothing was simulated")
+        return VerdictSection(status="WARN", reasons=reasons)
 
     if coverage.inputs_complete is False:
         # The figures describe part of the window only: never a PASS, whatever they look like.

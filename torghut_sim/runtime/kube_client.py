@@ -14,8 +14,6 @@ from typing import Any
 
 import urllib3
 import yaml
-from kubernetes import client as kube_client_module
-from kubernetes import config as kube_config
 
 from torghut_sim.errors import TorghutSimError
 
@@ -119,6 +117,10 @@ class ObjectRef:
 
 def api_client_from_kubeconfig(path: Path) -> Any:
     """A `kubernetes.client.ApiClient` for the current context of a kubeconfig file."""
+    # Imported on first use: the client package takes seconds to import, and every Dagster step and
+    # CLI start-up would pay for it even when it never talks to the cluster.
+    from kubernetes import config as kube_config  # noqa: PLC0415
+
     if not path.is_file():
         raise KubeconfigError(f"no kubeconfig at {path}")
     try:
@@ -176,6 +178,8 @@ class Kube:
         content_type: str = "application/json",
         query: list[tuple[str, str]] | None = None,
     ) -> dict[str, Any]:
+        from kubernetes.client import ApiException  # noqa: PLC0415 - see api_client_from_kubeconfig
+
         try:
             result = self.api_client.call_api(
                 path,
@@ -188,7 +192,7 @@ class Kube:
                 _return_http_data_only=True,
                 _preload_content=True,
             )
-        except kube_client_module.ApiException as exc:
+        except ApiException as exc:
             raise _error(exc, what) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             # Transport failures carry no status; they must still be a reason code, not a traceback.

@@ -1,0 +1,163 @@
+"""Benchmark of a partition backfill on the local stack, launched over GraphQL as the Dagster UI does.
+
+    .venv/bin/python benchmarks/backfill_bench.py [--days 5] [--empty 3] [--start 2026-06-01]
+
+Seeds N consecutive trading days (all but one, which stays empty) into the production source topics,
+starts `dg dev` (webserver and daemon) on a throwaway instance, launches `launchPartitionBackfill` over
+the day assets, waits, and prints per day the run's wall time, each step's work (from the event log), the
+wait for the runtime pool and the remaining orchestration overhead; for the backfill its wall time, its
+floor (first simulated day's steps before its simulation + every simulation one after another + the last
+day's report) and the ratio; and the code location's load time. Needs `devstack up` (all services) and
+`devstack baseline` first; it clears the source topics (`seed-day --reset`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+
+from benchmarks.backfill_stack import (
+    REPO,
+    backfill_floor,
+    backfill_timings,
+    dagster_database,
+    dagster_stack,
+    drop_run_stores,
+    lane_overlaps,
+    launch_backfill,
+    pipeline_env,
+    wait_backfill,
+    write_home,
+)
+from torghut_sim.calendar import trading_days
+from torghut_sim.devstack.config import StackConfig
+from torghut_sim.devstack.registry import service
+from torghut_sim.naming import names_for_day
+
+
+def load_seconds(repeat: int = 3) -> float:
+    """Median wall time of a fresh interpreter importing the code location (what every run pays)."""
+    times = []
+    for _ in range(repeat):
+        began = time.monotonic()
+        subprocess.run([sys.executable, "-c", "import torghut_sim.definitions"], check=True, cwd=REPO)
+        times.append(time.monotonic() - began)
+    return statistics.median(times)
+
+
+def choose_days(start: date, count: int) -> list[date]:
+    """The first `count` trading days from `start`."""
+    days = trading_days(start, start + timedelta(days=count * 2 + 10))[:count]
+    if len(days) < count:
+        raise SystemExit(f"fewer than {count} trading days after {start}")
+    return days
+
+
+def seed(days: list[date], empty: date, env: dict[str, str], symbols: int, logs: Path) -> None:
+    """Seed every day but the empty one, in time order, the first after clearing the topics."""
+    first = True
+    for day in days:
+        if day == empty:
+            continue
+        argv = [str(Path(sys.executable).parent / "devstack"), "seed-day", day.isoformat()]
+        argv += ["--symbols", str(symbols), *(["--reset"] if first else [])]
+        log = logs / f"seed-{day.isoformat()}.log"
+        # A broker busy electing leaders right after topics were deleted refuses once; try again.
+        for attempt in range(3):
+            with log.open("wb") as out:
+                done = subprocess.run(argv, check=False, cwd=REPO, env=env, stdout=out, stderr=out)
+            if done.returncode == 0:
+                break
+            if attempt == 2:
+                raise SystemExit(f"seeding {day} failed: {log.read_text()[-2000:]}")
+            time.sleep(10)
+        first = False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its figures."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--days", type=int, default=5, help="trading days in the backfill")
+    parser.add_argument("--empty", type=int, default=3, help="which day (1-based) stays empty")
+    parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 6, 1))
+    parser.add_argument("--symbols", type=int, default=3, help="symbols per seeded day")
+    parser.add_argument("--timeout", type=float, default=3600.0)
+    parser.add_argument("--dir", type=Path, help="keep logs and outputs here (default: a temp dir)")
+    args = parser.parse_args(argv)
+
+    days = choose_days(args.start, args.days)
+    empty = days[args.empty - 1]
+    root = args.dir or Path(tempfile.mkdtemp(prefix="backfill-bench-"))
+    logs = root / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    config = StackConfig()
+    postgres = service("postgres", config)
+    kube = service("kube", config)
+    load = load_seconds()
+
+    with dagster_database(postgres.dsn()) as database:  # type: ignore[attr-defined]
+        home = root / "dagster_home"
+        write_home(home)
+        env = pipeline_env(home, database, root / "simulations", Path(kube.kubeconfig_path))  # type: ignore[attr-defined]
+        for day in days:
+            drop_run_stores(
+                names_for_day(day, 1).run_token,
+                f"http://{config.host}:{config.ports.clickhouse}",
+                env["TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD"],
+                postgres.dsn(),  # type: ignore[attr-defined]
+                f"{config.host}:{config.ports.kafka}",
+            )
+        seed(days, empty, env, args.symbols, logs)
+        with dagster_stack(env, logs / "dg-dev.log") as stack:
+            began = time.monotonic()
+            backfill_id = launch_backfill(stack, days)
+            status, seen_at = wait_backfill(stack, backfill_id, args.timeout)
+            with _instance(env) as instance:
+                timings = backfill_timings(instance, backfill_id)
+                backfill = instance.get_backfill(backfill_id)
+
+    print(f"backfill {backfill_id}: {status}, {len(days)} days (empty: {empty.isoformat()})")
+    print(f"{'day':<12}{'status':<10}{'wall':>8}{'work':>8}{'pool':>8}{'overhead':>10}  steps (s)")
+    for t in timings:
+        steps = ", ".join(f"{s.key.split('.')[-1]} {s.seconds:.1f}" for s in t.steps)
+        figures = f"{t.wall:>8.1f}{t.work:>8.1f}{t.pool_wait:>8.1f}{t.overhead:>10.1f}"
+        print(f"{t.day:<12}{t.status:<10}{figures}  {steps}")
+    floor = backfill_floor(timings)
+    created = backfill.backfill_timestamp if backfill else min(t.start for t in timings)
+    runs_wall = max(t.end for t in timings) - created
+    status_wall = seen_at - began
+    if floor.total <= 0:
+        print("no day was simulated: no floor to compare with")
+        return 1
+    print(
+        f"floor {floor.total:.1f}s = before first simulation {floor.before_first_simulation:.1f}"
+        f" + simulations {floor.simulations:.1f} + last report {floor.last_report:.1f}"
+    )
+    print(f"backfill wall (launch -> last run ended) {runs_wall:.1f}s, ratio {runs_wall / floor.total:.2f}")
+    print(
+        f"backfill wall (launch -> {status} seen) {status_wall:.1f}s, ratio {status_wall / floor.total:.2f}"
+    )
+    print(f"simulations overlapping on the lane: {lane_overlaps(timings) or 'none'}")
+    print(f"code location load (python -c 'import torghut_sim.definitions', median of 3): {load:.2f}s")
+    print(f"logs and outputs: {root}")
+    return 0 if status == "COMPLETED_SUCCESS" else 1
+
+
+def _instance(env: dict[str, str]) -> dg.DagsterInstance:
+    """The benchmark's Dagster instance, read from its DAGSTER_HOME and database."""
+    import os  # noqa: PLC0415 - only here
+
+    os.environ.update({k: v for k, v in env.items() if k.startswith(("DAGSTER_", "TORGHUT_"))})
+    return dg.DagsterInstance.get()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

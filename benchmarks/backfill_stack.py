@@ -1,0 +1,433 @@
+"""Driving partition backfills the way the Dagster UI does, on the local stack, and timing them.
+
+`dg dev` (webserver and daemon) runs on loopback with a throwaway DAGSTER_HOME (a copy of the
+deployment's `dagster_home/dagster.yaml`: Postgres storage, queued runs, the runtime pool) and its own
+Postgres database; backfills are launched with the UI's GraphQL mutation `launchPartitionBackfill`, and
+their runs are timed from the event log: each step's work, the run's wall time, the backfill's floor.
+Used by `benchmarks/backfill_bench.py` and the backfill integration tests.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import psycopg
+from psycopg import sql
+
+from torghut_sim.devstack.config import StackConfig
+
+REPO = Path(__file__).resolve().parents[1]
+DAY_ASSETS: tuple[str, ...] = (
+    "simulation_manifest",
+    "source_dump",
+    "replay_marker",
+    "simulation_outputs",
+    "simulation_report",
+)
+SIMULATE_STEP = "simulate_day.simulate_on_runtime"
+REPORT_STEP = "simulation_report"
+# Backfill states after which the daemon launches nothing more.
+FINAL_BACKFILL_STATES = frozenset(
+    {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
+)
+INSTANCE_EXTRA = "\nnux:\n  enabled: false\nauto_materialize:\n  enabled: false\n"
+
+LAUNCH_BACKFILL = """
+mutation Launch($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+    ... on UnauthorizedError { message }
+  }
+}
+"""
+BACKFILL_STATUS = """
+query Status($id: String!) {
+  partitionBackfillOrError(backfillId: $id) { __typename ... on PartitionBackfill { status } }
+}
+"""
+CANCEL_BACKFILL = """
+mutation Cancel($id: String!) {
+  cancelPartitionBackfill(backfillId: $id) { __typename ... on PythonError { message } }
+}
+"""
+LOCATIONS = """
+{ workspaceOrError { __typename ... on Workspace { locationEntries { name
+    locationOrLoadError { __typename ... on PythonError { message }
+      ... on RepositoryLocation { repositories { name } } } } } } }
+"""
+
+
+class StackError(RuntimeError):
+    """The webserver or daemon did not come up, or a request to them failed."""
+
+    reason = "backfill_stack_error"
+
+
+def free_port() -> int:
+    """A free TCP port on loopback."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def pipeline_env(home: Path, database: str, output_root: Path, kubeconfig: Path) -> dict[str, str]:
+    """`scripts/local-env.sh`'s environment with this instance's home, database and output root."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TORGHUT_SIM_", "DAGSTER_"))}
+    venv_bin = str(Path(sys.executable).parent)
+    password = env.setdefault("TORGHUT_DEVSTACK_POSTGRES_PASSWORD", "devstack")
+    env.setdefault("TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD", "devstack")
+    ports = StackConfig().ports
+    pg = f"postgresql://postgres@127.0.0.1:{ports.postgres}"
+    env.update(
+        # The local template names the stack's default ports; this stack's may differ.
+        TORGHUT_SIM_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{ports.kafka}",
+        TORGHUT_SIM_CLICKHOUSE_HTTP_URL=f"http://127.0.0.1:{ports.clickhouse}",
+        TORGHUT_SIM_POSTGRES_ADMIN_DSN=f"{pg}/postgres",
+        TORGHUT_SIM_POSTGRES_SIMULATION_DSN_TEMPLATE=f"{pg}/{{db}}",
+    )
+    env.update(
+        TORGHUT_SIM_TEMPLATE=str(REPO / "config" / "local-trading-day-template.yaml"),
+        TORGHUT_SIM_OUTPUT_ROOT=str(output_root),
+        TORGHUT_SIM_KUBECONFIG=str(kubeconfig),
+        DAGSTER_HOME=str(home),
+        DAGSTER_PG_HOST="127.0.0.1",
+        DAGSTER_PG_PORT=str(ports.postgres),
+        DAGSTER_PG_DB=database,
+        DAGSTER_PG_USERNAME="postgres",
+        DAGSTER_PG_PASSWORD=password,
+        VIRTUAL_ENV=str(Path(sys.executable).parent.parent),
+        PATH=f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+@contextmanager
+def dagster_database(admin_dsn: str) -> Iterator[str]:
+    """A fresh Postgres database for one Dagster instance, dropped afterwards."""
+    name = f"dagster_backfill_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield name
+    finally:
+        with psycopg.connect(admin_dsn, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def write_home(home: Path) -> None:
+    """A DAGSTER_HOME with the deployment's instance config (no sign-up dialog, no automation ticks)."""
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(REPO / "dagster_home" / "dagster.yaml", home / "dagster.yaml")
+    with (home / "dagster.yaml").open("a") as out:
+        out.write(INSTANCE_EXTRA)
+
+
+@dataclass
+class DagsterStack:
+    """A running `dg dev`: its URL, the code location serving the project, its log and process group."""
+
+    base_url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+    location: str = ""
+    repository: str = ""
+
+    def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        """One GraphQL request; the `data` of the answer."""
+        body = json.dumps({"query": query, "variables": dict(variables or {})}).encode()
+        request = urllib.request.Request(
+            f"{self.base_url}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:
+            answer = json.loads(response.read())
+        if answer.get("errors"):
+            raise StackError(f"GraphQL errors: {answer['errors']}")
+        return dict(answer["data"])
+
+    def log_tail(self, lines: int = 60) -> str:
+        """The last lines of the `dg dev` log."""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """Stop `dg dev` and everything it started (its own process group)."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=30)
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        else:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        self.proc.wait(timeout=30)
+
+
+def _wait_ready(stack: DagsterStack, timeout: float) -> None:
+    """Until the webserver answers and the project's code location has loaded."""
+    deadline = time.monotonic() + timeout
+    seen: Any = None
+    while time.monotonic() < deadline:
+        if stack.proc.poll() is not None:
+            raise StackError(f"dg dev exited with {stack.proc.returncode}:\n{stack.log_tail()}")
+        try:
+            seen = stack.graphql(LOCATIONS)["workspaceOrError"]
+        except (urllib.error.URLError, OSError, StackError):
+            time.sleep(1)
+            continue
+        for entry in seen.get("locationEntries", []):
+            loaded = entry.get("locationOrLoadError") or {}
+            if loaded.get("__typename") == "PythonError":
+                raise StackError(f"code location {entry['name']} failed to load:\n{loaded['message']}")
+            for repo in loaded.get("repositories", []):
+                stack.location, stack.repository = entry["name"], repo["name"]
+                return
+        time.sleep(1)
+    raise StackError(f"the code location did not load within {timeout:.0f}s: {seen}\n{stack.log_tail()}")
+
+
+@contextmanager
+def dagster_stack(env: Mapping[str, str], log: Path, timeout: float = 300.0) -> Iterator[DagsterStack]:
+    """`dg dev` (webserver and daemon) on a free loopback port, stopped on the way out."""
+    port = free_port()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dg"), "dev", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=REPO,
+            env=dict(env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    stack = DagsterStack(f"http://127.0.0.1:{port}", proc, log)
+    try:
+        _wait_ready(stack, timeout)
+        yield stack
+    finally:
+        stack.stop()
+
+
+def launch_backfill(
+    stack: DagsterStack,
+    days: Sequence[date],
+    assets: Sequence[str] = DAY_ASSETS,
+    tags: Mapping[str, str] | None = None,
+) -> str:
+    """Launch a backfill of `assets` over `days` as the UI's "Materialize → backfill" does; its id."""
+    params = {
+        "partitionNames": [d.isoformat() for d in days],
+        "assetSelection": [{"path": [a]} for a in assets],
+        "fromFailure": False,
+        "tags": [{"key": k, "value": v} for k, v in (tags or {}).items()],
+    }
+    answer = stack.graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+    if answer["__typename"] != "LaunchBackfillSuccess":
+        raise StackError(f"launchPartitionBackfill: {answer}")
+    return str(answer["backfillId"])
+
+
+def backfill_status(stack: DagsterStack, backfill_id: str) -> str:
+    """The backfill's status as the UI shows it (REQUESTED, COMPLETED_SUCCESS, COMPLETED_FAILED, …)."""
+    found = stack.graphql(BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
+    return str(found.get("status", found["__typename"]))
+
+
+def wait_backfill(stack: DagsterStack, backfill_id: str, timeout: float) -> tuple[str, float]:
+    """Poll until the backfill reaches a final state; (status, monotonic time it was first seen)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = backfill_status(stack, backfill_id)
+        if status in FINAL_BACKFILL_STATES:
+            return status, time.monotonic()
+        time.sleep(1)
+    raise StackError(f"backfill {backfill_id} not finished after {timeout:.0f}s\n{stack.log_tail()}")
+
+
+def cancel_backfill(stack: DagsterStack, backfill_id: str) -> None:
+    """Cancel a backfill as the UI's "Cancel backfill" does (its running runs are terminated)."""
+    answer = stack.graphql(CANCEL_BACKFILL, {"id": backfill_id})["cancelPartitionBackfill"]
+    if answer["__typename"] == "PythonError":
+        raise StackError(f"cancelPartitionBackfill: {answer['message']}")
+
+
+# --- timing from the event log ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StepSpan:
+    """One step's execution: from STEP_START to its success or failure (waiting for a slot excluded)."""
+
+    key: str
+    start: float
+    end: float
+
+    @property
+    def seconds(self) -> float:
+        """Its work."""
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class RunTiming:
+    """One day's run: wall time, the steps it executed, and what was neither."""
+
+    day: str
+    run_id: str
+    status: str
+    start: float
+    end: float
+    steps: list[StepSpan] = field(default_factory=list)
+
+    @property
+    def wall(self) -> float:
+        """From the run's start to its end."""
+        return self.end - self.start
+
+    @property
+    def work(self) -> float:
+        """The steps' own time (they run one after another in the run's process)."""
+        return sum(s.seconds for s in self.steps)
+
+    @property
+    def simulation(self) -> StepSpan | None:
+        """The step on the runtime, when the day was simulated."""
+        return next((s for s in self.steps if s.key == SIMULATE_STEP), None)
+
+    @property
+    def pool_wait(self) -> float:
+        """Time the run waited for the runtime pool: the gap before the simulation step started."""
+        sim = self.simulation
+        if sim is None:
+            return 0.0
+        before = [s.end for s in self.steps if s.end <= sim.start]
+        return sim.start - max(before) if before else 0.0
+
+    @property
+    def overhead(self) -> float:
+        """Orchestration: the wall time that was neither a step's work nor waiting for the pool."""
+        return self.wall - self.work - self.pool_wait
+
+
+def step_spans(instance: dg.DagsterInstance, run_id: str) -> list[StepSpan]:
+    """Every executed step of a run, in start order."""
+    starts: dict[str, float] = {}
+    spans: list[StepSpan] = []
+    for record in instance.all_logs(run_id):
+        event = record.dagster_event
+        if event is None or not event.step_key:
+            continue
+        if event.event_type == dg.DagsterEventType.STEP_START:
+            starts[event.step_key] = record.timestamp
+        elif event.step_key in starts and event.event_type in {
+            dg.DagsterEventType.STEP_SUCCESS,
+            dg.DagsterEventType.STEP_FAILURE,
+        }:
+            spans.append(StepSpan(event.step_key, starts[event.step_key], record.timestamp))
+    return sorted(spans, key=lambda s: s.start)
+
+
+def backfill_timings(instance: dg.DagsterInstance, backfill_id: str) -> list[RunTiming]:
+    """Every run of a backfill, timed, by trading day."""
+    timings = []
+    for record in instance.get_run_records(dg.RunsFilter(tags={"dagster/backfill": backfill_id})):
+        run = record.dagster_run
+        start = record.start_time or record.create_timestamp.timestamp()
+        end = record.end_time or time.time()
+        timings.append(
+            RunTiming(
+                day=run.tags.get("dagster/partition", "?"),
+                run_id=run.run_id,
+                status=run.status.value,
+                start=start,
+                end=end,
+                steps=step_spans(instance, run.run_id),
+            )
+        )
+    return sorted(timings, key=lambda t: t.day)
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The work a one-lane backfill cannot avoid, in its three parts."""
+
+    before_first_simulation: float
+    simulations: float
+    last_report: float
+
+    @property
+    def total(self) -> float:
+        """Their sum."""
+        return self.before_first_simulation + self.simulations + self.last_report
+
+
+def backfill_floor(timings: Sequence[RunTiming]) -> Floor:
+    """The first simulated day's steps before its simulation, every simulation one after another (one
+    lane), and the last simulated day's steps after its simulation (its report and checks)."""
+    simulated = sorted(
+        ((t, t.simulation) for t in timings if t.simulation is not None), key=lambda p: p[1].start
+    )
+    if not simulated:
+        return Floor(0.0, 0.0, 0.0)
+    (first, first_sim), (last, last_sim) = simulated[0], simulated[-1]
+    before = sum(s.seconds for s in first.steps if s.end <= first_sim.start)
+    sims = sum(sim.seconds for _t, sim in simulated)
+    after = sum(s.seconds for s in last.steps if s.start >= last_sim.end)
+    return Floor(before, sims, after)
+
+
+def drop_run_stores(
+    token: str, clickhouse_url: str, clickhouse_password: str, admin_dsn: str, kafka: str
+) -> None:
+    """Drop the simulation databases, topics and groups an earlier run of a token left (a clean start)."""
+    from torghut_sim.stores.cleanup import execute_cleanup, plan_cleanup, trading_day_of  # noqa: PLC0415
+    from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint  # noqa: PLC0415
+
+    day = trading_day_of(token)
+    if day is None:
+        raise StackError(f"{token} names no trading day")
+    endpoints = [ClickHouseEndpoint(clickhouse_url, "torghut", clickhouse_password)]
+    kafka_config = {"bootstrap.servers": kafka}
+    now = datetime.combine(day + timedelta(days=2), datetime.min.time(), UTC)
+    plan = plan_cleanup(
+        now,
+        timedelta(0),
+        None,
+        clickhouse=endpoints,
+        postgres_admin_dsn=admin_dsn,
+        kafka_config=kafka_config,
+        token_prefix=token,
+    )
+    execute_cleanup(plan, clickhouse=endpoints, postgres_admin_dsn=admin_dsn, kafka_config=kafka_config)
+
+
+def lane_overlaps(timings: Sequence[RunTiming]) -> list[tuple[str, str]]:
+    """Pairs of days whose simulation steps overlapped in time (one lane: must be empty)."""
+    spans = sorted(
+        ((t.day, t.simulation) for t in timings if t.simulation is not None), key=lambda p: p[1].start
+    )
+    return [(a[0], b[0]) for i, a in enumerate(spans) for b in spans[i + 1 :] if b[1].start < a[1].end]

@@ -1,0 +1,211 @@
+"""Partition backfills through the daemon, launched over GraphQL as the Dagster UI launches them.
+
+`dg dev` (webserver and daemon) runs on a throwaway DAGSTER_HOME with the deployment's instance config
+and its own Postgres database; the local stack and the reference runtime of namespace `torghut` serve the
+runs. A three-day backfill with an empty day in the middle ends COMPLETED_SUCCESS with each day's outcome
+materialized and the simulations one after another on the lane; backfilling the same days again reuses
+them. Cancelling a backfill mid-simulation leaves the runtime restored and unlocked.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from benchmarks import backfill_stack as bf
+from tests.integration import _e2e as e2e
+from torghut_sim.devstack.baseline import ensure_baseline
+from torghut_sim.devstack.config import StackConfig
+from torghut_sim.devstack.registry import service
+from torghut_sim.devstack.service import Service
+from torghut_sim.runtime.kube_client import Kube
+from torghut_sim.runtime.lock import read_lock
+
+pytestmark = pytest.mark.timeout(2400)
+
+# Trading days only these tests use; the middle one is never seeded (an empty day).
+BACKFILL_DAYS = (date(2026, 6, 15), date(2026, 6, 16), date(2026, 6, 17))
+EMPTY_DAY = date(2026, 6, 16)
+CANCELLED_DAY = date(2026, 6, 23)
+BACKFILL_TIMEOUT = 1800.0
+
+
+@dataclass(frozen=True)
+class Backfills:
+    """The running webserver and daemon, their instance, and the local stack around them."""
+
+    stack: bf.DagsterStack
+    instance: dg.DagsterInstance
+    env: dict[str, str]
+    output_root: Path
+    kube: Kube
+    stack_config: StackConfig
+    admin_dsn: str
+    logs: Path
+
+    def prepare(self, days: tuple[date, ...], empty: frozenset[date] = frozenset()) -> None:
+        """Drop what earlier runs of the days left, then seed the non-empty ones in time order."""
+        for day in days:
+            bf.drop_run_stores(
+                self.day(day).names.run_token,
+                f"http://{self.stack_config.host}:{self.stack_config.ports.clickhouse}",
+                self.env["TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD"],
+                self.admin_dsn,
+                f"{self.stack_config.host}:{self.stack_config.ports.kafka}",
+            )
+        seeded = [d for d in days if d not in empty]
+        e2e.seed(seeded[0], self.env, self.logs)  # with --reset: clears later days from the topics
+        for day in seeded[1:]:
+            self._seed_after(day)
+
+    def _seed_after(self, day: date) -> None:
+        launch = e2e.start_launch(
+            [
+                str(Path(sys.executable).parent / "devstack"),
+                "seed-day",
+                day.isoformat(),
+                "--symbols",
+                str(e2e.SEED_SYMBOLS),
+            ],
+            self.env,
+            self.logs / f"seed-{day.isoformat()}.log",
+        )
+        assert launch.wait(600) == 0, e2e.tail(launch.log)
+
+    def day(self, day: date) -> e2e.DayDir:
+        return e2e.day_dir(self.output_root, day)
+
+    def run_to_end(self, days: tuple[date, ...]) -> tuple[str, str]:
+        """Launch a backfill of the day assets over `days` and wait for it; (id, final status)."""
+        backfill_id = bf.launch_backfill(self.stack, days)
+        status, _seen = bf.wait_backfill(self.stack, backfill_id, BACKFILL_TIMEOUT)
+        return backfill_id, status
+
+
+@pytest.fixture(scope="module")
+def runtime_service(stack_config: StackConfig, kube_service: Service) -> Service:
+    """The reference runtime controller watching `torghut`."""
+    svc = service("runtime", stack_config)
+    svc.start()
+    return svc
+
+
+@pytest.fixture(scope="module")
+def backfills(
+    tmp_path_factory: pytest.TempPathFactory,
+    stack_config: StackConfig,
+    postgres_service: Any,
+    kafka_service: Service,
+    clickhouse_service: Service,
+    kube_service: Any,
+    runtime_service: Service,
+) -> Iterator[Backfills]:
+    """`dg dev` on a fresh Dagster database and home, the instance on them, a cluster client."""
+    ensure_baseline(stack_config)
+    root = tmp_path_factory.mktemp("backfill")
+    admin_dsn = postgres_service.dsn()
+    kubeconfig = Path(kube_service.kubeconfig_path)
+    with bf.dagster_database(admin_dsn) as database:
+        home = root / "dagster_home"
+        bf.write_home(home)
+        env = bf.pipeline_env(home, database, root / "simulations", kubeconfig)
+        with (
+            bf.dagster_stack(env, root / "logs" / "dg-dev.log") as stack,
+            e2e.instance_env(env),
+            dg.DagsterInstance.get() as instance,
+            Kube.from_kubeconfig(kubeconfig) as kube,
+        ):
+            yield Backfills(
+                stack, instance, env, root / "simulations", kube, stack_config, admin_dsn, root / "logs"
+            )
+
+
+def _status(backfills: Backfills, asset: str, day: date) -> str:
+    return str(e2e.materialization_metadata(backfills.instance, asset, day.isoformat())["status"])
+
+
+def test_a_backfill_with_an_empty_day_succeeds_one_simulation_at_a_time(backfills: Backfills) -> None:
+    backfills.prepare(BACKFILL_DAYS, frozenset({EMPTY_DAY}))
+    before = e2e.runtime_objects(backfills.kube)
+    e2e.wait_lock_free(backfills.kube)
+
+    backfill_id, status = backfills.run_to_end(BACKFILL_DAYS)
+
+    timings = bf.backfill_timings(backfills.instance, backfill_id)
+    assert status == "COMPLETED_SUCCESS", [(t.day, t.status) for t in timings]
+    assert sorted(t.day for t in timings) == [d.isoformat() for d in BACKFILL_DAYS]
+    assert all(t.status == "SUCCESS" for t in timings), timings
+    for day in BACKFILL_DAYS:
+        run_dir = backfills.day(day)
+        report = run_dir.report()
+        assert report["schema_version"] == "torghut.simulation-report.v1"
+        if day == EMPTY_DAY:
+            for asset in e2e.EMPTY_DAY_ASSETS:
+                assert _status(backfills, asset, day) == "empty_day", asset
+            assert [r["code"] for r in report["verdict"]["reasons"]] == ["empty_day"]
+            assert not run_dir.paths.run_state.exists()
+        else:
+            assert _status(backfills, "simulation_outputs", day) == "simulated"
+            assert report["verdict"]["status"] == "PASS", (day, report["verdict"])
+    by_day = {t.day: t for t in timings}
+    # The empty day never entered the runtime pool: its run has no simulation step at all.
+    assert by_day[EMPTY_DAY.isoformat()].simulation is None
+    # One lane: the simulation steps (event log) and the lock intervals (run-state.json) never overlap.
+    assert bf.lane_overlaps(timings) == []
+    simulated = [backfills.day(d) for d in BACKFILL_DAYS if d != EMPTY_DAY]
+    first, second = sorted((d.lock_interval() for d in simulated), key=lambda span: span[0])
+    assert first[1] < second[0], f"lock intervals intersect: {first} and {second}"
+    e2e.assert_runtime_matches(backfills.kube, before)
+    assert read_lock(backfills.kube, e2e.NAMESPACE) is None
+
+    # The same days again: every day is done, so nothing is simulated and the outcomes are reused.
+    again_id, again = backfills.run_to_end(BACKFILL_DAYS)
+    assert again == "COMPLETED_SUCCESS"
+    rerun = bf.backfill_timings(backfills.instance, again_id)
+    assert all(t.simulation is None for t in rerun), [(t.day, [s.key for s in t.steps]) for t in rerun]
+    for run_dir in simulated:
+        assert _status(backfills, "simulation_outputs", run_dir.day) == "reused"
+        assert run_dir.report()["verdict"]["status"] == "PASS"
+    assert _status(backfills, "simulation_outputs", EMPTY_DAY) == "empty_day"
+
+
+def test_cancelling_a_backfill_mid_simulation_restores_the_runtime(backfills: Backfills) -> None:
+    backfills.prepare((CANCELLED_DAY,))
+    run_dir = backfills.day(CANCELLED_DAY)
+    before = e2e.runtime_objects(backfills.kube)
+    e2e.wait_lock_free(backfills.kube)
+
+    backfill_id = bf.launch_backfill(backfills.stack, (CANCELLED_DAY,))
+    e2e.wait_for(
+        f"the simulation of {CANCELLED_DAY} to replay",
+        lambda: run_dir.phase_started("replay", "monitor"),
+        timeout=BACKFILL_TIMEOUT,
+        every=0.5,
+    )
+    assert read_lock(backfills.kube, e2e.NAMESPACE) is not None
+    bf.cancel_backfill(backfills.stack, backfill_id)
+
+    status, _seen = bf.wait_backfill(backfills.stack, backfill_id, 600)
+    assert status in {"CANCELED", "COMPLETED_FAILED"}, status
+    (timing,) = bf.backfill_timings(backfills.instance, backfill_id)
+
+    def run_ended() -> bool:
+        run = backfills.instance.get_run_by_id(timing.run_id)
+        return run is not None and run.status in {dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.FAILURE}
+
+    e2e.wait_for("the cancelled run to end", run_ended, timeout=600)
+    # Restored on the way out of the interrupted lifecycle (or by the cleanup run of the cancel sensor).
+    e2e.wait_lock_free(backfills.kube, timeout=600)
+    e2e.wait_for("state.json to be retired", lambda: not run_dir.paths.state.exists(), timeout=300)
+    e2e.assert_runtime_matches(backfills.kube, before)
+    assert (run_dir.paths.root / "state.restored.json").exists()
+    assert not run_dir.paths.restore_required.exists()
+    phases = {t["phase"]: t["status"] for t in run_dir.transitions()}
+    assert phases.get("unlock") == "succeeded", run_dir.transitions()[-5:]

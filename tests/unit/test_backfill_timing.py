@@ -1,0 +1,65 @@
+"""The backfill benchmark's arithmetic: per-run work, pool wait and overhead, the floor, lane overlaps."""
+
+from __future__ import annotations
+
+from benchmarks.backfill_stack import (
+    SIMULATE_STEP,
+    RunTiming,
+    StepSpan,
+    backfill_floor,
+    lane_overlaps,
+)
+
+
+def _day(day: str, start: float, steps: list[tuple[str, float, float]], end: float) -> RunTiming:
+    return RunTiming(day, f"run-{day}", "SUCCESS", start, end, [StepSpan(k, a, b) for k, a, b in steps])
+
+
+FIRST = _day(
+    "2026-06-01",
+    0.0,
+    [
+        ("simulation_manifest", 1, 2),
+        ("source_dump", 2, 5),
+        (SIMULATE_STEP, 6, 40),
+        ("simulation_report", 41, 43),
+    ],
+    44.0,
+)
+EMPTY = _day(
+    "2026-06-02", 0.5, [("simulation_manifest", 1, 2), ("source_dump", 2, 4), ("simulation_report", 4, 6)], 7
+)
+# Waited for the pool from 5 to 41 while the first day simulated.
+SECOND = _day(
+    "2026-06-03",
+    0.2,
+    [
+        ("simulation_manifest", 1, 2),
+        ("source_dump", 2, 5),
+        (SIMULATE_STEP, 41, 70),
+        ("simulation_report", 71, 74),
+    ],
+    75.0,
+)
+
+
+def test_a_run_splits_into_work_pool_wait_and_overhead() -> None:
+    assert (SECOND.wall, SECOND.work, SECOND.pool_wait) == (74.8, 36.0, 36.0)
+    assert round(SECOND.overhead, 6) == 2.8
+    assert EMPTY.simulation is None and EMPTY.pool_wait == 0.0
+
+
+def test_the_floor_is_first_setup_plus_every_simulation_plus_last_report() -> None:
+    floor = backfill_floor([SECOND, EMPTY, FIRST])
+    assert (floor.before_first_simulation, floor.simulations, floor.last_report) == (4.0, 63.0, 3.0)
+    assert floor.total == 70.0
+    assert backfill_floor([EMPTY]).total == 0.0
+
+
+def test_overlapping_simulations_on_one_lane_are_named() -> None:
+    assert lane_overlaps([FIRST, EMPTY, SECOND]) == []
+    early = _day("2026-06-04", 0, [(SIMULATE_STEP, 30, 50)], 51)
+    assert lane_overlaps([FIRST, SECOND, early]) == [
+        ("2026-06-01", "2026-06-04"),
+        ("2026-06-04", "2026-06-03"),
+    ]
