@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +25,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from torghut_sim.calendar import session_window
 from torghut_sim.export_schema import EXPORT_SCHEMAS
 from torghut_sim.layout import RunPaths
+from torghut_sim.naming import names_for_day
 from torghut_sim.report import build_report
 
-RUN_ID = "sim-20260306-01"
+DAY = date(2026, 3, 6)
 SYMBOLS = ("NVDA", "AVGO", "AMD", "MU", "MRVL", "CRDO", "COHR", "LITE", "SNDK", "WDC")
-OPEN_US = 1_772_807_400_000_000  # 2026-03-06T14:30:00Z
-SESSION_US = 390 * 60 * 1_000_000
 DECISIONS = 200_000
 EVENTS_PER_EXECUTION = 4
 REVIEWS = 100_000
@@ -61,13 +62,18 @@ def _write(paths: RunPaths, table: str, columns: dict[str, pa.Array]) -> None:
     pq.write_table(pa.Table.from_arrays(arrays, schema=schema), paths.output_table(table), compression="zstd")
 
 
-def generate(root: Path) -> None:
-    """Write a full-day run directory with the benchmark's volumes."""
-    rng = np.random.default_rng(7)
+def generate(root: Path, day: date = DAY, decisions: int = DECISIONS, seed: int = 7) -> None:
+    """Write a full-day run directory with the benchmark's volumes (defaults: the 2026-03-06 day)."""
+    rng = np.random.default_rng(seed)
     paths = RunPaths(root)
     paths.outputs_dir.mkdir(parents=True, exist_ok=True)
-    n = DECISIONS
-    signal = np.sort(OPEN_US + rng.integers(0, SESSION_US, n))
+    window = session_window(day)
+    open_us = int(window.session_start.timestamp()) * 1_000_000
+    session_us = window.session_minutes * 60 * 1_000_000
+    names = names_for_day(day)
+    run_id = names.run_id
+    n = decisions
+    signal = np.sort(open_us + rng.integers(0, session_us, n))
     decided = signal + rng.integers(1_000, 2_000_000, n)
     submitted = decided + rng.integers(500, 200_000, n)
     sym_idx = rng.integers(0, len(SYMBOLS), n)
@@ -75,7 +81,7 @@ def generate(root: Path) -> None:
     iso = np.datetime_as_string(signal.astype("datetime64[us]"), unit="us")
     docs = pa.array(
         [
-            f'{{"params":{{"simulation_context":{{"signal_event_ts":"{s}Z","simulation_run_id":"{RUN_ID}"}}}},'
+            f'{{"params":{{"simulation_context":{{"signal_event_ts":"{s}Z","simulation_run_id":"{run_id}"}}}},'
             f'"event_ts":"{s}Z"}}'
             for s in iso
         ]
@@ -169,7 +175,7 @@ def generate(root: Path) -> None:
             "computed_at": _ts(submitted),
         },
     )
-    r = REVIEWS
+    r = min(REVIEWS, n // 2)
     reviewed = rng.choice(n, r, replace=False)
     verdicts = np.array(["approve", "veto", "adjust", "abstain", "escalate", "error"], dtype=object)
     _write(
@@ -197,7 +203,7 @@ def generate(root: Path) -> None:
         {
             "symbol": pa.array(list(SYMBOLS)),
             "last_price": _decimal(np.arange(len(SYMBOLS), dtype=np.int64) * SCALE + 100 * SCALE),
-            "last_event_ts": _ts(np.full(len(SYMBOLS), OPEN_US + SESSION_US)),
+            "last_event_ts": _ts(np.full(len(SYMBOLS), open_us + session_us)),
         },
     )
     for table in ("trade_cursor", "simulation_run_progress", "clickhouse_counts"):
@@ -205,11 +211,11 @@ def generate(root: Path) -> None:
             paths, table, {EXPORT_SCHEMAS[table].names[0]: pa.array([], type=EXPORT_SCHEMAS[table][0].type)}
         )
     manifest = {
-        "dataset_id": "torghut-trades-20260306",
+        "dataset_id": names.dataset_id,
         "window": {
-            "trading_day": "2026-03-06",
-            "start": "2026-03-06T14:30:00Z",
-            "end": "2026-03-06T21:00:00Z",
+            "trading_day": day.isoformat(),
+            "start": window.session_start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "end": window.session_end.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "strict_coverage_ratio": 0.95,
         },
         "reporting": {"commission_bps": "0.5", "per_trade_fee": "0.01"},
@@ -220,12 +226,16 @@ def generate(root: Path) -> None:
             {
                 "records": 10_000_000,
                 "status": "ok",
-                "coverage": {"session_minutes": 390, "covered_minutes": 390, "ratio": 1.0},
+                "coverage": {
+                    "session_minutes": window.session_minutes,
+                    "covered_minutes": window.session_minutes,
+                    "ratio": 1.0,
+                },
             }
         )
     )
     paths.run_state.write_text(
-        json.dumps({"run_id": RUN_ID, "run_token": "sim_20260306_01", "transitions": []})
+        json.dumps({"run_id": run_id, "run_token": names.run_token, "transitions": []})
     )
 
 
