@@ -182,10 +182,11 @@ def test_runtime_totals_sum_counts_keep_max_levels_and_list_days_without() -> No
             ("d2", None),
             ("d3", {"decisions_total": 7, "no_signal_streak": 2, "restarted": False, "by": {"y": 2}}),
             ("d4", {"available": False, "decisions_total": 0}),
+            ("d5", {"status": "unavailable", "decisions_total": 0}),
         ]
     )
     assert result.days_with_metrics == 2
-    assert result.days_without_metrics == ["d2", "d4"]
+    assert result.days_without_metrics == ["d2", "d4", "d5"]
     assert result.totals == {
         "by.x": 1,
         "by.y": 2,
@@ -210,3 +211,44 @@ def test_day_report_view_reads_exact_text_decimals(tmp_path: Path, template: dic
     )
     view = DayReportView.model_validate(doc)
     assert view.pnl.by_symbol[0].realized == D("0.1000000000000000000000001")
+
+
+def test_runtime_totals_of_the_day_report_section_shape() -> None:
+    """The per-day `runtime_metrics` section as the report writes it: counters, reason counts, lists."""
+
+    def day(decisions: int, rejected: int, restarted: bool, streak: float) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "reason": None,
+            "process_restarted": restarted,
+            "restarted_samples": ["torghut_trading_decisions_total"] if restarted else [],
+            "decisions": decisions,
+            "decisions_by_state": {"planned": decisions, "rejected": rejected},
+            "reject_reasons": {
+                "total": rejected,
+                "by_reason": {"kill_switch_enabled": rejected},
+                "by_group": {},
+            },
+            "suppression_reasons": [
+                {"strategy_id": "s1", "reason": "cooldown:5", "group": "cooldown", "count": 2}
+            ],
+            "no_signal_streak": streak,
+            "continuity_alert_active": False,
+            "runtime_loop_failures": 1,
+        }
+
+    result = runtime_totals(
+        [("d1", day(10, 2, restarted=True, streak=3.0)), ("d2", day(5, 1, restarted=False, streak=9.0))]
+    )
+    assert result.days_with_metrics == 2
+    assert result.totals == {
+        "continuity_alert_active": 0,
+        "decisions": 15,
+        "decisions_by_state.planned": 15,
+        "decisions_by_state.rejected": 3,
+        "process_restarted": 1,
+        "reject_reasons.by_reason.kill_switch_enabled": 3,
+        "reject_reasons.total": 3,
+        "runtime_loop_failures": 2,
+        "suppression_reasons[group=cooldown,reason=cooldown:5,strategy_id=s1].count": 4,
+    }

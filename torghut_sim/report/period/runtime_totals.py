@@ -4,7 +4,8 @@ The section's shape belongs to the per-day report; the period reads it generical
 become dotted paths, lists of objects are keyed by their text fields (`by_reason[reason=x].count`).
 Integers are per-day counter deltas and are summed; a figure that is a level rather than a count
 (a streak, an `*_active` flag, a `max_*`/`*_max`) keeps the range's maximum; a true boolean counts
-one day. Floats (rates) and text do not add up across days and are left out.
+one day (`process_restarted`: the days the runtime restarted). Floats (rates, gauges) and text do not add
+up across days and are left out. A day whose section has a `status` other than `ok` has no metrics.
 """
 
 from __future__ import annotations
@@ -43,9 +44,12 @@ def flatten_figures(section: Mapping[str, Any], prefix: str = "") -> dict[str, i
     return out
 
 
-def _has_metrics(section: Mapping[str, Any] | None) -> bool:
-    # A section that says the runtime exposed nothing is a day without metrics, not a day of zeros.
-    return bool(section) and section is not None and section.get("available", True) is not False
+def _has_metrics(section: Mapping[str, Any]) -> bool:
+    # A section that says the runtime exposed nothing (`status` other than ok, `available` false) is a day
+    # without metrics, not a day of zeros.
+    return (
+        bool(section) and section.get("status", "ok") == "ok" and section.get("available", True) is not False
+    )
 
 
 def runtime_totals(days: Iterable[tuple[str, Mapping[str, Any] | None]]) -> RuntimeTotals:
