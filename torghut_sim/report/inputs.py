@@ -208,6 +208,11 @@ def _rows_where(frame: pl.DataFrame, condition: pl.Expr) -> pl.DataFrame:
     return frame if keep.all() else frame.filter(keep)
 
 
+def _member(column: str, ids: pl.Series) -> pl.Expr:
+    """Whether a row's id is one of `ids` (a null id is not)."""
+    return pl.col(column).is_in(ids.implode()).fill_null(value=False)
+
+
 def load_run(run_dir: Path) -> RunInputs:
     """Read and scope every input of a run directory; absent optional inputs are recorded, not fatal."""
     if not run_dir.is_dir():
@@ -247,13 +252,33 @@ def load_run(run_dir: Path) -> RunInputs:
     ).height
 
     events = frames["execution_order_events"]
-    by_execution = pl.col("execution_id").is_in(execution_ids.implode()).fill_null(value=False)
-    by_decision = pl.col("trade_decision_id").is_in(decision_ids.implode()).fill_null(value=False)
-    known_execution = pl.col("execution_id").is_in(all_execution_ids.implode()).fill_null(value=False)
-    known_decision = pl.col("trade_decision_id").is_in(all_decision_ids.implode()).fill_null(value=False)
+    known_execution = _member("execution_id", all_execution_ids)
+    known_decision = _member("trade_decision_id", all_decision_ids)
+    # When the scope kept a whole table, the run's ids are the file's: one membership test serves both
+    # (each test is a pass over every event, and an eager select computes a repeated one again).
+    marks = events.select(
+        known_execution.alias("known_execution"),
+        known_decision.alias("known_decision"),
+        *(
+            []
+            if executions is all_executions
+            else [_member("execution_id", execution_ids).alias("by_execution")]
+        ),
+        *(
+            []
+            if decisions is all_decisions
+            else [_member("trade_decision_id", decision_ids).alias("by_decision")]
+        ),
+    )
+    known_exec, known_dec = marks["known_execution"], marks["known_decision"]
+    by_exec = marks["by_execution"] if "by_execution" in marks.columns else known_exec
+    by_dec = marks["by_decision"] if "by_decision" in marks.columns else known_dec
     # An event tied to another execution of the file belongs to that execution's run, not ours.
-    order_events = _rows_where(events, by_execution | (~known_execution & by_decision))
-    order_events_unlinked = events.filter(~known_execution & ~known_decision).height
+    mine = by_exec | (~known_exec & by_dec)
+    order_events = events if mine.all() else events.filter(mine)
+    order_events_unlinked = int((~known_exec & ~known_dec).sum())
+    by_execution = _member("execution_id", execution_ids)
+    by_decision = _member("trade_decision_id", decision_ids)
 
     tca = _rows_where(frames["execution_tca_metrics"], by_execution | (~known_execution & by_decision))
     llm_reviews = _rows_where(frames["llm_decision_reviews"], by_decision)
