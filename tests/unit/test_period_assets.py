@@ -102,3 +102,15 @@ def test_catalog_views_read_every_period(tmp_path: Path) -> None:
     assert statuses == [("not_run", 4), ("reported", 1)]
     symbols = _query(build.path, "SELECT period_id, symbol, days_traded FROM period_symbols ORDER BY 1")
     assert symbols == [("2026-03-01_2026-03-31", "NVDA", 2), ("2026-03-02_2026-03-08", "NVDA", 1)]
+
+
+def test_the_first_week_may_start_before_the_first_day_partition(tmp_path: Path) -> None:
+    weekly = {a.key.to_user_string(): a for a in build_period_assets(START)}["weekly_period_report"]
+    config = SimulationConfigResource(template_path="unused.yaml", output_root=str(tmp_path))
+    result = dg.materialize([weekly], partition_key="2025-12-29", resources={"simulation_config": config})
+    assert result.success
+    (event,) = result.get_asset_materialization_events()
+    metadata = event.materialization.metadata
+    # 2026-01-01 is a holiday: four trading days, none run yet, all listed.
+    assert (metadata["period_id"].value, metadata["trading_days"].value) == ("2025-12-29_2026-01-04", 4)
+    assert metadata["days_reported"].value == 0

@@ -140,6 +140,9 @@ def test_run_states_map_to_day_statuses(tmp_path: Path, template: dict[str, Any]
     assert read_day(tmp_path, day).status == "in_progress"
     write_report_day(tmp_path, day, report_document(template, day, {"NVDA": (1, "1", "0", "0")}))
     assert read_day(tmp_path, day).status == "reported"
+    # A rerun under way: the earlier report does not stand for the day until the rerun ends.
+    paths.run_state.write_text(json.dumps({"status": "running", "transitions": []}))
+    assert read_day(tmp_path, day).status == "in_progress"
     # A rerun that failed after an earlier report: the old report no longer stands for the day.
     write_failed_day(tmp_path, day, phase="monitor", reason="monitor_timeout")
     assert (read_day(tmp_path, day).status, read_day(tmp_path, day).detail) == (

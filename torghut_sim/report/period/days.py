@@ -179,10 +179,11 @@ def read_day(output_root: Path, day: date, sequence: int = 1) -> DaySource:
         return source("empty_day", "no source records in the session", **no_report)
     run_status, detail = _run_state_status(paths)
     report_path = paths.report_dir / JSON_NAME
-    if run_status is not None and run_status != "in_progress":
+    if run_status is not None:
+        # A run still going (or failed) after an earlier report: that report no longer stands for the day.
         return source(run_status, detail, **no_report)
     if not report_path.is_file():
-        return source(run_status or "no_report", detail or "no simulation-report.json", **no_report)
+        return source("no_report", "no simulation-report.json", **no_report)
     try:
         raw = report_path.read_bytes()
         report = DayReportView.model_validate_json(raw)
