@@ -8,7 +8,7 @@ from assets.manifest import GROUP
 from resources import SimulationConfigResource
 
 # Bump when the views change, so automation rebuilds the file with the new definitions.
-CATALOG_CODE_VERSION = "1"
+CATALOG_CODE_VERSION = "2"
 # Views follow new days by glob; a rebuild is only needed when missing, after a new report (a table may
 # have appeared for the first time) or when the view definitions change.
 _REBUILD: dg.AutomationCondition[Any] = (
@@ -21,11 +21,12 @@ CATALOG_AUTOMATION = _REBUILD.since_last_handled() & ~dg.AutomationCondition.in_
 
 @dg.asset(
     group_name=GROUP,
-    deps=["simulation_report"],
+    deps=["simulation_report", "weekly_period_report", "monthly_period_report"],
     kinds={"duckdb", "parquet"},
     code_version=CATALOG_CODE_VERSION,
     automation_condition=CATALOG_AUTOMATION,
-    description="DuckDB views over every day's report Parquet: runs, verdicts, P&L, latency, LLM reviews.",
+    description="DuckDB views over every day's and period's report Parquet: runs, verdicts, P&L, latency, "
+    "LLM reviews, periods.",
 )
 def simulation_catalog(
     context: dg.AssetExecutionContext, simulation_config: SimulationConfigResource
@@ -36,7 +37,7 @@ def simulation_catalog(
     build = build_catalog(simulation_config.output_dir)
     if build.missing:
         missing = ", ".join(build.missing)
-        context.log.info(f"no day has written {missing} yet; those views come with a later rebuild")
+        context.log.info(f"no report has written {missing} yet; those views come with a later rebuild")
     return dg.MaterializeResult(
         metadata={
             "catalog": dg.MetadataValue.path(str(build.path)),

@@ -1,10 +1,13 @@
-"""Benchmark of the report engine on a generated full trading day; prints wall time and peak RSS.
+"""Benchmark of the report engine on a generated full trading day, against polars reading its inputs.
 
-    .venv/bin/python benchmarks/report_bench.py [--dir DIR] [--charts/--no-charts]
+    .venv/bin/python benchmarks/report_bench.py [--dir DIR] [--out DIR] [--no-charts] [--repeat 3]
+        [--compare REFERENCE_BUNDLE]
 
 Generates 200k decisions, 200k executions, 800k order events, 200k TCA rows and 100k LLM reviews
-with the exact export schemas, then builds the report in a fresh process so its peak RSS is the
-report's own. Target: under 10 s and under 2 GB.
+with the exact export schemas. Each round runs two fresh processes: one reads every input Parquet file
+with polars (the floor), one builds the report (so its peak RSS is the report's own); the figures are
+the median round's. Target: the build within 3 x the read, under 600 MB peak RSS. Builds are stamped
+with a fixed generation time, so `--compare` proves a bundle byte-identical to one built earlier.
 """
 
 from __future__ import annotations
@@ -16,22 +19,27 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
+from torghut_sim.calendar import session_window
 from torghut_sim.export_schema import EXPORT_SCHEMAS
 from torghut_sim.layout import RunPaths
+from torghut_sim.naming import names_for_day
 from torghut_sim.report import build_report
 
-RUN_ID = "sim-20260306-01"
+DAY = date(2026, 3, 6)
 SYMBOLS = ("NVDA", "AVGO", "AMD", "MU", "MRVL", "CRDO", "COHR", "LITE", "SNDK", "WDC")
-OPEN_US = 1_772_807_400_000_000  # 2026-03-06T14:30:00Z
-SESSION_US = 390 * 60 * 1_000_000
+# Every build of the benchmark is stamped with this time, so bundles compare byte for byte.
+GENERATED_AT = datetime(2026, 3, 7, 1, tzinfo=UTC)
 DECISIONS = 200_000
 EVENTS_PER_EXECUTION = 4
 REVIEWS = 100_000
@@ -61,13 +69,18 @@ def _write(paths: RunPaths, table: str, columns: dict[str, pa.Array]) -> None:
     pq.write_table(pa.Table.from_arrays(arrays, schema=schema), paths.output_table(table), compression="zstd")
 
 
-def generate(root: Path) -> None:
-    """Write a full-day run directory with the benchmark's volumes."""
-    rng = np.random.default_rng(7)
+def generate(root: Path, day: date = DAY, decisions: int = DECISIONS, seed: int = 7) -> None:
+    """Write a full-day run directory with the benchmark's volumes (defaults: the 2026-03-06 day)."""
+    rng = np.random.default_rng(seed)
     paths = RunPaths(root)
     paths.outputs_dir.mkdir(parents=True, exist_ok=True)
-    n = DECISIONS
-    signal = np.sort(OPEN_US + rng.integers(0, SESSION_US, n))
+    window = session_window(day)
+    open_us = int(window.session_start.timestamp()) * 1_000_000
+    session_us = window.session_minutes * 60 * 1_000_000
+    names = names_for_day(day)
+    run_id = names.run_id
+    n = decisions
+    signal = np.sort(open_us + rng.integers(0, session_us, n))
     decided = signal + rng.integers(1_000, 2_000_000, n)
     submitted = decided + rng.integers(500, 200_000, n)
     sym_idx = rng.integers(0, len(SYMBOLS), n)
@@ -75,7 +88,7 @@ def generate(root: Path) -> None:
     iso = np.datetime_as_string(signal.astype("datetime64[us]"), unit="us")
     docs = pa.array(
         [
-            f'{{"params":{{"simulation_context":{{"signal_event_ts":"{s}Z","simulation_run_id":"{RUN_ID}"}}}},'
+            f'{{"params":{{"simulation_context":{{"signal_event_ts":"{s}Z","simulation_run_id":"{run_id}"}}}},'
             f'"event_ts":"{s}Z"}}'
             for s in iso
         ]
@@ -169,7 +182,7 @@ def generate(root: Path) -> None:
             "computed_at": _ts(submitted),
         },
     )
-    r = REVIEWS
+    r = min(REVIEWS, n // 2)
     reviewed = rng.choice(n, r, replace=False)
     verdicts = np.array(["approve", "veto", "adjust", "abstain", "escalate", "error"], dtype=object)
     _write(
@@ -197,7 +210,7 @@ def generate(root: Path) -> None:
         {
             "symbol": pa.array(list(SYMBOLS)),
             "last_price": _decimal(np.arange(len(SYMBOLS), dtype=np.int64) * SCALE + 100 * SCALE),
-            "last_event_ts": _ts(np.full(len(SYMBOLS), OPEN_US + SESSION_US)),
+            "last_event_ts": _ts(np.full(len(SYMBOLS), open_us + session_us)),
         },
     )
     for table in ("trade_cursor", "simulation_run_progress", "clickhouse_counts"):
@@ -205,11 +218,11 @@ def generate(root: Path) -> None:
             paths, table, {EXPORT_SCHEMAS[table].names[0]: pa.array([], type=EXPORT_SCHEMAS[table][0].type)}
         )
     manifest = {
-        "dataset_id": "torghut-trades-20260306",
+        "dataset_id": names.dataset_id,
         "window": {
-            "trading_day": "2026-03-06",
-            "start": "2026-03-06T14:30:00Z",
-            "end": "2026-03-06T21:00:00Z",
+            "trading_day": day.isoformat(),
+            "start": window.session_start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "end": window.session_end.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "strict_coverage_ratio": 0.95,
         },
         "reporting": {"commission_bps": "0.5", "per_trade_fee": "0.01"},
@@ -220,39 +233,88 @@ def generate(root: Path) -> None:
             {
                 "records": 10_000_000,
                 "status": "ok",
-                "coverage": {"session_minutes": 390, "covered_minutes": 390, "ratio": 1.0},
+                "coverage": {
+                    "session_minutes": window.session_minutes,
+                    "covered_minutes": window.session_minutes,
+                    "ratio": 1.0,
+                },
             }
         )
     )
     paths.run_state.write_text(
-        json.dumps({"run_id": RUN_ID, "run_token": "sim_20260306_01", "transitions": []})
+        json.dumps({"run_id": run_id, "run_token": names.run_token, "transitions": []})
     )
 
 
-def build(root: Path, charts: bool) -> None:
-    """Build the report and print wall time and this process's peak RSS."""
+def read_inputs(root: Path) -> None:
+    """The floor: read every input Parquet file of the day with polars; print wall and CPU as JSON."""
     start = time.perf_counter()
     cpu_start = time.process_time()
-    result = build_report(root, with_charts=charts)
+    rows = sum(pl.read_parquet(path).height for path in sorted(RunPaths(root).outputs_dir.glob("*.parquet")))
+    wall = time.perf_counter() - start
+    cpu = time.process_time() - cpu_start
+    print(json.dumps({"wall": wall, "cpu": cpu, "rows": rows}))
+
+
+def build(root: Path, out: Path | None, charts: bool) -> None:
+    """Build the report (fixed generation time) and print wall, CPU and this process's peak RSS as JSON."""
+    start = time.perf_counter()
+    cpu_start = time.process_time()
+    result = build_report(root, out, generated_at=GENERATED_AT, with_charts=charts)
     wall = time.perf_counter() - start
     cpu = time.process_time() - cpu_start
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
-        f"build_report: {wall:.2f} s wall ({cpu:.2f} s CPU, all threads), peak RSS {peak_mb:.0f} MB, "
-        f"verdict {result.verdict}, "
-        f"fills {result.report.pnl.fills}, order events {result.report.funnel.order_events}"
+        json.dumps(
+            {
+                "wall": wall,
+                "cpu": cpu,
+                "peak_mb": peak_mb,
+                "verdict": result.verdict,
+                "fills": result.report.pnl.fills,
+                "order_events": result.report.funnel.order_events,
+                "out": str(result.out_dir),
+            }
+        )
+    )
+
+
+def _child(args: list[str]) -> dict[str, Any]:
+    """Run one phase in a fresh process (its own imports and peak RSS); its last line is JSON."""
+    done = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def compare_trees(built: Path, reference: Path) -> list[str]:
+    """Files that differ between two report bundles (missing on either side counts)."""
+    a = {p.relative_to(built).as_posix(): p for p in built.rglob("*") if p.is_file()}
+    b = {p.relative_to(reference).as_posix(): p for p in reference.rglob("*") if p.is_file()}
+    return sorted(
+        n for n in a.keys() | b.keys() if n not in a or n not in b or a[n].read_bytes() != b[n].read_bytes()
     )
 
 
 def main() -> int:
-    """Generate the day (unless it exists) and build the report in a child process."""
+    """Generate the day (unless it exists), then rounds of: read the inputs, build the report (children)."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--dir", type=Path, default=None, help="run directory (default: a temp dir)")
+    parser.add_argument("--out", type=Path, default=None, help="report directory (default <dir>/report)")
     parser.add_argument("--no-charts", action="store_true")
-    parser.add_argument("--phase", choices=["all", "build"], default="all", help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds; figures are the median round's")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        help="a bundle built earlier from the same day: exit 1 unless byte-identical",
+    )
+    parser.add_argument("--phase", choices=["all", "build", "read"], default="all", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase == "build":
-        build(args.dir, charts=not args.no_charts)
+        build(args.dir, args.out, charts=not args.no_charts)
+        return 0
+    if args.phase == "read":
+        read_inputs(args.dir)
         return 0
     with tempfile.TemporaryDirectory(prefix="report-bench-") as tmp:
         root = args.dir or Path(tmp) / "sim_20260306_01"
@@ -260,10 +322,37 @@ def main() -> int:
             start = time.perf_counter()
             generate(root)
             print(f"generated {root} in {time.perf_counter() - start:.1f} s")
-        command = [sys.executable, __file__, "--phase", "build", "--dir", str(root)]
+        build_args = ["--phase", "build", "--dir", str(root)]
+        if args.out is not None:
+            build_args += ["--out", str(args.out)]
         if args.no_charts:
-            command.append("--no-charts")
-        return subprocess.run(command, check=False).returncode
+            build_args.append("--no-charts")
+        rounds = []
+        for n in range(1, args.repeat + 1):
+            read = _child(["--phase", "read", "--dir", str(root)])
+            built = _child(build_args)
+            ratio = built["wall"] / read["wall"]
+            rounds.append((ratio, read, built))
+            print(
+                f"round {n}: polars read {read['wall']:.2f} s ({read['cpu']:.2f} s CPU), "
+                f"build_report {built['wall']:.2f} s ({built['cpu']:.2f} s CPU), "
+                f"{ratio:.1f} x the read, peak RSS {built['peak_mb']:.0f} MB"
+            )
+        ratio, read, built = sorted(rounds, key=lambda r: r[0])[len(rounds) // 2]
+        print(
+            f"median: build_report {built['wall']:.2f} s wall = {ratio:.1f} x polars reading the inputs "
+            f"({read['wall']:.2f} s); CPU {built['cpu']:.2f} s = {built['cpu'] / read['cpu']:.1f} x; "
+            f"peak RSS {built['peak_mb']:.0f} MB; charts {'off' if args.no_charts else 'on'}; "
+            f"verdict {built['verdict']}, fills {built['fills']}, order events {built['order_events']}"
+        )
+        if args.compare is not None:
+            differing = compare_trees(Path(built["out"]), args.compare)
+            print(
+                f"compared with {args.compare}: "
+                + (f"DIFFERENT {differing}" if differing else "byte-identical")
+            )
+            return 1 if differing else 0
+        return 0
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from assets.catalog import simulation_catalog
 from assets.dump import build_dump_assets
 from assets.manifest import build_manifest_assets
 from assets.partitions import trading_day_partitions
+from assets.period import build_period_assets
 from assets.report import build_report_assets
 from assets.simulation import SimulationDay, build_simulation_assets, run_simulation_day
 from resources import DeploymentSettings, build_resources, runtime_pool
@@ -60,7 +61,11 @@ def build_definitions(
     )
     cleanup_job = build_cleanup_job(pool)
     return dg.Definitions(
-        assets=[*(a for a in day if not isinstance(a, dg.AssetChecksDefinition)), simulation_catalog],
+        assets=[
+            *(a for a in day if not isinstance(a, dg.AssetChecksDefinition)),
+            *build_period_assets(settings.partitions_start),
+            simulation_catalog,
+        ],
         asset_checks=[c for c in day if isinstance(c, dg.AssetChecksDefinition)],
         jobs=[day_job, cleanup_job],
         schedules=[build_nightly_schedule(DAY_JOB, settings.partitions_start)],

@@ -51,7 +51,13 @@ def test_definitions_validate_without_any_environment(defs: dg.Definitions) -> N
     dg.Definitions.validate_loadable(defs)
     repo = defs.get_repository_def()
     keys = {k.to_user_string() for k in repo.asset_graph.get_all_asset_keys()}
-    assert keys == {*CHECKS, "replay_marker", "simulation_catalog"}
+    assert keys == {
+        *CHECKS,
+        "replay_marker",
+        "simulation_catalog",
+        "weekly_period_report",
+        "monthly_period_report",
+    }
 
 
 def test_module_definitions_load() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -141,6 +142,16 @@ def _render_charts(chart_dir: Path, computed: Computed) -> dict[str, Path]:
     }
 
 
+def _charts_in_background(chart_dir: Path, computed: Computed) -> Future[dict[str, Path]]:
+    """Render the charts on a worker thread: matplotlib holds the GIL, polars writing the tables meanwhile
+    releases it, so on two cores the charts cost little wall time."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-charts")
+    try:
+        return pool.submit(_render_charts, chart_dir, computed)
+    finally:
+        pool.shutdown(wait=False)
+
+
 def build_report(
     run_dir: Path,
     out_dir: Path | None = None,
@@ -153,6 +164,7 @@ def build_report(
     target = out_dir if out_dir is not None else RunPaths(run_dir).report_dir
     computed = compute(inputs, generated_at if generated_at is not None else datetime.now(UTC))
     draft, pnl, execution, llm = computed.draft, computed.pnl, computed.execution, computed.llm
+    charts_job = _charts_in_background(target / CHARTS_DIR, computed) if with_charts else None
     outputs = write_tables(
         target,
         {
@@ -164,7 +176,7 @@ def build_report(
             "report-summary": summary_row(draft),
         },
     )
-    chart_paths = _render_charts(target / CHARTS_DIR, computed) if with_charts else {}
+    chart_paths = charts_job.result() if charts_job is not None else {}
     outputs.extend(chart_artifact(target, path) for path in chart_paths.values())
     input_files = [
         ArtifactFile(name=f.name, role=f.role, rows=f.rows, sha256=f.sha256)

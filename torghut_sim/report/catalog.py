@@ -1,9 +1,11 @@
 """The reports catalog: one DuckDB file of views over every day's report Parquet, for cross-day analysis.
 
 Views read `<output_root>/*/report/<table>.parquet` by glob, so a day reported after the catalog was built
-appears without rebuilding it. DuckDB binds a view when it is created and refuses a glob with no file yet,
-so a table no day has written is left out (and listed) until the next build. The file is built beside the
-catalog and moved into place, so an analyst holding the old one open never blocks (or sees half) a build.
+appears without rebuilding it; the `period_*` views read every period report under `<output_root>/periods/`
+the same way (each row names its `period_id`). DuckDB binds a view when it is created and refuses a glob
+with no file yet, so a table nothing has written is left out (and listed) until the next build. The file is
+built beside the catalog and moved into place, so an analyst holding the old one open never blocks (or sees
+half) a build.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from pathlib import Path
 
 import duckdb
 
+from torghut_sim.report.period.layout import PERIOD_DAYS, PERIOD_SYMBOL_DAYS, PERIOD_SYMBOLS, PERIODS_DIR
+
 CATALOG_NAME = "reports-catalog.duckdb"
 # View name → the report table file each day writes under `<run dir>/report/`.
 TABLE_VIEWS: dict[str, str] = {
@@ -22,6 +26,12 @@ TABLE_VIEWS: dict[str, str] = {
     "execution_latency": "execution-latency.parquet",
     "llm_reviews": "llm-review-summary.parquet",
     "equity_curve": "equity-curve.parquet",
+}
+# View name → the table each period report writes under `<output_root>/periods/<period_id>/`.
+PERIOD_VIEWS: dict[str, str] = {
+    "period_days": f"{PERIOD_DAYS}.parquet",
+    "period_symbols": f"{PERIOD_SYMBOLS}.parquet",
+    "period_symbol_days": f"{PERIOD_SYMBOL_DAYS}.parquet",
 }
 # The run directory's name is the run token: it joins every table of one run.
 RUN_TOKEN_SQL = r"regexp_extract(filename, '([^/\\]+)[/\\]report[/\\][^/\\]+$', 1)"
@@ -72,6 +82,16 @@ def build_catalog(output_root: Path, catalog_path: Path | None = None) -> Catalo
             conn.execute(
                 f"CREATE VIEW {view} AS SELECT {RUN_TOKEN_SQL} AS run_token, * EXCLUDE (filename), "
                 f"filename AS source_file "
+                f"FROM read_parquet({_sql_text(pattern)}, filename = true, union_by_name = true)"
+            )
+            views[view] = pattern
+        for view, file_name in PERIOD_VIEWS.items():
+            if not any(root.glob(f"{PERIODS_DIR}/*/{file_name}")):
+                missing.append(view)
+                continue
+            pattern = str(root / PERIODS_DIR / "*" / file_name)
+            conn.execute(
+                f"CREATE VIEW {view} AS SELECT * EXCLUDE (filename), filename AS source_file "
                 f"FROM read_parquet({_sql_text(pattern)}, filename = true, union_by_name = true)"
             )
             views[view] = pattern

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -76,32 +78,33 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _to_frame(table: pa.Table) -> pl.DataFrame:
-    frame = pl.from_arrow(table)
-    if not isinstance(frame, pl.DataFrame):  # pragma: no cover - a Table always gives a frame
-        raise ReportInputInvalidError("arrow table did not convert to a frame")
-    return frame
-
-
+@cache
 def _polars_schema(table: str) -> pl.Schema:
-    return _to_frame(EXPORT_SCHEMAS[table].empty_table()).schema
+    # Series by series: converting a whole arrow table imports pandas, a second of every build.
+    return pl.Schema({f.name: pl.Series(f.name, pa.nulls(0, f.type)).dtype for f in EXPORT_SCHEMAS[table]})
 
 
-def read_export(paths: RunPaths, table: str) -> tuple[pl.DataFrame, InputFile]:
-    """One exported table with exactly its contract schema; an absent file is an empty frame."""
+def read_export(
+    paths: RunPaths, table: str, columns: Sequence[str] | None = None
+) -> tuple[pl.DataFrame, InputFile]:
+    """One exported table with its contract schema (only `columns` of it, when given, but every contract
+    column must be in the file); an absent file is an empty frame."""
     schema = _polars_schema(table)
+    if columns is not None:
+        schema = pl.Schema({name: schema[name] for name in columns})
     path = paths.output_table(table)
     name = f"outputs/{path.name}"
     if not path.is_file():
         return pl.DataFrame(schema=schema), InputFile(name, "export", False, None, None)
     # Polars' own reader: pyarrow's dataset path would pull in pyarrow.compute, seconds of import.
     try:
-        data = pl.read_parquet(path)
+        present = pl.read_parquet_schema(path)
+        missing = [column for column in _polars_schema(table).names() if column not in present]
+        if missing:
+            raise ReportInputInvalidError(f"{name} lacks columns {missing}")
+        data = pl.read_parquet(path, columns=schema.names())
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise ReportInputInvalidError(f"{name} is not readable Parquet: {exc}") from exc
-    missing = [column for column in schema.names() if column not in data.columns]
-    if missing:
-        raise ReportInputInvalidError(f"{name} lacks columns {missing}")
     try:
         # Extra columns are tolerated; the ones the contract names must cast to its exact types.
         data = data.select(schema.names()).cast(schema)
@@ -120,6 +123,19 @@ def parse_iso_utc(expr: pl.Expr) -> pl.Expr:
     return pl.coalesce(aware, naive)
 
 
+# The columns the report reads of the two largest tables; loading the others cost a third of peak memory.
+READ_COLUMNS: dict[str, tuple[str, ...]] = {
+    "execution_order_events": ("execution_id", "trade_decision_id", "event_ts"),
+    "execution_tca_metrics": (
+        "execution_id",
+        "trade_decision_id",
+        "shortfall_notional",
+        "slippage_bps",
+        "realized_shortfall_bps",
+        "divergence_bps",
+    ),
+}
+_DECODE_ROWS = 20_000
 _DECISION_FIELDS = pl.Struct(
     {
         "event_ts": pl.String,
@@ -132,6 +148,15 @@ _DECISION_FIELDS = pl.Struct(
 
 def _decision_fields(decisions: pl.DataFrame) -> pl.DataFrame:
     """run_ref, context and event time text of each decision_json."""
+    if decisions.height > _DECODE_ROWS:
+        # In slices: the decoder's scratch memory for a whole day of documents was ~300 MB, and slices
+        # are no slower. A malformed document sends only its own slice to the tolerant lookups.
+        return pl.concat(
+            [
+                _decision_fields(decisions.slice(start, _DECODE_ROWS))
+                for start in range(0, decisions.height, _DECODE_ROWS)
+            ]
+        )
     doc = pl.col("decision_json")
     try:
         # One typed parse of every document is several times faster than three path lookups …
@@ -177,7 +202,19 @@ def _scope_decisions(decisions: pl.DataFrame, settings: ReportSettings) -> tuple
     ref = pl.col("run_ref")
     token = ref.str.to_lowercase().str.replace_all(r"[^a-z0-9]+", "_").str.strip_chars("_")
     mine = (ref == settings.run_id) | (token == settings.run_token)
-    return decisions.filter(mine.fill_null(value=False)), True
+    return _rows_where(decisions, mine), True
+
+
+def _rows_where(frame: pl.DataFrame, condition: pl.Expr) -> pl.DataFrame:
+    """The rows where `condition` holds (null = no); the frame itself, not a copy, when every row does."""
+    keep = frame.select(condition.fill_null(value=False).alias("keep")).to_series()
+    # A run's files usually hold only that run: a full copy of each table would be peak memory for nothing.
+    return frame if keep.all() else frame.filter(keep)
+
+
+def _member(column: str, ids: pl.Series) -> pl.Expr:
+    """Whether a row's id is one of `ids` (a null id is not)."""
+    return pl.col(column).is_in(ids.implode()).fill_null(value=False)
 
 
 def load_run(run_dir: Path) -> RunInputs:
@@ -205,7 +242,7 @@ def load_run(run_dir: Path) -> RunInputs:
         files.append(InputFile(path.name, role, present, None, file_sha256(path) if present else None))
     frames: dict[str, pl.DataFrame] = {}
     for table in EXPORT_SCHEMAS:
-        frames[table], info = read_export(paths, table)
+        frames[table], info = read_export(paths, table, READ_COLUMNS.get(table))
         files.append(info)
 
     all_decisions = _with_signal_columns(frames["trade_decisions"])
@@ -214,7 +251,7 @@ def load_run(run_dir: Path) -> RunInputs:
     all_decision_ids = all_decisions["id"].drop_nulls().unique()
 
     all_executions = frames["executions"]
-    executions = all_executions.filter(pl.col("trade_decision_id").is_in(decision_ids.implode()))
+    executions = _rows_where(all_executions, pl.col("trade_decision_id").is_in(decision_ids.implode()))
     execution_ids = executions["id"].drop_nulls().unique()
     all_execution_ids = all_executions["id"].drop_nulls().unique()
     executions_unlinked = all_executions.filter(
@@ -222,16 +259,36 @@ def load_run(run_dir: Path) -> RunInputs:
     ).height
 
     events = frames["execution_order_events"]
-    by_execution = pl.col("execution_id").is_in(execution_ids.implode()).fill_null(value=False)
-    by_decision = pl.col("trade_decision_id").is_in(decision_ids.implode()).fill_null(value=False)
-    known_execution = pl.col("execution_id").is_in(all_execution_ids.implode()).fill_null(value=False)
-    known_decision = pl.col("trade_decision_id").is_in(all_decision_ids.implode()).fill_null(value=False)
+    known_execution = _member("execution_id", all_execution_ids)
+    known_decision = _member("trade_decision_id", all_decision_ids)
+    # When the scope kept a whole table, the run's ids are the file's: one membership test serves both
+    # (each test is a pass over every event, and an eager select computes a repeated one again).
+    marks = events.select(
+        known_execution.alias("known_execution"),
+        known_decision.alias("known_decision"),
+        *(
+            []
+            if executions is all_executions
+            else [_member("execution_id", execution_ids).alias("by_execution")]
+        ),
+        *(
+            []
+            if decisions is all_decisions
+            else [_member("trade_decision_id", decision_ids).alias("by_decision")]
+        ),
+    )
+    known_exec, known_dec = marks["known_execution"], marks["known_decision"]
+    by_exec = marks["by_execution"] if "by_execution" in marks.columns else known_exec
+    by_dec = marks["by_decision"] if "by_decision" in marks.columns else known_dec
     # An event tied to another execution of the file belongs to that execution's run, not ours.
-    order_events = events.filter(by_execution | (~known_execution & by_decision))
-    order_events_unlinked = events.filter(~known_execution & ~known_decision).height
+    mine = by_exec | (~known_exec & by_dec)
+    order_events = events if mine.all() else events.filter(mine)
+    order_events_unlinked = int((~known_exec & ~known_dec).sum())
+    by_execution = _member("execution_id", execution_ids)
+    by_decision = _member("trade_decision_id", decision_ids)
 
-    tca = frames["execution_tca_metrics"].filter(by_execution | (~known_execution & by_decision))
-    llm_reviews = frames["llm_decision_reviews"].filter(by_decision)
+    tca = _rows_where(frames["execution_tca_metrics"], by_execution | (~known_execution & by_decision))
+    llm_reviews = _rows_where(frames["llm_decision_reviews"], by_decision)
 
     return RunInputs(
         settings=settings,

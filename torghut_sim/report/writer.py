@@ -25,7 +25,8 @@ def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
         if isinstance(dtype, pl.Decimal):
             text = column.cast(pl.String)
             if (dtype.scale or 0) > 0:
-                text = text.str.replace(r"0+$", "").str.replace(r"\.$", "")
+                # The text always has the point here, so stripping stops at it; plain strips, not regexes.
+                text = text.str.strip_chars_end("0").str.strip_chars_end(".")
             exprs.append(pl.when(text == "-0").then(pl.lit("0")).otherwise(text).alias(name))
         elif isinstance(dtype, pl.Datetime):
             exprs.append(

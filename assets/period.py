@@ -1,0 +1,104 @@
+"""`weekly_period_report` and `monthly_period_report`: the period report of each week and month of days.
+
+A week (Monday to Sunday) or a calendar month in New York time is one partition; each depends on the day
+reports inside it, so a backfill that reports a day rebuilds the periods that hold it. Days of the period
+that have no report (empty, failed, never run) are listed as such in the report, never left out.
+"""
+
+from datetime import date, timedelta
+from typing import Any
+
+import dagster as dg
+
+from assets.manifest import GROUP
+from resources import SimulationConfigResource
+from torghut_sim.calendar import NEW_YORK
+from torghut_sim.report.model import format_decimal
+from torghut_sim.report.period import PERIOD_SCHEMA_VERSION, PeriodResult, build_period_report
+
+# A period's days are in: rebuild when any of its day reports changed, once no day of it is still running.
+PERIOD_AUTOMATION: dg.AutomationCondition[Any] = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+)
+_DAY_REPORTS = [dg.AssetDep("simulation_report", partition_mapping=dg.TimeWindowPartitionMapping())]
+
+
+def period_partitions(start: date) -> tuple[dg.WeeklyPartitionsDefinition, dg.MonthlyPartitionsDefinition]:
+    """Weeks from the Monday on or before `start` and months from its first day, in New York time."""
+    monday = start - timedelta(days=start.weekday())
+    weekly = dg.WeeklyPartitionsDefinition(
+        start_date=monday.isoformat(), timezone=str(NEW_YORK), day_offset=1, fmt="%Y-%m-%d"
+    )
+    monthly = dg.MonthlyPartitionsDefinition(
+        start_date=start.replace(day=1).isoformat(), timezone=str(NEW_YORK), fmt="%Y-%m-%d"
+    )
+    return weekly, monthly
+
+
+def period_metadata(result: PeriodResult) -> dict[str, Any]:
+    """Days by status, verdicts, P&L and drawdown, and the files, of a built period report."""
+    report = result.report
+    totals, drawdown = report.totals, report.drawdown
+    unreported = [f"{d.trading_day} {d.status}" for d in report.days if d.status != "reported"]
+    return {
+        "period_id": report.period.period_id,
+        "schema_version": PERIOD_SCHEMA_VERSION,
+        "trading_days": totals.days_listed,
+        "days_reported": totals.days_reported,
+        "days_without_report": dg.MetadataValue.json(unreported),
+        "verdicts": dg.MetadataValue.json(totals.verdict_counts),
+        "net_pnl": format_decimal(totals.net),
+        "max_drawdown": format_decimal(drawdown.max_drawdown),
+        "max_drawdown_days": f"{drawdown.peak_day or 'start'} → {drawdown.trough_day or '—'}",
+        "report_json": dg.MetadataValue.path(str(result.json_path)),
+        "report_markdown": dg.MetadataValue.path(str(result.markdown_path)),
+    }
+
+
+def _build(context: dg.AssetExecutionContext, config: SimulationConfigResource) -> dg.MaterializeResult[None]:
+    """The period report of the partition's days (its window's end is exclusive)."""
+    window = context.partition_time_window
+    first = window.start.astimezone(NEW_YORK).date()
+    last = window.end.astimezone(NEW_YORK).date() - timedelta(days=1)
+    result = build_period_report(config.output_dir, first, last, sequence=config.sequence)
+    unreported = result.report.totals.days_listed - result.report.totals.days_reported
+    if unreported:
+        context.log.warning(f"{result.report.period.period_id}: {unreported} day(s) without a report")
+    return dg.MaterializeResult(metadata=period_metadata(result))
+
+
+def build_period_assets(start: date) -> list[dg.AssetsDefinition]:
+    """The weekly and the monthly period report assets over the day reports from `start`."""
+    weekly, monthly = period_partitions(start)
+
+    @dg.asset(
+        partitions_def=weekly,
+        group_name=GROUP,
+        deps=_DAY_REPORTS,
+        kinds={"python", "parquet"},
+        automation_condition=PERIOD_AUTOMATION,
+        description="The week's period report: equity across days, verdicts, P&L by day and symbol.",
+    )
+    def weekly_period_report(
+        context: dg.AssetExecutionContext, simulation_config: SimulationConfigResource
+    ) -> dg.MaterializeResult[None]:
+        """Build the period report of one week's trading days."""
+        return _build(context, simulation_config)
+
+    @dg.asset(
+        partitions_def=monthly,
+        group_name=GROUP,
+        deps=_DAY_REPORTS,
+        kinds={"python", "parquet"},
+        automation_condition=PERIOD_AUTOMATION,
+        description="The month's period report: equity across days, verdicts, P&L by day and symbol.",
+    )
+    def monthly_period_report(
+        context: dg.AssetExecutionContext, simulation_config: SimulationConfigResource
+    ) -> dg.MaterializeResult[None]:
+        """Build the period report of one month's trading days."""
+        return _build(context, simulation_config)
+
+    return [weekly_period_report, monthly_period_report]

@@ -1,0 +1,149 @@
+"""The period Markdown: totals first, charts, then each day, the drawdown, symbols and runtime metrics."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from torghut_sim.report.model import format_decimal
+from torghut_sim.report.period.model import SimulationPeriodReport
+
+CHART_TITLES = {
+    "equity": "Cumulative equity and drawdown",
+    "daily_pnl": "Net P&L by day",
+    "pnl_by_symbol": "P&L by symbol",
+}
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, Decimal):
+        return format_decimal(value)
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines.extend("| " + " | ".join(_cell(v) for v in row) + " |" for row in rows)
+    return [*lines, ""]
+
+
+def _counts(counts: dict[str, int]) -> str:
+    return ", ".join(f"{k} {v}" for k, v in counts.items() if v) or "none"
+
+
+def render_period_markdown(report: SimulationPeriodReport, charts: dict[str, str]) -> str:
+    """The period document; `charts` maps a chart's role to its path relative to the report."""
+    meta, totals, dd = report.period, report.totals, report.drawdown
+    out = [
+        f"# Simulation period report — {meta.from_date} → {meta.to_date}",
+        "",
+        f"**{totals.days_reported} of {totals.days_listed} trading days reported** · "
+        f"verdicts: {_counts(totals.verdict_counts)} · days: {_counts(totals.status_counts)}",
+        "",
+        f"Run sequence {meta.sequence} · generated {meta.generated_at} · schema `{report.schema_version}`",
+        "",
+        "## Key figures",
+        "",
+    ]
+    out.extend(
+        _table(
+            ["figure", "value"],
+            [
+                ["realized / unrealized P&L", f"{_cell(totals.realized)} / {_cell(totals.unrealized)}"],
+                [
+                    "gross − costs = net P&L",
+                    f"{_cell(totals.gross)} − {_cell(totals.costs)} = {_cell(totals.net)}",
+                ],
+                [
+                    "profitable / losing / flat days",
+                    f"{totals.profitable_days} / {totals.losing_days} / {totals.flat_days}",
+                ],
+                ["best day", f"{_cell(totals.best_day)} ({_cell(totals.best_day_net)})"],
+                ["worst day", f"{_cell(totals.worst_day)} ({_cell(totals.worst_day_net)})"],
+                [
+                    "max drawdown (day ends)",
+                    f"{_cell(dd.max_drawdown)} from {dd.peak_day or 'the start'} to {_cell(dd.trough_day)}",
+                ],
+                ["recovered on", _cell(dd.recovered_day)],
+                [
+                    "decisions → executions → fills",
+                    f"{totals.decisions} → {totals.executions} → {totals.fills}",
+                ],
+                ["win rate", "—" if totals.win_rate is None else f"{totals.win_rate * 100:.2f} %"],
+                ["turnover", _cell(totals.turnover)],
+            ],
+        )
+    )
+    if charts:
+        out.extend(["## Charts", ""])
+        for role, path in charts.items():
+            out.extend([f"![{CHART_TITLES.get(role, role)}]({path})", ""])
+    out.extend(["## Days", ""])
+    out.extend(
+        _table(
+            ["day", "status", "verdict", "reasons", "net", "cumulative", "drawdown", "fills", "detail"],
+            [
+                [
+                    d.trading_day,
+                    d.status,
+                    d.verdict,
+                    ", ".join(r.code for r in d.verdict_reasons) or None,
+                    d.net,
+                    d.cumulative_net,
+                    d.drawdown,
+                    d.fills,
+                    d.detail,
+                ]
+                for d in report.days
+            ],
+        )
+    )
+    out.extend(["## Worst drawdown", ""])
+    if dd.days:
+        out.append(
+            f"Equity fell {_cell(dd.max_drawdown)} from {_cell(dd.peak_equity)} "
+            f"(after {dd.peak_day or 'the start of the range'}) to {_cell(dd.trough_equity)} "
+            f"(after {dd.trough_day}); "
+            + (f"recovered on {dd.recovered_day}." if dd.recovered_day else "not recovered within the range.")
+        )
+        out.append("")
+        out.extend(_table(["day", "net"], [[d.trading_day, d.net] for d in dd.days]))
+    else:
+        out.extend(["- no drawdown: equity never fell below its running peak", ""])
+    out.extend(["## P&L by symbol", ""])
+    out.extend(
+        _table(
+            ["symbol", "days", "fills", "realized", "unrealized", "costs", "net", "win / loss"],
+            [
+                [
+                    s.symbol,
+                    s.days_traded,
+                    s.fills,
+                    s.realized,
+                    s.unrealized,
+                    s.costs,
+                    s.net,
+                    f"{s.wins} / {s.losses}",
+                ]
+                for s in report.by_symbol
+            ],
+        )
+    )
+    runtime = report.runtime_metrics
+    out.extend(["## Runtime metrics", ""])
+    out.append(
+        f"{runtime.days_with_metrics} reported day(s) carried runtime metrics"
+        + (f"; without: {', '.join(runtime.days_without_metrics)}" if runtime.days_without_metrics else "")
+    )
+    out.append("")
+    if runtime.totals:
+        out.extend(_table(["figure", "total"], list(runtime.totals.items())))
+    out.extend(["## Caveats", ""])
+    out.extend(f"- `{c.code}`: {c.message}" for c in report.caveats)
+    out.extend(["", "## Files", ""])
+    out.extend(f"- `{a.name}` ({a.role}, {_cell(a.rows)} rows)" for a in report.artifacts.outputs)
+    return "\n".join(out) + "\n"
