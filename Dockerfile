@@ -22,20 +22,27 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends python3.11 ca-certificates tzdata libstdc++6 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*
 WORKDIR /opt/torghut-sim
-COPY pyproject.toml uv.lock README.md workspace.yaml ./
+RUN mkdir -p /opt/dagster/dagster_home
+# Layer 1: exactly the locked dependencies, without dev tools, on Debian's Python 3.11 (rebuilt only when
+# the lock changes).
+COPY pyproject.toml uv.lock README.md ./
+RUN --mount=type=cache,target=/root/.cache/uv \
+    --mount=type=bind,from=uv,source=/uv/bin/uv,target=/usr/local/bin/uv \
+    UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never \
+    uv sync --frozen --no-dev --no-editable --compile-bytecode --python /usr/bin/python3.11 --no-install-project
+# Layer 2: the project itself and the engine.
+COPY workspace.yaml ./
 COPY torghut_sim/ torghut_sim/
 COPY assets/ assets/
 COPY resources/ resources/
 COPY sensors/ sensors/
 COPY config/ config/
 COPY native/kafka-engine/ native/kafka-engine/
-# Exactly the locked environment, without dev tools, on Debian's Python 3.11.
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,from=uv,source=/uv/bin/uv,target=/usr/local/bin/uv \
     UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never \
     uv sync --frozen --no-dev --no-editable --compile-bytecode --python /usr/bin/python3.11
 COPY --from=engine /torghut-kafka-engine /opt/torghut-sim/.venv/bin/torghut-kafka-engine
-RUN mkdir -p /opt/dagster/dagster_home
 ENV PATH=/opt/torghut-sim/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     VIRTUAL_ENV=/opt/torghut-sim/.venv \
     DAGSTER_HOME=/opt/dagster/dagster_home \

@@ -13,8 +13,10 @@ import contextlib
 import hashlib
 import os
 import shutil
+import stat
 import subprocess
 import tarfile
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +46,8 @@ PROJECT_PATHS = (
     "config",
     "native/kafka-engine",
 )
+# Layer 1 (the dependencies) is rebuilt only when these change.
+DEPS_FILES = ("pyproject.toml", "uv.lock", "README.md")
 GRPC_PORT = 3030
 _SKIP = {"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
 _PATH = "/opt/torghut-sim/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -93,6 +97,14 @@ def _project_files(repo_root: Path) -> Iterator[Path]:
 def base_hash() -> str:
     """Identifies the Debian root filesystem: suite and package list."""
     return hashlib.sha256(f"{DEBIAN_SUITE}\0{' '.join(BASE_PACKAGES)}".encode()).hexdigest()[:16]
+
+
+def deps_hash(repo_root: Path) -> str:
+    """Identifies layer 1: the base and the lock (with the project metadata uv reads beside it)."""
+    digest = hashlib.sha256(base_hash().encode())
+    for name in DEPS_FILES:
+        digest.update(name.encode() + b"\0" + (repo_root / name).read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def project_hash(repo_root: Path) -> str:
@@ -146,20 +158,99 @@ def _proxy_env() -> dict[str, str]:
     return {name: os.environ[name] for name in names if name in os.environ}
 
 
-@contextlib.contextmanager
-def _mounted(rootfs: Path) -> Iterator[None]:
-    """/proc, /dev and the uv cache bound into the chroot for the install, always unmounted after."""
-    mounts: list[Path] = []
+def _tar_layer(root: Path, out: Path) -> None:
+    """A reproducible layer tarball of a directory tree (sorted, numeric owners, epoch mtimes)."""
+    run_checked(
+        [
+            "tar",
+            "--sort=name",
+            "--numeric-owner",
+            "--mtime=@0",
+            "--xattrs",
+            "--xattrs-exclude=trusted.overlay.*",
+            "-C",
+            str(root),
+            "-cf",
+            str(out),
+            ".",
+        ],
+        f"tar of {root}",
+    )
+
+
+def _refuse_whiteouts(upper: Path) -> None:
+    """The project layer only adds and replaces files; a deletion (overlay whiteout) would be lost."""
+    for dirpath, dirs, files in os.walk(upper):
+        for name in dirs:
+            # An opaque directory hides everything below it in the lower layer: also a deletion.
+            with contextlib.suppress(OSError):
+                if os.getxattr(os.path.join(dirpath, name), "trusted.overlay.opaque") == b"y":
+                    raise DevstackError("image_layer_deletes", f"the install replaced {dirpath}/{name}")
+        for name in files:
+            mode = os.lstat(os.path.join(dirpath, name)).st_mode
+            if stat.S_ISCHR(mode):
+                raise DevstackError("image_layer_deletes", f"the project install deleted {dirpath}/{name}")
+
+
+def _uv_sync_in(rootfs: Path, extra: list[str]) -> None:
+    """`uv sync --frozen --no-dev` of /opt/torghut-sim inside a chroot of `rootfs`.
+
+    /proc, /dev, the host's DNS, CA bundle, uv and uv cache are bound in for the install only (under
+    existing empty mount points), so nothing of the build machine stays in the image.
+    """
+    tools = Path(tempfile.mkdtemp(prefix="torghut-image-tools-"))
+    shutil.copy2(uv_binary(), tools / "uv")
+    shutil.copy2(_host_ca_bundle(), tools / "ca.crt")
+    host_cache = Path(os.environ.get("UV_CACHE_DIR", Path.home() / ".cache" / "uv"))
+    host_cache.mkdir(parents=True, exist_ok=True)
+    binds = [
+        ("/proc", rootfs / "proc", "--rbind"),
+        ("/dev", rootfs / "dev", "--rbind"),
+        (str(tools), rootfs / "mnt", "--bind"),
+        (str(host_cache), rootfs / "srv", "--bind"),
+        ("/etc/resolv.conf", rootfs / "etc/resolv.conf", "--bind"),
+    ]
+    mounted: list[Path] = []
     try:
-        for source, target in (("/proc", "proc"), ("/dev", "dev")):
-            point = rootfs / target
-            point.mkdir(exist_ok=True)
-            run_checked(["mount", "--rbind", source, str(point)], f"bind {source}")
-            mounts.append(point)
-        yield
+        for source, target, how in binds:
+            if not target.exists():
+                target.touch() if Path(source).is_file() else target.mkdir(parents=True)
+            run_checked(["mount", how, source, str(target)], f"bind {source}")
+            mounted.append(target)
+        run_checked(
+            [
+                "/usr/sbin/chroot",
+                str(rootfs),
+                "/mnt/uv",
+                "sync",
+                "--frozen",
+                "--no-dev",
+                "--no-editable",
+                "--compile-bytecode",
+                "--python",
+                "/usr/bin/python3.11",
+                "--directory",
+                APP_DIR,
+                *extra,
+            ],
+            "uv sync of the locked environment in the image",
+            env={
+                "PATH": "/usr/bin:/bin",
+                "HOME": "/root",
+                "UV_CACHE_DIR": "/srv",
+                # The cache is another filesystem seen through a bind mount.
+                "UV_LINK_MODE": "copy",
+                "UV_PYTHON_DOWNLOADS": "never",
+                # The package index is reached as this machine reaches it (its CA bundle may hold an
+                # egress proxy's authority).
+                "SSL_CERT_FILE": "/mnt/ca.crt",
+                **_proxy_env(),
+            },
+        )
     finally:
-        for point in reversed(mounts):
-            subprocess.run(["umount", "-R", "-l", str(point)], check=False, capture_output=True)
+        for target in reversed(mounted):
+            subprocess.run(["umount", "-R", "-l", str(target)], check=False, capture_output=True)
+        shutil.rmtree(tools, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -219,88 +310,64 @@ class ImageBuilder:
             env={**os.environ, "CGO_ENABLED": "0"},
         )
 
+    @property
+    def deps_dir(self) -> Path:
+        """The dependency stage: Debian plus the locked environment without the project, by lock hash."""
+        return self.work_dir / f"deps-{deps_hash(self.repo_root)}"
+
+    def ensure_deps(self) -> Path:
+        """Layer 1: the base with `uv sync --no-install-project`; kept unpacked as the project's lower dir."""
+        layer = self.deps_dir / "layer.tar"
+        if layer.is_file():
+            return self.deps_dir
+        base = self.ensure_base()
+        for stale in self.work_dir.glob("deps-*"):
+            subprocess.run(["rm", "-rf", "--one-file-system", str(stale)], check=False)
+        rootfs = self.deps_dir / "rootfs"
+        rootfs.mkdir(parents=True)
+        with tarfile.open(base) as archive:
+            archive.extractall(rootfs, filter="fully_trusted")
+        app = rootfs / APP_DIR.lstrip("/")
+        app.mkdir(parents=True, exist_ok=True)
+        for name in DEPS_FILES:
+            shutil.copy2(self.repo_root / name, app / name)
+        (rootfs / DAGSTER_HOME.lstrip("/")).mkdir(parents=True, exist_ok=True)
+        _uv_sync_in(rootfs, ["--no-install-project"])
+        _tar_layer(rootfs, layer.with_suffix(".partial"))
+        layer.with_suffix(".partial").replace(layer)
+        return self.deps_dir
+
     def build(self, go: str) -> Path:
-        """The project image archive: base + project + `uv sync --frozen --no-dev` + engine; cached."""
+        """Layers 1 (Debian + locked deps) and 2 (the project installed, the engine); cached by inputs."""
         out = self.archive_path()
         if out.is_file():
             return out
-        base = self.ensure_base()
+        deps = self.ensure_deps()
         scratch = self.work_dir / "scratch"
         if scratch.exists():
+            subprocess.run(["umount", "-R", "-l", str(scratch / "merged")], check=False, capture_output=True)
             shutil.rmtree(scratch)
-        rootfs = scratch / "rootfs"
-        rootfs.mkdir(parents=True)
+        upper, work, merged = scratch / "upper", scratch / "work", scratch / "merged"
+        for path in (upper, work, merged):
+            path.mkdir(parents=True)
         try:
-            with tarfile.open(base) as archive:
-                archive.extractall(rootfs, filter="fully_trusted")
-            app = rootfs / APP_DIR.lstrip("/")
-            for path in _project_files(self.repo_root):
-                target = app / path.relative_to(self.repo_root)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy2(path, target)
-            (rootfs / DAGSTER_HOME.lstrip("/")).mkdir(parents=True, exist_ok=True)
-            shutil.copy2(uv_binary(), rootfs / "usr/local/bin/uv")
-            shutil.copy2("/etc/resolv.conf", rootfs / "etc/resolv.conf")
-            # The package index is reached as this machine reaches it (its CA bundle may hold an egress
-            # proxy's authority); the bundle is removed again before the layer is made.
-            shutil.copy2(_host_ca_bundle(), rootfs / "build-ca.crt")
-            cache = rootfs / "uv-cache"
-            cache.mkdir()
-            host_cache = Path(os.environ.get("UV_CACHE_DIR", Path.home() / ".cache" / "uv"))
-            with _mounted(rootfs):
-                run_checked(["mount", "--bind", str(host_cache), str(cache)], "bind the uv cache")
-                try:
-                    run_checked(
-                        [
-                            "/usr/sbin/chroot",
-                            str(rootfs),
-                            "/usr/local/bin/uv",
-                            "sync",
-                            "--frozen",
-                            "--no-dev",
-                            "--no-editable",
-                            "--compile-bytecode",
-                            "--python",
-                            "/usr/bin/python3.11",
-                            "--directory",
-                            APP_DIR,
-                        ],
-                        "uv sync of the locked environment in the image",
-                        env={
-                            "PATH": "/usr/local/bin:/usr/bin:/bin",
-                            "HOME": "/root",
-                            "UV_CACHE_DIR": "/uv-cache",
-                            # The cache is another filesystem seen through a bind mount.
-                            "UV_LINK_MODE": "copy",
-                            "UV_PYTHON_DOWNLOADS": "never",
-                            "SSL_CERT_FILE": "/build-ca.crt",
-                            **_proxy_env(),
-                        },
-                    )
-                finally:
-                    subprocess.run(["umount", "-l", str(cache)], check=False, capture_output=True)
-            cache.rmdir()
-            (rootfs / "usr/local/bin/uv").unlink()
-            (rootfs / "build-ca.crt").unlink()
-            (rootfs / "etc/resolv.conf").write_text("")
-            self._build_engine(app / ".venv/bin/torghut-kafka-engine", go)
+            # The project's layer is exactly what the install changes over layer 1: overlayfs's upper dir.
+            options = f"lowerdir={deps / 'rootfs'},upperdir={upper},workdir={work}"
+            run_checked(["mount", "-t", "overlay", "overlay", "-o", options, str(merged)], "overlay mount")
+            try:
+                app = merged / APP_DIR.lstrip("/")
+                for path in _project_files(self.repo_root):
+                    target = app / path.relative_to(self.repo_root)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(path, target)
+                _uv_sync_in(merged, [])
+                self._build_engine(app / ".venv/bin/torghut-kafka-engine", go)
+            finally:
+                subprocess.run(["umount", "-l", str(merged)], check=False, capture_output=True)
+            _refuse_whiteouts(upper)
             layer = scratch / "layer.tar"
-            run_checked(
-                [
-                    "tar",
-                    "--sort=name",
-                    "--numeric-owner",
-                    "--mtime=@0",
-                    "--xattrs",
-                    "-C",
-                    str(rootfs),
-                    "-cf",
-                    str(layer),
-                    ".",
-                ],
-                "tar of the image's root filesystem",
-            )
-            write_oci_archive(out, [layer], image_config(), IMAGE_REF)
+            _tar_layer(upper, layer)
+            write_oci_archive(out, [deps / "layer.tar", layer], image_config(), IMAGE_REF)
         finally:
             subprocess.run(["rm", "-rf", "--one-file-system", str(scratch)], check=False)
         for stale in self.work_dir.glob("torghut-sim-*.oci.tar"):
