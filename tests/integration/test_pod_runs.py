@@ -1,0 +1,301 @@
+"""Runs as pods: the webserver launches, the daemon's K8sRunLauncher starts a Job on the node, the run pod
+executes the asset from the project image as the pipeline's service account, and the UI reads its logs.
+
+The code location itself runs as a pod from the image (the production shape); the webserver and daemon run
+on the host with the instance `torghut_sim.devstack.pod_runs` renders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.deploy_render import render
+from tests.integration._tcp_proxy import free_port
+from torghut_sim.devstack.config import StackConfig
+from torghut_sim.devstack.node import NODE_NAME, NodeService
+from torghut_sim.devstack.pod_runs import (
+    CODE_LOCATION,
+    LOCATION_NAME,
+    PIPELINE_NAMESPACE,
+    RUN_RESOURCES,
+    SERVICE_ACCOUNT,
+    PodRunSettings,
+    apply_objects,
+    cluster_objects,
+    write_host_home,
+)
+from torghut_sim.devstack.postgres import PASSWORD, PostgresService
+from torghut_sim.devstack.process import port_open
+from torghut_sim.devstack.registry import service
+from torghut_sim.devstack.service import Service
+
+pytestmark = pytest.mark.node
+
+DAY = "2026-03-06"
+STARTUP_TIMEOUT = 300.0
+RUN_TIMEOUT = 600.0
+LAUNCH_RUN = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on InvalidSubsetError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+RUN_STATUS = "query Status($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }"
+RUN_EVENTS = """
+query Events($id: ID!) {
+  logsForRun(runId: $id) { __typename ... on EventConnection { events { __typename message } } }
+}
+"""
+LOCATIONS = """
+{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus
+    locationOrLoadError { __typename ... on PythonError { message }
+      ... on RepositoryLocation { repositories { name } } } } } } }
+"""
+
+
+@dataclass(frozen=True)
+class PodStack:
+    """The webserver's URL, the repository name, the shared directories and the host processes' logs."""
+
+    base_url: str
+    repository: str
+    settings: PodRunSettings
+    logs: Path
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(
+            f"{self.base_url}/graphql", data=body, headers={"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+        assert "errors" not in answer, answer["errors"]
+        return dict(answer["data"])
+
+    def tail(self) -> str:
+        parts = []
+        for log in sorted(self.logs.glob("*.log")):
+            lines = log.read_text(errors="replace").splitlines()[-30:]
+            parts.append(f"--- {log.name}\n" + "\n".join(lines))
+        return "\n".join(parts)
+
+
+def _wait(what: str, check: Any, timeout: float, every: float = 2.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"{what} not reached after {timeout:.0f}s")
+        time.sleep(every)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+    except ProcessLookupError:
+        return
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def node(stack_config: StackConfig) -> NodeService:
+    svc = service("node", stack_config)
+    assert isinstance(svc, NodeService)
+    svc.start()
+    return svc
+
+
+@pytest.fixture(scope="module")
+def pod_stack(
+    node: NodeService, postgres_service: Service, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PodStack]:
+    """deploy/k8s + the code location pod + the host webserver and daemon on a fresh Dagster database."""
+    assert isinstance(postgres_service, PostgresService)
+    root = tmp_path_factory.mktemp("pod_runs")
+    db = f"dagster_pods_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_service.dsn(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{db}"')
+    ports = node.config.ports
+    settings = PodRunSettings(
+        kube_server=node.kube.server_url,
+        postgres_port=ports.postgres,
+        kafka_bootstrap=f"127.0.0.1:{ports.kafka}",
+        clickhouse_url=f"http://127.0.0.1:{ports.clickhouse}",
+        dagster_db=db,
+        output_root=root / "simulations",
+        compute_logs=root / "compute-logs",
+        grpc_port=free_port(),
+    )
+    passwords = {
+        "DAGSTER_PG_PASSWORD": PASSWORD,
+        "TORGHUT_DEVSTACK_POSTGRES_PASSWORD": PASSWORD,
+        "TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD": os.environ.get(
+            "TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD", "devstack"
+        ),
+    }
+    objects = cluster_objects(settings, list(render.render(render.DEFAULT_NAMESPACES)), passwords)
+    with node.kube.api_client() as api:
+        apply_objects(api, objects)
+    home = root / "dagster_home"
+    write_host_home(home, settings, node.kube.kubeconfig_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TORGHUT_SIM_", "DAGSTER_"))}
+    env.update(
+        DAGSTER_HOME=str(home),
+        DAGSTER_PG_HOST="127.0.0.1",
+        DAGSTER_PG_PORT=str(ports.postgres),
+        DAGSTER_PG_DB=db,
+        DAGSTER_PG_USERNAME="postgres",
+        DAGSTER_PG_PASSWORD=PASSWORD,
+        PYTHONUNBUFFERED="1",
+    )
+    bin_dir = Path(sys.executable).parent
+    port = free_port()
+    workspace = str(home / "workspace.yaml")
+    procs: list[subprocess.Popen[bytes]] = []
+    logs = root / "logs"
+    logs.mkdir()
+    stack = PodStack(f"http://127.0.0.1:{port}", "", settings, logs)
+    try:
+        _wait(
+            "the code location pod serving gRPC",
+            lambda: port_open("127.0.0.1", settings.grpc_port),
+            STARTUP_TIMEOUT,
+        )
+        for name, argv in (  # both load the same workspace: the code location pod
+            (
+                "webserver",
+                [str(bin_dir / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", workspace],
+            ),
+            ("daemon", [str(bin_dir / "dagster-daemon"), "run"]),
+        ):
+            with (logs / f"{name}.log").open("wb") as out:
+                procs.append(
+                    subprocess.Popen(
+                        [*argv, "-w", workspace],
+                        env=env,
+                        cwd=home,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+
+        def repository() -> str | None:
+            try:
+                data = stack.graphql(LOCATIONS)
+            except (urllib.error.URLError, OSError):
+                return None
+            for entry in data["workspaceOrError"].get("locationEntries", []):
+                loaded = entry.get("locationOrLoadError") or {}
+                for repo in loaded.get("repositories", []):
+                    return str(repo["name"])
+            return None
+
+        name = _wait("the webserver serving the code location", repository, STARTUP_TIMEOUT)
+        yield PodStack(stack.base_url, name, settings, logs)
+    finally:
+        for proc in procs:
+            _stop(proc)
+        with node.kube.api_client() as api:
+            from kubernetes import client
+
+            client.AppsV1Api(api).delete_namespaced_deployment(CODE_LOCATION, PIPELINE_NAMESPACE)
+            client.BatchV1Api(api).delete_collection_namespaced_job(
+                PIPELINE_NAMESPACE,
+                label_selector="app.kubernetes.io/component=run-worker",
+                propagation_policy="Background",
+            )
+
+
+def _launch(stack: PodStack, assets: list[str]) -> str:
+    params = {
+        "selector": {
+            "repositoryLocationName": LOCATION_NAME,
+            "repositoryName": stack.repository,
+            "jobName": "__ASSET_JOB",
+            "assetSelection": [{"path": [a]} for a in assets],
+        },
+        "runConfigData": {"execution": {"config": {"in_process": {}}}},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": DAY}]},
+    }
+    launched = stack.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    return str(launched["run"]["runId"])
+
+
+def _final_status(stack: PodStack, run_id: str) -> str:
+    def done() -> str | None:
+        status = stack.graphql(RUN_STATUS, {"id": run_id})["runOrError"].get("status")
+        return status if status in {"SUCCESS", "FAILURE", "CANCELED"} else None
+
+    try:
+        return str(_wait(f"run {run_id} finished", done, RUN_TIMEOUT, every=3))
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{stack.tail()}") from exc
+
+
+def test_a_run_launched_in_the_webserver_runs_as_a_job_on_the_node(
+    pod_stack: PodStack, node: NodeService
+) -> None:
+    from kubernetes import client
+
+    run_id = _launch(pod_stack, ["simulation_manifest"])
+    status = _final_status(pod_stack, run_id)
+    assert status == "SUCCESS", pod_stack.tail()
+    with node.kube.api_client() as api:
+        jobs = (
+            client.BatchV1Api(api)
+            .list_namespaced_job(PIPELINE_NAMESPACE, label_selector=f"dagster/run-id={run_id}")
+            .items
+        )
+        assert len(jobs) == 1
+        pods = (
+            client.CoreV1Api(api)
+            .list_namespaced_pod(PIPELINE_NAMESPACE, label_selector=f"dagster/run-id={run_id}")
+            .items
+        )
+    assert len(pods) == 1
+    pod = pods[0]
+    assert pod.spec.node_name == NODE_NAME
+    assert pod.spec.service_account_name == SERVICE_ACCOUNT
+    assert pod.spec.host_network is True
+    container = pod.spec.containers[0]
+    assert container.image_pull_policy == "Never"
+    assert container.resources.requests == RUN_RESOURCES["requests"]
+    assert container.resources.limits == RUN_RESOURCES["limits"]
+    assert pod.status.phase == "Succeeded"
+    # The UI's run log: the step's events, written by the pod into the shared storage.
+    events = pod_stack.graphql(RUN_EVENTS, {"id": run_id})["logsForRun"]["events"]
+    kinds = {e["__typename"] for e in events}
+    assert {"RunStartEvent", "ExecutionStepSuccessEvent", "RunSuccessEvent"} <= kinds
+    # The run's manifest, written by the pod into the output root the host shares with it.
+    manifests = list(pod_stack.settings.output_root.rglob("manifest.yaml"))
+    assert manifests, list(pod_stack.settings.output_root.rglob("*"))
+    # Raw stdout/stderr captured by the pod, where the webserver reads compute logs from.
+    captured = [p for p in pod_stack.settings.compute_logs.rglob("*") if p.is_file() and p.stat().st_size]
+    assert captured
