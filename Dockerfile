@@ -46,9 +46,10 @@ COPY --from=engine /torghut-kafka-engine /opt/torghut-sim/.venv/bin/torghut-kafk
 ENV PATH=/opt/torghut-sim/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     VIRTUAL_ENV=/opt/torghut-sim/.venv \
     DAGSTER_HOME=/opt/dagster/dagster_home \
+    DAGSTER_GRPC_PORT=3030 \
     PYTHONUNBUFFERED=1 \
     LANG=C.UTF-8
-# The code location listens on localhost unless DAGSTER_GRPC_HOST says otherwise (the Deployment in
-# deploy/k8s sets it to the pod's address so the webserver and daemon can reach it).
+# The code location listens on localhost:$DAGSTER_GRPC_PORT unless DAGSTER_GRPC_HOST says otherwise (the
+# Deployment in deploy/k8s/dagster sets it to the pod's address so the webserver and daemon reach it).
 EXPOSE 3030
-CMD ["dagster", "api", "grpc", "--module-name", "torghut_sim.definitions", "--attribute", "defs", "--port", "3030"]
+CMD ["dagster", "api", "grpc", "--module-name", "torghut_sim.definitions", "--attribute", "defs"]

@@ -54,7 +54,7 @@ _PATH = "/opt/torghut-sim/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/us
 
 
 def image_config() -> ImageConfig:
-    """Entry point and environment: `dagster api grpc` serving `torghut_sim.definitions` on port 3030."""
+    """Entry point and environment: `dagster api grpc` serving `torghut_sim.definitions` (port from env)."""
     return ImageConfig(
         cmd=[
             "dagster",
@@ -64,13 +64,13 @@ def image_config() -> ImageConfig:
             "torghut_sim.definitions",
             "--attribute",
             "defs",
-            "--port",
-            str(GRPC_PORT),
         ],
         env={
             "PATH": _PATH,
             "VIRTUAL_ENV": f"{APP_DIR}/.venv",
             "DAGSTER_HOME": DAGSTER_HOME,
+            # `dagster api grpc` reads its port (and host, default localhost) from the environment.
+            "DAGSTER_GRPC_PORT": str(GRPC_PORT),
             "PYTHONUNBUFFERED": "1",
             "LANG": "C.UTF-8",
         },

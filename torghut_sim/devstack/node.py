@@ -9,9 +9,12 @@ the three Kubernetes servers are one binary built from `devstack/node/` at the A
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import ssl
+import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -30,7 +33,7 @@ from torghut_sim.devstack.kube import (
     file_lock,
     go_binary,
 )
-from torghut_sim.devstack.process import read_pid, run_checked, spawn, wait_until
+from torghut_sim.devstack.process import read_pid, run_checked, spawn, stop_pid, wait_until
 from torghut_sim.devstack.service import Service
 
 BINARY_NAME = "node-devstack"
@@ -239,12 +242,15 @@ class NodeService(Service):
 
     def install(self) -> None:
         """Debian packages, the node binary, the pause and project images; each only when missing/stale."""
+        self._install()
+
+    def _install(self) -> tuple[Path, Path]:
         ensure_packages(PACKAGES)
         self._build_binary()
         with file_lock(self.build_dir / ".image.lock"):
             go = go_binary()
-            self.images.build_pause(go, self.source_dir / "pause")
-            self.images.build(go)
+            # The archives built now are the ones imported: sources edited meanwhile wait for the next start.
+            return self.images.build_pause(go, self.source_dir / "pause"), self.images.build(go)
 
     # --- processes ---------------------------------------------------------------------------------------
 
@@ -422,15 +428,64 @@ class NodeService(Service):
             "1",
         ]
 
+    def _shim_pids(self) -> list[int]:
+        """The containerd shims serving this node's containerd (found by its socket on their command line)."""
+        pids = []
+        needle = str(self.socket).encode()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                cmdline = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"containerd-shim" in cmdline and needle in cmdline:
+                pids.append(int(entry.name))
+        return pids
+
+    def stop(self) -> bool:
+        """Stop the servers, every container this node runs, and unmount what the pods mounted."""
+        pid_files = self.pid_files()
+        stopped = False
+        for role in ("kube-controller-manager", "kube-scheduler", "kubelet"):
+            stopped = stop_pid(pid_files[role]) or stopped
+        if self.containerd_healthy():
+            # Containers outlive containerd (their shims are their parents): end them through it first.
+            for task in self.ctr("tasks", "list", "-q").split():
+                with contextlib.suppress(DevstackError):
+                    self.ctr("tasks", "kill", "--signal", "SIGKILL", task)
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and any(
+                "RUNNING" in line for line in self.ctr("tasks", "list").splitlines()
+            ):
+                time.sleep(0.5)
+        stopped = stop_pid(pid_files["containerd"]) or stopped
+        for pid in self._shim_pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self._unmount_below_state()
+        return stopped
+
+    def _unmount_below_state(self) -> None:
+        # Overlay roots, projected-token tmpfs and the like would make the state directory unremovable.
+        prefix = str(self.state_dir.resolve()) + "/"
+        try:
+            mounts = Path("/proc/self/mounts").read_text().splitlines()
+        except OSError:
+            return
+        targets = [line.split()[1] for line in mounts if len(line.split()) > 1]
+        for target in reversed([t for t in targets if t.startswith(prefix)]):
+            subprocess.run(["umount", "-l", target], check=False, capture_output=True)
+
     def start(self) -> None:
         """Start the API server when needed, then containerd (images imported), kubelet, the controllers."""
-        self.install()
+        pause, image = self._install()
         self.kube.start()
         with file_lock(self.state_dir / ".start.lock"):
             began = time.monotonic()
             self._start_containerd()
-            self.import_image(self.images.pause_archive, PAUSE_REF)
-            self.import_image(self.images.archive_path(), IMAGE_REF)
+            self.import_image(pause, PAUSE_REF)
+            self.import_image(image, IMAGE_REF)
             imported = time.monotonic()
             if read_pid(self._pid("kubelet")) is None:
                 spawn("kubelet", self._kubelet_argv(), self._pid("kubelet"), self._log("kubelet"))
