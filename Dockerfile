@@ -24,14 +24,15 @@ RUN apt-get update \
 WORKDIR /opt/torghut-sim
 RUN mkdir -p /opt/dagster/dagster_home
 # Layer 1: exactly the locked dependencies, without dev tools, on Debian's Python 3.11 (rebuilt only when
-# the lock changes).
-COPY pyproject.toml uv.lock README.md ./
+# pyproject.toml or the lock changes).
+COPY pyproject.toml uv.lock ./
+# (The build backend wants the readme pyproject names; its text comes with layer 2.)
 RUN --mount=type=cache,target=/root/.cache/uv \
     --mount=type=bind,from=uv,source=/uv/bin/uv,target=/usr/local/bin/uv \
-    UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never \
+    touch README.md && UV_LINK_MODE=copy UV_PYTHON_DOWNLOADS=never \
     uv sync --frozen --no-dev --no-editable --compile-bytecode --python /usr/bin/python3.11 --no-install-project
 # Layer 2: the project itself and the engine.
-COPY workspace.yaml ./
+COPY README.md workspace.yaml ./
 COPY torghut_sim/ torghut_sim/
 COPY assets/ assets/
 COPY resources/ resources/

@@ -18,6 +18,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,7 @@ import pytest
 
 from tests.deploy_render import render
 from tests.integration._tcp_proxy import free_port
+from torghut_sim.devstack.baseline import ensure_baseline
 from torghut_sim.devstack.config import StackConfig
 from torghut_sim.devstack.node import NODE_NAME, NodeService
 from torghut_sim.devstack.pod_runs import (
@@ -43,6 +45,9 @@ from torghut_sim.devstack.postgres import PASSWORD, PostgresService
 from torghut_sim.devstack.process import port_open
 from torghut_sim.devstack.registry import service
 from torghut_sim.devstack.service import Service
+from torghut_sim.runtime.kube_client import Kube
+from torghut_sim.runtime.lock import read_lock
+from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint
 
 pytestmark = pytest.mark.node
 
@@ -232,7 +237,7 @@ def pod_stack(
             )
 
 
-def _launch(stack: PodStack, assets: list[str]) -> str:
+def _launch(stack: PodStack, assets: list[str], partition: str = DAY) -> str:
     params = {
         "selector": {
             "repositoryLocationName": LOCATION_NAME,
@@ -241,20 +246,20 @@ def _launch(stack: PodStack, assets: list[str]) -> str:
             "assetSelection": [{"path": [a]} for a in assets],
         },
         "runConfigData": {"execution": {"config": {"in_process": {}}}},
-        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": DAY}]},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
     }
     launched = stack.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     return str(launched["run"]["runId"])
 
 
-def _final_status(stack: PodStack, run_id: str) -> str:
+def _final_status(stack: PodStack, run_id: str, timeout: float = RUN_TIMEOUT) -> str:
     def done() -> str | None:
         status = stack.graphql(RUN_STATUS, {"id": run_id})["runOrError"].get("status")
         return status if status in {"SUCCESS", "FAILURE", "CANCELED"} else None
 
     try:
-        return str(_wait(f"run {run_id} finished", done, RUN_TIMEOUT, every=3))
+        return str(_wait(f"run {run_id} finished", done, timeout, every=3))
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{stack.tail()}") from exc
 
@@ -274,11 +279,15 @@ def test_a_run_launched_in_the_webserver_runs_as_a_job_on_the_node(
             .items
         )
         assert len(jobs) == 1
-        pods = (
-            client.CoreV1Api(api)
-            .list_namespaced_pod(PIPELINE_NAMESPACE, label_selector=f"dagster/run-id={run_id}")
-            .items
-        )
+        core = client.CoreV1Api(api)
+
+        def finished_pods() -> list[Any] | None:
+            # The run is SUCCESS once its last event is stored; the pod's process exits just after.
+            selector = f"dagster/run-id={run_id}"
+            pods = core.list_namespaced_pod(PIPELINE_NAMESPACE, label_selector=selector).items
+            return pods if pods and all(p.status.phase in {"Succeeded", "Failed"} for p in pods) else None
+
+        pods = _wait("the run pod finished", finished_pods, 120)
     assert len(pods) == 1
     pod = pods[0]
     assert pod.spec.node_name == NODE_NAME
@@ -299,3 +308,46 @@ def test_a_run_launched_in_the_webserver_runs_as_a_job_on_the_node(
     # Raw stdout/stderr captured by the pod, where the webserver reads compute logs from.
     captured = [p for p in pod_stack.settings.compute_logs.rglob("*") if p.is_file() and p.stat().st_size]
     assert captured
+
+
+POD_DAY = date(2026, 5, 12)
+
+
+def test_a_day_launched_in_the_webserver_runs_as_a_pod_reaches_pass_and_restores_the_runtime(
+    pod_stack: PodStack,
+    node: NodeService,
+    stack_config: StackConfig,
+    kafka_service: Service,
+    clickhouse_service: Service,
+    postgres_service: Service,
+    tmp_path: Path,
+) -> None:
+    from tests.integration import _e2e as e2e
+
+    assert isinstance(postgres_service, PostgresService)
+    service("runtime", stack_config).start()
+    ensure_baseline(stack_config)
+    kubeconfig = node.kube.kubeconfig_path
+    settings = pod_stack.settings
+    env = e2e.local_env(tmp_path / "unused_home", settings.dagster_db, settings.output_root, kubeconfig)
+    e2e.seed(POD_DAY, env, tmp_path)
+    run_dir = e2e.day_dir(settings.output_root, POD_DAY)
+    stores = e2e.Stores(
+        clickhouse=ClickHouseEndpoint(
+            settings.clickhouse_url, "torghut", env["TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD"]
+        ),
+        postgres_admin_dsn=postgres_service.dsn(),
+        kafka_config={"bootstrap.servers": settings.kafka_bootstrap},
+    )
+    stores.drop(run_dir.names.run_token)
+    with Kube.from_kubeconfig(kubeconfig) as kube:
+        e2e.wait_lock_free(kube)
+        before = e2e.runtime_objects(kube)
+        run_id = _launch(pod_stack, list(e2e.DAY_ASSETS), POD_DAY.isoformat())
+        status = _final_status(pod_stack, run_id, timeout=e2e.LAUNCH_TIMEOUT)
+        assert status == "SUCCESS", pod_stack.tail()
+        report = run_dir.report()
+        assert report["verdict"]["status"] == "PASS", report["verdict"]
+        assert run_dir.run_state()["status"] == "succeeded"
+        e2e.assert_runtime_matches(kube, before)
+        assert read_lock(kube, e2e.NAMESPACE) is None

@@ -47,7 +47,7 @@ PROJECT_PATHS = (
     "native/kafka-engine",
 )
 # Layer 1 (the dependencies) is rebuilt only when these change.
-DEPS_FILES = ("pyproject.toml", "uv.lock", "README.md")
+DEPS_FILES = ("pyproject.toml", "uv.lock")
 GRPC_PORT = 3030
 _SKIP = {"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
 _PATH = "/opt/torghut-sim/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -331,6 +331,8 @@ class ImageBuilder:
         app.mkdir(parents=True, exist_ok=True)
         for name in DEPS_FILES:
             shutil.copy2(self.repo_root / name, app / name)
+        # The build backend wants the readme pyproject names; its text is layer 2's business.
+        (app / "README.md").write_text("")
         (rootfs / DAGSTER_HOME.lstrip("/")).mkdir(parents=True, exist_ok=True)
         _uv_sync_in(rootfs, ["--no-install-project"])
         _tar_layer(rootfs, layer.with_suffix(".partial"))
