@@ -65,10 +65,15 @@ mutation Launch($params: ExecutionParams!) {
   }
 }
 """
+CAPTURED = "query Captured($key: [String!]!) { capturedLogs(logKey: $key) { stdout stderr } }"
 RUN_STATUS = "query Status($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }"
 RUN_EVENTS = """
 query Events($id: ID!) {
-  logsForRun(runId: $id) { __typename ... on EventConnection { events { __typename message } } }
+  logsForRun(runId: $id) {
+    __typename ... on EventConnection {
+      events { __typename ... on MessageEvent { message } ... on LogsCapturedEvent { fileKey } }
+    }
+  }
 }
 """
 LOCATIONS = """
@@ -305,9 +310,15 @@ def test_a_run_launched_in_the_webserver_runs_as_a_job_on_the_node(
     # The run's manifest, written by the pod into the output root the host shares with it.
     manifests = list(pod_stack.settings.output_root.rglob("manifest.yaml"))
     assert manifests, list(pod_stack.settings.output_root.rglob("*"))
-    # Raw stdout/stderr captured by the pod, where the webserver reads compute logs from.
-    captured = [p for p in pod_stack.settings.compute_logs.rglob("*") if p.is_file() and p.stat().st_size]
-    assert captured
+    messages = " ".join(e.get("message") or "" for e in events)
+    assert "Materialized value simulation_manifest." in messages
+    assert "Asset check 'full_day_window' on 'simulation_manifest' passed." in messages
+    # The step's stdout/stderr as captured in the pod, read back through the webserver's log viewer query.
+    file_keys = [e["fileKey"] for e in events if e.get("fileKey")]
+    assert file_keys
+    captured = pod_stack.graphql(CAPTURED, {"key": [run_id, "compute_logs", file_keys[0]]})["capturedLogs"]
+    assert set(captured) == {"stdout", "stderr"}
+    assert (pod_stack.settings.compute_logs / run_id / "compute_logs" / f"{file_keys[0]}.complete").exists()
 
 
 POD_DAY = date(2026, 5, 12)
@@ -351,3 +362,60 @@ def test_a_day_launched_in_the_webserver_runs_as_a_pod_reaches_pass_and_restores
         assert run_dir.run_state()["status"] == "succeeded"
         e2e.assert_runtime_matches(kube, before)
         assert read_lock(kube, e2e.NAMESPACE) is None
+
+
+CRASH_DAY = date(2026, 5, 13)
+
+
+def test_deleting_the_run_pod_mid_simulation_is_cleaned_up_like_a_crash(
+    pod_stack: PodStack,
+    node: NodeService,
+    stack_config: StackConfig,
+    kafka_service: Service,
+    clickhouse_service: Service,
+    postgres_service: Service,
+    tmp_path: Path,
+) -> None:
+    from kubernetes import client
+
+    from tests.integration import _e2e as e2e
+
+    assert isinstance(postgres_service, PostgresService)
+    service("runtime", stack_config).start()
+    ensure_baseline(stack_config)
+    kubeconfig = node.kube.kubeconfig_path
+    settings = pod_stack.settings
+    env = e2e.local_env(tmp_path / "unused_home", settings.dagster_db, settings.output_root, kubeconfig)
+    e2e.seed(CRASH_DAY, env, tmp_path)
+    run_dir = e2e.day_dir(settings.output_root, CRASH_DAY)
+    with Kube.from_kubeconfig(kubeconfig) as kube:
+        e2e.wait_lock_free(kube)
+        before = e2e.runtime_objects(kube)
+        run_id = _launch(pod_stack, list(e2e.DAY_ASSETS), CRASH_DAY.isoformat())
+        e2e.wait_for(
+            f"the replay of {run_dir.key} to start",
+            lambda: run_dir.phase_started("replay", "monitor"),
+            timeout=e2e.LAUNCH_TIMEOUT,
+            every=0.5,
+        )
+        with node.kube.api_client() as api:
+            core = client.CoreV1Api(api)
+            selector = f"dagster/run-id={run_id}"
+            for pod in core.list_namespaced_pod(PIPELINE_NAMESPACE, label_selector=selector).items:
+                core.delete_namespaced_pod(pod.metadata.name, PIPELINE_NAMESPACE, grace_period_seconds=0)
+        # The dead run left the runtime patched and locked.
+        holder = read_lock(kube, e2e.NAMESPACE)
+        assert holder is not None and holder.run_id == run_dir.names.run_id
+        # Run monitoring fails the run; the failure sensor's cleanup run (another pod) restores the runtime.
+        assert _final_status(pod_stack, run_id) == "FAILURE"
+        e2e.wait_lock_free(kube)
+        e2e.wait_for(
+            "the runtime restored",
+            lambda: e2e.runtime_objects(kube) == before or None,
+            timeout=RUN_TIMEOUT,
+        )
+        e2e.assert_runtime_matches(kube, before)
+        state = run_dir.run_state()
+        assert state["status"] == "torn_down", state["status"]
+        commands = [t["details"].get("command") for t in state["transitions"]]
+        assert "dagster_cleanup" in commands
