@@ -199,7 +199,7 @@ def pod_stack(
         for name, argv in (  # both load the same workspace: the code location pod
             (
                 "webserver",
-                [str(bin_dir / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", workspace],
+                [str(bin_dir / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(port)],
             ),
             ("daemon", [str(bin_dir / "dagster-daemon"), "run"]),
         ):
