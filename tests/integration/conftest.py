@@ -14,6 +14,13 @@ from torghut_sim.devstack.registry import service
 from torghut_sim.devstack.service import Service
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """The `node` marker: tests that need the stack's Kubernetes node (containerd, kubelet, the image)."""
+    config.addinivalue_line(
+        "markers", "node: needs the local stack's Kubernetes node (containerd, kubelet, the project image)"
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Everything under tests/integration needs the real servers."""
     for item in items:

@@ -38,4 +38,5 @@ def test_stack_ports_are_every_configured_port() -> None:
             kube_apiserver=7,
         )
     )
-    assert stack_ports(config) == {1, 2, 3, 4, 5, 6, 7}
+    # The node's servers sit just above the API server's port.
+    assert stack_ports(config) == {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}

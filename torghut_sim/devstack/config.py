@@ -34,6 +34,27 @@ class Ports:
     etcd_peer: int = field(default_factory=lambda: _env_port("TORGHUT_DEVSTACK_ETCD_PEER_PORT", 52380))
     kube_apiserver: int = field(default_factory=lambda: _env_port("TORGHUT_DEVSTACK_KUBE_PORT", 56443))
 
+    # The node's servers sit just above the API server's port unless moved.
+    @property
+    def kubelet(self) -> int:
+        """The kubelet's HTTPS port (logs, exec), reached by the API server as `localhost`."""
+        return _env_port("TORGHUT_DEVSTACK_KUBELET_PORT", self.kube_apiserver + 1)
+
+    @property
+    def kubelet_healthz(self) -> int:
+        """The kubelet's plain-HTTP health port."""
+        return _env_port("TORGHUT_DEVSTACK_KUBELET_HEALTHZ_PORT", self.kube_apiserver + 2)
+
+    @property
+    def kube_scheduler(self) -> int:
+        """kube-scheduler's secure port (health)."""
+        return _env_port("TORGHUT_DEVSTACK_KUBE_SCHEDULER_PORT", self.kube_apiserver + 3)
+
+    @property
+    def kube_controller_manager(self) -> int:
+        """kube-controller-manager's secure port (health)."""
+        return _env_port("TORGHUT_DEVSTACK_KUBE_CONTROLLER_MANAGER_PORT", self.kube_apiserver + 4)
+
 
 @dataclass(frozen=True)
 class StackConfig:

@@ -48,9 +48,13 @@ def render_reserved(ports: Iterable[int]) -> str:
     return ",".join(runs)
 
 
+NODE_PORTS: tuple[str, ...] = ("kubelet", "kubelet_healthz", "kube_scheduler", "kube_controller_manager")
+
+
 def stack_ports(config: StackConfig) -> set[int]:
-    """Every port the stack's servers listen on."""
-    return {int(getattr(config.ports, f.name)) for f in fields(config.ports)}
+    """Every port the stack's servers listen on (the optional node's included)."""
+    ports = {int(getattr(config.ports, f.name)) for f in fields(config.ports)}
+    return ports | {int(getattr(config.ports, name)) for name in NODE_PORTS}
 
 
 def reserve_ports(ports: Iterable[int], setting: Path = RESERVED_PORTS) -> bool:

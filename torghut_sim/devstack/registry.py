@@ -14,7 +14,15 @@ SERVICE_CLASSES: dict[str, str] = {
     "clickhouse": "torghut_sim.devstack.clickhouse:ClickHouseService",
     "kube": "torghut_sim.devstack.kube:KubeService",
     "runtime": "torghut_sim.devstack.runtime_service:RuntimeService",
+    "node": "torghut_sim.devstack.node:NodeService",
 }
+# Started, installed and required healthy only when named: the quick path (`devstack up`) stays quick.
+OPTIONAL_SERVICES = frozenset({"node"})
+
+
+def default_services() -> list[str]:
+    """The servers `devstack up`/`install` handle when none are named."""
+    return [name for name in SERVICE_CLASSES if name not in OPTIONAL_SERVICES]
 
 
 def service(name: str, config: StackConfig | None = None) -> Service:
@@ -31,6 +39,6 @@ def service(name: str, config: StackConfig | None = None) -> Service:
 
 
 def all_services(config: StackConfig | None = None) -> list[Service]:
-    """Every server of the stack, in start order."""
+    """Every default server of the stack, in start order."""
     cfg = config or StackConfig()
-    return [service(name, cfg) for name in SERVICE_CLASSES]
+    return [service(name, cfg) for name in default_services()]
