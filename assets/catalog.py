@@ -9,7 +9,7 @@ from resources import SimulationConfigResource
 from torghut_sim.report.catalog import build_catalog
 
 # Bump when the views change, so automation rebuilds the file with the new definitions.
-CATALOG_CODE_VERSION = "1"
+CATALOG_CODE_VERSION = "2"
 # Views follow new days by glob; a rebuild is only needed when missing, after a new report (a table may
 # have appeared for the first time) or when the view definitions change.
 _REBUILD: dg.AutomationCondition[Any] = (
@@ -26,7 +26,10 @@ CATALOG_AUTOMATION = _REBUILD.since_last_handled() & ~dg.AutomationCondition.in_
     kinds={"duckdb", "parquet"},
     code_version=CATALOG_CODE_VERSION,
     automation_condition=CATALOG_AUTOMATION,
-    description="DuckDB views over every day's report Parquet: runs, verdicts, P&L, latency, LLM reviews.",
+    description=(
+        "DuckDB views over every day's report Parquet (runs, verdicts, P&L, latency, LLM reviews) and the "
+        "day-run registry `day_runs`: every day a pipeline touched, with its outcome and evidence."
+    ),
 )
 def simulation_catalog(
     context: dg.AssetExecutionContext, simulation_config: SimulationConfigResource
@@ -42,6 +45,11 @@ def simulation_catalog(
             "views": dg.MetadataValue.json(build.views),
             "missing_views": ", ".join(build.missing) or "none",
             "runs": build.runs,
-            "usage": dg.MetadataValue.md(f"```\nduckdb {build.path}\nSELECT * FROM verdicts;\n```\n"),
+            "day_runs": build.day_runs,
+            "days_not_done": build.not_done,
+            "usage": dg.MetadataValue.md(
+                f"```\nduckdb {build.path}\nSELECT * FROM verdicts;\n"
+                "SELECT trading_day, run_id, outcome, reason FROM day_runs WHERE NOT done;\n```\n"
+            ),
         }
     )

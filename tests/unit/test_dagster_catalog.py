@@ -71,5 +71,6 @@ def test_the_asset_rebuilds_the_catalog_under_the_output_root(tmp_path: Path) ->
     (event,) = result.get_asset_materialization_events()
     metadata = event.materialization.metadata
     assert metadata["runs"].value == 1
+    assert (metadata["day_runs"].value, metadata["days_not_done"].value) == (1, 0)
     assert metadata["missing_views"].value == "none"
     assert Path(str(metadata["catalog"].value)).exists()
