@@ -25,8 +25,11 @@ CATALOG_AUTOMATION = _REBUILD.since_last_handled() & ~dg.AutomationCondition.in_
     kinds={"duckdb", "parquet"},
     code_version=CATALOG_CODE_VERSION,
     automation_condition=CATALOG_AUTOMATION,
-    description="DuckDB views over every day's and period's report Parquet: runs, verdicts, P&L, latency, "
-    "LLM reviews, periods.",
+    description=(
+        "DuckDB views over every day's and period's report Parquet (runs, verdicts, P&L, latency, LLM "
+        "reviews, periods) and the day-run registry `day_runs`: every day a pipeline touched, with its "
+        "outcome and evidence."
+    ),
 )
 def simulation_catalog(
     context: dg.AssetExecutionContext, simulation_config: SimulationConfigResource
@@ -44,6 +47,11 @@ def simulation_catalog(
             "views": dg.MetadataValue.json(build.views),
             "missing_views": ", ".join(build.missing) or "none",
             "runs": build.runs,
-            "usage": dg.MetadataValue.md(f"```\nduckdb {build.path}\nSELECT * FROM verdicts;\n```\n"),
+            "day_runs": build.day_runs,
+            "days_not_done": build.not_done,
+            "usage": dg.MetadataValue.md(
+                f"```\nduckdb {build.path}\nSELECT * FROM verdicts;\n"
+                "SELECT trading_day, run_id, outcome, reason FROM day_runs WHERE NOT done;\n```\n"
+            ),
         }
     )

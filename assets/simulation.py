@@ -146,6 +146,9 @@ def outcome_metadata(run: DayRun, outcome: "SimulationOutcome") -> dict[str, Any
         "replay_skipped": summary["replay_skipped"],
         "activity": dg.MetadataValue.json(summary["activity"] or {}),
         "cursor_at": summary["cursor_at"] or "",
+        # False when the monitor ended before every stage consumed the window (see monitor.json).
+        **({"inputs_complete": summary["inputs_complete"]} if summary["inputs_complete"] is not None else {}),
+        "monitor": dg.MetadataValue.path(str(run.paths.monitor)),
         "exported_rows": dg.MetadataValue.json(exported_rows(run.paths)),
         "row_deltas": dg.MetadataValue.json(outcome.deltas),
         "contamination": outcome.contamination_status,

@@ -71,6 +71,7 @@ def test_the_asset_rebuilds_the_catalog_under_the_output_root(tmp_path: Path) ->
     (event,) = result.get_asset_materialization_events()
     metadata = event.materialization.metadata
     assert metadata["runs"].value == 1
+    assert (metadata["day_runs"].value, metadata["days_not_done"].value) == (1, 0)
     # Every day table is there; only the period views wait for a first period report.
     assert metadata["missing_views"].value == "period_days, period_symbols, period_symbol_days"
     assert Path(str(metadata["catalog"].value)).exists()

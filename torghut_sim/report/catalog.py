@@ -6,6 +6,8 @@ the same way (each row names its `period_id`). DuckDB binds a view when it is cr
 with no file yet, so a table nothing has written is left out (and listed) until the next build. The file is
 built beside the catalog and moved into place, so an analyst holding the old one open never blocks (or sees
 half) a build.
+The table `day_runs` is the day-run registry (`registry.py`) as of the build: every run directory a
+pipeline touched, reported or not, with its outcome, evidence paths and hashes.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from torghut_sim.report.period.layout import PERIOD_DAYS, PERIOD_SYMBOL_DAYS, PERIOD_SYMBOLS, PERIODS_DIR
+from torghut_sim.report.registry import day_runs
 
 CATALOG_NAME = "reports-catalog.duckdb"
 # View name → the report table file each day writes under `<run dir>/report/`.
@@ -42,6 +46,36 @@ VERDICTS_SQL = (
 )
 
 
+# The registry table's columns (kept explicit so a catalog without any run still has the table).
+DAY_RUNS_SCHEMA = pa.schema(
+    [
+        ("run_token", pa.string()),
+        ("run_id", pa.string()),
+        ("trading_day", pa.date32()),
+        ("dataset_id", pa.string()),
+        ("outcome", pa.string()),
+        ("done", pa.bool_()),
+        ("reason", pa.string()),
+        ("run_status", pa.string()),
+        ("verdict", pa.string()),
+        ("verdict_reasons", pa.string()),
+        ("dump_status", pa.string()),
+        ("dump_records", pa.int64()),
+        ("dump_sha256", pa.string()),
+        ("dump_payload_sha256", pa.string()),
+        ("report_sha256", pa.string()),
+        ("restore_required", pa.bool_()),
+        ("run_dir", pa.string()),
+        ("manifest_path", pa.string()),
+        ("dump_marker_path", pa.string()),
+        ("run_state_path", pa.string()),
+        ("restore_required_path", pa.string()),
+        ("report_path", pa.string()),
+        ("last_change_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+
 @dataclass(frozen=True)
 class CatalogBuild:
     """What a build produced: the file, each view's glob, the tables still without data, the day count."""
@@ -50,6 +84,9 @@ class CatalogBuild:
     views: dict[str, str]
     missing: list[str]
     runs: int
+    # Run directories in the registry, and those whose day is not done (failed, running, to restore...).
+    day_runs: int = 0
+    not_done: int = 0
 
 
 def table_glob(output_root: Path, file_name: str) -> str:
@@ -100,5 +137,17 @@ def build_catalog(output_root: Path, catalog_path: Path | None = None) -> Catalo
             views["verdicts"] = "runs"
             row = conn.execute("SELECT count(*) FROM runs").fetchone()
             runs = int(row[0]) if row else 0
+        registry = day_runs(root)
+        day_runs_table = pa.Table.from_pylist([r.as_row() for r in registry], schema=DAY_RUNS_SCHEMA)
+        conn.register("day_runs_rows", day_runs_table)
+        conn.execute("CREATE TABLE day_runs AS SELECT * FROM day_runs_rows ORDER BY trading_day, run_token")
+        conn.unregister("day_runs_rows")
     os.replace(partial, target)
-    return CatalogBuild(path=target, views=views, missing=missing, runs=runs)
+    return CatalogBuild(
+        path=target,
+        views=views,
+        missing=missing,
+        runs=runs,
+        day_runs=len(registry),
+        not_done=sum(1 for r in registry if not r.done),
+    )
