@@ -205,7 +205,7 @@ class _Day:
         )
         kafka_reset = self._reset_run_consumers()
         # TA subscribes before the replay runs: it must never see what an untrusted replay left behind.
-        kafka_reset["replayed_records_deleted"] = reset_untrusted_targets(
+        kafka_reset["replay_targets"] = reset_untrusted_targets(
             self.conns.runtime_kafka, self._replay_request(), force=self.request.force_replay
         )
         self.before_counts = self._counts()

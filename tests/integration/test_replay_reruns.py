@@ -151,12 +151,20 @@ def test_a_run_empties_an_untrusted_replays_topics_before_its_consumers_subscrib
     assert partial > 0
 
     # What the run's provisioning does before TA and the runtime subscribe: the leftovers go now.
-    deleted = reset_untrusted_targets(kafka, request, tuning=tuning)
-    assert deleted[trades] == partial
+    reset = reset_untrusted_targets(kafka, request, tuning=tuning)
+    assert reset["records_deleted"][trades] == partial and reset["distrusted_marker"] is None
     assert set(records_held(config, sorted(expected)).values()) == {0}
 
     _raise_limit(config, trades)
     replay_dump(kafka, request, tuning=tuning)
     # A trusted marker: the replay will skip, so nothing is touched.
-    assert reset_untrusted_targets(kafka, request, tuning=tuning) == {}
+    assert reset_untrusted_targets(kafka, request, tuning=tuning) == {
+        "distrusted_marker": None,
+        "records_deleted": {},
+    }
     _assert_exact(kafka, unique_name, expected)
+    # Dropped by cleanup: the marker is distrusted, and says why.
+    delete_topics(config, sorted(expected))
+    create_topics(config, dict.fromkeys(expected, 3))
+    reset = reset_untrusted_targets(kafka, request, tuning=tuning)
+    assert "holds 0 records" in reset["distrusted_marker"] and not request.marker_path.exists()

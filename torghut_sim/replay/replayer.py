@@ -259,18 +259,22 @@ def reset_untrusted_targets(
     *,
     force: bool = False,
     tuning: ReplayTuning | None = None,
-) -> dict[str, int]:
-    """Empty the targets now unless a trusted marker says the replay will skip; records deleted per topic.
+) -> dict[str, Any]:
+    """Empty the targets now unless a trusted marker says the replay will skip.
+
+    Returns `distrusted_marker` (why an existing marker was not trusted, or None) and `records_deleted`
+    per topic.
 
     For a run whose consumers subscribe before the replay starts: they must never read what an
     interrupted or distrusted replay left behind (the replay itself would only delete it later).
     """
     tuning = tuning or ReplayTuning()
-    trusted, _why = _trusted_marker(connection, request, force, tuning)
+    trusted, why = _trusted_marker(connection, request, force, tuning)
     if trusted is not None:
-        return {}
+        return {"distrusted_marker": None, "records_deleted": {}}
     request.marker_path.unlink(missing_ok=True)
-    return empty_targets(connection, request.topic_map().values(), tuning.metadata_timeout_seconds)
+    deleted = empty_targets(connection, request.topic_map().values(), tuning.metadata_timeout_seconds)
+    return {"distrusted_marker": why, "records_deleted": deleted}
 
 
 def replay_dump(
