@@ -267,7 +267,7 @@ def phase_replay(
     began = time.perf_counter()
     result = replay_dump(conn, request, force=True, tuning=ReplayTuning(engine=engine))
     elapsed = time.perf_counter() - began
-    # The marker times the produce itself: without creating the four target topics and checking them.
+    # The marker times the produce itself: without creating the four target topics and emptying them.
     return {"records": result.produced, "seconds": elapsed, "produce_seconds": result.marker.duration_seconds}
 
 
@@ -336,7 +336,11 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--records", type=int, default=2_000_000)
-    parser.add_argument("--bootstrap-servers", default="127.0.0.1:59092")
+    parser.add_argument(
+        "--bootstrap-servers",
+        default=f"127.0.0.1:{os.environ.get('TORGHUT_DEVSTACK_KAFKA_PORT', '59092')}",
+        help="default: the local stack's Kafka (TORGHUT_DEVSTACK_KAFKA_PORT)",
+    )
     parser.add_argument("--workdir", type=Path)
     parser.add_argument("--keep", action="store_true", help="keep topics and files")
     parser.add_argument(

@@ -32,7 +32,7 @@ from torghut_sim.monitor import (
 from torghut_sim.naming import RunNames
 from torghut_sim.plan import runtime_env
 from torghut_sim.replay.pacing import PaceSettings
-from torghut_sim.replay.replayer import ReplayRequest, ReplayResult, replay_dump
+from torghut_sim.replay.replayer import ReplayRequest, ReplayResult, replay_dump, reset_untrusted_targets
 from torghut_sim.replay.topics import ensure_simulation_topics
 from torghut_sim.runtime.controller import ControlSettings, RuntimeController
 from torghut_sim.runtime.inputs import RunIdentity, RuntimeTargets, SimulationValues, default_owner
@@ -247,6 +247,10 @@ class _Day:
             replication_factor=manifest.kafka.replication_factor,
         )
         kafka_reset = self._reset_run_consumers()
+        # TA subscribes before the replay runs: it must never see what an untrusted replay left behind.
+        kafka_reset["replay_targets"] = reset_untrusted_targets(
+            self.conns.runtime_kafka, self._replay_request(), force=self.request.force_replay
+        )
         self.before_counts = self._counts()
         return {
             "clickhouse_database": ch.database,
@@ -280,23 +284,27 @@ class _Day:
             "clickhouse": dict(clickhouse_counts(self.conns.clickhouse, self.conns.clickhouse_database)),
         }
 
-    def replay(self) -> dict[str, Any]:
-        """Produce the dump to the run's simulation topics (nothing when its marker says it was done)."""
+    def _replay_request(self) -> ReplayRequest:
+        """The replay of this run's dump into its simulation topics, as provision and replay both see it."""
         manifest, names = self.request.manifest, self.request.names
         spec = manifest.replay
+        return ReplayRequest(
+            dump_path=self.paths.dump,
+            run_token=names.run_token,
+            marker_path=self.paths.replay_marker,
+            source_topics={r.role: r.source for r in DUMPED_ROLES},
+            pace=PaceSettings(spec.pace_mode, spec.acceleration, spec.max_sleep_seconds),
+            default_partitions=manifest.kafka.default_partitions,
+            replication_factor=manifest.kafka.replication_factor,
+            expected_records=self.marker.records if self.marker else None,
+        )
+
+    def replay(self) -> dict[str, Any]:
+        """Produce the dump to the run's simulation topics (nothing when its marker says it was done)."""
         metrics_before = self.metrics.scrape_before()
         result = replay_dump(
             self.conns.runtime_kafka,
-            ReplayRequest(
-                dump_path=self.paths.dump,
-                run_token=names.run_token,
-                marker_path=self.paths.replay_marker,
-                source_topics={r.role: r.source for r in DUMPED_ROLES},
-                pace=PaceSettings(spec.pace_mode, spec.acceleration, spec.max_sleep_seconds),
-                default_partitions=manifest.kafka.default_partitions,
-                replication_factor=manifest.kafka.replication_factor,
-                expected_records=self.marker.records if self.marker else None,
-            ),
+            self._replay_request(),
             force=self.request.force_replay,
             progress=self.request.progress,
         )

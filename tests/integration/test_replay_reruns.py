@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource
@@ -19,7 +20,7 @@ from torghut_sim.kafka.connection import KafkaConnection
 from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.kafka.readiness import create_topics, records_held
 from torghut_sim.replay.errors import ReplayError
-from torghut_sim.replay.replayer import ReplayRequest, ReplayTuning, replay_dump
+from torghut_sim.replay.replayer import ReplayRequest, ReplayTuning, replay_dump, reset_untrusted_targets
 from torghut_sim.stores.kafka_admin import delete_records, delete_topics
 from torghut_sim.topics import simulation_topic
 
@@ -57,6 +58,16 @@ def _dump(tmp_path: Path, token: str, big: bool = False) -> tuple[ReplayRequest,
     topic_map = request.topic_map()
     expected = Counter(topic_map[r.source_topic] for r in records)
     return request, Counter({target: expected[target] for target in topic_map.values()})
+
+
+def _raise_limit(config: dict[str, Any], topic: str) -> None:
+    """Let the topic take the large record (as a fixed broker would, after the interruption)."""
+    admin = AdminClient(config)
+    limit = ConfigEntry("max.message.bytes", "1048576", incremental_operation=AlterConfigOpType.SET)
+    for future in admin.incremental_alter_configs(
+        [ConfigResource(ConfigResource.Type.TOPIC, topic, incremental_configs=[limit])]
+    ).values():
+        future.result(30)
 
 
 def _assert_exact(kafka: KafkaConnection, token: str, expected: Counter[str]) -> None:
@@ -112,12 +123,7 @@ def test_an_interrupted_replay_then_a_plain_or_forced_rerun_ends_exact(
     partial = records_held(config, [trades])[trades]
     assert 0 < partial < expected[trades]
 
-    admin = AdminClient(config)
-    limit = ConfigEntry("max.message.bytes", "1048576", incremental_operation=AlterConfigOpType.SET)
-    for future in admin.incremental_alter_configs(
-        [ConfigResource(ConfigResource.Type.TOPIC, trades, incremental_configs=[limit])]
-    ).values():
-        future.result(30)
+    _raise_limit(config, trades)
 
     plain = replay_dump(kafka, request, tuning=tuning)
     assert not plain.skipped and plain.produced == total == 451
@@ -129,3 +135,36 @@ def test_an_interrupted_replay_then_a_plain_or_forced_rerun_ends_exact(
     assert forced.produced == total and forced.records_deleted == dict(expected)
     _assert_exact(kafka, unique_name, expected)
     assert replay_dump(kafka, request, tuning=tuning).skipped
+
+
+def test_a_run_empties_an_untrusted_replays_topics_before_its_consumers_subscribe(
+    kafka: KafkaConnection, unique_name: str, tmp_path: Path
+) -> None:
+    tuning = ReplayTuning(engine="python")
+    request, expected = _dump(tmp_path, unique_name, big=True)
+    trades = simulation_topic("trades", unique_name)
+    config = kafka.client_config()
+    create_topics(config, {trades: 3}, topic_config={"max.message.bytes": LIMIT})
+    with pytest.raises(ReplayError):
+        replay_dump(kafka, request, tuning=tuning)
+    partial = records_held(config, [trades])[trades]
+    assert partial > 0
+
+    # What the run's provisioning does before TA and the runtime subscribe: the leftovers go now.
+    reset = reset_untrusted_targets(kafka, request, tuning=tuning)
+    assert reset["records_deleted"][trades] == partial and reset["distrusted_marker"] is None
+    assert set(records_held(config, sorted(expected)).values()) == {0}
+
+    _raise_limit(config, trades)
+    replay_dump(kafka, request, tuning=tuning)
+    # A trusted marker: the replay will skip, so nothing is touched.
+    assert reset_untrusted_targets(kafka, request, tuning=tuning) == {
+        "distrusted_marker": None,
+        "records_deleted": {},
+    }
+    _assert_exact(kafka, unique_name, expected)
+    # Dropped by cleanup: the marker is distrusted, and says why.
+    delete_topics(config, sorted(expected))
+    create_topics(config, dict.fromkeys(expected, 3))
+    reset = reset_untrusted_targets(kafka, request, tuning=tuning)
+    assert "holds 0 records" in reset["distrusted_marker"] and not request.marker_path.exists()

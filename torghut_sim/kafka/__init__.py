@@ -1,1 +1,1 @@
-"""Kafka plumbing shared by the dump, the replay and the stores: connection settings, progress, watermarks."""
+"""Kafka plumbing shared by the dump, the replay and the stores: connection, progress, topic readiness."""

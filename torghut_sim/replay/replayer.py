@@ -231,6 +231,52 @@ def _dump_payload(path: Path) -> tuple[str, int]:
         raise ReplayError(f"cannot read dump {path}: {exc}", reason="replay_dump_unreadable") from None
 
 
+def _trusted_marker(
+    connection: KafkaConnection, request: ReplayRequest, force: bool, tuning: ReplayTuning
+) -> tuple[ReplayMarker | None, str | None]:
+    """The marker that makes this replay a no-op, if any; else why an existing one is not trusted."""
+    if force:
+        return None, None
+    marker = _existing_marker(request)
+    if marker is None:
+        return None, None
+    # A marker is trusted only while its topics still hold exactly what it says.
+    distrusted = marker_discrepancy(connection, marker, tuning.metadata_timeout_seconds)
+    if distrusted is None:
+        return marker, None
+    log.warning(
+        "replay marker %s is not trusted (%s): replaying %s again from empty topics",
+        request.marker_path,
+        distrusted,
+        request.dump_path.name,
+    )
+    return None, distrusted
+
+
+def reset_untrusted_targets(
+    connection: KafkaConnection,
+    request: ReplayRequest,
+    *,
+    force: bool = False,
+    tuning: ReplayTuning | None = None,
+) -> dict[str, Any]:
+    """Empty the targets now unless a trusted marker says the replay will skip.
+
+    Returns `distrusted_marker` (why an existing marker was not trusted, or None) and `records_deleted`
+    per topic.
+
+    For a run whose consumers subscribe before the replay starts: they must never read what an
+    interrupted or distrusted replay left behind (the replay itself would only delete it later).
+    """
+    tuning = tuning or ReplayTuning()
+    trusted, why = _trusted_marker(connection, request, force, tuning)
+    if trusted is not None:
+        return {"distrusted_marker": None, "records_deleted": {}}
+    request.marker_path.unlink(missing_ok=True)
+    deleted = empty_targets(connection, request.topic_map().values(), tuning.metadata_timeout_seconds)
+    return {"distrusted_marker": why, "records_deleted": deleted}
+
+
 def replay_dump(
     connection: KafkaConnection,
     request: ReplayRequest,
@@ -245,20 +291,9 @@ def replay_dump(
     topic_map = request.topic_map()
     if not request.dump_path.exists():
         raise ReplayError(f"dump {request.dump_path} does not exist", reason="replay_dump_missing")
-    distrusted: str | None = None
-    if not force:
-        marker = _existing_marker(request)
-        if marker is not None:
-            # A marker is trusted only while its topics still hold exactly what it says.
-            distrusted = marker_discrepancy(connection, marker, tuning.metadata_timeout_seconds)
-            if distrusted is None:
-                return ReplayResult(marker, produced=0, skipped=True)
-            log.warning(
-                "replay marker %s is not trusted (%s): replaying %s again from empty topics",
-                request.marker_path,
-                distrusted,
-                request.dump_path.name,
-            )
+    trusted, distrusted = _trusted_marker(connection, request, force, tuning)
+    if trusted is not None:
+        return ReplayResult(trusted, produced=0, skipped=True)
     # Chosen before any topic is created: an engine that is insisted on but missing changes nothing.
     engine = choose_engine(request, tuning)
     # From here on the topics change: a marker (trusted or not, forced past) no longer speaks for them,
