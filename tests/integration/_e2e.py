@@ -250,16 +250,6 @@ def local_env(dagster_home: Path, dagster_db: str, output_root: Path, kubeconfig
         PATH=f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
         PYTHONUNBUFFERED="1",
     )
-    # The template names the stack's default ports; a stack on its own ports is reached through the
-    # deployment's connection overrides, so a run never touches another stack's servers.
-    host = "127.0.0.1"
-    if port := env.get("TORGHUT_DEVSTACK_KAFKA_PORT"):
-        env["TORGHUT_SIM_KAFKA_BOOTSTRAP_SERVERS"] = f"{host}:{port}"
-    if port := env.get("TORGHUT_DEVSTACK_CLICKHOUSE_PORT"):
-        env["TORGHUT_SIM_CLICKHOUSE_HTTP_URL"] = f"http://{host}:{port}"
-    if port := env.get("TORGHUT_DEVSTACK_POSTGRES_PORT"):
-        env["TORGHUT_SIM_POSTGRES_ADMIN_DSN"] = f"postgresql://postgres@{host}:{port}/postgres"
-        env["TORGHUT_SIM_POSTGRES_SIMULATION_DSN_TEMPLATE"] = f"postgresql://postgres@{host}:{port}/{{db}}"
     return env
 
 
