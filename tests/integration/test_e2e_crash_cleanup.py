@@ -1,4 +1,5 @@
-"""A `dg launch` killed with SIGKILL mid-simulation is restored by the stale-lock sensor, with no human.
+"""A `dg launch` killed with SIGKILL mid-simulation is restored by the stale-lock sensor, with no human;
+one interrupted with Ctrl-C again and again restores everything before it stops.
 
 Nothing watches a `dg launch` run: its Dagster run stays STARTED and no failure event is ever written. The
 dead process stops renewing the lock's heartbeat; once its lease has passed, the sensor marks the run failed,
@@ -8,7 +9,10 @@ Uses the end-to-end module's fixtures (its own Dagster database, the reference r
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import time
 from datetime import date
 
@@ -118,3 +122,45 @@ def test_a_killed_dg_launch_is_restored_by_the_stale_lock_sensor(
     # No second cleanup for the same dead holder.
     again = sensor.evaluate_tick(pipeline.sensor_context(defs, tick.cursor))
     assert not again.run_requests
+
+
+INTERRUPTED_DAY = date(2026, 5, 15)
+
+
+def test_repeated_ctrl_c_of_dg_launch_never_cuts_the_restore(
+    pipeline: Pipeline,  # noqa: F811 - the imported fixture
+    stack_config: StackConfig,
+) -> None:
+    _on_this_stack(pipeline.env, stack_config)
+    run_dir = pipeline.prepare(INTERRUPTED_DAY)
+    before = pipeline.baseline()
+    launch = pipeline.launch_day(INTERRUPTED_DAY)
+    with e2e.restore_if_left_patched(launch, pipeline.session.kubeconfig, run_dir.paths):
+
+        def simulating() -> str | None:
+            if launch.proc.poll() is not None:
+                pytest.fail(f"`dg launch` ended before the replay:\n{e2e.tail(launch.log)}")
+            return run_dir.phase_started("replay", "monitor")
+
+        e2e.wait_for(f"the simulation of {run_dir.key} to start", simulating, timeout=900, every=0.1)
+        # Ctrl-C at a terminal signals the whole foreground group: `dg launch` and its step process.
+        # Keep pressing it until the run's outcome is recorded, so presses land inside the restore.
+        pgid = launch.proc.pid
+        os.killpg(pgid, signal.SIGINT)
+        deadline = time.monotonic() + 600
+        while run_dir.run_state().get("status") == "running" and time.monotonic() < deadline:
+            time.sleep(0.05)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGINT)
+        launch.wait(timeout=600)
+
+    state = run_dir.run_state()
+    assert state["status"] == "interrupted", state["transitions"][-3:]
+    done = {(t["phase"], t["status"]) for t in state["transitions"]}
+    assert {("teardown", "succeeded"), ("argocd_restore", "succeeded"), ("unlock", "succeeded")} <= done
+    # Presses did land inside the restore, and waited for it.
+    deferred = [t for t in state["transitions"] if t["status"] == "signals_deferred"]
+    assert deferred and set(deferred[0]["details"]["signals"]) == {"SIGINT"}
+    e2e.assert_runtime_matches(pipeline.kube, before)
+    assert read_lock(pipeline.kube, e2e.NAMESPACE) is None
+    assert pipeline.kube.get(secret_ref(e2e.NAMESPACE, RUN_SECRET_NAME)) is None

@@ -86,3 +86,25 @@ def test_an_ignored_sigint_stays_ignored_during_a_run(tmp_path: Path) -> None:
     finally:
         signal.signal(signal.SIGINT, previous)
     assert outcome.status == "succeeded" and "replay:finished" in calls
+
+
+class OrchestratorInterrupt(BaseException):
+    """What an orchestrator raises in a step it stops (Dagster's is a BaseException, not an Exception)."""
+
+
+def test_an_orchestrators_own_interrupt_is_an_interrupt_not_a_failure(tmp_path: Path) -> None:
+    calls: list[str] = []
+    phases = _phases(calls, "teardown", [])
+
+    def replay() -> Mapping[str, Any]:
+        raise OrchestratorInterrupt
+
+    with pytest.raises(OrchestratorInterrupt):
+        run_phases(
+            Phases(**{**{n: phases.get(n) for n in PHASES}, "replay": replay}),
+            RunStateLog(tmp_path / "r.json", "r"),
+        )
+    doc = json.loads((tmp_path / "r.json").read_text())
+    assert doc["status"] == "interrupted"
+    assert ("replay", "interrupted") in {(t["phase"], t["status"]) for t in doc["transitions"]}
+    assert calls[-4:] == ["teardown", "teardown:finished", "argocd_restore", "unlock"]

@@ -85,10 +85,16 @@ def _now() -> str:
     return datetime.now(UTC).isoformat().replace("+00:00", "Z")
 
 
+def is_interrupt(exc: BaseException) -> bool:
+    """A request to stop, not a failure: KeyboardInterrupt, SIGTERM's Terminated, or an orchestrator's
+    own interrupt (anything raised that is a BaseException but not an Exception, as Dagster's is)."""
+    return not isinstance(exc, Exception)
+
+
 def _error_details(exc: BaseException) -> dict[str, Any]:
     if isinstance(exc, TorghutSimError):
         return {"error": exc.message, "reason": exc.reason, "type": type(exc).__name__}
-    if isinstance(exc, KeyboardInterrupt):
+    if is_interrupt(exc):
         return {"error": "interrupted", "reason": "interrupted", "type": type(exc).__name__}
     return {"error": str(exc)[:2000], "reason": "unexpected_error", "type": type(exc).__name__}
 
@@ -195,11 +201,8 @@ def _run_phase(log: RunStateLog, name: str, fn: PhaseFn) -> None:
     log.append(name, "started")
     try:
         details = fn()
-    except KeyboardInterrupt as exc:
-        log.append(name, "interrupted", _error_details(exc))
-        raise
-    except Exception as exc:
-        log.append(name, "failed", _error_details(exc))
+    except BaseException as exc:
+        log.append(name, "interrupted" if is_interrupt(exc) else "failed", _error_details(exc))
         raise
     log.append(name, "succeeded", details)
 
@@ -256,7 +259,7 @@ def _run_phases(phases: Phases, log: RunStateLog, through: str | None) -> RunOut
             if log.holding:
                 error = _error_details(primary) if primary is not None else {}
                 log.divert(log.path.with_name(REFUSED_ATTEMPTS_NAME), {"status": status, **error})
-            if isinstance(primary, KeyboardInterrupt):
+            if primary is not None and is_interrupt(primary):
                 # Already stopping for an interrupt: a later Ctrl-C asks for nothing more.
                 deferred.discard()
         if primary is None and cleanup_failed:
@@ -272,7 +275,7 @@ def _final_status(primary: BaseException | None, cleanup_failed: list[str], left
         return "restore_required"
     if primary is None:
         return "applied" if left_applied else "succeeded"
-    if isinstance(primary, KeyboardInterrupt):
+    if is_interrupt(primary):
         return "interrupted"
     return "failed"
 
