@@ -34,6 +34,7 @@ from benchmarks.backfill_stack import (
     lane_overlaps,
     launch_backfill,
     pipeline_env,
+    seed_days,
     wait_backfill,
     write_home,
 )
@@ -59,27 +60,6 @@ def choose_days(start: date, count: int) -> list[date]:
     if len(days) < count:
         raise SystemExit(f"fewer than {count} trading days after {start}")
     return days
-
-
-def seed(days: list[date], empty: date, env: dict[str, str], symbols: int, logs: Path) -> None:
-    """Seed every day but the empty one, in time order, the first after clearing the topics."""
-    first = True
-    for day in days:
-        if day == empty:
-            continue
-        argv = [str(Path(sys.executable).parent / "devstack"), "seed-day", day.isoformat()]
-        argv += ["--symbols", str(symbols), *(["--reset"] if first else [])]
-        log = logs / f"seed-{day.isoformat()}.log"
-        # A broker busy electing leaders right after topics were deleted refuses once; try again.
-        for attempt in range(3):
-            with log.open("wb") as out:
-                done = subprocess.run(argv, check=False, cwd=REPO, env=env, stdout=out, stderr=out)
-            if done.returncode == 0:
-                break
-            if attempt == 2:
-                raise SystemExit(f"seeding {day} failed: {log.read_text()[-2000:]}")
-            time.sleep(10)
-        first = False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 postgres.dsn(),  # type: ignore[attr-defined]
                 f"{config.host}:{config.ports.kafka}",
             )
-        seed(days, empty, env, args.symbols, logs)
+        seed_days([d for d in days if d != empty], env, args.symbols, logs)
         with dagster_stack(env, logs / "dg-dev.log") as stack:
             began = time.monotonic()
             backfill_id = launch_backfill(stack, days)
