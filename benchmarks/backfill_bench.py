@@ -31,6 +31,7 @@ from benchmarks.backfill_stack import (
     dagster_database,
     dagster_stack,
     drop_run_stores,
+    failure_reason,
     lane_overlaps,
     launch_backfill,
     pipeline_env,
@@ -103,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
             with _instance(env) as instance:
                 timings = backfill_timings(instance, backfill_id)
                 backfill = instance.get_backfill(backfill_id)
+                failures = {
+                    t.day: failure_reason(instance, t.run_id) for t in timings if t.status != "SUCCESS"
+                }
 
     print(f"backfill {backfill_id}: {status}, {len(days)} days (empty: {empty.isoformat()})")
     print(f"{'day':<12}{'status':<10}{'wall':>8}{'work':>8}{'pool':>8}{'overhead':>10}  steps (s)")
@@ -110,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         steps = ", ".join(f"{s.key.split('.')[-1]} {s.seconds:.1f}" for s in t.steps)
         figures = f"{t.wall:>8.1f}{t.work:>8.1f}{t.pool_wait:>8.1f}{t.overhead:>10.1f}"
         print(f"{t.day:<12}{t.status:<10}{figures}  {steps}")
+    for day, reason in failures.items():
+        print(f"{day} did not succeed: {reason}")
     floor = backfill_floor(timings)
     created = backfill.backfill_timestamp if backfill else min(t.start for t in timings)
     runs_wall = max(t.end for t in timings) - created

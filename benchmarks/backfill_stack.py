@@ -351,6 +351,19 @@ def step_spans(instance: dg.DagsterInstance, run_id: str) -> list[StepSpan]:
     return sorted(spans, key=lambda s: s.start)
 
 
+def failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
+    """The message of a run's failure (or of its last engine event), for the benchmark's report."""
+    for record in reversed(list(instance.all_logs(run_id))):
+        event = record.dagster_event
+        if event is not None and event.event_type in {
+            dg.DagsterEventType.RUN_FAILURE,
+            dg.DagsterEventType.ENGINE_EVENT,
+            dg.DagsterEventType.STEP_FAILURE,
+        }:
+            return (event.message or record.user_message or "")[:500]
+    return "no failure event"
+
+
 def backfill_timings(instance: dg.DagsterInstance, backfill_id: str) -> list[RunTiming]:
     """Every run of a backfill, timed, by trading day."""
     timings = []
