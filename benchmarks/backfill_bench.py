@@ -114,8 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         steps = ", ".join(f"{s.key.split('.')[-1]} {s.seconds:.1f}" for s in t.steps)
         figures = f"{t.wall:>8.1f}{t.work:>8.1f}{t.pool_wait:>8.1f}{t.overhead:>10.1f}"
         print(f"{t.day:<12}{t.status:<10}{figures}  {steps}")
-    for day, reason in failures.items():
-        print(f"{day} did not succeed: {reason}")
+    for failed_day, reason in failures.items():
+        print(f"{failed_day} did not succeed: {reason}")
     floor = backfill_floor(timings)
     created = backfill.backfill_timestamp if backfill else min(t.start for t in timings)
     runs_wall = max(t.end for t in timings) - created
