@@ -31,9 +31,11 @@ from benchmarks.backfill_stack import (
     dagster_database,
     dagster_stack,
     drop_run_stores,
+    failure_reason,
     lane_overlaps,
     launch_backfill,
     pipeline_env,
+    seed_days,
     wait_backfill,
     write_home,
 )
@@ -59,27 +61,6 @@ def choose_days(start: date, count: int) -> list[date]:
     if len(days) < count:
         raise SystemExit(f"fewer than {count} trading days after {start}")
     return days
-
-
-def seed(days: list[date], empty: date, env: dict[str, str], symbols: int, logs: Path) -> None:
-    """Seed every day but the empty one, in time order, the first after clearing the topics."""
-    first = True
-    for day in days:
-        if day == empty:
-            continue
-        argv = [str(Path(sys.executable).parent / "devstack"), "seed-day", day.isoformat()]
-        argv += ["--symbols", str(symbols), *(["--reset"] if first else [])]
-        log = logs / f"seed-{day.isoformat()}.log"
-        # A broker busy electing leaders right after topics were deleted refuses once; try again.
-        for attempt in range(3):
-            with log.open("wb") as out:
-                done = subprocess.run(argv, check=False, cwd=REPO, env=env, stdout=out, stderr=out)
-            if done.returncode == 0:
-                break
-            if attempt == 2:
-                raise SystemExit(f"seeding {day} failed: {log.read_text()[-2000:]}")
-            time.sleep(10)
-        first = False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -115,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
                 postgres.dsn(),  # type: ignore[attr-defined]
                 f"{config.host}:{config.ports.kafka}",
             )
-        seed(days, empty, env, args.symbols, logs)
+        seed_days([d for d in days if d != empty], env, args.symbols, logs)
         with dagster_stack(env, logs / "dg-dev.log") as stack:
             began = time.monotonic()
             backfill_id = launch_backfill(stack, days)
@@ -123,6 +104,9 @@ def main(argv: list[str] | None = None) -> int:
             with _instance(env) as instance:
                 timings = backfill_timings(instance, backfill_id)
                 backfill = instance.get_backfill(backfill_id)
+                failures = {
+                    t.day: failure_reason(instance, t.run_id) for t in timings if t.status != "SUCCESS"
+                }
 
     print(f"backfill {backfill_id}: {status}, {len(days)} days (empty: {empty.isoformat()})")
     print(f"{'day':<12}{'status':<10}{'wall':>8}{'work':>8}{'pool':>8}{'overhead':>10}  steps (s)")
@@ -130,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         steps = ", ".join(f"{s.key.split('.')[-1]} {s.seconds:.1f}" for s in t.steps)
         figures = f"{t.wall:>8.1f}{t.work:>8.1f}{t.pool_wait:>8.1f}{t.overhead:>10.1f}"
         print(f"{t.day:<12}{t.status:<10}{figures}  {steps}")
+    for failed_day, reason in failures.items():
+        print(f"{failed_day} did not succeed: {reason}")
     floor = backfill_floor(timings)
     created = backfill.backfill_timestamp if backfill else min(t.start for t in timings)
     runs_wall = max(t.end for t in timings) - created

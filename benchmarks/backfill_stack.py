@@ -351,6 +351,19 @@ def step_spans(instance: dg.DagsterInstance, run_id: str) -> list[StepSpan]:
     return sorted(spans, key=lambda s: s.start)
 
 
+def failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
+    """The message of a run's failure (or of its last engine event), for the benchmark's report."""
+    for record in reversed(list(instance.all_logs(run_id))):
+        event = record.dagster_event
+        if event is not None and event.event_type in {
+            dg.DagsterEventType.RUN_FAILURE,
+            dg.DagsterEventType.ENGINE_EVENT,
+            dg.DagsterEventType.STEP_FAILURE,
+        }:
+            return (event.message or record.user_message or "")[:500]
+    return "no failure event"
+
+
 def backfill_timings(instance: dg.DagsterInstance, backfill_id: str) -> list[RunTiming]:
     """Every run of a backfill, timed, by trading day."""
     timings = []
@@ -423,6 +436,39 @@ def drop_run_stores(
         token_prefix=token,
     )
     execute_cleanup(plan, clickhouse=endpoints, postgres_admin_dsn=admin_dsn, kafka_config=kafka_config)
+
+
+def seed_days(days: Sequence[date], env: Mapping[str, str], symbols: int, logs: Path) -> None:
+    """Seed `days` into the production source topics in time order, the topics cleared first.
+
+    The first day goes with `--reset --force` (a day seeded by an earlier session would otherwise be
+    skipped, leaving later days in the topics ahead of the ones that follow). A broker still electing
+    leaders after the reset may refuse once: the whole sequence is then tried again from a reset.
+    """
+    devstack = str(Path(sys.executable).parent / "devstack")
+    for attempt in range(3):
+        failed: Path | None = None
+        for i, day in enumerate(sorted(days)):
+            argv = [devstack, "seed-day", day.isoformat(), "--symbols", str(symbols)]
+            log = logs / f"seed-{day.isoformat()}.log"
+            log.parent.mkdir(parents=True, exist_ok=True)
+            with log.open("wb") as out:
+                done = subprocess.run(
+                    [*argv, *(["--reset", "--force"] if i == 0 else [])],
+                    check=False,
+                    cwd=REPO,
+                    env=dict(env),
+                    stdout=out,
+                    stderr=out,
+                )
+            if done.returncode != 0:
+                failed = log
+                break
+        if failed is None:
+            return
+        if attempt < 2:
+            time.sleep(10)
+    raise StackError(f"seeding failed: {failed and failed.read_text()[-2000:]}")
 
 
 def lane_overlaps(timings: Sequence[RunTiming]) -> list[tuple[str, str]]:

@@ -9,7 +9,6 @@ them. Cancelling a backfill mid-simulation leaves the runtime restored and unloc
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -60,24 +59,7 @@ class Backfills:
                 self.admin_dsn,
                 f"{self.stack_config.host}:{self.stack_config.ports.kafka}",
             )
-        seeded = [d for d in days if d not in empty]
-        e2e.seed(seeded[0], self.env, self.logs)  # with --reset: clears later days from the topics
-        for day in seeded[1:]:
-            self._seed_after(day)
-
-    def _seed_after(self, day: date) -> None:
-        launch = e2e.start_launch(
-            [
-                str(Path(sys.executable).parent / "devstack"),
-                "seed-day",
-                day.isoformat(),
-                "--symbols",
-                str(e2e.SEED_SYMBOLS),
-            ],
-            self.env,
-            self.logs / f"seed-{day.isoformat()}.log",
-        )
-        assert launch.wait(600) == 0, e2e.tail(launch.log)
+        bf.seed_days([d for d in days if d not in empty], self.env, e2e.SEED_SYMBOLS, self.logs)
 
     def day(self, day: date) -> e2e.DayDir:
         return e2e.day_dir(self.output_root, day)
