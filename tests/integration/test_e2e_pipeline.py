@@ -39,6 +39,7 @@ from torghut_sim.calendar import session_window
 from torghut_sim.definitions import build_definitions
 from torghut_sim.devstack.baseline import ensure_baseline
 from torghut_sim.devstack.config import StackConfig
+from torghut_sim.devstack.host_env import host_pipeline_env
 from torghut_sim.devstack.kube_fixtures import load_fixtures
 from torghut_sim.devstack.registry import service
 from torghut_sim.devstack.service import Service
@@ -153,7 +154,7 @@ def session(
     home = root / "dagster_home"
     e2e.write_dagster_home(home)
     kubeconfig = Path(kube_service.kubeconfig_path)
-    env = e2e.local_env(home, database, root / "unused", kubeconfig)
+    env = host_pipeline_env(home, database, root / "unused", kubeconfig)
     stores = e2e.Stores(
         clickhouse=ClickHouseEndpoint(
             f"http://{stack_config.host}:{stack_config.ports.clickhouse}",
@@ -176,7 +177,7 @@ def session(
 def pipeline(session: Session, tmp_path: Path) -> Iterator[Pipeline]:
     """This test's output root and environment, and a client of the cluster."""
     output_root = tmp_path / "simulations"
-    env = e2e.local_env(session.home, session.database, output_root, session.kubeconfig)
+    env = host_pipeline_env(session.home, session.database, output_root, session.kubeconfig)
     with Kube.from_kubeconfig(session.kubeconfig) as kube:
         pipeline = Pipeline(session, output_root, env, kube, tmp_path / "logs")
         yield pipeline

@@ -29,6 +29,7 @@ from tests.deploy_render import render
 from tests.integration._tcp_proxy import free_port
 from torghut_sim.devstack.baseline import ensure_baseline
 from torghut_sim.devstack.config import StackConfig
+from torghut_sim.devstack.host_env import host_pipeline_env
 from torghut_sim.devstack.node import NODE_NAME, NodeService
 from torghut_sim.devstack.pod_runs import (
     CODE_LOCATION,
@@ -355,7 +356,7 @@ def test_a_day_launched_in_the_webserver_runs_as_a_pod_reaches_pass_and_restores
     ensure_baseline(stack_config)
     kubeconfig = node.kube.kubeconfig_path
     settings = pod_stack.settings
-    env = e2e.local_env(tmp_path / "unused_home", settings.dagster_db, settings.output_root, kubeconfig)
+    env = host_pipeline_env(tmp_path / "unused_home", settings.dagster_db, settings.output_root, kubeconfig)
     _seed(POD_DAY, env, tmp_path)
     run_dir = e2e.day_dir(settings.output_root, POD_DAY)
     stores = e2e.Stores(
@@ -400,7 +401,7 @@ def test_deleting_the_run_pod_mid_simulation_is_cleaned_up_like_a_crash(
     ensure_baseline(stack_config)
     kubeconfig = node.kube.kubeconfig_path
     settings = pod_stack.settings
-    env = e2e.local_env(tmp_path / "unused_home", settings.dagster_db, settings.output_root, kubeconfig)
+    env = host_pipeline_env(tmp_path / "unused_home", settings.dagster_db, settings.output_root, kubeconfig)
     _seed(CRASH_DAY, env, tmp_path)
     run_dir = e2e.day_dir(settings.output_root, CRASH_DAY)
     with Kube.from_kubeconfig(kubeconfig) as kube:
