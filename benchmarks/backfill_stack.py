@@ -31,14 +31,9 @@ import dagster as dg
 import psycopg
 from psycopg import sql
 
+from assets import DAY_ASSETS
+
 REPO = Path(__file__).resolve().parents[1]
-DAY_ASSETS: tuple[str, ...] = (
-    "simulation_manifest",
-    "source_dump",
-    "replay_marker",
-    "simulation_outputs",
-    "simulation_report",
-)
 SIMULATE_STEP = "simulate_day.simulate_on_runtime"
 REPORT_STEP = "simulation_report"
 # Backfill states after which the daemon launches nothing more.

@@ -43,13 +43,6 @@ from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "torghut"
-DAY_ASSETS: tuple[str, ...] = (
-    "simulation_manifest",
-    "source_dump",
-    "replay_marker",
-    "simulation_outputs",
-    "simulation_report",
-)
 EMPTY_DAY_ASSETS: tuple[str, ...] = ("replay_marker", "simulation_outputs", "simulation_report")
 # Run config that makes a done day simulate again instead of reusing its outcome.
 FRESH_SIMULATION_CONFIG: dict[str, Any] = {

@@ -32,6 +32,7 @@ import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from assets import DAY_ASSETS
 from resources import DeploymentSettings
 from sensors.cleanup import CLEANUP_JOB, FAILED_RUN_TAG, RUN_DIR_TAG
 from tests.integration import _e2e as e2e
@@ -104,7 +105,7 @@ class Pipeline:
 
     def launch_day(self, day: date, config: dict[str, Any] | None = None) -> e2e.Launch:
         """`dg launch` of the day's five partitioned assets, started in its own process group."""
-        argv = e2e.launch_argv(e2e.DAY_ASSETS, day.isoformat(), config)
+        argv = e2e.launch_argv(DAY_ASSETS, day.isoformat(), config)
         launch = e2e.start_launch(argv, self.env, self.logs / f"launch-{day.isoformat()}.log")
         self.launches.append(launch)
         return launch
@@ -206,12 +207,12 @@ def test_full_trading_day_materializes_every_asset_and_check_and_restores_the_ru
     instance = pipeline.instance
     run = e2e.only_run_of_day(instance, run_dir.key)
     assert run.status == dg.DagsterRunStatus.SUCCESS
-    assert e2e.materialized(instance, run.run_id) == dict.fromkeys(e2e.DAY_ASSETS, run_dir.key)
+    assert e2e.materialized(instance, run.run_id) == dict.fromkeys(DAY_ASSETS, run_dir.key)
     checks = e2e.check_results(instance, run.run_id)
     assert set(checks) == e2e.BLOCKING_CHECKS | e2e.REPORT_CHECKS
     failed = {name: result for name, result in checks.items() if not result[0]}
     assert not failed, f"checks did not pass: {failed}"
-    for asset in e2e.DAY_ASSETS:
+    for asset in DAY_ASSETS:
         latest = instance.get_latest_materialization_event(dg.AssetKey(asset))
         assert latest is not None and latest.run_id == run.run_id, asset
 
@@ -273,7 +274,7 @@ def test_empty_day_is_materialized_as_empty_day_before_anything_is_provisioned(p
     instance = pipeline.instance
     run = e2e.only_run_of_day(instance, run_dir.key)
     assert run.status == dg.DagsterRunStatus.SUCCESS
-    assert e2e.materialized(instance, run.run_id) == dict.fromkeys(e2e.DAY_ASSETS, run_dir.key)
+    assert e2e.materialized(instance, run.run_id) == dict.fromkeys(DAY_ASSETS, run_dir.key)
     for key in e2e.EMPTY_DAY_ASSETS:
         meta = e2e.materialization_metadata(instance, key, run_dir.key)
         assert meta["status"] == "empty_day", (key, meta)

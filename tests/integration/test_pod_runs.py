@@ -25,6 +25,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from assets import DAY_ASSETS
 from tests.deploy_render import render
 from tests.integration._tcp_proxy import free_port
 from torghut_sim.devstack.baseline import ensure_baseline
@@ -370,7 +371,7 @@ def test_a_day_launched_in_the_webserver_runs_as_a_pod_reaches_pass_and_restores
     with Kube.from_kubeconfig(kubeconfig) as kube:
         e2e.wait_lock_free(kube)
         before = e2e.runtime_objects(kube)
-        run_id = _launch(pod_stack, list(e2e.DAY_ASSETS), POD_DAY.isoformat())
+        run_id = _launch(pod_stack, list(DAY_ASSETS), POD_DAY.isoformat())
         status = _final_status(pod_stack, run_id, timeout=e2e.LAUNCH_TIMEOUT)
         assert status == "SUCCESS", pod_stack.tail()
         report = run_dir.report()
@@ -407,7 +408,7 @@ def test_deleting_the_run_pod_mid_simulation_is_cleaned_up_like_a_crash(
     with Kube.from_kubeconfig(kubeconfig) as kube:
         e2e.wait_lock_free(kube)
         before = e2e.runtime_objects(kube)
-        run_id = _launch(pod_stack, list(e2e.DAY_ASSETS), CRASH_DAY.isoformat())
+        run_id = _launch(pod_stack, list(DAY_ASSETS), CRASH_DAY.isoformat())
         e2e.wait_for(
             f"the replay of {run_dir.key} to start",
             lambda: run_dir.phase_started("replay", "monitor"),
