@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
@@ -50,6 +50,9 @@ from torghut_sim.devstack.service import Service
 from torghut_sim.runtime.kube_client import Kube
 from torghut_sim.runtime.lock import read_lock
 from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint
+
+if TYPE_CHECKING:
+    from tests.integration._e2e import DayDir
 
 pytestmark = pytest.mark.node
 
@@ -323,6 +326,22 @@ def test_a_run_launched_in_the_webserver_runs_as_a_job_on_the_node(
     assert (pod_stack.settings.compute_logs / run_id / "compute_logs" / f"{file_keys[0]}.complete").exists()
 
 
+def _seeded_day(
+    day: date, pod_stack: PodStack, node: NodeService, stack_config: StackConfig, tmp_path: Path
+) -> tuple[dict[str, str], DayDir]:
+    """The runtime started at its baseline and `day` seeded: (the host's pipeline env, the day's run dir)."""
+    from tests.integration import _e2e as e2e
+
+    service("runtime", stack_config).start()
+    ensure_baseline(stack_config)
+    settings = pod_stack.settings
+    env = host_pipeline_env(
+        tmp_path / "unused_home", settings.dagster_db, settings.output_root, node.kube.kubeconfig_path
+    )
+    _seed(day, env, tmp_path)
+    return env, e2e.day_dir(settings.output_root, day)
+
+
 POD_DAY = date(2026, 5, 12)
 
 
@@ -353,13 +372,9 @@ def test_a_day_launched_in_the_webserver_runs_as_a_pod_reaches_pass_and_restores
     from tests.integration import _e2e as e2e
 
     assert isinstance(postgres_service, PostgresService)
-    service("runtime", stack_config).start()
-    ensure_baseline(stack_config)
+    env, run_dir = _seeded_day(POD_DAY, pod_stack, node, stack_config, tmp_path)
     kubeconfig = node.kube.kubeconfig_path
     settings = pod_stack.settings
-    env = host_pipeline_env(tmp_path / "unused_home", settings.dagster_db, settings.output_root, kubeconfig)
-    _seed(POD_DAY, env, tmp_path)
-    run_dir = e2e.day_dir(settings.output_root, POD_DAY)
     stores = e2e.Stores(
         clickhouse=ClickHouseEndpoint(
             settings.clickhouse_url, "torghut", env["TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD"]
@@ -398,13 +413,8 @@ def test_deleting_the_run_pod_mid_simulation_is_cleaned_up_like_a_crash(
     from tests.integration import _e2e as e2e
 
     assert isinstance(postgres_service, PostgresService)
-    service("runtime", stack_config).start()
-    ensure_baseline(stack_config)
+    _env, run_dir = _seeded_day(CRASH_DAY, pod_stack, node, stack_config, tmp_path)
     kubeconfig = node.kube.kubeconfig_path
-    settings = pod_stack.settings
-    env = host_pipeline_env(tmp_path / "unused_home", settings.dagster_db, settings.output_root, kubeconfig)
-    _seed(CRASH_DAY, env, tmp_path)
-    run_dir = e2e.day_dir(settings.output_root, CRASH_DAY)
     with Kube.from_kubeconfig(kubeconfig) as kube:
         e2e.wait_lock_free(kube)
         before = e2e.runtime_objects(kube)
