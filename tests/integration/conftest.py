@@ -65,6 +65,14 @@ def kube_service(stack_config: StackConfig) -> Service:
     return _started("kube", stack_config)
 
 
+@pytest.fixture(scope="module")
+def runtime_service(stack_config: StackConfig, kube_service: Service) -> Service:
+    """The reference runtime controller watching `torghut` (per module, like the modules that start it)."""
+    svc = service("runtime", stack_config)
+    svc.start()
+    return svc
+
+
 @pytest.fixture
 def unique_name(request: pytest.FixtureRequest) -> Iterator[str]:
     """A short lower-case name unique to this test, safe for databases, topics and namespaces."""

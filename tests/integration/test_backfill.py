@@ -23,7 +23,6 @@ from tests.integration import _e2e as e2e
 from torghut_sim.devstack.baseline import ensure_baseline
 from torghut_sim.devstack.config import StackConfig
 from torghut_sim.devstack.host_env import host_pipeline_env
-from torghut_sim.devstack.registry import service
 from torghut_sim.devstack.service import Service
 from torghut_sim.runtime.kube_client import Kube
 from torghut_sim.runtime.lock import read_lock
@@ -70,14 +69,6 @@ class Backfills:
         backfill_id = bf.launch_backfill(self.stack, days)
         status, _seen = bf.wait_backfill(self.stack, backfill_id, BACKFILL_TIMEOUT)
         return backfill_id, status
-
-
-@pytest.fixture(scope="module")
-def runtime_service(stack_config: StackConfig, kube_service: Service) -> Service:
-    """The reference runtime controller watching `torghut`."""
-    svc = service("runtime", stack_config)
-    svc.start()
-    return svc
 
 
 @pytest.fixture(scope="module")

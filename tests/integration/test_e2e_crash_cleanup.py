@@ -25,7 +25,6 @@ from tests.integration import _e2e as e2e
 from tests.integration.test_e2e_pipeline import (  # noqa: F401 - fixtures of the end-to-end module
     Pipeline,
     pipeline,
-    runtime_service,
     session,
 )
 from torghut_sim.devstack.config import StackConfig

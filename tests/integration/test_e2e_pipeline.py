@@ -42,7 +42,6 @@ from torghut_sim.devstack.baseline import ensure_baseline
 from torghut_sim.devstack.config import StackConfig
 from torghut_sim.devstack.host_env import host_pipeline_env
 from torghut_sim.devstack.kube_fixtures import load_fixtures
-from torghut_sim.devstack.registry import service
 from torghut_sim.devstack.service import Service
 from torghut_sim.dump.marker import DumpMarker
 from torghut_sim.manifest import MonitorSpec
@@ -125,14 +124,6 @@ class Pipeline:
         return dg.build_sensor_context(
             instance=self.instance, definitions=defs, resources=resources, cursor=cursor
         )
-
-
-@pytest.fixture(scope="module")
-def runtime_service(stack_config: StackConfig, kube_service: Service) -> Service:
-    """The reference runtime controller watching `torghut`."""
-    svc = service("runtime", stack_config)
-    svc.start()
-    return svc
 
 
 @pytest.fixture(scope="module")
