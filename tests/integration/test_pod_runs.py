@@ -7,7 +7,6 @@ on the host with the instance `torghut_sim.devstack.pod_runs` renders.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -27,6 +26,7 @@ import pytest
 
 from assets import DAY_ASSETS
 from tests.deploy_render import render
+from tests.integration._graphql import LAUNCH_RUN, RUN_STATUS, graphql
 from tests.integration._tcp_proxy import free_port
 from torghut_sim.devstack.baseline import ensure_baseline
 from torghut_sim.devstack.config import StackConfig
@@ -59,19 +59,7 @@ pytestmark = pytest.mark.node
 DAY = "2026-03-06"
 STARTUP_TIMEOUT = 300.0
 RUN_TIMEOUT = 600.0
-LAUNCH_RUN = """
-mutation Launch($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-    ... on InvalidSubsetError { message }
-    ... on RunConfigValidationInvalid { errors { message } }
-  }
-}
-"""
 CAPTURED = "query Captured($key: [String!]!) { capturedLogs(logKey: $key) { stdout stderr } }"
-RUN_STATUS = "query Status($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }"
 RUN_EVENTS = """
 query Events($id: ID!) {
   logsForRun(runId: $id) {
@@ -98,14 +86,7 @@ class PodStack:
     logs: Path
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(
-            f"{self.base_url}/graphql", data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer = json.loads(response.read())
-        assert "errors" not in answer, answer["errors"]
-        return dict(answer["data"])
+        return graphql(self.base_url, query, variables)
 
     def tail(self) -> str:
         parts = []
