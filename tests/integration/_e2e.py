@@ -275,6 +275,17 @@ def start_launch(argv: list[str], env: Mapping[str, str], log: Path) -> Launch:
     return Launch(proc, log)
 
 
+def wait_replay_started(launch: Launch, run_dir: DayDir, what: str, every: float) -> None:
+    """Wait until the run's replay (or monitor) phase started; fail when `dg launch` ended before it."""
+
+    def started() -> str | None:
+        if launch.proc.poll() is not None:
+            pytest.fail(f"`dg launch` ended before the replay:\n{tail(launch.log)}")
+        return run_dir.phase_started("replay", "monitor")
+
+    wait_for(f"the {what} of {run_dir.key} to start", started, timeout=900, every=every)
+
+
 def seed(day: date, env: Mapping[str, str], log_dir: Path) -> None:
     """`devstack seed-day DAY --symbols 3 --reset`: a small generated session in the production source
     topics, which are cleared first when they hold later days."""

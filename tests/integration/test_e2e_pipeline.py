@@ -309,13 +309,7 @@ def test_a_row_written_into_production_postgres_during_the_run_fails_no_contamin
     row = uuid.uuid4()
     launch = pipeline.launch_day(CONTAMINATED_DAY)
     with e2e.restore_if_left_patched(launch, pipeline.session.kubeconfig, run_dir.paths):
-
-        def replay_started() -> str | None:
-            if launch.proc.poll() is not None:
-                pytest.fail(f"`dg launch` ended before the replay:\n{e2e.tail(launch.log)}")
-            return run_dir.phase_started("replay", "monitor")
-
-        e2e.wait_for(f"the replay of {run_dir.key} to start", replay_started, timeout=900, every=0.2)
+        e2e.wait_replay_started(launch, run_dir, "replay", every=0.2)
         # Something writes a row of this run into the runtime's production database mid-run.
         context = {"params": {"simulation_context": {"simulation_run_id": run_dir.names.run_id}}}
         with psycopg.connect(production, autocommit=True) as conn:
@@ -363,12 +357,7 @@ def _interrupt_and_clean_up(
     instance = pipeline.instance
     sensor = defs.resolve_sensor_def(CLEANUP_SENSOR)
 
-    def replay_started() -> str | None:
-        if launch.proc.poll() is not None:
-            pytest.fail(f"`dg launch` ended before the replay:\n{e2e.tail(launch.log)}")
-        return run_dir.phase_started("replay", "monitor")
-
-    e2e.wait_for(f"the replay of {run_dir.key} to start", replay_started, timeout=900, every=0.1)
+    e2e.wait_replay_started(launch, run_dir, "replay", every=0.1)
     launch.kill()
 
     # The runtime is left patched and locked by the dead run.
