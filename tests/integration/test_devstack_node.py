@@ -8,22 +8,11 @@ from typing import Any
 
 import pytest
 
-from torghut_sim.devstack.config import StackConfig
 from torghut_sim.devstack.image import IMAGE_REF, PAUSE_REF
 from torghut_sim.devstack.kube import ensure_namespace
 from torghut_sim.devstack.node import NODE_NAME, NodeService
-from torghut_sim.devstack.registry import service
 
 pytestmark = pytest.mark.node
-
-
-@pytest.fixture(scope="module")
-def node(stack_config: StackConfig) -> NodeService:
-    """The running node (builds the node binary and images on first use)."""
-    svc = service("node", stack_config)
-    assert isinstance(svc, NodeService)
-    svc.start()
-    return svc
 
 
 @pytest.fixture

@@ -119,14 +119,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def node(stack_config: StackConfig) -> NodeService:
-    svc = service("node", stack_config)
-    assert isinstance(svc, NodeService)
-    svc.start()
-    return svc
-
-
-@pytest.fixture(scope="module")
 def pod_stack(
     node: NodeService, postgres_service: Service, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PodStack]:
