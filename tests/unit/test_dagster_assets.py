@@ -47,6 +47,16 @@ def _run_dir(tmp_path: Path) -> RunPaths:
     return RunPaths(tmp_path / "out" / "sim_20260306_01")
 
 
+# Written out rather than taken from the definitions, so a dropped asset fails these tests.
+EVERY_DAY_ASSET = {
+    "simulation_manifest",
+    "source_dump",
+    "replay_marker",
+    "simulation_outputs",
+    "simulation_report",
+}
+
+
 def _fake_dump(ratio: float, records: int) -> Callable[..., DumpResult]:
     def dump(_connection: Any, request: DumpRequest, **_kwargs: Any) -> DumpResult:
         marker = trades_marker(
@@ -175,13 +185,7 @@ def test_a_full_day_materializes_every_asset_and_passes_the_gates(
     lifecycle = FakeLifecycle()
     result = _materialize(tmp_path, lifecycle)
     assert result.success
-    assert _materialized(result) == {
-        "simulation_manifest",
-        "source_dump",
-        "replay_marker",
-        "simulation_outputs",
-        "simulation_report",
-    }
+    assert _materialized(result) == EVERY_DAY_ASSET
     assert _metadata(result, "replay_marker") == {"status": "not_replayed"}
     checks = _checks(result)
     assert {n for n, c in checks.items() if c.passed} >= {
@@ -245,13 +249,7 @@ def test_an_empty_day_is_materialized_as_empty_day_without_the_runtime(
     result = _materialize(tmp_path, lifecycle)
     assert result.success
     assert lifecycle.calls == []
-    assert _materialized(result) == {
-        "simulation_manifest",
-        "source_dump",
-        "replay_marker",
-        "simulation_outputs",
-        "simulation_report",
-    }
+    assert _materialized(result) == EVERY_DAY_ASSET
     assert _metadata(result, "source_dump")["status"] == "empty_day"
     for key in ("replay_marker", "simulation_outputs", "simulation_report"):
         assert _metadata(result, key)["status"] == "empty_day", key
