@@ -69,36 +69,31 @@ def _build(context: dg.AssetExecutionContext, config: SimulationConfigResource) 
     return dg.MaterializeResult(metadata=period_metadata(result))
 
 
+def _period_asset(name: str, partitions: dg.PartitionsDefinition[str], span: str) -> dg.AssetsDefinition:
+    """One period report asset, partitioned by `partitions`; `span` ("week", "month") names a partition."""
+
+    @dg.asset(
+        name=name,
+        partitions_def=partitions,
+        group_name=GROUP,
+        deps=_DAY_REPORTS,
+        kinds={"python", "parquet"},
+        automation_condition=PERIOD_AUTOMATION,
+        description=f"The {span}'s period report: equity across days, verdicts, P&L by day and symbol.",
+    )
+    def period_report(
+        context: dg.AssetExecutionContext, simulation_config: SimulationConfigResource
+    ) -> dg.MaterializeResult[None]:
+        """Build the period report of one partition's trading days."""
+        return _build(context, simulation_config)
+
+    return period_report
+
+
 def build_period_assets(start: date) -> list[dg.AssetsDefinition]:
     """The weekly and the monthly period report assets over the day reports from `start`."""
     weekly, monthly = period_partitions(start)
-
-    @dg.asset(
-        partitions_def=weekly,
-        group_name=GROUP,
-        deps=_DAY_REPORTS,
-        kinds={"python", "parquet"},
-        automation_condition=PERIOD_AUTOMATION,
-        description="The week's period report: equity across days, verdicts, P&L by day and symbol.",
-    )
-    def weekly_period_report(
-        context: dg.AssetExecutionContext, simulation_config: SimulationConfigResource
-    ) -> dg.MaterializeResult[None]:
-        """Build the period report of one week's trading days."""
-        return _build(context, simulation_config)
-
-    @dg.asset(
-        partitions_def=monthly,
-        group_name=GROUP,
-        deps=_DAY_REPORTS,
-        kinds={"python", "parquet"},
-        automation_condition=PERIOD_AUTOMATION,
-        description="The month's period report: equity across days, verdicts, P&L by day and symbol.",
-    )
-    def monthly_period_report(
-        context: dg.AssetExecutionContext, simulation_config: SimulationConfigResource
-    ) -> dg.MaterializeResult[None]:
-        """Build the period report of one month's trading days."""
-        return _build(context, simulation_config)
-
-    return [weekly_period_report, monthly_period_report]
+    return [
+        _period_asset("weekly_period_report", weekly, "week"),
+        _period_asset("monthly_period_report", monthly, "month"),
+    ]

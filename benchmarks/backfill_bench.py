@@ -34,13 +34,13 @@ from benchmarks.backfill_stack import (
     failure_reason,
     lane_overlaps,
     launch_backfill,
-    pipeline_env,
     seed_days,
     wait_backfill,
     write_home,
 )
 from torghut_sim.calendar import trading_days
 from torghut_sim.devstack.config import StackConfig
+from torghut_sim.devstack.host_env import host_pipeline_env
 from torghut_sim.devstack.registry import service
 from torghut_sim.naming import names_for_day
 
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     with dagster_database(postgres.dsn()) as database:  # type: ignore[attr-defined]
         home = root / "dagster_home"
         write_home(home)
-        env = pipeline_env(home, database, root / "simulations", Path(kube.kubeconfig_path))  # type: ignore[attr-defined]
+        env = host_pipeline_env(home, database, root / "simulations", Path(kube.kubeconfig_path))  # type: ignore[attr-defined]
         for day in days:
             drop_run_stores(
                 names_for_day(day, 1).run_token,

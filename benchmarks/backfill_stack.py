@@ -31,16 +31,9 @@ import dagster as dg
 import psycopg
 from psycopg import sql
 
-from torghut_sim.devstack.config import StackConfig
+from assets import DAY_ASSETS
 
 REPO = Path(__file__).resolve().parents[1]
-DAY_ASSETS: tuple[str, ...] = (
-    "simulation_manifest",
-    "source_dump",
-    "replay_marker",
-    "simulation_outputs",
-    "simulation_report",
-)
 SIMULATE_STEP = "simulate_day.simulate_on_runtime"
 REPORT_STEP = "simulation_report"
 # Backfill states after which the daemon launches nothing more.
@@ -89,38 +82,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-def pipeline_env(home: Path, database: str, output_root: Path, kubeconfig: Path) -> dict[str, str]:
-    """`scripts/local-env.sh`'s environment with this instance's home, database and output root."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TORGHUT_SIM_", "DAGSTER_"))}
-    venv_bin = str(Path(sys.executable).parent)
-    password = env.setdefault("TORGHUT_DEVSTACK_POSTGRES_PASSWORD", "devstack")
-    env.setdefault("TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD", "devstack")
-    ports = StackConfig().ports
-    pg = f"postgresql://postgres@127.0.0.1:{ports.postgres}"
-    env.update(
-        # The local template names the stack's default ports; this stack's may differ.
-        TORGHUT_SIM_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{ports.kafka}",
-        TORGHUT_SIM_CLICKHOUSE_HTTP_URL=f"http://127.0.0.1:{ports.clickhouse}",
-        TORGHUT_SIM_POSTGRES_ADMIN_DSN=f"{pg}/postgres",
-        TORGHUT_SIM_POSTGRES_SIMULATION_DSN_TEMPLATE=f"{pg}/{{db}}",
-    )
-    env.update(
-        TORGHUT_SIM_TEMPLATE=str(REPO / "config" / "local-trading-day-template.yaml"),
-        TORGHUT_SIM_OUTPUT_ROOT=str(output_root),
-        TORGHUT_SIM_KUBECONFIG=str(kubeconfig),
-        DAGSTER_HOME=str(home),
-        DAGSTER_PG_HOST="127.0.0.1",
-        DAGSTER_PG_PORT=str(ports.postgres),
-        DAGSTER_PG_DB=database,
-        DAGSTER_PG_USERNAME="postgres",
-        DAGSTER_PG_PASSWORD=password,
-        VIRTUAL_ENV=str(Path(sys.executable).parent.parent),
-        PATH=f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
 
 
 @contextmanager

@@ -9,7 +9,7 @@ the same cleanup run the failure sensor would, under the same owner check.
 import dagster as dg
 
 from resources import SimulationConfigResource
-from sensors.cleanup import on_failed_run
+from sensors.cleanup import cleanup_sensor_options, on_failed_run
 
 
 def build_cancel_sensor(cleanup_job: dg.JobDefinition) -> dg.SensorDefinition:
@@ -18,10 +18,7 @@ def build_cancel_sensor(cleanup_job: dg.JobDefinition) -> dg.SensorDefinition:
     @dg.run_status_sensor(
         name="simulation_cleanup_on_cancel",
         run_status=dg.DagsterRunStatus.CANCELED,
-        request_job=cleanup_job,
-        monitor_all_code_locations=True,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Launch the runtime cleanup for a cancelled simulation that left the runtime patched.",
+        **cleanup_sensor_options(cleanup_job, "cancelled"),
     )
     def simulation_cleanup_on_cancel(
         context: dg.RunStatusSensorContext, simulation_config: SimulationConfigResource

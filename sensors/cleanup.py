@@ -8,6 +8,7 @@ is marked `manual_cleanup_required` and an operator takes over with `torghut-sim
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -170,17 +171,25 @@ def on_failed_run(
     )
 
 
+def cleanup_sensor_options(cleanup_job: dg.JobDefinition, outcome: str) -> dict[str, Any]:
+    """The options the failure and cancel sensors share; `outcome` ("failed") names the runs they read."""
+    return {
+        "request_job": cleanup_job,
+        # Runs started with `dg launch` execute in process and carry no code-location origin; the
+        # owner check in `on_failed_run` keeps foreign runs out.
+        "monitor_all_code_locations": True,
+        "default_status": dg.DefaultSensorStatus.RUNNING,
+        "description": (
+            f"Launch the runtime cleanup for a {outcome} simulation that left the runtime patched."
+        ),
+    }
+
+
 def build_failure_sensor(cleanup_job: dg.JobDefinition) -> dg.SensorDefinition:
     """The run-failure sensor over every job of the code location."""
 
     @dg.run_failure_sensor(
-        name="simulation_cleanup_on_failure",
-        request_job=cleanup_job,
-        # Runs started with `dg launch` execute in process and carry no code-location origin; the
-        # owner check in `on_failed_run` keeps foreign runs out.
-        monitor_all_code_locations=True,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Launch the runtime cleanup for a failed simulation that left the runtime patched.",
+        name="simulation_cleanup_on_failure", **cleanup_sensor_options(cleanup_job, "failed")
     )
     def simulation_cleanup_on_failure(
         context: dg.RunFailureSensorContext, simulation_config: SimulationConfigResource

@@ -12,6 +12,7 @@ from typing import Any
 
 import dagster as dg
 
+from assets import DAY_ASSETS
 from assets.catalog import simulation_catalog
 from assets.dump import build_dump_assets
 from assets.manifest import build_manifest_assets
@@ -29,13 +30,6 @@ from sensors.stale_lock import build_stale_lock_sensor
 from torghut_sim.lanes import load_lanes
 
 DAY_JOB = "simulate_trading_day"
-DAY_ASSETS: tuple[str, ...] = (
-    "simulation_manifest",
-    "source_dump",
-    "replay_marker",
-    "simulation_outputs",
-    "simulation_report",
-)
 
 
 def build_definitions(

@@ -441,6 +441,16 @@ def run_topics(run_token: str) -> tuple[tuple[str, str], ...]:
     return tuple((r.role, simulation_topic(r.role, run_token)) for r in TOPIC_ROLES)
 
 
+def dumped_topics_mutation(entry_point: str, run_token: str, source_topics: Iterable[str]) -> Mutation:
+    """What a dump or replay for a run touches: the run's topic of each dumped role, read from the sources."""
+    return Mutation(
+        entry_point=entry_point,
+        run_token=run_token,
+        topics=tuple((r.role, simulation_topic(r.role, run_token)) for r in DUMPED_ROLES),
+        source_topics=tuple(source_topics),
+    )
+
+
 def runtime_mutation(
     entry_point: str,
     run_id: str,

@@ -25,7 +25,6 @@ import dagster as dg
 import psutil
 import pytest
 
-from torghut_sim.devstack.config import StackConfig
 from torghut_sim.layout import RunPaths, run_paths
 from torghut_sim.naming import RunNames, names_for_day
 from torghut_sim.runtime.kube_client import (
@@ -44,13 +43,6 @@ from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint
 
 REPO = Path(__file__).resolve().parents[2]
 NAMESPACE = "torghut"
-DAY_ASSETS: tuple[str, ...] = (
-    "simulation_manifest",
-    "source_dump",
-    "replay_marker",
-    "simulation_outputs",
-    "simulation_report",
-)
 EMPTY_DAY_ASSETS: tuple[str, ...] = ("replay_marker", "simulation_outputs", "simulation_report")
 # Run config that makes a done day simulate again instead of reusing its outcome.
 FRESH_SIMULATION_CONFIG: dict[str, Any] = {
@@ -220,39 +212,6 @@ def day_dir(output_root: Path, day: date) -> DayDir:
 # --- the Dagster instance and `dg launch` -----------------------------------------------------------
 
 
-def local_env(dagster_home: Path, dagster_db: str, output_root: Path, kubeconfig: Path) -> dict[str, str]:
-    """`scripts/local-env.sh`'s environment, with this session's Dagster database and this test's root."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TORGHUT_SIM_", "DAGSTER_"))}
-    venv_bin = str(Path(sys.executable).parent)
-    pg_password = env.setdefault("TORGHUT_DEVSTACK_POSTGRES_PASSWORD", "devstack")
-    env.setdefault("TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD", "devstack")
-    ports = StackConfig().ports
-    pg = f"postgresql://postgres@127.0.0.1:{ports.postgres}"
-    env.update(
-        # The local template names the stack's default ports; this stack's (TORGHUT_DEVSTACK_*) may differ.
-        TORGHUT_SIM_KAFKA_BOOTSTRAP_SERVERS=f"127.0.0.1:{ports.kafka}",
-        TORGHUT_SIM_CLICKHOUSE_HTTP_URL=f"http://127.0.0.1:{ports.clickhouse}",
-        TORGHUT_SIM_POSTGRES_ADMIN_DSN=f"{pg}/postgres",
-        TORGHUT_SIM_POSTGRES_SIMULATION_DSN_TEMPLATE=f"{pg}/{{db}}",
-    )
-    env.update(
-        TORGHUT_SIM_TEMPLATE=str(REPO / "config" / "local-trading-day-template.yaml"),
-        TORGHUT_SIM_OUTPUT_ROOT=str(output_root),
-        TORGHUT_SIM_KUBECONFIG=str(kubeconfig),
-        DAGSTER_HOME=str(dagster_home),
-        DAGSTER_PG_HOST="127.0.0.1",
-        DAGSTER_PG_PORT=str(ports.postgres),
-        DAGSTER_PG_DB=dagster_db,
-        DAGSTER_PG_USERNAME="postgres",
-        DAGSTER_PG_PASSWORD=pg_password,
-        # `dg` warns when the active venv differs from the project's; run as if it were activated.
-        VIRTUAL_ENV=str(Path(sys.executable).parent.parent),
-        PATH=f"{venv_bin}{os.pathsep}{env.get('PATH', '')}",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
 def write_dagster_home(home: Path) -> None:
     """A DAGSTER_HOME holding a copy of the deployment's instance configuration."""
     home.mkdir(parents=True, exist_ok=True)
@@ -314,6 +273,17 @@ def start_launch(argv: list[str], env: Mapping[str, str], log: Path) -> Launch:
             argv, cwd=REPO, env=dict(env), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     return Launch(proc, log)
+
+
+def wait_replay_started(launch: Launch, run_dir: DayDir, what: str, every: float) -> None:
+    """Wait until the run's replay (or monitor) phase started; fail when `dg launch` ended before it."""
+
+    def started() -> str | None:
+        if launch.proc.poll() is not None:
+            pytest.fail(f"`dg launch` ended before the replay:\n{tail(launch.log)}")
+        return run_dir.phase_started("replay", "monitor")
+
+    wait_for(f"the {what} of {run_dir.key} to start", started, timeout=900, every=every)
 
 
 def seed(day: date, env: Mapping[str, str], log_dir: Path) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from torghut_sim.devstack.config import StackConfig
+from torghut_sim.devstack.node import NodeService
 from torghut_sim.devstack.ports import reserve_ports, stack_ports
 from torghut_sim.devstack.registry import service
 from torghut_sim.devstack.service import Service
@@ -63,6 +64,23 @@ def clickhouse_service(stack_config: StackConfig) -> Service:
 def kube_service(stack_config: StackConfig) -> Service:
     """A running etcd + kube-apiserver with the CRDs registered and a kubeconfig written."""
     return _started("kube", stack_config)
+
+
+@pytest.fixture(scope="module")
+def node(stack_config: StackConfig) -> NodeService:
+    """The running node (builds the node binary and images on first use)."""
+    svc = service("node", stack_config)
+    assert isinstance(svc, NodeService)
+    svc.start()
+    return svc
+
+
+@pytest.fixture(scope="module")
+def runtime_service(stack_config: StackConfig, kube_service: Service) -> Service:
+    """The reference runtime controller watching `torghut` (per module, like the modules that start it)."""
+    svc = service("runtime", stack_config)
+    svc.start()
+    return svc
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from benchmarks import backfill_stack as bf
 from tests.integration import _e2e as e2e
 from torghut_sim.devstack.baseline import ensure_baseline
 from torghut_sim.devstack.config import StackConfig
-from torghut_sim.devstack.registry import service
+from torghut_sim.devstack.host_env import host_pipeline_env
 from torghut_sim.devstack.service import Service
 from torghut_sim.runtime.kube_client import Kube
 from torghut_sim.runtime.lock import read_lock
@@ -72,14 +72,6 @@ class Backfills:
 
 
 @pytest.fixture(scope="module")
-def runtime_service(stack_config: StackConfig, kube_service: Service) -> Service:
-    """The reference runtime controller watching `torghut`."""
-    svc = service("runtime", stack_config)
-    svc.start()
-    return svc
-
-
-@pytest.fixture(scope="module")
 def backfills(
     tmp_path_factory: pytest.TempPathFactory,
     stack_config: StackConfig,
@@ -97,7 +89,7 @@ def backfills(
     with bf.dagster_database(admin_dsn) as database:
         home = root / "dagster_home"
         bf.write_home(home)
-        env = bf.pipeline_env(home, database, root / "simulations", kubeconfig)
+        env = host_pipeline_env(home, database, root / "simulations", kubeconfig)
         with (
             bf.dagster_stack(env, root / "logs" / "dg-dev.log") as stack,
             e2e.instance_env(env),

@@ -9,7 +9,6 @@ pytest tmp dir is written; the pages are the ones a user sees, sign-up dialog se
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -30,6 +29,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
 from tests.integration._browser import headless_chromium, open_page, page_text, wait_until
+from tests.integration._graphql import LAUNCH_RUN, RUN_STATUS, graphql
 from tests.integration._tcp_proxy import free_port
 from torghut_sim.demo_summary import day_page
 
@@ -52,18 +52,6 @@ RUN_TIMEOUT = 300.0
 # The project's own instance file: with no DAGSTER_PG_* variable its storage is SQLite in the temp home.
 INSTANCE_FILE = REPO_ROOT / "dagster.yaml"
 
-LAUNCH_RUN = """
-mutation Launch($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-    ... on InvalidSubsetError { message }
-    ... on RunConfigValidationInvalid { errors { message } }
-  }
-}
-"""
-RUN_STATUS = "query Status($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }"
 LOCATIONS = """
 { workspaceOrError { __typename ... on Workspace { locationEntries { name loadStatus
     locationOrLoadError { __typename
@@ -87,14 +75,7 @@ class DagsterUI:
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         """One GraphQL request; the `data` of the answer."""
-        body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(
-            self.url("/graphql"), data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer = json.loads(response.read())
-        assert "errors" not in answer, answer["errors"]
-        return dict(answer["data"])
+        return graphql(self.base_url, query, variables)
 
     def log_tail(self, lines: int = 60) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

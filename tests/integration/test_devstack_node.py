@@ -8,22 +8,11 @@ from typing import Any
 
 import pytest
 
-from torghut_sim.devstack.config import StackConfig
 from torghut_sim.devstack.image import IMAGE_REF, PAUSE_REF
 from torghut_sim.devstack.kube import ensure_namespace
 from torghut_sim.devstack.node import NODE_NAME, NodeService
-from torghut_sim.devstack.registry import service
 
 pytestmark = pytest.mark.node
-
-
-@pytest.fixture(scope="module")
-def node(stack_config: StackConfig) -> NodeService:
-    """The running node (builds the node binary and images on first use)."""
-    svc = service("node", stack_config)
-    assert isinstance(svc, NodeService)
-    svc.start()
-    return svc
 
 
 @pytest.fixture
@@ -56,6 +45,42 @@ def pod_log(core: Any, namespace: str, name: str) -> str:
     return str(response.data.decode())
 
 
+def _run_image_pod(
+    node: NodeService,
+    namespace: str,
+    name: str,
+    container: str,
+    command: list[str],
+    resources: Any = None,
+) -> tuple[Any, str]:
+    """Run the project image as a host-network pod until it ends; (the ended pod, its log)."""
+    from kubernetes import client
+
+    pod = client.V1Pod(
+        metadata=client.V1ObjectMeta(name=name),
+        spec=client.V1PodSpec(
+            host_network=True,
+            restart_policy="Never",
+            containers=[
+                client.V1Container(
+                    name=container,
+                    image=IMAGE_REF,
+                    image_pull_policy="Never",
+                    command=command,
+                    resources=resources,
+                )
+            ],
+        ),
+    )
+    with node.kube.api_client() as api:
+        core = client.CoreV1Api(api)
+        core.create_namespaced_pod(namespace, pod)
+        done = _wait_pod_phase(core, namespace, name, {"Succeeded", "Failed"}, timeout=300)
+        # Logs come from the kubelet through the API server, as the Dagster UI reads a run pod's logs.
+        logs = pod_log(core, namespace, name)
+    return done, logs
+
+
 def test_node_is_ready_with_both_images(node: NodeService) -> None:
     status = node.status()
     assert status.running and status.healthy, status
@@ -81,31 +106,16 @@ def test_project_image_runs_as_a_pod_with_limits_and_readable_logs(node: NodeSer
         f'socket.create_connection(("127.0.0.1", {kube_port}), 5).close(); '
         'print("definitions", type(d.defs).__name__, "reached-api")\''
     )
-    pod = client.V1Pod(
-        metadata=client.V1ObjectMeta(name="image-smoke"),
-        spec=client.V1PodSpec(
-            host_network=True,
-            restart_policy="Never",
-            containers=[
-                client.V1Container(
-                    name="smoke",
-                    image=IMAGE_REF,
-                    image_pull_policy="Never",
-                    command=["sh", "-c", script],
-                    resources=client.V1ResourceRequirements(
-                        requests={"cpu": "100m", "memory": "256Mi"},
-                        limits={"cpu": "1", "memory": "1Gi"},
-                    ),
-                )
-            ],
+    done, logs = _run_image_pod(
+        node,
+        namespace,
+        "image-smoke",
+        "smoke",
+        ["sh", "-c", script],
+        client.V1ResourceRequirements(
+            requests={"cpu": "100m", "memory": "256Mi"}, limits={"cpu": "1", "memory": "1Gi"}
         ),
     )
-    with node.kube.api_client() as api:
-        core = client.CoreV1Api(api)
-        core.create_namespaced_pod(namespace, pod)
-        done = _wait_pod_phase(core, namespace, "image-smoke", {"Succeeded", "Failed"}, timeout=300)
-        # Logs come from the kubelet through the API server, as the Dagster UI reads a run pod's logs.
-        logs = pod_log(core, namespace, "image-smoke")
     assert done.spec.node_name == NODE_NAME
     assert done.status.phase == "Succeeded", logs
     assert done.status.qos_class == "Burstable"
@@ -114,27 +124,8 @@ def test_project_image_runs_as_a_pod_with_limits_and_readable_logs(node: NodeSer
 
 
 def test_failing_container_reports_failed(node: NodeService, namespace: str) -> None:
-    from kubernetes import client
-
-    pod = client.V1Pod(
-        metadata=client.V1ObjectMeta(name="image-fails"),
-        spec=client.V1PodSpec(
-            host_network=True,
-            restart_policy="Never",
-            containers=[
-                client.V1Container(
-                    name="fails",
-                    image=IMAGE_REF,
-                    image_pull_policy="Never",
-                    command=["torghut-sim", "plan", "--date", "2026-13-45"],
-                )
-            ],
-        ),
+    done, logs = _run_image_pod(
+        node, namespace, "image-fails", "fails", ["torghut-sim", "plan", "--date", "2026-13-45"]
     )
-    with node.kube.api_client() as api:
-        core = client.CoreV1Api(api)
-        core.create_namespaced_pod(namespace, pod)
-        done = _wait_pod_phase(core, namespace, "image-fails", {"Succeeded", "Failed"}, timeout=300)
-        logs = pod_log(core, namespace, "image-fails")
     assert done.status.phase == "Failed"
     assert "is not a date (YYYY-MM-DD)" in logs

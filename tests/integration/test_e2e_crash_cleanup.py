@@ -25,7 +25,6 @@ from tests.integration import _e2e as e2e
 from tests.integration.test_e2e_pipeline import (  # noqa: F401 - fixtures of the end-to-end module
     Pipeline,
     pipeline,
-    runtime_service,
     session,
 )
 from torghut_sim.devstack.config import StackConfig
@@ -62,13 +61,7 @@ def test_a_killed_dg_launch_is_restored_by_the_stale_lock_sensor(
     sensor = defs.resolve_sensor_def(STALE_LOCK_SENSOR)
     launch = pipeline.launch_day(CRASHED_DAY)
     with e2e.restore_if_left_patched(launch, pipeline.session.kubeconfig, run_dir.paths):
-
-        def simulating() -> str | None:
-            if launch.proc.poll() is not None:
-                pytest.fail(f"`dg launch` ended before the replay:\n{e2e.tail(launch.log)}")
-            return run_dir.phase_started("replay", "monitor")
-
-        e2e.wait_for(f"the simulation of {run_dir.key} to start", simulating, timeout=900, every=0.1)
+        e2e.wait_replay_started(launch, run_dir, "simulation", every=0.1)
         run = e2e.only_run_of_day(pipeline.instance, run_dir.key)
         holder = read_lock(pipeline.kube, e2e.NAMESPACE)
         assert holder is not None and holder.owner == f"dagster:{run.run_id}"
@@ -136,13 +129,7 @@ def test_repeated_ctrl_c_of_dg_launch_never_cuts_the_restore(
     before = pipeline.baseline()
     launch = pipeline.launch_day(INTERRUPTED_DAY)
     with e2e.restore_if_left_patched(launch, pipeline.session.kubeconfig, run_dir.paths):
-
-        def simulating() -> str | None:
-            if launch.proc.poll() is not None:
-                pytest.fail(f"`dg launch` ended before the replay:\n{e2e.tail(launch.log)}")
-            return run_dir.phase_started("replay", "monitor")
-
-        e2e.wait_for(f"the simulation of {run_dir.key} to start", simulating, timeout=900, every=0.1)
+        e2e.wait_replay_started(launch, run_dir, "simulation", every=0.1)
         # Ctrl-C at a terminal signals the whole foreground group: `dg launch` and its step process.
         # Keep pressing it until the run's outcome is recorded, so presses land inside the restore.
         pgid = launch.proc.pid

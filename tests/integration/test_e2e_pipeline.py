@@ -32,6 +32,7 @@ import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from assets import DAY_ASSETS
 from resources import DeploymentSettings
 from sensors.cleanup import CLEANUP_JOB, FAILED_RUN_TAG, RUN_DIR_TAG
 from tests.integration import _e2e as e2e
@@ -39,8 +40,8 @@ from torghut_sim.calendar import session_window
 from torghut_sim.definitions import build_definitions
 from torghut_sim.devstack.baseline import ensure_baseline
 from torghut_sim.devstack.config import StackConfig
+from torghut_sim.devstack.host_env import host_pipeline_env
 from torghut_sim.devstack.kube_fixtures import load_fixtures
-from torghut_sim.devstack.registry import service
 from torghut_sim.devstack.service import Service
 from torghut_sim.dump.marker import DumpMarker
 from torghut_sim.manifest import MonitorSpec
@@ -103,7 +104,7 @@ class Pipeline:
 
     def launch_day(self, day: date, config: dict[str, Any] | None = None) -> e2e.Launch:
         """`dg launch` of the day's five partitioned assets, started in its own process group."""
-        argv = e2e.launch_argv(e2e.DAY_ASSETS, day.isoformat(), config)
+        argv = e2e.launch_argv(DAY_ASSETS, day.isoformat(), config)
         launch = e2e.start_launch(argv, self.env, self.logs / f"launch-{day.isoformat()}.log")
         self.launches.append(launch)
         return launch
@@ -126,14 +127,6 @@ class Pipeline:
 
 
 @pytest.fixture(scope="module")
-def runtime_service(stack_config: StackConfig, kube_service: Service) -> Service:
-    """The reference runtime controller watching `torghut`."""
-    svc = service("runtime", stack_config)
-    svc.start()
-    return svc
-
-
-@pytest.fixture(scope="module")
 def session(
     tmp_path_factory: pytest.TempPathFactory,
     stack_config: StackConfig,
@@ -153,7 +146,7 @@ def session(
     home = root / "dagster_home"
     e2e.write_dagster_home(home)
     kubeconfig = Path(kube_service.kubeconfig_path)
-    env = e2e.local_env(home, database, root / "unused", kubeconfig)
+    env = host_pipeline_env(home, database, root / "unused", kubeconfig)
     stores = e2e.Stores(
         clickhouse=ClickHouseEndpoint(
             f"http://{stack_config.host}:{stack_config.ports.clickhouse}",
@@ -176,7 +169,7 @@ def session(
 def pipeline(session: Session, tmp_path: Path) -> Iterator[Pipeline]:
     """This test's output root and environment, and a client of the cluster."""
     output_root = tmp_path / "simulations"
-    env = e2e.local_env(session.home, session.database, output_root, session.kubeconfig)
+    env = host_pipeline_env(session.home, session.database, output_root, session.kubeconfig)
     with Kube.from_kubeconfig(session.kubeconfig) as kube:
         pipeline = Pipeline(session, output_root, env, kube, tmp_path / "logs")
         yield pipeline
@@ -205,12 +198,12 @@ def test_full_trading_day_materializes_every_asset_and_check_and_restores_the_ru
     instance = pipeline.instance
     run = e2e.only_run_of_day(instance, run_dir.key)
     assert run.status == dg.DagsterRunStatus.SUCCESS
-    assert e2e.materialized(instance, run.run_id) == dict.fromkeys(e2e.DAY_ASSETS, run_dir.key)
+    assert e2e.materialized(instance, run.run_id) == dict.fromkeys(DAY_ASSETS, run_dir.key)
     checks = e2e.check_results(instance, run.run_id)
     assert set(checks) == e2e.BLOCKING_CHECKS | e2e.REPORT_CHECKS
     failed = {name: result for name, result in checks.items() if not result[0]}
     assert not failed, f"checks did not pass: {failed}"
-    for asset in e2e.DAY_ASSETS:
+    for asset in DAY_ASSETS:
         latest = instance.get_latest_materialization_event(dg.AssetKey(asset))
         assert latest is not None and latest.run_id == run.run_id, asset
 
@@ -272,7 +265,7 @@ def test_empty_day_is_materialized_as_empty_day_before_anything_is_provisioned(p
     instance = pipeline.instance
     run = e2e.only_run_of_day(instance, run_dir.key)
     assert run.status == dg.DagsterRunStatus.SUCCESS
-    assert e2e.materialized(instance, run.run_id) == dict.fromkeys(e2e.DAY_ASSETS, run_dir.key)
+    assert e2e.materialized(instance, run.run_id) == dict.fromkeys(DAY_ASSETS, run_dir.key)
     for key in e2e.EMPTY_DAY_ASSETS:
         meta = e2e.materialization_metadata(instance, key, run_dir.key)
         assert meta["status"] == "empty_day", (key, meta)
@@ -316,13 +309,7 @@ def test_a_row_written_into_production_postgres_during_the_run_fails_no_contamin
     row = uuid.uuid4()
     launch = pipeline.launch_day(CONTAMINATED_DAY)
     with e2e.restore_if_left_patched(launch, pipeline.session.kubeconfig, run_dir.paths):
-
-        def replay_started() -> str | None:
-            if launch.proc.poll() is not None:
-                pytest.fail(f"`dg launch` ended before the replay:\n{e2e.tail(launch.log)}")
-            return run_dir.phase_started("replay", "monitor")
-
-        e2e.wait_for(f"the replay of {run_dir.key} to start", replay_started, timeout=900, every=0.2)
+        e2e.wait_replay_started(launch, run_dir, "replay", every=0.2)
         # Something writes a row of this run into the runtime's production database mid-run.
         context = {"params": {"simulation_context": {"simulation_run_id": run_dir.names.run_id}}}
         with psycopg.connect(production, autocommit=True) as conn:
@@ -370,12 +357,7 @@ def _interrupt_and_clean_up(
     instance = pipeline.instance
     sensor = defs.resolve_sensor_def(CLEANUP_SENSOR)
 
-    def replay_started() -> str | None:
-        if launch.proc.poll() is not None:
-            pytest.fail(f"`dg launch` ended before the replay:\n{e2e.tail(launch.log)}")
-        return run_dir.phase_started("replay", "monitor")
-
-    e2e.wait_for(f"the replay of {run_dir.key} to start", replay_started, timeout=900, every=0.1)
+    e2e.wait_replay_started(launch, run_dir, "replay", every=0.1)
     launch.kill()
 
     # The runtime is left patched and locked by the dead run.

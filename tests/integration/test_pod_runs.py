@@ -7,7 +7,6 @@ on the host with the instance `torghut_sim.devstack.pod_runs` renders.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -20,15 +19,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 import pytest
 
+from assets import DAY_ASSETS
 from tests.deploy_render import render
+from tests.integration._graphql import LAUNCH_RUN, RUN_STATUS, graphql
 from tests.integration._tcp_proxy import free_port
 from torghut_sim.devstack.baseline import ensure_baseline
 from torghut_sim.devstack.config import StackConfig
+from torghut_sim.devstack.host_env import host_pipeline_env
 from torghut_sim.devstack.node import NODE_NAME, NodeService
 from torghut_sim.devstack.pod_runs import (
     CODE_LOCATION,
@@ -49,24 +51,15 @@ from torghut_sim.runtime.kube_client import Kube
 from torghut_sim.runtime.lock import read_lock
 from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint
 
+if TYPE_CHECKING:
+    from tests.integration._e2e import DayDir
+
 pytestmark = pytest.mark.node
 
 DAY = "2026-03-06"
 STARTUP_TIMEOUT = 300.0
 RUN_TIMEOUT = 600.0
-LAUNCH_RUN = """
-mutation Launch($params: ExecutionParams!) {
-  launchRun(executionParams: $params) {
-    __typename
-    ... on LaunchRunSuccess { run { runId } }
-    ... on PythonError { message }
-    ... on InvalidSubsetError { message }
-    ... on RunConfigValidationInvalid { errors { message } }
-  }
-}
-"""
 CAPTURED = "query Captured($key: [String!]!) { capturedLogs(logKey: $key) { stdout stderr } }"
-RUN_STATUS = "query Status($id: ID!) { runOrError(runId: $id) { __typename ... on Run { status } } }"
 RUN_EVENTS = """
 query Events($id: ID!) {
   logsForRun(runId: $id) {
@@ -93,14 +86,7 @@ class PodStack:
     logs: Path
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        body = json.dumps({"query": query, "variables": variables or {}}).encode()
-        request = urllib.request.Request(
-            f"{self.base_url}/graphql", data=body, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer = json.loads(response.read())
-        assert "errors" not in answer, answer["errors"]
-        return dict(answer["data"])
+        return graphql(self.base_url, query, variables)
 
     def tail(self) -> str:
         parts = []
@@ -130,14 +116,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=20)
-
-
-@pytest.fixture(scope="module")
-def node(stack_config: StackConfig) -> NodeService:
-    svc = service("node", stack_config)
-    assert isinstance(svc, NodeService)
-    svc.start()
-    return svc
 
 
 @pytest.fixture(scope="module")
@@ -321,6 +299,22 @@ def test_a_run_launched_in_the_webserver_runs_as_a_job_on_the_node(
     assert (pod_stack.settings.compute_logs / run_id / "compute_logs" / f"{file_keys[0]}.complete").exists()
 
 
+def _seeded_day(
+    day: date, pod_stack: PodStack, node: NodeService, stack_config: StackConfig, tmp_path: Path
+) -> tuple[dict[str, str], DayDir]:
+    """The runtime started at its baseline and `day` seeded: (the host's pipeline env, the day's run dir)."""
+    from tests.integration import _e2e as e2e
+
+    service("runtime", stack_config).start()
+    ensure_baseline(stack_config)
+    settings = pod_stack.settings
+    env = host_pipeline_env(
+        tmp_path / "unused_home", settings.dagster_db, settings.output_root, node.kube.kubeconfig_path
+    )
+    _seed(day, env, tmp_path)
+    return env, e2e.day_dir(settings.output_root, day)
+
+
 POD_DAY = date(2026, 5, 12)
 
 
@@ -351,13 +345,9 @@ def test_a_day_launched_in_the_webserver_runs_as_a_pod_reaches_pass_and_restores
     from tests.integration import _e2e as e2e
 
     assert isinstance(postgres_service, PostgresService)
-    service("runtime", stack_config).start()
-    ensure_baseline(stack_config)
+    env, run_dir = _seeded_day(POD_DAY, pod_stack, node, stack_config, tmp_path)
     kubeconfig = node.kube.kubeconfig_path
     settings = pod_stack.settings
-    env = e2e.local_env(tmp_path / "unused_home", settings.dagster_db, settings.output_root, kubeconfig)
-    _seed(POD_DAY, env, tmp_path)
-    run_dir = e2e.day_dir(settings.output_root, POD_DAY)
     stores = e2e.Stores(
         clickhouse=ClickHouseEndpoint(
             settings.clickhouse_url, "torghut", env["TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD"]
@@ -369,7 +359,7 @@ def test_a_day_launched_in_the_webserver_runs_as_a_pod_reaches_pass_and_restores
     with Kube.from_kubeconfig(kubeconfig) as kube:
         e2e.wait_lock_free(kube)
         before = e2e.runtime_objects(kube)
-        run_id = _launch(pod_stack, list(e2e.DAY_ASSETS), POD_DAY.isoformat())
+        run_id = _launch(pod_stack, list(DAY_ASSETS), POD_DAY.isoformat())
         status = _final_status(pod_stack, run_id, timeout=e2e.LAUNCH_TIMEOUT)
         assert status == "SUCCESS", pod_stack.tail()
         report = run_dir.report()
@@ -396,17 +386,12 @@ def test_deleting_the_run_pod_mid_simulation_is_cleaned_up_like_a_crash(
     from tests.integration import _e2e as e2e
 
     assert isinstance(postgres_service, PostgresService)
-    service("runtime", stack_config).start()
-    ensure_baseline(stack_config)
+    _env, run_dir = _seeded_day(CRASH_DAY, pod_stack, node, stack_config, tmp_path)
     kubeconfig = node.kube.kubeconfig_path
-    settings = pod_stack.settings
-    env = e2e.local_env(tmp_path / "unused_home", settings.dagster_db, settings.output_root, kubeconfig)
-    _seed(CRASH_DAY, env, tmp_path)
-    run_dir = e2e.day_dir(settings.output_root, CRASH_DAY)
     with Kube.from_kubeconfig(kubeconfig) as kube:
         e2e.wait_lock_free(kube)
         before = e2e.runtime_objects(kube)
-        run_id = _launch(pod_stack, list(e2e.DAY_ASSETS), CRASH_DAY.isoformat())
+        run_id = _launch(pod_stack, list(DAY_ASSETS), CRASH_DAY.isoformat())
         e2e.wait_for(
             f"the replay of {run_dir.key} to start",
             lambda: run_dir.phase_started("replay", "monitor"),

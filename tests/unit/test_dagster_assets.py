@@ -21,13 +21,13 @@ from assets.report import build_report_assets
 from assets.simulation import FRESH_SIMULATION_TAG, build_simulation_assets
 from resources import DeploymentSettings, build_resources
 from torghut_sim.day_manifest import LOCAL_TEMPLATE
-from torghut_sim.dump.coverage import Coverage
 from torghut_sim.dump.dumper import DumpRequest, DumpResult
 from torghut_sim.dump.marker import DumpMarker, TimeRange
 from torghut_sim.layout import RunPaths
 from torghut_sim.lifecycle import SimulationOutcome, SimulationRequest
 from torghut_sim.replay.marker import PaceRecord, ReplayMarker
 from torghut_sim.runtime.state_machine import RunOutcome
+from unit.dump_builders import trades_marker
 from unit.report_builders import RunBuilder, at
 
 DAY = "2026-03-06"
@@ -47,36 +47,28 @@ def _run_dir(tmp_path: Path) -> RunPaths:
     return RunPaths(tmp_path / "out" / "sim_20260306_01")
 
 
+# Written out rather than taken from the definitions, so a dropped asset fails these tests.
+EVERY_DAY_ASSET = {
+    "simulation_manifest",
+    "source_dump",
+    "replay_marker",
+    "simulation_outputs",
+    "simulation_report",
+}
+
+
 def _fake_dump(ratio: float, records: int) -> Callable[..., DumpResult]:
     def dump(_connection: Any, request: DumpRequest, **_kwargs: Any) -> DumpResult:
-        marker = DumpMarker(
-            dump_file=request.dump_path.name,
-            sha256="a" * 64,
-            payload_sha256="b" * 64,
-            records=records,
-            records_by_topic={"torghut.trades.v1": records},
-            records_by_partition={},
-            offset_ranges={},
-            offset_gaps={},
-            out_of_window_skipped=0,
-            min_timestamp_ms=None,
-            max_timestamp_ms=None,
+        marker = trades_marker(
+            request.dump_path.name,
+            records,
             window=TimeRange(start=request.window_start, end=request.window_end),
             session=TimeRange(
                 start=request.session_start or request.window_start,
                 end=request.session_end or request.window_end,
             ),
-            coverage=Coverage(
-                session_minutes=390,
-                covered_minutes=round(390 * ratio),
-                ratio=ratio,
-                first_ts_ms=None,
-                last_ts_ms=None,
-                span_minutes=0.0,
-            ),
-            status="ok" if records else "empty_day",
-            expected_records=records,
-            created_at=datetime.now(UTC),
+            ratio=ratio,
+            span_minutes=0.0,
         )
         request.dump_path.write_bytes(b"")
         marker.write(request.marker_path)
@@ -193,13 +185,7 @@ def test_a_full_day_materializes_every_asset_and_passes_the_gates(
     lifecycle = FakeLifecycle()
     result = _materialize(tmp_path, lifecycle)
     assert result.success
-    assert _materialized(result) == {
-        "simulation_manifest",
-        "source_dump",
-        "replay_marker",
-        "simulation_outputs",
-        "simulation_report",
-    }
+    assert _materialized(result) == EVERY_DAY_ASSET
     assert _metadata(result, "replay_marker") == {"status": "not_replayed"}
     checks = _checks(result)
     assert {n for n, c in checks.items() if c.passed} >= {
@@ -263,13 +249,7 @@ def test_an_empty_day_is_materialized_as_empty_day_without_the_runtime(
     result = _materialize(tmp_path, lifecycle)
     assert result.success
     assert lifecycle.calls == []
-    assert _materialized(result) == {
-        "simulation_manifest",
-        "source_dump",
-        "replay_marker",
-        "simulation_outputs",
-        "simulation_report",
-    }
+    assert _materialized(result) == EVERY_DAY_ASSET
     assert _metadata(result, "source_dump")["status"] == "empty_day"
     for key in ("replay_marker", "simulation_outputs", "simulation_report"):
         assert _metadata(result, key)["status"] == "empty_day", key

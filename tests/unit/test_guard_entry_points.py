@@ -26,8 +26,7 @@ from sensors.cleanup import CLEANUP_OP, build_cleanup_job
 from torghut_sim import cli
 from torghut_sim.calendar import session_window
 from torghut_sim.day_manifest import LOCAL_TEMPLATE, load_template, render_day_manifest
-from torghut_sim.dump.coverage import Coverage
-from torghut_sim.dump.marker import DumpMarker, TimeRange
+from torghut_sim.dump.marker import TimeRange
 from torghut_sim.guards import GuardsRefusedError, Mutation, guard_mutation, runtime_mutation
 from torghut_sim.layout import RunPaths, run_paths
 from torghut_sim.lifecycle import SimulationRequest, run_simulation_day
@@ -35,6 +34,7 @@ from torghut_sim.manifest import DatasetManifest, dump_manifest
 from torghut_sim.naming import names_for_day
 from torghut_sim.runtime.model import ObjectCapture, RuntimeState, write_state
 from torghut_sim.stores.cleanup import KIND_CLICKHOUSE, KIND_TOPIC, CleanupItem, CleanupPlan
+from unit.dump_builders import trades_marker
 
 DAY = date(2026, 3, 6)
 NAMES = names_for_day(DAY)
@@ -243,32 +243,8 @@ def test_the_lifecycle_refuses_the_production_runtime_before_the_cluster(tmp_pat
 
 def _marker(paths: RunPaths) -> None:
     start, end = datetime(2026, 3, 6, 14, 30, tzinfo=UTC), datetime(2026, 3, 6, 21, tzinfo=UTC)
-    DumpMarker(
-        dump_file=paths.dump.name,
-        sha256="a" * 64,
-        payload_sha256="b" * 64,
-        records=1,
-        records_by_topic={"torghut.trades.v1": 1},
-        records_by_partition={},
-        offset_ranges={},
-        offset_gaps={},
-        out_of_window_skipped=0,
-        min_timestamp_ms=None,
-        max_timestamp_ms=None,
-        window=TimeRange(start=start, end=end),
-        session=TimeRange(start=start, end=end),
-        coverage=Coverage(
-            session_minutes=390,
-            covered_minutes=390,
-            ratio=1.0,
-            first_ts_ms=None,
-            last_ts_ms=None,
-            span_minutes=390.0,
-        ),
-        status="ok",
-        expected_records=1,
-        created_at=datetime.now(UTC),
-    ).write(paths.dump_marker)
+    window = TimeRange(start=start, end=end)
+    trades_marker(paths.dump.name, 1, window, window, ratio=1.0, span_minutes=390.0).write(paths.dump_marker)
 
 
 def test_the_simulation_step_refuses_a_manifest_edited_to_production(tmp_path: Path) -> None:

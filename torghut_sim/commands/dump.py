@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from torghut_sim.dump.dumper import DumpRequest, dump_source
-from torghut_sim.guards import Mutation, guard_mutation
+from torghut_sim.guards import dumped_topics_mutation, guard_mutation
 from torghut_sim.kafka.cli import (
     add_connection_args,
     add_source_topic_args,
@@ -17,7 +17,6 @@ from torghut_sim.kafka.cli import (
     terminal_progress,
 )
 from torghut_sim.layout import RunPaths
-from torghut_sim.topics import DUMPED_ROLES, simulation_topic
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,14 +41,7 @@ def run(args: argparse.Namespace) -> int:
     topics = source_topics_from_args(args)
     if args.run_token is not None:
         # The dump only reads Kafka, but the replay topic it writes into every line must be a run's own.
-        guard_mutation(
-            Mutation(
-                entry_point="dump",
-                run_token=args.run_token,
-                topics=tuple((r.role, simulation_topic(r.role, args.run_token)) for r in DUMPED_ROLES),
-                source_topics=tuple(topics.values()),
-            )
-        )
+        guard_mutation(dumped_topics_mutation("dump", args.run_token, topics.values()))
     paths = RunPaths(args.out)
     request = DumpRequest(
         window_start=args.start,

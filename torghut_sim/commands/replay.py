@@ -8,7 +8,7 @@ from pathlib import Path
 
 from torghut_sim.dump.errors import DumpError
 from torghut_sim.dump.marker import DumpMarker
-from torghut_sim.guards import Mutation, guard_mutation
+from torghut_sim.guards import dumped_topics_mutation, guard_mutation
 from torghut_sim.kafka.cli import (
     add_connection_args,
     add_source_topic_args,
@@ -19,7 +19,6 @@ from torghut_sim.kafka.cli import (
 from torghut_sim.layout import RunPaths
 from torghut_sim.replay.pacing import PACE_MODES, PaceSettings
 from torghut_sim.replay.replayer import ReplayRequest, ReplayTuning, replay_dump
-from torghut_sim.topics import DUMPED_ROLES, simulation_topic
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -60,14 +59,7 @@ def _expected_records(dump: Path) -> int | None:
 def run(args: argparse.Namespace) -> int:
     """Replay (or skip when already replayed) and print the marker as JSON."""
     topics = source_topics_from_args(args)
-    guard_mutation(
-        Mutation(
-            entry_point="replay",
-            run_token=args.run_token,
-            topics=tuple((r.role, simulation_topic(r.role, args.run_token)) for r in DUMPED_ROLES),
-            source_topics=tuple(topics.values()),
-        )
-    )
+    guard_mutation(dumped_topics_mutation("replay", args.run_token, topics.values()))
     request = ReplayRequest(
         dump_path=args.dump,
         run_token=args.run_token,

@@ -7,6 +7,7 @@ needs (Argo CD Application/ApplicationSet, Knative Service, FlinkDeployment).
 
 from __future__ import annotations
 
+import abc
 import base64
 import contextlib
 import fcntl
@@ -122,10 +123,68 @@ def crd_documents(crd_dir: Path) -> list[dict[str, Any]]:
     return docs
 
 
-class KubeService(Service):
+class GoBinaryService(Service):
+    """A server whose multi-call binary is built from a checked-in Go module into the build cache."""
+
+    binary_name: str = ""
+
+    @property
+    @abc.abstractmethod
+    def source_dir(self) -> Path:
+        """The checked-in Go module the binary is built from."""
+
+    @property
+    def binary(self) -> Path:
+        """The built multi-call binary in the persistent build cache."""
+        return self.build_dir / self.binary_name
+
+    @property
+    def stamp_file(self) -> Path:
+        """The hash of the build inputs the cached binary was built from."""
+        return self.build_dir / f"{self.binary_name}.inputs-sha256"
+
+    def build_needed(self) -> bool:
+        """True when the cached binary is missing or was built from other inputs."""
+        if not self.binary.is_file():
+            return True
+        try:
+            return self.stamp_file.read_text().strip() != build_inputs_hash(self.source_dir)
+        except OSError:
+            return True
+
+    def _build_binary(self, what: str) -> None:
+        """`go build` the binary when missing or stale, once across concurrent starts; `what` names it."""
+        if not self.build_needed():
+            return
+        with file_lock(self.build_dir / ".build.lock"):
+            if not self.build_needed():
+                return
+            wanted = build_inputs_hash(self.source_dir)
+            go = go_binary()
+            partial = self.binary.with_suffix(".partial")
+            env = {
+                **os.environ,
+                # go.sum is checked in; -mod=mod lets a fresh module cache fetch what go.sum pins.
+                "GOFLAGS": "-mod=mod",
+                "CGO_ENABLED": "0",
+                "PATH": f"{Path(go).parent}:{os.environ.get('PATH', '')}",
+            }
+            run_checked(
+                [go, "build", "-ldflags", _LDFLAGS, "-o", str(partial), "."],
+                f"go build of {what}",
+                cwd=self.source_dir,
+                env=env,
+            )
+            partial.replace(self.binary)
+            self.stamp_file.write_text(wanted + "\n")
+
+
+class KubeService(GoBinaryService):
     """etcd + kube-apiserver on loopback with RBAC, an admin token, and the pipeline's CRDs registered."""
 
     name = "kube"
+    # One multi-call binary: `etcd` / `kube-apiserver`.
+    binary_name = BINARY_NAME
 
     # --- paths -------------------------------------------------------------------------------------------
 
@@ -133,16 +192,6 @@ class KubeService(Service):
     def source_dir(self) -> Path:
         """The checked-in Go module and CRDs."""
         return self.config.assets_dir / "kube"
-
-    @property
-    def binary(self) -> Path:
-        """The built multi-call binary (`etcd` / `kube-apiserver`) in the persistent build cache."""
-        return self.build_dir / BINARY_NAME
-
-    @property
-    def stamp_file(self) -> Path:
-        """The hash of the build inputs the cached binary was built from."""
-        return self.build_dir / f"{BINARY_NAME}.inputs-sha256"
 
     @property
     def pki_dir(self) -> Path:
@@ -202,41 +251,10 @@ class KubeService(Service):
 
     # --- install -----------------------------------------------------------------------------------------
 
-    def build_needed(self) -> bool:
-        """True when the cached binary is missing or was built from other inputs."""
-        if not self.binary.is_file():
-            return True
-        try:
-            return self.stamp_file.read_text().strip() != build_inputs_hash(self.source_dir)
-        except OSError:
-            return True
-
     def install(self) -> None:
         """Build the binary into the build cache when missing or stale; openssl for the key pair."""
         ensure_packages({"openssl": "/usr/bin/openssl"})
-        if not self.build_needed():
-            return
-        with file_lock(self.build_dir / ".build.lock"):
-            if not self.build_needed():
-                return
-            wanted = build_inputs_hash(self.source_dir)
-            go = go_binary()
-            partial = self.binary.with_suffix(".partial")
-            env = {
-                **os.environ,
-                # go.sum is checked in; -mod=mod lets a fresh module cache fetch what go.sum pins.
-                "GOFLAGS": "-mod=mod",
-                "CGO_ENABLED": "0",
-                "PATH": f"{Path(go).parent}:{os.environ.get('PATH', '')}",
-            }
-            run_checked(
-                [go, "build", "-ldflags", _LDFLAGS, "-o", str(partial), "."],
-                f"go build of kube-apiserver {KUBERNETES_VERSION}",
-                cwd=self.source_dir,
-                env=env,
-            )
-            partial.replace(self.binary)
-            self.stamp_file.write_text(wanted + "\n")
+        self._build_binary(f"kube-apiserver {KUBERNETES_VERSION}")
 
     # --- credentials -------------------------------------------------------------------------------------
 

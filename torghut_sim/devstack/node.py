@@ -26,15 +26,8 @@ import yaml
 from torghut_sim.devstack.apt import ensure_packages
 from torghut_sim.devstack.errors import DevstackError
 from torghut_sim.devstack.image import IMAGE_REF, PAUSE_REF, ImageBuilder
-from torghut_sim.devstack.kube import (
-    _LDFLAGS,
-    KubeService,
-    build_inputs_hash,
-    file_lock,
-    go_binary,
-)
+from torghut_sim.devstack.kube import GoBinaryService, KubeService, file_lock, go_binary
 from torghut_sim.devstack.process import read_pid, run_checked, spawn, stop_pid, wait_until
-from torghut_sim.devstack.service import Service
 
 BINARY_NAME = "node-devstack"
 # The kubelet registers under this name, and the API server reaches it through it (its Hostname
@@ -139,10 +132,12 @@ def kubelet_config(*, port: int, healthz_port: int, socket: Path) -> dict[str, A
     }
 
 
-class NodeService(Service):
+class NodeService(GoBinaryService):
     """containerd + kubelet + kube-scheduler + kube-controller-manager joined to the stack's API server."""
 
     name = "node"
+    # One multi-call binary: `kubelet` / `kube-scheduler` / `kube-controller-manager`.
+    binary_name = BINARY_NAME
 
     @property
     def kube(self) -> KubeService:
@@ -153,16 +148,6 @@ class NodeService(Service):
     def source_dir(self) -> Path:
         """The checked-in Go module of the node's servers, and the pause program under `pause/`."""
         return self.config.assets_dir / "node"
-
-    @property
-    def binary(self) -> Path:
-        """The multi-call binary (`kubelet` / `kube-scheduler` / `kube-controller-manager`)."""
-        return self.build_dir / BINARY_NAME
-
-    @property
-    def stamp_file(self) -> Path:
-        """The hash of the build inputs the cached binary was built from."""
-        return self.build_dir / f"{BINARY_NAME}.inputs-sha256"
 
     @property
     def images(self) -> ImageBuilder:
@@ -207,46 +192,13 @@ class NodeService(Service):
 
     # --- install -----------------------------------------------------------------------------------------
 
-    def build_needed(self) -> bool:
-        """True when the cached binary is missing or was built from other inputs."""
-        if not self.binary.is_file():
-            return True
-        try:
-            return self.stamp_file.read_text().strip() != build_inputs_hash(self.source_dir)
-        except OSError:
-            return True
-
-    def _build_binary(self) -> None:
-        if not self.build_needed():
-            return
-        with file_lock(self.build_dir / ".build.lock"):
-            if not self.build_needed():
-                return
-            wanted = build_inputs_hash(self.source_dir)
-            go = go_binary()
-            partial = self.binary.with_suffix(".partial")
-            env = {
-                **os.environ,
-                "GOFLAGS": "-mod=mod",
-                "CGO_ENABLED": "0",
-                "PATH": f"{Path(go).parent}:{os.environ.get('PATH', '')}",
-            }
-            run_checked(
-                [go, "build", "-ldflags", _LDFLAGS, "-o", str(partial), "."],
-                "go build of kubelet, kube-scheduler and kube-controller-manager",
-                cwd=self.source_dir,
-                env=env,
-            )
-            partial.replace(self.binary)
-            self.stamp_file.write_text(wanted + "\n")
-
     def install(self) -> None:
         """Debian packages, the node binary, the pause and project images; each only when missing/stale."""
         self._install()
 
     def _install(self) -> tuple[Path, Path]:
         ensure_packages(PACKAGES)
-        self._build_binary()
+        self._build_binary("kubelet, kube-scheduler and kube-controller-manager")
         with file_lock(self.build_dir / ".image.lock"):
             go = go_binary()
             # The archives built now are the ones imported: sources edited meanwhile wait for the next start.
@@ -374,11 +326,12 @@ class NodeService(Service):
             "1",
         ]
 
-    def _scheduler_argv(self) -> list[str]:
+    def _control_plane_argv(self, server: str, port: int, pki: str, *flags: str) -> list[str]:
+        """The argv of kube-scheduler or kube-controller-manager: shared flags, then `flags`."""
         kubeconfig = str(self.kube.kubeconfig_path)
         return [
             str(self.binary),
-            "kube-scheduler",
+            server,
             "--kubeconfig",
             kubeconfig,
             "--authentication-kubeconfig",
@@ -388,31 +341,24 @@ class NodeService(Service):
             "--bind-address",
             self.config.host,
             "--secure-port",
-            str(self.config.ports.kube_scheduler),
+            str(port),
             "--cert-dir",
-            str(self.state_dir / "scheduler-pki"),
-            "--leader-elect=false",
+            str(self.state_dir / pki),
+            *flags,
             "--v",
             "1",
         ]
 
+    def _scheduler_argv(self) -> list[str]:
+        return self._control_plane_argv(
+            "kube-scheduler", self.config.ports.kube_scheduler, "scheduler-pki", "--leader-elect=false"
+        )
+
     def _controller_manager_argv(self) -> list[str]:
-        kubeconfig = str(self.kube.kubeconfig_path)
-        return [
-            str(self.binary),
+        return self._control_plane_argv(
             "kube-controller-manager",
-            "--kubeconfig",
-            kubeconfig,
-            "--authentication-kubeconfig",
-            kubeconfig,
-            "--authorization-kubeconfig",
-            kubeconfig,
-            "--bind-address",
-            self.config.host,
-            "--secure-port",
-            str(self.config.ports.kube_controller_manager),
-            "--cert-dir",
-            str(self.state_dir / "controller-manager-pki"),
+            self.config.ports.kube_controller_manager,
+            "controller-manager-pki",
             # Signs the token of every service account the pods run as, with the API server's key.
             "--service-account-private-key-file",
             str(self.kube.pki_dir / "sa.key"),
@@ -424,9 +370,7 @@ class NodeService(Service):
             "--controllers",
             "*,-nodeipam,-bootstrapsigner,-tokencleaner,-cloud-node-lifecycle,-service-lb-controller,"
             "-node-route-controller",
-            "--v",
-            "1",
-        ]
+        )
 
     def _shim_pids(self) -> list[int]:
         """The containerd shims serving this node's containerd (found by its socket on their command line)."""

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from torghut_sim.report.model import (
+    ArtifactFile,
+    Caveat,
     LatencyBucket,
     LatencyStats,
     NotExecuted,
@@ -16,7 +18,8 @@ from torghut_sim.report.model import (
 )
 
 
-def _cell(value: object) -> str:
+def cell(value: object) -> str:
+    """One Markdown table cell: a dash for nothing, exact decimals, pipes and newlines escaped."""
     if value is None:
         return "—"
     if isinstance(value, Decimal):
@@ -30,10 +33,20 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value * 100:.2f} %"
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
+    """A Markdown table's lines, with the blank line that ends it."""
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines.extend("| " + " | ".join(_cell(v) for v in row) + " |" for row in rows)
+    lines.extend("| " + " | ".join(cell(v) for v in row) + " |" for row in rows)
     return [*lines, ""]
+
+
+def caveats_and_files(caveats: Iterable[Caveat], outputs: Iterable[ArtifactFile]) -> list[str]:
+    """The closing sections of a report: its caveats, then the files written beside its JSON."""
+    out = ["## Caveats", ""]
+    out.extend(f"- `{c.code}`: {c.message}" for c in caveats)
+    out.extend(["", "## Files", ""])
+    out.extend(f"- `{a.name}` ({a.role}, {cell(a.rows)} rows)" for a in outputs)
+    return out
 
 
 def _latency_row(name: str, stats: LatencyStats) -> list[object]:
@@ -67,7 +80,7 @@ def render_markdown(report: SimulationReport, charts: dict[str, str]) -> str:
         ]
     )
     out.extend(
-        _table(
+        table(
             ["figure", "value"],
             [
                 ["session coverage", _pct(cov.coverage_ratio)],
@@ -79,16 +92,16 @@ def render_markdown(report: SimulationReport, charts: dict[str, str]) -> str:
                     "fill / cancel / reject rate",
                     f"{_pct(ex.fill_rate)} / {_pct(ex.cancel_rate)} / {_pct(ex.reject_rate)}",
                 ],
-                ["realized / unrealized P&L", f"{_cell(pnl.realized)} / {_cell(pnl.unrealized)}"],
-                ["gross − costs = net P&L", f"{_cell(pnl.gross)} − {_cell(pnl.costs)} = {_cell(pnl.net)}"],
-                ["max drawdown", _cell(pnl.max_drawdown)],
+                ["realized / unrealized P&L", f"{cell(pnl.realized)} / {cell(pnl.unrealized)}"],
+                ["gross − costs = net P&L", f"{cell(pnl.gross)} − {cell(pnl.costs)} = {cell(pnl.net)}"],
+                ["max drawdown", cell(pnl.max_drawdown)],
                 ["win rate", _pct(pnl.win_rate)],
-                ["turnover", _cell(pnl.turnover)],
-                ["TCA shortfall proxy", _cell(pnl.tca_proxy.realized_pnl_proxy_notional)],
+                ["turnover", cell(pnl.turnover)],
+                ["TCA shortfall proxy", cell(pnl.tca_proxy.realized_pnl_proxy_notional)],
                 ["LLM reviews / error rate", f"{llm.reviews} / {_pct(llm.error_rate)}"],
                 [
                     "decision → submit p50 / p95 ms",
-                    f"{_cell(ex.decision_to_submit.p50_ms)} / {_cell(ex.decision_to_submit.p95_ms)}",
+                    f"{cell(ex.decision_to_submit.p50_ms)} / {cell(ex.decision_to_submit.p95_ms)}",
                 ],
             ],
         )
@@ -105,12 +118,12 @@ def render_markdown(report: SimulationReport, charts: dict[str, str]) -> str:
             out.extend([f"![{titles.get(role, role)}]({path})", ""])
     out.extend(["## Coverage and replay", ""])
     out.extend(
-        _table(
+        table(
             ["figure", "value"],
             [
                 ["dump status", cov.dump_status],
-                ["covered / session minutes", f"{_cell(cov.covered_minutes)} / {_cell(cov.session_minutes)}"],
-                ["records dumped / replayed", f"{_cell(cov.records_dumped)} / {_cell(cov.records_replayed)}"],
+                ["covered / session minutes", f"{cell(cov.covered_minutes)} / {cell(cov.session_minutes)}"],
+                ["records dumped / replayed", f"{cell(cov.records_dumped)} / {cell(cov.records_replayed)}"],
                 ["replay matches dump", cov.replay_matches_dump],
                 ["out-of-window rate", _pct(cov.out_of_window_rate)],
                 ["partitions with offset gaps", ", ".join(cov.partitions_with_offset_gaps) or "none"],
@@ -119,7 +132,7 @@ def render_markdown(report: SimulationReport, charts: dict[str, str]) -> str:
     )
     out.extend(["## Funnel by strategy × symbol", ""])
     out.extend(
-        _table(
+        table(
             ["strategy", "symbol", "decisions", "executions", "filled"],
             [
                 [r.strategy_id, r.symbol, r.decisions, r.executions, r.filled_executions]
@@ -130,7 +143,7 @@ def render_markdown(report: SimulationReport, charts: dict[str, str]) -> str:
     out.extend(_not_executed(fun.not_executed))
     out.extend(["## Execution latency (ms)", ""])
     out.extend(
-        _table(
+        table(
             ["stage", "n", "p50", "p95", "p99", "max"],
             [
                 _latency_row("signal → decision", ex.signal_to_decision),
@@ -151,7 +164,7 @@ def render_markdown(report: SimulationReport, charts: dict[str, str]) -> str:
         ]
     )
     out.extend(
-        _table(
+        table(
             ["symbol", "fills", "realized", "unrealized", "costs", "net", "open qty", "mark", "mark source"],
             [
                 [
@@ -171,7 +184,7 @@ def render_markdown(report: SimulationReport, charts: dict[str, str]) -> str:
     )
     out.extend(["## LLM reviews by model × prompt", ""])
     out.extend(
-        _table(
+        table(
             ["model", "prompt", "reviews", "error rate", "mean confidence", "tokens", "cost proxy"],
             [
                 [
@@ -187,17 +200,15 @@ def render_markdown(report: SimulationReport, charts: dict[str, str]) -> str:
             ],
         )
     )
-    out.extend([f"Calibration gap: {_cell(llm.calibration_gap)} (mean confidence − outcome agreement)", ""])
+    out.extend([f"Calibration gap: {cell(llm.calibration_gap)} (mean confidence − outcome agreement)", ""])
     out.extend(_runtime_metrics(report.runtime_metrics))
     out.extend(["## Stability", ""])
     if report.stability.anomalies:
         out.extend(f"- `{a.code}` ({a.severity}): {a.message}" for a in report.stability.anomalies)
     else:
         out.append("- no anomalies")
-    out.extend(["", "## Caveats", ""])
-    out.extend(f"- `{c.code}`: {c.message}" for c in report.caveats)
-    out.extend(["", "## Files", ""])
-    out.extend(f"- `{a.name}` ({a.role}, {_cell(a.rows)} rows)" for a in report.artifacts.outputs)
+    out.append("")
+    out.extend(caveats_and_files(report.caveats, report.artifacts.outputs))
     return "\n".join(out) + "\n"
 
 
@@ -207,7 +218,7 @@ def _reasons(title: str, counts: ReasonCounts) -> list[str]:
     return [
         f"{title} ({counts.total}):",
         "",
-        *_table(["reason", "count"], sorted(counts.by_reason.items())),
+        *table(["reason", "count"], sorted(counts.by_reason.items())),
     ]
 
 
@@ -219,7 +230,7 @@ def _runtime_metrics(rm: RuntimeMetrics | None) -> list[str]:
         return [*out, f"- the runtime exposed no usable /metrics for this run (`{reason}`)", ""]
     llm = rm.llm
     out.extend(
-        _table(
+        table(
             ["figure", "value"],
             [
                 ["decisions", rm.decisions],
@@ -234,12 +245,12 @@ def _runtime_metrics(rm: RuntimeMetrics | None) -> list[str]:
                 ["runtime loop failures", rm.runtime_loop_failures],
                 [
                     "no-signal windows (streak at end)",
-                    f"{rm.no_signal_windows} ({_cell(rm.no_signal_streak)})",
+                    f"{rm.no_signal_windows} ({cell(rm.no_signal_streak)})",
                 ],
                 ["staleness alerts", rm.staleness_alerts.total],
                 [
                     "continuity breaches (alert active)",
-                    f"{rm.continuity_breaches} ({_cell(rm.continuity_alert_active)})",
+                    f"{rm.continuity_breaches} ({cell(rm.continuity_alert_active)})",
                 ],
                 ["feature-quality rejections", rm.feature_quality_rejections],
                 ["LLM requests", llm.requests],
@@ -268,7 +279,7 @@ def _runtime_metrics(rm: RuntimeMetrics | None) -> list[str]:
     if rm.suppression_reasons:
         out.extend(["Intent suppression by strategy:", ""])
         out.extend(
-            _table(
+            table(
                 ["strategy", "reason", "count"],
                 [[s.strategy_id, s.reason, s.count] for s in rm.suppression_reasons],
             )
@@ -292,7 +303,7 @@ def _not_executed(ne: NotExecuted | None) -> list[str]:
     if not ne.decisions:
         return [*out, "- no decision was rejected or blocked", ""]
     out.extend(
-        _table(
+        table(
             ["figure", "value"],
             [
                 ["rejected / blocked", f"{ne.rejected} / {ne.blocked}"],
@@ -305,7 +316,7 @@ def _not_executed(ne: NotExecuted | None) -> list[str]:
     )
     out.extend(_reasons("Reason codes", ne.reasons))
     out.extend(
-        _table(
+        table(
             ["strategy", "symbol", "stage", "reason group", "decisions"],
             [
                 [g.strategy_id, g.symbol, g.submission_stage, g.reason_group, g.decisions]
@@ -323,7 +334,7 @@ def _latency_buckets(buckets: list[LatencyBucket] | None) -> list[str]:
     return [
         "Latency buckets (count per [lower, upper) ms):",
         "",
-        *_table(
+        *table(
             ["bucket (ms)", "signal → decision", "decision → submit", "submit → first event"],
             [
                 [b.bucket, b.signal_to_decision, b.decision_to_submit, b.submit_to_first_event]

@@ -66,6 +66,14 @@ class _Deltas:
                 out[key] = out.get(key, 0) + round(delta)
         return dict(sorted(out.items()))
 
+    def by_two_labels(self, name: str, first: str, second: str) -> list[tuple[str, str, int]]:
+        """(first label, second label, delta) of each sample that moved, sorted."""
+        return sorted(
+            (labels.get(first, ""), labels.get(second, ""), round(delta))
+            for labels, delta, _after in self.samples(name)
+            if round(delta)
+        )
+
     def reasons(self, name: str, label: str = "reason") -> ReasonCounts:
         """A reason-labelled counter: whole codes and groups."""
         whole = self.by_label(name, label)
@@ -95,16 +103,8 @@ def build_runtime_metrics(record: Mapping[str, Any] | None) -> RuntimeMetrics:
     d = _Deltas((deltas or {}).get("families") or {})
     rejects = d.reasons(P + "decision_reject_reason_total")
     events = d.by_label(P + "domain_telemetry_event_total", "event")
-    suppression = sorted(
-        (labels.get("strategy_id", ""), labels.get("reason", ""), round(delta))
-        for labels, delta, _after in d.samples(P + "strategy_intent_suppression_total")
-        if round(delta)
-    )
-    fallbacks = sorted(
-        (labels.get("from", ""), labels.get("to", ""), round(delta))
-        for labels, delta, _after in d.samples(P + "execution_fallback_total")
-        if round(delta)
-    )
+    suppression = d.by_two_labels(P + "strategy_intent_suppression_total", "strategy_id", "reason")
+    fallbacks = d.by_two_labels(P + "execution_fallback_total", "from", "to")
     continuity = d.gauge(P + "signal_continuity_alert_active")
     return RuntimeMetrics(
         status=status,

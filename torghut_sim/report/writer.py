@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import polars as pl
+from pydantic import BaseModel
 
 from torghut_sim.report.errors import ReportError
 from torghut_sim.report.inputs import file_sha256
@@ -43,6 +44,12 @@ def _atomic_write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_markdown_and_json(markdown_path: Path, markdown: str, json_path: Path, report: BaseModel) -> None:
+    """The Markdown, then the report's JSON (its presence means the bundle is complete); OSError passes."""
+    _atomic_write(markdown_path, markdown)
+    _atomic_write(json_path, report.model_dump_json(indent=2) + "\n")
+
+
 def write_tables(out_dir: Path, tables: dict[str, pl.DataFrame]) -> list[ArtifactFile]:
     """Each table as `<name>.csv` and `<name>.parquet`; returns their artifact entries."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -76,8 +83,7 @@ def write_report(out_dir: Path, report: SimulationReport, markdown: str) -> tupl
     json_path = out_dir / JSON_NAME
     markdown_path = out_dir / MARKDOWN_NAME
     try:
-        _atomic_write(markdown_path, markdown)
-        _atomic_write(json_path, report.model_dump_json(indent=2) + "\n")
+        write_markdown_and_json(markdown_path, markdown, json_path, report)
     except OSError as exc:
         raise ReportError(
             f"cannot write the report to {out_dir}: {exc}", reason="report_write_failed"

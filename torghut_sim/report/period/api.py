@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -34,7 +33,7 @@ from torghut_sim.report.period.model import (
 from torghut_sim.report.period.runtime_totals import runtime_totals
 from torghut_sim.report.period.tables import days_table, symbol_days_table, symbols_table
 from torghut_sim.report.period.totals import by_symbol, totals
-from torghut_sim.report.writer import chart_artifact, write_tables
+from torghut_sim.report.writer import chart_artifact, write_markdown_and_json, write_tables
 
 
 @dataclass(frozen=True)
@@ -140,12 +139,6 @@ def compute_period(
     )
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8", newline="\n")
-    os.replace(tmp, path)
-
-
 def _check_range(output_root: Path, from_date: date, to_date: date) -> None:
     if from_date > to_date:
         raise PeriodError(
@@ -210,8 +203,7 @@ def build_period_report(
             report, {role: path.relative_to(target).as_posix() for role, path in chart_paths.items()}
         )
         json_path, markdown_path = target / PERIOD_JSON, target / PERIOD_MARKDOWN
-        _atomic_write(markdown_path, markdown)
-        _atomic_write(json_path, report.model_dump_json(indent=2) + "\n")
+        write_markdown_and_json(markdown_path, markdown, json_path, report)
     except OSError as exc:
         raise PeriodError(
             f"cannot write the period report to {target}: {exc}", reason="report_write_failed"

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from decimal import Decimal
-
-from torghut_sim.report.model import format_decimal
+from torghut_sim.report.markdown import caveats_and_files, cell, table
 from torghut_sim.report.period.model import SimulationPeriodReport
 
 CHART_TITLES = {
@@ -13,22 +10,6 @@ CHART_TITLES = {
     "daily_pnl": "Net P&L by day",
     "pnl_by_symbol": "P&L by symbol",
 }
-
-
-def _cell(value: object) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, Decimal):
-        return format_decimal(value)
-    if isinstance(value, float):
-        return f"{value:.6g}"
-    return str(value).replace("|", "\\|").replace("\n", " ")
-
-
-def _table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]:
-    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-    lines.extend("| " + " | ".join(_cell(v) for v in row) + " |" for row in rows)
-    return [*lines, ""]
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -50,31 +31,31 @@ def render_period_markdown(report: SimulationPeriodReport, charts: dict[str, str
         "",
     ]
     out.extend(
-        _table(
+        table(
             ["figure", "value"],
             [
-                ["realized / unrealized P&L", f"{_cell(totals.realized)} / {_cell(totals.unrealized)}"],
+                ["realized / unrealized P&L", f"{cell(totals.realized)} / {cell(totals.unrealized)}"],
                 [
                     "gross − costs = net P&L",
-                    f"{_cell(totals.gross)} − {_cell(totals.costs)} = {_cell(totals.net)}",
+                    f"{cell(totals.gross)} − {cell(totals.costs)} = {cell(totals.net)}",
                 ],
                 [
                     "profitable / losing / flat days",
                     f"{totals.profitable_days} / {totals.losing_days} / {totals.flat_days}",
                 ],
-                ["best day", f"{_cell(totals.best_day)} ({_cell(totals.best_day_net)})"],
-                ["worst day", f"{_cell(totals.worst_day)} ({_cell(totals.worst_day_net)})"],
+                ["best day", f"{cell(totals.best_day)} ({cell(totals.best_day_net)})"],
+                ["worst day", f"{cell(totals.worst_day)} ({cell(totals.worst_day_net)})"],
                 [
                     "max drawdown (day ends)",
-                    f"{_cell(dd.max_drawdown)} from {dd.peak_day or 'the start'} to {_cell(dd.trough_day)}",
+                    f"{cell(dd.max_drawdown)} from {dd.peak_day or 'the start'} to {cell(dd.trough_day)}",
                 ],
-                ["recovered on", _cell(dd.recovered_day)],
+                ["recovered on", cell(dd.recovered_day)],
                 [
                     "decisions → executions → fills",
                     f"{totals.decisions} → {totals.executions} → {totals.fills}",
                 ],
                 ["win rate", "—" if totals.win_rate is None else f"{totals.win_rate * 100:.2f} %"],
-                ["turnover", _cell(totals.turnover)],
+                ["turnover", cell(totals.turnover)],
             ],
         )
     )
@@ -84,7 +65,7 @@ def render_period_markdown(report: SimulationPeriodReport, charts: dict[str, str
             out.extend([f"![{CHART_TITLES.get(role, role)}]({path})", ""])
     out.extend(["## Days", ""])
     out.extend(
-        _table(
+        table(
             ["day", "status", "verdict", "reasons", "net", "cumulative", "drawdown", "fills", "detail"],
             [
                 [
@@ -105,18 +86,18 @@ def render_period_markdown(report: SimulationPeriodReport, charts: dict[str, str
     out.extend(["## Worst drawdown", ""])
     if dd.days:
         out.append(
-            f"Equity fell {_cell(dd.max_drawdown)} from {_cell(dd.peak_equity)} "
-            f"(after {dd.peak_day or 'the start of the range'}) to {_cell(dd.trough_equity)} "
+            f"Equity fell {cell(dd.max_drawdown)} from {cell(dd.peak_equity)} "
+            f"(after {dd.peak_day or 'the start of the range'}) to {cell(dd.trough_equity)} "
             f"(after {dd.trough_day}); "
             + (f"recovered on {dd.recovered_day}." if dd.recovered_day else "not recovered within the range.")
         )
         out.append("")
-        out.extend(_table(["day", "net"], [[d.trading_day, d.net] for d in dd.days]))
+        out.extend(table(["day", "net"], [[d.trading_day, d.net] for d in dd.days]))
     else:
         out.extend(["- no drawdown: equity never fell below its running peak", ""])
     out.extend(["## P&L by symbol", ""])
     out.extend(
-        _table(
+        table(
             ["symbol", "days", "fills", "realized", "unrealized", "costs", "net", "win / loss"],
             [
                 [
@@ -141,9 +122,6 @@ def render_period_markdown(report: SimulationPeriodReport, charts: dict[str, str
     )
     out.append("")
     if runtime.totals:
-        out.extend(_table(["figure", "total"], list(runtime.totals.items())))
-    out.extend(["## Caveats", ""])
-    out.extend(f"- `{c.code}`: {c.message}" for c in report.caveats)
-    out.extend(["", "## Files", ""])
-    out.extend(f"- `{a.name}` ({a.role}, {_cell(a.rows)} rows)" for a in report.artifacts.outputs)
+        out.extend(table(["figure", "total"], list(runtime.totals.items())))
+    out.extend(caveats_and_files(report.caveats, report.artifacts.outputs))
     return "\n".join(out) + "\n"

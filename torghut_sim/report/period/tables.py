@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import date
 from decimal import ROUND_HALF_EVEN, Decimal
+from operator import attrgetter
 from typing import Any
 
 import polars as pl
@@ -35,6 +36,16 @@ def _frame(rows: Sequence[Any], columns: dict[str, tuple[Callable[[Any], Any], A
     return pl.DataFrame(series)
 
 
+def _pnl_columns(of: Callable[[Any], Any] = lambda row: row) -> dict[str, tuple[Callable[[Any], Any], Any]]:
+    """The money columns realized … turnover, read from the P&L figures `of(row)`."""
+
+    def column(name: str) -> tuple[Callable[[Any], Any], Any]:
+        get = attrgetter(name)
+        return (lambda row: get(of(row)), "money")
+
+    return {name: column(name) for name in ("realized", "unrealized", "gross", "costs", "net", "turnover")}
+
+
 def days_table(report: SimulationPeriodReport) -> pl.DataFrame:
     """One row per listed day: status, verdict, P&L, cumulative equity and drawdown."""
     period_id = report.period.period_id
@@ -49,12 +60,7 @@ def days_table(report: SimulationPeriodReport) -> pl.DataFrame:
             "detail": (lambda d: d.detail, pl.String),
             "verdict": (lambda d: d.verdict, pl.String),
             "verdict_reasons": (lambda d: ",".join(r.code for r in d.verdict_reasons), pl.String),
-            "realized": (lambda d: d.realized, "money"),
-            "unrealized": (lambda d: d.unrealized, "money"),
-            "gross": (lambda d: d.gross, "money"),
-            "costs": (lambda d: d.costs, "money"),
-            "net": (lambda d: d.net, "money"),
-            "turnover": (lambda d: d.turnover, "money"),
+            **_pnl_columns(),
             "fills": (lambda d: d.fills, pl.Int64),
             "decisions": (lambda d: d.decisions, pl.Int64),
             "executions": (lambda d: d.executions, pl.Int64),
@@ -76,12 +82,7 @@ def symbols_table(report: SimulationPeriodReport) -> pl.DataFrame:
             "symbol": (lambda s: s.symbol, pl.String),
             "days_traded": (lambda s: s.days_traded, pl.Int64),
             "fills": (lambda s: s.fills, pl.Int64),
-            "realized": (lambda s: s.realized, "money"),
-            "unrealized": (lambda s: s.unrealized, "money"),
-            "gross": (lambda s: s.gross, "money"),
-            "costs": (lambda s: s.costs, "money"),
-            "net": (lambda s: s.net, "money"),
-            "turnover": (lambda s: s.turnover, "money"),
+            **_pnl_columns(),
             "closing_fills": (lambda s: s.closing_fills, pl.Int64),
             "wins": (lambda s: s.wins, pl.Int64),
             "losses": (lambda s: s.losses, pl.Int64),
@@ -104,11 +105,6 @@ def symbol_days_table(period_id: str, days: Sequence[DaySource]) -> pl.DataFrame
             "trading_day": (lambda r: r[0], pl.Date),
             "symbol": (lambda r: r[1].symbol, pl.String),
             "fills": (lambda r: r[1].fills, pl.Int64),
-            "realized": (lambda r: r[1].realized, "money"),
-            "unrealized": (lambda r: r[1].unrealized, "money"),
-            "gross": (lambda r: r[1].gross, "money"),
-            "costs": (lambda r: r[1].costs, "money"),
-            "net": (lambda r: r[1].net, "money"),
-            "turnover": (lambda r: r[1].turnover, "money"),
+            **_pnl_columns(lambda r: r[1]),
         },
     )
