@@ -228,7 +228,7 @@ def _launch(stack: PodStack, assets: list[str], partition: str = DAY) -> str:
             "jobName": "__ASSET_JOB",
             "assetSelection": [{"path": [a]} for a in assets],
         },
-        "runConfigData": {"execution": {"config": {"in_process": {}}}},
+        # No run config: the project's executor already runs a day's steps in the run pod's one process.
         "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
     }
     launched = stack.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
