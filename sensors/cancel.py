@@ -25,6 +25,6 @@ def build_cancel_sensor(cleanup_job: dg.JobDefinition) -> dg.SensorDefinition:
     ) -> dg.RunRequest | dg.SkipReason:
         """Turn one cancelled run into a cleanup run (or nothing, when its lifecycle restored all)."""
         run = context.dagster_run
-        return on_failed_run(run.job_name, run.run_id, run.tags, simulation_config)
+        return on_failed_run(run.job_name, run.run_id, run.tags, simulation_config, context.instance)
 
     return simulation_cleanup_on_cancel
