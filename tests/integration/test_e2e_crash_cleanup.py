@@ -14,6 +14,7 @@ import json
 import os
 import signal
 import time
+from collections.abc import Iterator
 from datetime import date
 
 import dagster as dg
@@ -28,6 +29,8 @@ from tests.integration.test_e2e_pipeline import (  # noqa: F401 - fixtures of th
     session,
 )
 from torghut_sim.devstack.config import StackConfig
+from torghut_sim.devstack.process import read_pid
+from torghut_sim.devstack.service import Service
 from torghut_sim.runtime.lock import read_lock
 from torghut_sim.runtime.run_secret import RUN_SECRET_NAME, secret_ref
 
@@ -49,9 +52,26 @@ def _on_this_stack(env: dict[str, str], config: StackConfig) -> None:
     )
 
 
+@contextlib.contextmanager
+def _runtime_paused(runtime_service: Service) -> Iterator[None]:
+    """Freeze the reference runtime's process, so the run under test cannot finish its day meanwhile.
+
+    On a quiet machine the small day is simulated in seconds, less than the lease this test waits
+    through; a frozen runtime keeps the run in its monitor for as long as the test needs it alive.
+    """
+    pid = read_pid(runtime_service.pid_file)
+    assert pid is not None, "the reference runtime is not running"
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
 def test_a_killed_dg_launch_is_restored_by_the_stale_lock_sensor(
     pipeline: Pipeline,  # noqa: F811 - the imported fixture
     stack_config: StackConfig,
+    runtime_service: Service,
 ) -> None:
     _on_this_stack(pipeline.env, stack_config)
     pipeline.env["TORGHUT_SIM_LOCK_LEASE_SECONDS"] = str(LEASE_SECONDS)
@@ -62,28 +82,31 @@ def test_a_killed_dg_launch_is_restored_by_the_stale_lock_sensor(
     launch = pipeline.launch_day(CRASHED_DAY)
     with e2e.restore_if_left_patched(launch, pipeline.session.kubeconfig, run_dir.paths):
         e2e.wait_replay_started(launch, run_dir, "simulation", every=0.1)
-        run = e2e.only_run_of_day(pipeline.instance, run_dir.key)
-        holder = read_lock(pipeline.kube, e2e.NAMESPACE)
-        assert holder is not None and holder.owner == f"dagster:{run.run_id}"
-        assert holder.lease_seconds == LEASE_SECONDS and holder.run_dir == str(run_dir.paths.root)
-        # The runtime reads its DSN from the run's Secret: the Service (so etcd's copy) never holds it.
-        service = pipeline.kube.require(e2e.RUNTIME_OBJECTS["knative_service"])
-        env = {e["name"]: e for e in service["spec"]["template"]["spec"]["containers"][0]["env"]}
-        assert env["DB_DSN"]["valueFrom"]["secretKeyRef"]["name"] == RUN_SECRET_NAME
-        assert f":{pipeline.env['TORGHUT_DEVSTACK_POSTGRES_PASSWORD']}@" not in json.dumps(service)
-        assert pipeline.kube.get(secret_ref(e2e.NAMESPACE, RUN_SECRET_NAME)) is not None
+        with _runtime_paused(runtime_service):
+            run = e2e.only_run_of_day(pipeline.instance, run_dir.key)
+            holder = read_lock(pipeline.kube, e2e.NAMESPACE)
+            assert holder is not None and holder.owner == f"dagster:{run.run_id}"
+            assert holder.lease_seconds == LEASE_SECONDS and holder.run_dir == str(run_dir.paths.root)
+            # The runtime reads its DSN from the run's Secret: the Service (so etcd's copy) never holds it.
+            service = pipeline.kube.require(e2e.RUNTIME_OBJECTS["knative_service"])
+            env = {e["name"]: e for e in service["spec"]["template"]["spec"]["containers"][0]["env"]}
+            assert env["DB_DSN"]["valueFrom"]["secretKeyRef"]["name"] == RUN_SECRET_NAME
+            assert f":{pipeline.env['TORGHUT_DEVSTACK_POSTGRES_PASSWORD']}@" not in json.dumps(service)
+            assert pipeline.kube.get(secret_ref(e2e.NAMESPACE, RUN_SECRET_NAME)) is not None
 
-        # While the run lives, its heartbeat keeps it alive through a whole lease.
-        alive = sensor.evaluate_tick(pipeline.sensor_context(defs))
-        time.sleep(LEASE_SECONDS + 2)
-        alive = sensor.evaluate_tick(pipeline.sensor_context(defs, alive.cursor))
-        assert not alive.run_requests, alive.skip_message
-        assert "alive" in (alive.skip_message or "")
+            # While the run lives, its heartbeat keeps it alive through a whole lease.
+            alive = sensor.evaluate_tick(pipeline.sensor_context(defs))
+            time.sleep(LEASE_SECONDS + 2)
+            alive = sensor.evaluate_tick(pipeline.sensor_context(defs, alive.cursor))
+            assert not alive.run_requests, alive.skip_message
+            assert "alive" in (alive.skip_message or "")
 
-        launch.kill()
-        assert e2e.knative_env(pipeline.kube).get("TRADING_SIMULATION_ENABLED") == "true"
-        assert read_lock(pipeline.kube, e2e.NAMESPACE) is not None
-        assert pipeline.instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED  # type: ignore[union-attr]
+            launch.kill()
+            assert e2e.knative_env(pipeline.kube).get("TRADING_SIMULATION_ENABLED") == "true"
+            assert read_lock(pipeline.kube, e2e.NAMESPACE) is not None
+            killed = pipeline.instance.get_run_by_id(run.run_id)
+            assert killed is not None and killed.status == dg.DagsterRunStatus.STARTED
+        # Resumed: the cleanup waits for the restored revision to be ready, which the runtime reports.
 
         tick = sensor.evaluate_tick(pipeline.sensor_context(defs, alive.cursor))
         assert not tick.run_requests, "a holder was called dead before its lease passed"
