@@ -32,6 +32,7 @@ from torghut_sim.calendar import is_trading_day, session_window
 from torghut_sim.devstack.errors import DevstackError
 from torghut_sim.devstack.market_walk import ROLES, DaySpec, generate
 from torghut_sim.errors import TorghutSimError
+from torghut_sim.kafka.connection import quiet
 from torghut_sim.kafka.readiness import TopicCreateError, create_topics, read_offsets
 from torghut_sim.topics import ROLES_BY_NAME
 
@@ -214,19 +215,22 @@ def seed_day(request: SeedRequest) -> SeedResult:
     ensure_topics(request.bootstrap_servers, sorted(set(request.topics.values())), request.partitions)
     _ensure_in_time_order(request)
     delivery = _Delivery()
+    # librdkafka's own log (a cold broker's "coordinator load in progress" retries) stays off stderr.
     producer = Producer(
-        {
-            "bootstrap.servers": request.bootstrap_servers,
-            "acks": "all",
-            "enable.idempotence": True,
-            "linger.ms": 50,
-            "batch.size": 1_000_000,
-            "compression.type": "lz4",
-            "queue.buffering.max.messages": 500_000,
-            "queue.buffering.max.kbytes": 512_000,
-            "delivery.report.only.error": True,
-            "on_delivery": delivery,
-        }
+        quiet(
+            {
+                "bootstrap.servers": request.bootstrap_servers,
+                "acks": "all",
+                "enable.idempotence": True,
+                "linger.ms": 50,
+                "batch.size": 1_000_000,
+                "compression.type": "lz4",
+                "queue.buffering.max.messages": 500_000,
+                "queue.buffering.max.kbytes": 512_000,
+                "delivery.report.only.error": True,
+                "on_delivery": delivery,
+            }
+        )
     )
     began = time.monotonic()
     counts: Counter[str] = Counter()
