@@ -20,6 +20,7 @@ from confluent_kafka.admin._listoffsets import OffsetSpec
 from confluent_kafka.cimpl import NewTopic
 
 from torghut_sim.errors import TorghutSimError
+from torghut_sim.kafka.connection import quiet
 
 # How long a caller waits by default for a topic to become usable: a cold broker on two busy cores.
 DEFAULT_TIMEOUT_SECONDS = 60.0
@@ -105,7 +106,7 @@ def read_offsets(
     topics = sorted(set(topics))
     if not topics:
         return {query: {} for query in queries}
-    admin = AdminClient({**config, "log_level": 0})
+    admin = AdminClient(quiet(config))
     deadline = time.monotonic() + timeout
     answers: dict[OffsetQuery, dict[Partition, int]] = {query: {} for query in queries}
     waiting = "no answer yet"
@@ -198,7 +199,7 @@ def wait_for_topics(
 
 def existing_topics(config: Mapping[str, Any], timeout: float = DEFAULT_TIMEOUT_SECONDS) -> dict[str, int]:
     """Every topic of the cluster with its partition count."""
-    metadata = AdminClient({**config, "log_level": 0}).list_topics(timeout=timeout)
+    metadata = AdminClient(quiet(config)).list_topics(timeout=timeout)
     return {name: len(info.partitions) for name, info in metadata.topics.items() if info.error is None}
 
 
@@ -217,7 +218,7 @@ def create_topics(
     """
     if not topics:
         return {}
-    admin = AdminClient({**config, "log_level": 0})
+    admin = AdminClient(quiet(config))
     try:
         existing = set(admin.list_topics(timeout=min(timeout, 30.0)).topics)
     except KafkaException as exc:
