@@ -11,7 +11,6 @@ on its timeout, or whose runtime missed signals, marks the run's inputs as cut s
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -22,6 +21,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from torghut_sim.atomic_file import write_json_atomic
 from torghut_sim.kafka.group_offsets import GroupOffsets, read_group_offsets, topic_records
 from torghut_sim.manifest import MonitorSpec
 from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint, table_progress
@@ -140,9 +140,7 @@ class MonitorResult:
 
     def write(self, path: Path) -> None:
         """Write `monitor.json` atomically (temp file + rename)."""
-        partial = path.with_suffix(".partial")
-        partial.write_text(json.dumps(self.as_dict(), indent=2, sort_keys=True, default=str) + "\n")
-        partial.replace(path)
+        write_json_atomic(path, self.as_dict())
 
 
 def read_progress(simulation_dsn: str) -> RuntimeProgress:

@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from torghut_sim.atomic_file import write_text_atomic
 from torghut_sim.devstack.apt import ensure_packages
 from torghut_sim.devstack.errors import DevstackError
 from torghut_sim.devstack.process import port_open, read_pid, run_checked, spawn, wait_until
@@ -279,10 +280,7 @@ class KubeService(GoBinaryService):
             partial.chmod(0o600)
             partial.replace(sa_key)
         if not self.token_path.is_file():
-            partial = self.token_path.with_suffix(".partial")
-            partial.write_text(secrets.token_hex(24) + "\n")
-            partial.chmod(0o600)
-            partial.replace(self.token_path)
+            write_text_atomic(self.token_path, secrets.token_hex(24) + "\n", mode=0o600)
         tokens = self.pki_dir / "tokens.csv"
         tokens.write_text(token_file_line(self.token()))
         tokens.chmod(0o600)
@@ -420,10 +418,7 @@ class KubeService(GoBinaryService):
 
     def _write_kubeconfig(self) -> None:
         doc = render_kubeconfig(self.server_url, self.serving_cert.read_bytes(), self.token())
-        partial = self.kubeconfig_path.with_suffix(".partial")
-        partial.write_text(yaml.safe_dump(doc, sort_keys=False))
-        partial.chmod(0o600)
-        partial.replace(self.kubeconfig_path)
+        write_text_atomic(self.kubeconfig_path, yaml.safe_dump(doc, sort_keys=False), mode=0o600)
 
     def endpoints(self) -> dict[str, str]:
         """The API server URL and the admin kubeconfig path."""

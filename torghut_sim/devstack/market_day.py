@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from confluent_kafka import OFFSET_END, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from torghut_sim.atomic_file import write_text_atomic
 from torghut_sim.calendar import is_trading_day, session_window
 from torghut_sim.devstack.errors import DevstackError
 from torghut_sim.devstack.market_walk import ROLES, DaySpec, generate
@@ -273,9 +274,8 @@ def seed_day(request: SeedRequest) -> SeedResult:
         marker=str(request.marker_path),
         message=f"{day}: {total} records in {seconds:.1f}s ({total / max(seconds, 1e-9):,.0f}/s)",
     )
-    request.marker_path.parent.mkdir(parents=True, exist_ok=True)
-    partial = request.marker_path.with_suffix(".partial")
-    partial.write_text(
+    write_text_atomic(
+        request.marker_path,
         json.dumps(
             {
                 **result.as_dict(),
@@ -288,7 +288,6 @@ def seed_day(request: SeedRequest) -> SeedResult:
             },
             indent=2,
             sort_keys=True,
-        )
+        ),
     )
-    partial.replace(request.marker_path)
     return result

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from torghut_sim.atomic_file import write_text_atomic
 from torghut_sim.dump.coverage import Coverage
 from torghut_sim.dump.errors import DumpError
 
@@ -65,9 +66,7 @@ class DumpMarker(BaseModel):
 
     def write(self, path: Path) -> None:
         """Write the marker atomically (temp file + rename)."""
-        tmp = path.with_name(path.name + ".partial")
-        tmp.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_text_atomic(path, self.model_dump_json(indent=2) + "\n")
 
     @classmethod
     def read(cls, path: Path) -> DumpMarker:

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from torghut_sim.atomic_file import write_text_atomic
 from torghut_sim.replay.errors import ReplayError
 from torghut_sim.replay.pacing import PaceMode
 
@@ -43,10 +44,7 @@ class ReplayMarker(BaseModel):
 
     def write(self, path: Path) -> None:
         """Write atomically (temp file + rename)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".partial")
-        tmp.write_text(self.model_dump_json(indent=2) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        write_text_atomic(path, self.model_dump_json(indent=2) + "\n")
 
     @classmethod
     def read(cls, path: Path) -> ReplayMarker:

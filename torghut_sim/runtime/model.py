@@ -6,13 +6,12 @@ overwrite (which are the deployment's own GitOps values) and only SHA-256 finger
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from torghut_sim.atomic_file import write_json_atomic
 from torghut_sim.errors import TorghutSimError
 from torghut_sim.runtime.fields import Captured
 from torghut_sim.runtime.kube_client import (
@@ -102,12 +101,7 @@ class RuntimeState(BaseModel):
 
 def write_state(path: Path, state: RuntimeState) -> None:
     """Write state.json atomically (a crash never leaves half a restore source)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".json.partial")
-    partial.write_text(json.dumps(state.model_dump(mode="json"), indent=2, sort_keys=True) + "\n")
-    with open(partial, "rb") as handle:
-        os.fsync(handle.fileno())
-    partial.replace(path)
+    write_json_atomic(path, state.model_dump(mode="json"), fsync=True)
 
 
 def read_state(path: Path) -> RuntimeState:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from torghut_sim.atomic_file import write_json_atomic
 from torghut_sim.errors import TorghutSimError
 from torghut_sim.layout import RunPaths
 from torghut_sim.runtime import argocd
@@ -191,9 +192,7 @@ def update_marker(
         ),
         "phases": phases,
     }
-    partial = marker.with_suffix(".json.partial")
-    partial.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
-    partial.replace(marker)
+    write_json_atomic(marker, doc)
 
 
 def raise_if_failed(paths: RunPaths, state: RuntimeState, phase: str, report: RestoreReport) -> None:

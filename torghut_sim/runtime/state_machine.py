@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from torghut_sim.atomic_file import write_json_atomic
 from torghut_sim.errors import TorghutSimError
 from torghut_sim.runtime.signals import Terminated, interrupt_once, restore_shield
 
@@ -175,10 +176,7 @@ class RunStateLog:
 
     def _write(self, doc: dict[str, Any]) -> None:
         doc["updated_at"] = _now()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_suffix(".json.partial")
-        partial.write_text(json.dumps(doc, indent=2, sort_keys=True, default=str) + "\n")
-        partial.replace(self.path)
+        write_json_atomic(self.path, doc)
 
     def completed(self) -> set[str]:
         """Phases whose last transition is `succeeded`."""

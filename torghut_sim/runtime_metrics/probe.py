@@ -8,15 +8,14 @@ with its reason code and the report explains the gap. Files: `runtime-metrics/be
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
+from torghut_sim.atomic_file import write_json_atomic, write_text_atomic
 from torghut_sim.errors import TorghutSimError
 from torghut_sim.layout import RunPaths
 from torghut_sim.runtime_metrics.deltas import compute_deltas
@@ -53,13 +52,6 @@ def fetch_metrics(url: str, timeout: float = SCRAPE_TIMEOUT_SECONDS) -> str:
     return body.decode("utf-8", errors="replace")
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
-    partial.replace(path)
-
-
 class RuntimeMetricsProbe:
     """The two scrapes of one run and their record."""
 
@@ -84,7 +76,7 @@ class RuntimeMetricsProbe:
                 text = self.fetch(url)
                 parse_metrics(text)
                 target = self.paths.runtime_metrics_dir / f"{which}.prom"
-                _write_atomic(target, text)
+                write_text_atomic(target, text)
                 entry.update(status="ok", file=target.name, sha256=hashlib.sha256(text.encode()).hexdigest())
         # The simulation must not fail for its telemetry: record why, let the report say so.
         except TorghutSimError as exc:
@@ -101,7 +93,7 @@ class RuntimeMetricsProbe:
         return text
 
     def _save(self) -> None:
-        _write_atomic(self.paths.runtime_metrics, json.dumps(self.record, indent=2, sort_keys=True) + "\n")
+        write_json_atomic(self.paths.runtime_metrics, self.record)
 
     def scrape_before(self) -> dict[str, Any]:
         """The scrape before the replay (recorded at once, so a crashed run still keeps it)."""

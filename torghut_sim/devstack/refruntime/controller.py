@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from torghut_sim.atomic_file import write_text_atomic
 from torghut_sim.devstack.refruntime.metrics import RuntimeMetrics
 from torghut_sim.devstack.refruntime.settings import (
     LocalEndpoints,
@@ -337,9 +338,7 @@ class Controller:
     def _beat(self) -> None:
         if self.heartbeat is None:
             return
-        partial = self.heartbeat.with_suffix(".partial")
-        partial.write_text(json.dumps(self.snapshot(), sort_keys=True))
-        partial.replace(self.heartbeat)
+        write_text_atomic(self.heartbeat, json.dumps(self.snapshot(), sort_keys=True))
 
     def run(self) -> None:
         """Reconcile until stopped; a failing pass is logged and retried on the next tick."""
