@@ -48,11 +48,10 @@ from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.kafka.readiness import create_topics
 from torghut_sim.replay.replayer import (
     DeliveryTracker,
-    ReplayRequest,
-    ReplayTuning,
     replay_dump,
     replay_producer_config,
 )
+from torghut_sim.replay.request import ReplayRequest, ReplayTuning
 
 SESSION_START = datetime(2026, 3, 6, 14, 30, tzinfo=UTC)
 SESSION_END = SESSION_START + timedelta(minutes=390)

@@ -17,11 +17,48 @@ from torghut_sim.naming import RunNames
 from torghut_sim.secrets import (
     Secret,
     dsn_with_database,
+    dsn_with_password,
     optional_secret_from_env,
     redact_dsn,
-    resolve_secrets,
+    secret_from_env,
 )
 from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint
+
+
+@dataclass(frozen=True)
+class ResolvedSecrets:
+    """Every secret a run needs, resolved from the environment variables the manifest names."""
+
+    kafka_sasl_password: Secret | None
+    runtime_kafka_sasl_password: Secret | None
+    clickhouse_password: Secret | None
+    postgres_admin_dsn: Secret
+    postgres_simulation_dsn: Secret
+    postgres_runtime_simulation_dsn: Secret
+
+
+def resolve_secrets(
+    manifest: DatasetManifest, postgres_database: str, environ: Mapping[str, str] | None = None
+) -> ResolvedSecrets:
+    """Resolve all secrets of a manifest for one simulation database; any missing variable is an error."""
+    kafka, ch, pg = manifest.kafka, manifest.clickhouse, manifest.postgres
+    if pg.admin_dsn_env is not None:
+        admin = secret_from_env(pg.admin_dsn_env, environ)
+    else:
+        admin_pw = optional_secret_from_env(pg.admin_dsn_password_env, environ)
+        admin = dsn_with_password(pg.admin_dsn or "", admin_pw)
+    sim_pw = optional_secret_from_env(pg.simulation_dsn_password_env, environ)
+    runtime_pw = optional_secret_from_env(pg.runtime_simulation_dsn_password_env, environ)
+    return ResolvedSecrets(
+        kafka_sasl_password=optional_secret_from_env(kafka.sasl_password_env, environ),
+        runtime_kafka_sasl_password=optional_secret_from_env(kafka.runtime_sasl_password_env, environ),
+        clickhouse_password=optional_secret_from_env(ch.password_env, environ),
+        postgres_admin_dsn=admin,
+        postgres_simulation_dsn=dsn_with_password(pg.simulation_dsn_for(postgres_database), sim_pw),
+        postgres_runtime_simulation_dsn=dsn_with_password(
+            pg.runtime_simulation_dsn_for(postgres_database), runtime_pw
+        ),
+    )
 
 
 def _reveal(secret: Secret | None) -> str | None:

@@ -32,7 +32,8 @@ from torghut_sim.monitor import (
 from torghut_sim.naming import RunNames
 from torghut_sim.plan import runtime_env
 from torghut_sim.replay.pacing import PaceSettings
-from torghut_sim.replay.replayer import ReplayRequest, ReplayResult, replay_dump, reset_untrusted_targets
+from torghut_sim.replay.replayer import ReplayResult, replay_dump, reset_untrusted_targets
+from torghut_sim.replay.request import ReplayRequest
 from torghut_sim.replay.topics import ensure_simulation_topics
 from torghut_sim.runtime.controller import ControlSettings, RuntimeController
 from torghut_sim.runtime.inputs import RunIdentity, RuntimeTargets, SimulationValues, default_owner

@@ -10,13 +10,9 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from torghut_sim.errors import TorghutSimError
-
-if TYPE_CHECKING:
-    from torghut_sim.manifest import DatasetManifest
 
 MASK = "***"
 # scheme://user:password@ in URLs anywhere in a text; the password part stops at '@' or whitespace.
@@ -119,39 +115,3 @@ def dsn_with_password(dsn: str, password: Secret | None) -> Secret:
     host = parts.netloc.rsplit("@", 1)[1]
     netloc = f"{parts.username}:{quote(password.reveal(), safe='')}@{host}"
     return Secret(urlunsplit(parts._replace(netloc=netloc)), source=password.source)
-
-
-@dataclass(frozen=True)
-class ResolvedSecrets:
-    """Every secret a run needs, resolved from the environment variables the manifest names."""
-
-    kafka_sasl_password: Secret | None
-    runtime_kafka_sasl_password: Secret | None
-    clickhouse_password: Secret | None
-    postgres_admin_dsn: Secret
-    postgres_simulation_dsn: Secret
-    postgres_runtime_simulation_dsn: Secret
-
-
-def resolve_secrets(
-    manifest: DatasetManifest, postgres_database: str, environ: Mapping[str, str] | None = None
-) -> ResolvedSecrets:
-    """Resolve all secrets of a manifest for one simulation database; any missing variable is an error."""
-    kafka, ch, pg = manifest.kafka, manifest.clickhouse, manifest.postgres
-    if pg.admin_dsn_env is not None:
-        admin = secret_from_env(pg.admin_dsn_env, environ)
-    else:
-        admin_pw = optional_secret_from_env(pg.admin_dsn_password_env, environ)
-        admin = dsn_with_password(pg.admin_dsn or "", admin_pw)
-    sim_pw = optional_secret_from_env(pg.simulation_dsn_password_env, environ)
-    runtime_pw = optional_secret_from_env(pg.runtime_simulation_dsn_password_env, environ)
-    return ResolvedSecrets(
-        kafka_sasl_password=optional_secret_from_env(kafka.sasl_password_env, environ),
-        runtime_kafka_sasl_password=optional_secret_from_env(kafka.runtime_sasl_password_env, environ),
-        clickhouse_password=optional_secret_from_env(ch.password_env, environ),
-        postgres_admin_dsn=admin,
-        postgres_simulation_dsn=dsn_with_password(pg.simulation_dsn_for(postgres_database), sim_pw),
-        postgres_runtime_simulation_dsn=dsn_with_password(
-            pg.runtime_simulation_dsn_for(postgres_database), runtime_pw
-        ),
-    )

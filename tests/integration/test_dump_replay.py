@@ -23,7 +23,8 @@ from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.kafka.progress import Progress
 from torghut_sim.kafka.readiness import create_topics, records_held
 from torghut_sim.replay.errors import ReplayError
-from torghut_sim.replay.replayer import ReplayRequest, ReplayTuning, replay_dump
+from torghut_sim.replay.replayer import replay_dump
+from torghut_sim.replay.request import ReplayRequest, ReplayTuning
 
 W0 = datetime(2026, 3, 6, 14, 30, tzinfo=UTC)
 W1 = W0 + timedelta(minutes=10)

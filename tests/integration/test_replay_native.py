@@ -21,7 +21,8 @@ from torghut_sim.kafka.progress import Progress
 from torghut_sim.kafka.readiness import create_topics
 from torghut_sim.replay.errors import ReplayError
 from torghut_sim.replay.native import produce_native
-from torghut_sim.replay.replayer import ReplayRequest, ReplayResult, ReplayTuning, replay_dump
+from torghut_sim.replay.replayer import ReplayResult, replay_dump
+from torghut_sim.replay.request import ReplayRequest, ReplayTuning
 from torghut_sim.topics import simulation_topic
 
 T0 = 1_772_807_400_000  # 2026-03-06 14:30 UTC

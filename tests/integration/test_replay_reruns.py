@@ -20,7 +20,8 @@ from torghut_sim.kafka.connection import KafkaConnection
 from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.kafka.readiness import create_topics, records_held
 from torghut_sim.replay.errors import ReplayError
-from torghut_sim.replay.replayer import ReplayRequest, ReplayTuning, replay_dump, reset_untrusted_targets
+from torghut_sim.replay.replayer import replay_dump, reset_untrusted_targets
+from torghut_sim.replay.request import ReplayRequest, ReplayTuning
 from torghut_sim.stores.kafka_admin import delete_records, delete_topics
 from torghut_sim.topics import simulation_topic
 

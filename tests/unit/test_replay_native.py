@@ -19,7 +19,8 @@ from torghut_sim.kafka.progress import Progress
 from torghut_sim.replay.errors import ReplayError
 from torghut_sim.replay.native import choose_engine, produce_native, replay_job
 from torghut_sim.replay.pacing import PaceMode, PaceSettings
-from torghut_sim.replay.replayer import ReplayRequest, ReplayTuning, replay_dump
+from torghut_sim.replay.replayer import replay_dump
+from torghut_sim.replay.request import ReplayRequest, ReplayTuning
 
 ENGINE_SRC = Path(__file__).resolve().parents[2] / "native" / "kafka-engine"
 TOPIC_MAP = {"src.trades": "torghut.sim.trades.v1.run_x", "src.quotes": "torghut.sim.quotes.v1.run_x"}

@@ -8,7 +8,7 @@ import pytest
 
 from torghut_sim.kafka.connection import KafkaConnection, KafkaConnectionError
 from torghut_sim.replay.errors import ReplayTargetRefusedError
-from torghut_sim.replay.replayer import ReplayRequest
+from torghut_sim.replay.request import ReplayRequest
 from torghut_sim.replay.topics import check_replay_target
 
 

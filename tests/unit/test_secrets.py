@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from torghut_sim.connections import resolve_secrets
 from torghut_sim.manifest import load_manifest
 from torghut_sim.secrets import (
     DsnError,
@@ -17,7 +18,6 @@ from torghut_sim.secrets import (
     dsn_with_password,
     redact_dsn,
     redact_text,
-    resolve_secrets,
     secret_from_env,
 )
 

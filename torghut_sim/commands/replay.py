@@ -18,7 +18,8 @@ from torghut_sim.kafka.cli import (
 )
 from torghut_sim.layout import RunPaths
 from torghut_sim.replay.pacing import PACE_MODES, PaceSettings
-from torghut_sim.replay.replayer import ReplayRequest, ReplayTuning, replay_dump
+from torghut_sim.replay.replayer import replay_dump
+from torghut_sim.replay.request import ReplayRequest, ReplayTuning
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

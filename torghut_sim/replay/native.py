@@ -18,7 +18,7 @@ from torghut_sim.kafka.progress import ProgressCallback, ProgressTracker
 from torghut_sim.replay.errors import ReplayError
 
 if TYPE_CHECKING:
-    from torghut_sim.replay.replayer import ReplayRequest, ReplayTuning
+    from torghut_sim.replay.request import ReplayRequest, ReplayTuning
 
 # How often the engine reports its confirmed count; the tracker throttles the callback the same way.
 PROGRESS_INTERVAL_MS = 500

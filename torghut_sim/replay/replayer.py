@@ -29,20 +29,18 @@ import zstandard
 from confluent_kafka import KafkaError, KafkaException, Producer
 from pybase64 import b64decode
 
-from torghut_sim.dump.dumper import DEFAULT_SOURCE_TOPICS
 from torghut_sim.dump.io import open_decompressed, payload_sha256
 from torghut_sim.errors import TorghutSimError
 from torghut_sim.kafka.connection import KafkaConnection
-from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.kafka.progress import ProgressCallback, ProgressTracker
 from torghut_sim.kafka.readiness import TopicLeadersUnavailableError, existing_topics, records_held
 from torghut_sim.replay.errors import ReplayError
 from torghut_sim.replay.marker import PaceRecord, ReplayMarker
 from torghut_sim.replay.native import choose_engine, produce_native
-from torghut_sim.replay.pacing import Pacer, PaceSettings
+from torghut_sim.replay.pacing import Pacer
+from torghut_sim.replay.request import ReplayRequest, ReplayTuning
 from torghut_sim.replay.topics import check_replay_target, ensure_simulation_topics
 from torghut_sim.stores.kafka_admin import delete_records
-from torghut_sim.topics import simulation_topic
 
 log = logging.getLogger(__name__)
 
@@ -50,48 +48,6 @@ log = logging.getLogger(__name__)
 _UNREACHABLE_CODES = frozenset(
     {KafkaError._MSG_TIMED_OUT, KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT}
 )
-
-
-@dataclass(frozen=True)
-class ReplayTuning:
-    """Producer batching, the patience of the final flush, and which engine runs the data path."""
-
-    linger_ms: int = 25
-    batch_size: int = 1_000_000
-    compression_type: str = "lz4"
-    queue_max_kbytes: int = 131_072
-    queue_max_messages: int = 500_000
-    delivery_timeout_ms: int = 120_000
-    flush_timeout_seconds: float = 30.0
-    flush_attempts: int = 4
-    poll_every: int = 4_096
-    metadata_timeout_seconds: float = 15.0
-    producer_overrides: Mapping[str, Any] = field(default_factory=dict)
-    # auto: the native engine when it is built, else Python; native: insist; python: never the engine.
-    # Paced replays (event_time, accelerated) always run in Python: the pace, not the data path, sets
-    # their speed.
-    engine: EngineChoice = "auto"
-    native_parse_workers: int = 0  # the engine's line parsers; 0 = one per CPU
-
-
-@dataclass(frozen=True)
-class ReplayRequest:
-    """What to replay where: the dump, the run, the marker path, pacing and topic sizing."""
-
-    dump_path: Path
-    run_token: str
-    marker_path: Path
-    source_topics: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_SOURCE_TOPICS))
-    pace: PaceSettings = field(default_factory=PaceSettings)
-    default_partitions: int = 6
-    replication_factor: int = 1
-    expected_records: int | None = None
-
-    def topic_map(self) -> dict[str, str]:
-        """Source topic -> simulation topic of this run."""
-        if not self.run_token:
-            raise ReplayError("run_token is empty", reason="replay_run_token_invalid")
-        return {source: simulation_topic(role, self.run_token) for role, source in self.source_topics.items()}
 
 
 @dataclass(frozen=True)
