@@ -3,64 +3,32 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from types import ModuleType
 
+from torghut_sim.commands import apply, cleanup, dump, plan, replay, report, status, teardown
+from torghut_sim.commands.exit_codes import EXIT_OK, EXIT_REFUSED, EXIT_USAGE
 from torghut_sim.errors import TorghutSimError
 
-# Each subcommand lives in `torghut_sim/commands/<name>.py` with `register(subparsers)`; the
-# registered handler is stored as the parser default `handler` and returns the exit code.
-COMMAND_MODULES: tuple[str, ...] = (
-    "plan",
-    "dump",
-    "replay",
-    "apply",
-    "teardown",
-    "status",
-    "cleanup",
-    "report",
-)
+# Each subcommand lives in `torghut_sim/commands/<name>.py` with `register(subparsers)`; the registered
+# handler is the parser default `handler` and returns the exit code. The command modules import their
+# heavy clients (Kubernetes, the report's chart stack) inside their handlers, so that building every
+# parser stays cheap: `torghut-sim dump --help` never pays for matplotlib.
+COMMANDS: tuple[ModuleType, ...] = (plan, dump, replay, apply, teardown, status, cleanup, report)
 
-EXIT_OK = 0
-EXIT_REFUSED = 1
-EXIT_USAGE = 2
-
-
-class CommandModule(Protocol):
-    """What a subcommand module provides."""
-
-    def register(self, subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-        """Add the subcommand's parser, with `handler` set as a default."""
-
+__all__ = ["COMMANDS", "EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "build_parser", "main"]
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-def chosen_command(argv: Sequence[str]) -> str | None:
-    """The subcommand an argument list names (its first non-option word), if it is one of ours."""
-    first = next((a for a in argv if not a.startswith("-")), None)
-    return first if first in COMMAND_MODULES else None
-
-
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    """The parser with every subcommand whose module exists, or with just `only`.
-
-    Each command module imports its own clients (Kubernetes, Kafka, the report's chart stack); building
-    only the chosen command's parser keeps `torghut-sim dump --help` from paying for all of them.
-    """
+def build_parser() -> argparse.ArgumentParser:
+    """The parser with every subcommand."""
     parser = argparse.ArgumentParser(prog="torghut-sim", description=__doc__)
     parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in (only,) if only else COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"torghut_sim.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"torghut_sim.commands.{name}":
-                continue
-            raise
+    for module in COMMANDS:
         module.register(sub)
     return parser
 
@@ -68,7 +36,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `torghut-sim` console script: one readable line on errors, unless --debug."""
     arguments = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser(chosen_command(arguments))
+    parser = build_parser()
     args = parser.parse_args(arguments)
     handler: Handler = args.handler
     try:

@@ -19,6 +19,7 @@ import torghut_sim.commands.dump
 import torghut_sim.commands.replay
 import torghut_sim.commands.teardown
 import torghut_sim.lifecycle
+import torghut_sim.stores.cleanup
 from assets.partitions import trading_day_partitions
 from assets.simulation import build_simulation_assets
 from resources import DeploymentSettings, KubernetesResource, build_resources
@@ -53,7 +54,7 @@ def no_clients(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(module.Kube, "from_kubeconfig", _no_client)
     monkeypatch.setattr(torghut_sim.commands.replay, "replay_dump", _no_client)
     monkeypatch.setattr(torghut_sim.commands.dump, "dump_source", _no_client)
-    monkeypatch.setattr(torghut_sim.commands.cleanup, "execute_cleanup", _no_client)
+    monkeypatch.setattr(torghut_sim.stores.cleanup, "execute_cleanup", _no_client)
 
 
 def _refused(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
@@ -212,7 +213,7 @@ def test_cleanup_execute_refuses_a_plan_with_a_production_name(
         CleanupItem(KIND_TOPIC, "torghut.sim.trades.v1.sim_20200101_01", "k", "t", None, "drop", "old"),
     )
     monkeypatch.setattr(
-        torghut_sim.commands.cleanup, "plan_cleanup", lambda *a, **k: CleanupPlan(now.date(), None, items)
+        torghut_sim.stores.cleanup, "plan_cleanup", lambda *a, **k: CleanupPlan(now.date(), None, items)
     )
     argv = ["cleanup", "--older-than", "14d", "--execute", "--locked-run-token", "none"]
     assert _refused(capsys, argv) == "production_database"

@@ -16,23 +16,16 @@ import sys
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from torghut_sim.cli import EXIT_OK, EXIT_USAGE
+from torghut_sim.commands.exit_codes import EXIT_OK, EXIT_USAGE
 from torghut_sim.guards import Mutation, guard_mutation
 from torghut_sim.runtime.kube_client import Kube
 from torghut_sim.runtime.lock import read_lock
-from torghut_sim.stores.cleanup import (
-    KIND_CLICKHOUSE,
-    KIND_GROUP,
-    KIND_POSTGRES,
-    KIND_TOPIC,
-    CleanupPlan,
-    execute_cleanup,
-    parse_retention,
-    plan_cleanup,
-)
-from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint
 from torghut_sim.stores.errors import CleanupRefusedError
+
+if TYPE_CHECKING:
+    from torghut_sim.stores.cleanup import CleanupPlan
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -119,6 +112,8 @@ def locked_run_token(args: argparse.Namespace) -> str | None:
 
 def cleanup_mutation(plan: CleanupPlan) -> Mutation:
     """What `--execute` drops, for the shared guards: only simulation databases, topics and groups."""
+    from torghut_sim.stores.cleanup import KIND_CLICKHOUSE, KIND_GROUP, KIND_POSTGRES, KIND_TOPIC  # noqa: PLC0415
+
     drop = plan.to_drop
 
     def names(kind: str) -> tuple[str, ...]:
@@ -134,6 +129,11 @@ def cleanup_mutation(plan: CleanupPlan) -> Mutation:
 
 
 def _handle(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    # The store clients (ClickHouse, Postgres, Kafka admin) load only when a cleanup really runs, so that
+    # every other command's start-up (`torghut-sim dump --help`) stays free of them.
+    from torghut_sim.stores.cleanup import execute_cleanup, parse_retention, plan_cleanup  # noqa: PLC0415
+    from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint  # noqa: PLC0415
+
     try:
         older_than = parse_retention(args.older_than)
     except CleanupRefusedError as exc:

@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 
 from torghut_sim.calendar import CalendarError
-from torghut_sim.cli import EXIT_OK, EXIT_REFUSED
+from torghut_sim.commands.exit_codes import EXIT_OK, EXIT_REFUSED
 from torghut_sim.day_manifest import DEFAULT_TEMPLATE, load_template
 from torghut_sim.naming import MAX_SEQUENCE
 from torghut_sim.plan import batch_plan_data, plan_days, plan_json, write_day_plan

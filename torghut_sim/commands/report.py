@@ -6,11 +6,13 @@ import argparse
 from datetime import date
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from torghut_sim.naming import MAX_SEQUENCE
-from torghut_sim.report import build_report
 from torghut_sim.report.model import format_decimal
-from torghut_sim.report.period import PeriodResult, build_period_report
+
+if TYPE_CHECKING:
+    from torghut_sim.report.period import PeriodResult
 
 # Exit code when the verdict reaches the `--fail-on` level (0 ok, 1 refused and 2 usage are the CLI's).
 EXIT_VERDICT = 3
@@ -78,6 +80,9 @@ def _exit_code(verdict: str | None, fail_on: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Build the report, print the verdict and the JSON path; the exit code follows `--fail-on`."""
+    # Imported here: the report's chart and dataframe stack costs a second that other commands never pay.
+    from torghut_sim.report import build_report  # noqa: PLC0415
+
     result = build_report(args.run_dir, args.out, with_charts=not args.no_charts)
     verdict = result.verdict
     codes = ",".join(r.code for r in result.report.verdict.reasons)
@@ -101,6 +106,8 @@ def period_line(result: PeriodResult) -> str:
 
 def run_period(args: argparse.Namespace) -> int:
     """Build the period report of the range, print its line; `--fail-on` looks at the worst day."""
+    from torghut_sim.report.period import build_period_report  # noqa: PLC0415
+
     result = build_period_report(
         args.output_root,
         args.from_date,

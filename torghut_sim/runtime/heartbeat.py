@@ -11,8 +11,6 @@ import logging
 import threading
 from typing import Any
 
-from kubernetes import client as kube_client_module
-
 from torghut_sim.errors import TorghutSimError
 from torghut_sim.runtime.inputs import RunIdentity
 from torghut_sim.runtime.kube_client import Kube
@@ -64,6 +62,9 @@ class LockHeartbeat:
         self._thread = None
 
     def _loop(self) -> None:
+        # Imported when a heartbeat starts: commands that never hold the lock skip the client's import.
+        from kubernetes import client as kube_client_module  # noqa: PLC0415
+
         kube = Kube(kube_client_module.ApiClient(self._configuration))
         try:
             while not self._stop.wait(self.interval_seconds):
