@@ -5,16 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-# Simulation tables exported from Postgres, one Parquet file each under `outputs/`.
-POSTGRES_EXPORT_TABLES: tuple[str, ...] = (
-    "trade_decisions",
-    "executions",
-    "execution_order_events",
-    "execution_tca_metrics",
-    "llm_decision_reviews",
-    "trade_cursor",
-    "simulation_run_progress",
-)
 # Figures exported from the simulation ClickHouse database, one Parquet file each under `outputs/`.
 CLICKHOUSE_EXPORTS: tuple[str, ...] = ("last_prices", "clickhouse_counts")
 

@@ -25,14 +25,8 @@ from torghut_sim.atomic_file import write_json_atomic
 from torghut_sim.kafka.group_offsets import GroupOffsets, read_group_offsets, topic_records
 from torghut_sim.manifest import MonitorSpec
 from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint, table_progress
+from torghut_sim.tables import ACTIVITY_TABLES
 
-ACTIVITY_TABLES: tuple[str, ...] = (
-    "trade_decisions",
-    "executions",
-    "execution_tca_metrics",
-    "execution_order_events",
-    "llm_decision_reviews",
-)
 # Replayed roles the TA always reads; any other replayed topic its group commits on is checked as well.
 TA_REQUIRED_ROLES: tuple[str, ...] = ("trades", "quotes")
 # The TA's output topics and the ClickHouse tables they must land in.

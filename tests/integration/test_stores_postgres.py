@@ -25,13 +25,13 @@ from torghut_sim.stores.deltas import postgres_counts, row_deltas
 from torghut_sim.stores.errors import MigrationFailedError, MissingTablesError, UnsafeNameError
 from torghut_sim.stores.export import export_run
 from torghut_sim.stores.postgres_provision import (
-    RUNTIME_TABLES,
     CursorSeed,
     PostgresPlan,
     ensure_database,
     provision_postgres,
 )
 from torghut_sim.stores.retry import RetryPolicy
+from torghut_sim.tables import POSTGRES_TABLES
 
 MIGRATE = [sys.executable, "-m", "torghut_sim.devstack.migrate"]
 WINDOW_START = datetime(2026, 2, 27, 14, 30, tzinfo=UTC)
@@ -80,7 +80,7 @@ def test_provision_creates_migrates_and_seeds_cursor(pg: PostgresService, sim_db
             )
         }
         cursor = conn.execute("SELECT source, account_label, cursor_at FROM trade_cursor").fetchall()
-    assert set(RUNTIME_TABLES) <= tables
+    assert set(POSTGRES_TABLES) <= tables
     assert cursor == [("clickhouse", "paper", WINDOW_START)]
 
 
@@ -300,7 +300,7 @@ def test_export_takes_every_decision_when_none_carries_a_run_id(
 
 def test_row_count_deltas_of_a_run(pg: PostgresService, sim_db: str) -> None:
     provision_postgres(_plan(pg, sim_db))
-    before = postgres_counts(pg.dsn(sim_db), [*RUNTIME_TABLES, "not_a_table"])
+    before = postgres_counts(pg.dsn(sim_db), [*POSTGRES_TABLES, "not_a_table"])
     with psycopg.connect(pg.dsn(sim_db)) as conn:
         _seed_run(conn, "sim-20260227-01", "1", "2")
     deltas = {d.table: d for d in row_deltas("postgres", before, postgres_counts(pg.dsn(sim_db)))}

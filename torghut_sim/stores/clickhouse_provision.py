@@ -21,11 +21,11 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 from torghut_sim.stores.clickhouse_ddl import quote_identifier, rewrite_create_table
 from torghut_sim.stores.errors import ClickHouseProvisionError
 from torghut_sim.stores.safety import require_simulation_database
+from torghut_sim.tables import CLICKHOUSE_TABLES
 
 log = logging.getLogger(__name__)
 
 PRODUCTION_DATABASE = "torghut"
-SIMULATION_TABLES: tuple[str, ...] = ("ta_microbars", "ta_signals")
 PRICE_SCALE = Decimal("1e-10")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -106,7 +106,7 @@ def _ident(database: str, table: str) -> str:
 def production_ddl(
     endpoint: ClickHouseEndpoint,
     production_database: str = PRODUCTION_DATABASE,
-    tables: Iterable[str] = SIMULATION_TABLES,
+    tables: Iterable[str] = CLICKHOUSE_TABLES,
 ) -> dict[str, str]:
     """`SHOW CREATE TABLE` of each production table."""
     out: dict[str, str] = {}
@@ -124,7 +124,7 @@ def provision_clickhouse(
     endpoints: Sequence[ClickHouseEndpoint],
     simulation_database: str,
     production_database: str = PRODUCTION_DATABASE,
-    tables: Sequence[str] = SIMULATION_TABLES,
+    tables: Sequence[str] = CLICKHOUSE_TABLES,
 ) -> ClickHouseProvisionResult:
     """Create the simulation database on every server, clone the tables without TTL, truncate them."""
     if not endpoints:
@@ -183,7 +183,7 @@ def existing_tables(client: Any, database: str) -> set[str]:
 
 
 def table_progress(
-    endpoint: ClickHouseEndpoint, database: str, tables: Iterable[str] = SIMULATION_TABLES
+    endpoint: ClickHouseEndpoint, database: str, tables: Iterable[str] = CLICKHOUSE_TABLES
 ) -> list[TableProgress]:
     """Row count and latest `event_ts` of each table (a missing table counts as empty)."""
     out: list[TableProgress] = []

@@ -46,12 +46,12 @@ from torghut_sim.secrets import redact_dsn
 from torghut_sim.stores.clickhouse_ddl import quote_identifier
 from torghut_sim.stores.clickhouse_provision import (
     PRODUCTION_DATABASE,
-    SIMULATION_TABLES,
     ClickHouseEndpoint,
     existing_tables,
 )
 from torghut_sim.stores.errors import ContaminationDetectedError, StoreError
 from torghut_sim.stores.retry import DEFAULT_RETRY, RetryPolicy, with_retry
+from torghut_sim.tables import CLICKHOUSE_TABLES, POSTGRES_TABLES
 from torghut_sim.topics import PRODUCTION_TOPICS
 
 CONTAMINATION_SCHEMA_VERSION = "torghut.simulation-contamination.v1"
@@ -90,7 +90,7 @@ class ProductionTargets:
 
     clickhouse: ClickHouseEndpoint | None = None
     clickhouse_database: str = PRODUCTION_DATABASE
-    clickhouse_tables: tuple[str, ...] = SIMULATION_TABLES
+    clickhouse_tables: tuple[str, ...] = CLICKHOUSE_TABLES
     postgres_dsn: str | None = field(default=None, repr=False)
     kafka_config: Mapping[str, str] | None = field(default=None, repr=False)
     kafka_topics: tuple[str, ...] = tuple(sorted(PRODUCTION_TOPICS))
@@ -240,17 +240,6 @@ def _postgres_queries(run: RunIdentity, columns: Mapping[str, set[str]]) -> dict
     return queries
 
 
-_WATCHED_POSTGRES_TABLES = (
-    "trade_decisions",
-    "executions",
-    "execution_order_events",
-    "execution_tca_metrics",
-    "llm_decision_reviews",
-    "trade_cursor",
-    "simulation_run_progress",
-)
-
-
 def postgres_attributable_counts(
     dsn: str, run: RunIdentity, retry: RetryPolicy = DEFAULT_RETRY
 ) -> dict[str, int | None]:
@@ -262,12 +251,12 @@ def postgres_attributable_counts(
                 "SELECT c.relname, a.attname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid "
                 "WHERE c.oid = ANY (SELECT to_regclass(quote_ident(t)) FROM unnest(%s::text[]) t) "
                 "AND a.attnum > 0 AND NOT a.attisdropped",
-                (list(_WATCHED_POSTGRES_TABLES),),
+                (list(POSTGRES_TABLES),),
             ).fetchall()
             columns: dict[str, set[str]] = {}
             for table, column in rows:
                 columns.setdefault(str(table), set()).add(str(column))
-            out: dict[str, int | None] = dict.fromkeys(_WATCHED_POSTGRES_TABLES)
+            out: dict[str, int | None] = dict.fromkeys(POSTGRES_TABLES)
             for table, query in _postgres_queries(run, columns).items():
                 row = conn.execute(query).fetchone()
                 out[table] = int(row[0]) if row else 0

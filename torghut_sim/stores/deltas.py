@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import psycopg
 from psycopg import sql
 
-from torghut_sim.stores.clickhouse_provision import SIMULATION_TABLES, ClickHouseEndpoint, table_progress
-from torghut_sim.stores.postgres_provision import RUNTIME_TABLES
+from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint, table_progress
 from torghut_sim.stores.retry import DEFAULT_RETRY, RetryPolicy, with_retry
+from torghut_sim.tables import CLICKHOUSE_TABLES, POSTGRES_TABLES
 
 Counts = dict[str, int | None]
 
@@ -45,7 +45,7 @@ class RowDelta:
 
 
 def postgres_counts(
-    dsn: str, tables: Iterable[str] = RUNTIME_TABLES, retry: RetryPolicy = DEFAULT_RETRY
+    dsn: str, tables: Iterable[str] = POSTGRES_TABLES, retry: RetryPolicy = DEFAULT_RETRY
 ) -> Counts:
     """Exact row counts of the simulation Postgres tables (None for a missing table)."""
     wanted = list(tables)
@@ -67,7 +67,7 @@ def postgres_counts(
 
 
 def clickhouse_counts(
-    endpoint: ClickHouseEndpoint, database: str, tables: Iterable[str] = SIMULATION_TABLES
+    endpoint: ClickHouseEndpoint, database: str, tables: Iterable[str] = CLICKHOUSE_TABLES
 ) -> Counts:
     """Row counts of the simulation ClickHouse tables (missing tables count as 0)."""
     return {p.table: p.rows for p in table_progress(endpoint, database, tables)}

@@ -28,16 +28,16 @@ import pyarrow.parquet as pq
 from psycopg import sql
 
 from torghut_sim.export_schema import DECIMAL, EXPORT_SCHEMAS, TS
-from torghut_sim.layout import CLICKHOUSE_EXPORTS, POSTGRES_EXPORT_TABLES, RunPaths
+from torghut_sim.layout import CLICKHOUSE_EXPORTS, RunPaths
 from torghut_sim.secrets import redact_dsn
 from torghut_sim.stores.clickhouse_provision import (
-    SIMULATION_TABLES,
     ClickHouseEndpoint,
     last_prices,
     table_progress,
 )
 from torghut_sim.stores.errors import ExportError
 from torghut_sim.stores.retry import DEFAULT_RETRY, RetryPolicy, with_retry
+from torghut_sim.tables import CLICKHOUSE_TABLES, POSTGRES_TABLES
 
 EXPORT_SCHEMA_VERSION = "torghut.simulation-export.v1"
 _RUN_ID_PATH = "decision_json -> 'params' -> 'simulation_context' ->> 'simulation_run_id'"
@@ -122,7 +122,7 @@ def _scope_filters(conn: _Conn, run_id: str) -> tuple[dict[str, sql.Composable],
         "SELECT EXISTS (SELECT 1 FROM simulation_run_progress WHERE run_id = %s)", (run_id,)
     ).fetchone()
     everything = sql.SQL("TRUE")
-    filters: dict[str, sql.Composable] = dict.fromkeys(POSTGRES_EXPORT_TABLES, everything)
+    filters: dict[str, sql.Composable] = dict.fromkeys(POSTGRES_TABLES, everything)
     if progress and progress[0]:
         filters["simulation_run_progress"] = sql.SQL("run_id = {}").format(sql.Literal(run_id))
     if scoped:
@@ -228,7 +228,7 @@ def export_postgres(
             # One snapshot for every table, so the files agree with each other.
             conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             filters, scoped = _scope_filters(conn, run_id)
-            files = [_export_postgres_table(conn, t, filters[t], paths) for t in POSTGRES_EXPORT_TABLES]
+            files = [_export_postgres_table(conn, t, filters[t], paths) for t in POSTGRES_TABLES]
             conn.rollback()
         return files, scoped
 
@@ -242,7 +242,7 @@ def export_clickhouse(
     paths: RunPaths,
     endpoint: ClickHouseEndpoint | None,
     database: str | None,
-    tables: Sequence[str] = SIMULATION_TABLES,
+    tables: Sequence[str] = CLICKHOUSE_TABLES,
 ) -> list[ExportedFile]:
     """Write `last_prices` and `clickhouse_counts`; empty files when no ClickHouse database is given."""
     paths.outputs_dir.mkdir(parents=True, exist_ok=True)

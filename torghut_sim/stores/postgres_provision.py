@@ -22,16 +22,14 @@ from urllib.parse import unquote, urlsplit
 import psycopg
 from psycopg import sql
 
-from torghut_sim.layout import POSTGRES_EXPORT_TABLES
 from torghut_sim.secrets import redact_dsn, redact_text
 from torghut_sim.stores.errors import MigrationFailedError, MissingTablesError, PostgresProvisionError
 from torghut_sim.stores.retry import DEFAULT_RETRY, RetryPolicy, with_retry
 from torghut_sim.stores.safety import redact_values, require_simulation_database
+from torghut_sim.tables import POSTGRES_TABLES
 
 log = logging.getLogger(__name__)
 
-# The runtime tables the pipeline reads and truncates before every run.
-RUNTIME_TABLES: tuple[str, ...] = POSTGRES_EXPORT_TABLES
 MIGRATION_TAIL_LINES = 20
 CONNECT_TIMEOUT_SECONDS = 10
 
@@ -197,7 +195,7 @@ def grant_runtime_role(simulation_dsn: str, role: str, retry: RetryPolicy = DEFA
 
 
 def missing_tables(
-    simulation_dsn: str, tables: Iterable[str] = RUNTIME_TABLES, retry: RetryPolicy = DEFAULT_RETRY
+    simulation_dsn: str, tables: Iterable[str] = POSTGRES_TABLES, retry: RetryPolicy = DEFAULT_RETRY
 ) -> list[str]:
     """The required tables that are not visible on the simulation database's search path."""
     wanted = list(tables)
@@ -214,7 +212,7 @@ def missing_tables(
 
 
 def verify_tables(
-    simulation_dsn: str, tables: Iterable[str] = RUNTIME_TABLES, retry: RetryPolicy = DEFAULT_RETRY
+    simulation_dsn: str, tables: Iterable[str] = POSTGRES_TABLES, retry: RetryPolicy = DEFAULT_RETRY
 ) -> None:
     """Refuse a simulation database whose migrations did not create every required table."""
     missing = missing_tables(simulation_dsn, tables, retry)
@@ -226,7 +224,7 @@ def reset_runtime_tables(
     simulation_dsn: str,
     window_start: datetime,
     cursor_seeds: Sequence[CursorSeed] = (CursorSeed(),),
-    tables: Sequence[str] = RUNTIME_TABLES,
+    tables: Sequence[str] = POSTGRES_TABLES,
     retry: RetryPolicy = DEFAULT_RETRY,
 ) -> None:
     """Empty the runtime tables and seed `trade_cursor` at the window start, atomically."""
@@ -324,6 +322,6 @@ def _provision_created(
         created=created,
         migrations_output_tail=tail,
         granted_role=granted,
-        truncated_tables=RUNTIME_TABLES,
+        truncated_tables=POSTGRES_TABLES,
         cursor_at=plan.window_start.isoformat(),
     )

@@ -36,17 +36,9 @@ from torghut_sim.devstack.refruntime.strategy import (
 from torghut_sim.devstack.refruntime.worker import Worker, upsert_progress, utc_ms
 from torghut_sim.kafka.group_offsets import read_group_offsets
 from torghut_sim.naming import TA_GROUP_PREFIX, run_token_for
+from torghut_sim.tables import POSTGRES_TABLES
 from torghut_sim.topics import simulation_topic
 
-REQUIRED_TABLES = (
-    "trade_decisions",
-    "executions",
-    "execution_order_events",
-    "execution_tca_metrics",
-    "llm_decision_reviews",
-    "trade_cursor",
-    "simulation_run_progress",
-)
 ORDER_FEED_PARTITIONS = 3
 # Once the TA has been quiet this long, its latest second is complete and may be read inclusively.
 STABLE_SECONDS = 3.0
@@ -198,7 +190,7 @@ class TorghutWorker(Worker):
         self.conn = psycopg.connect(s.db_dsn, connect_timeout=10)
         missing = [
             t
-            for t in REQUIRED_TABLES
+            for t in POSTGRES_TABLES
             if self.conn.execute("SELECT to_regclass(%s)", (f"public.{t}",)).fetchone() == (None,)
         ]
         self.conn.commit()
