@@ -6,9 +6,9 @@ from typing import Any
 import dagster as dg
 
 from assets.manifest import GROUP
-from assets.partitions import partition_day
 from assets.progress import progress_logger
 from resources import DayRun, SimulationConfigResource
+from torghut_sim.calendar import partition_day
 from torghut_sim.dump.marker import DumpMarker
 from torghut_sim.manifest import WindowSpec, load_manifest
 

@@ -5,11 +5,11 @@ from typing import Any
 
 import dagster as dg
 
-from assets.evidence import guard_results
-from assets.partitions import partition_day
 from resources import ClickHouseResource, KafkaResource, PostgresResource, SimulationConfigResource
+from torghut_sim.calendar import partition_day
 from torghut_sim.day_manifest import render_day_manifest
 from torghut_sim.plan import build_day_plan, write_day_plan
+from torghut_sim.run_evidence import guard_results
 
 GROUP = "torghut_simulation"
 # Guards that judge the window; every other guard is about isolation from production.

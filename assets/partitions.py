@@ -10,9 +10,8 @@ from datetime import date, datetime, timedelta
 
 import dagster as dg
 
-from torghut_sim.calendar import CALENDAR_LAST_DAY, NEW_YORK, trading_days
+from torghut_sim.calendar import CALENDAR_LAST_DAY, NEW_YORK, PARTITION_FORMAT, trading_days
 
-PARTITION_FORMAT = "%Y-%m-%d"
 # Midnight on Saturday and on Sunday: the weekend ticks of the daily cron.
 WEEKEND_EXCLUSIONS: tuple[str, ...] = ("0 0 * * 6", "0 0 * * 0")
 
@@ -33,13 +32,3 @@ def trading_day_partitions(start: date) -> dg.DailyPartitionsDefinition:
         fmt=PARTITION_FORMAT,
         exclusions=[*WEEKEND_EXCLUSIONS, *holidays],
     )
-
-
-def partition_day(partition_key: str) -> date:
-    """The trading day a partition key names."""
-    return datetime.strptime(partition_key, PARTITION_FORMAT).date()
-
-
-def partition_key(day: date) -> str:
-    """The partition key of a trading day."""
-    return day.strftime(PARTITION_FORMAT)

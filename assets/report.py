@@ -8,10 +8,11 @@ import dagster as dg
 from pydantic import ValidationError
 
 from assets.manifest import GROUP
-from assets.partitions import partition_day
-from assets.simulation import EMPTY_DAY, SIMULATED
+from assets.simulation import SIMULATED
 from resources import DayRun, SimulationConfigResource
+from torghut_sim.calendar import partition_day
 from torghut_sim.report.model import SCHEMA_VERSION, SimulationReport, format_decimal
+from torghut_sim.run_evidence import EMPTY_DAY
 
 if TYPE_CHECKING:
     from torghut_sim.report.api import ReportResult

@@ -15,20 +15,23 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field
 
-from assets.evidence import (
+from assets.lane_claim import claimed_lane
+from assets.manifest import GROUP
+from assets.progress import progress_logger
+from resources import KubernetesResource, SimulationConfigResource
+from resources.simulation import DayRun
+from torghut_sim.calendar import partition_day
+from torghut_sim.run_evidence import (
+    EMPTY_DAY,
     contamination_status,
+    dagster_owner,
     exported_rows,
+    finished_simulation,
+    is_empty_day,
     read_json,
     restore_state,
     run_status,
 )
-from assets.lane_claim import claimed_lane
-from assets.manifest import GROUP
-from assets.partitions import partition_day
-from assets.progress import progress_logger
-from resources import KubernetesResource, SimulationConfigResource
-from resources.simulation import DayRun
-from torghut_sim.dump.marker import DumpMarker
 
 if TYPE_CHECKING:
     from torghut_sim.lifecycle import SimulationOutcome, SimulationRequest
@@ -44,11 +47,8 @@ def run_simulation_day(request: "SimulationRequest") -> "SimulationOutcome":
     return lifecycle(request)
 
 
-EMPTY_DAY = "empty_day"
 SIMULATED = "simulated"
 REUSED = "reused"
-# The lock and state.json name a Dagster run as their owner this way (the failure sensor matches on it).
-OWNER_PREFIX = "dagster:"
 # A run (or backfill) tagged with this set to "true" simulates again even when the day is already done.
 FRESH_SIMULATION_TAG = "torghut-sim/fresh-simulation"
 GATE_OP = "simulation_gate"
@@ -62,24 +62,6 @@ DayMetadata = dict[str, dict[str, Any]]
 def empty_day_reason(run: DayRun) -> str:
     """Why an empty day is not simulated, in one line."""
     return f"{run.day.isoformat()} has no source records in its window; nothing is provisioned or replayed"
-
-
-def is_empty_day(run: DayRun) -> bool:
-    """Whether the day's dump found no source records (its marker says `empty_day`)."""
-    return run.paths.dump_marker.exists() and DumpMarker.read(run.paths.dump_marker).status == EMPTY_DAY
-
-
-def finished_simulation(run: DayRun) -> bool:
-    """A simulation of this day succeeded from the current dump, restored the runtime and exported."""
-    replay = read_json(run.paths.replay_marker) or {}
-    dump = DumpMarker.read(run.paths.dump_marker)
-    return (
-        run_status(run.paths) == "succeeded"
-        and restore_state(run.paths).restored
-        and contamination_status(run.paths) == "clean"
-        and run.paths.export_manifest.exists()
-        and replay.get("dump_sha256") == dump.payload_sha256
-    )
 
 
 def empty_day_metadata(run: DayRun) -> DayMetadata:
@@ -193,10 +175,10 @@ def build_simulation_assets(
     ) -> Iterator[dg.Output[Any]]:
         """Send the day to the pooled simulation, or settle it here (empty day, reused outcome)."""
         run = simulation_config.day_run(partition_day(context.partition_key))
-        if is_empty_day(run):
+        if is_empty_day(run.paths):
             context.log.info(f"{EMPTY_DAY}: {empty_day_reason(run)}")
             yield dg.Output(empty_day_metadata(run), "settled")
-        elif finished_simulation(run) and not wants_fresh_simulation(dict(context.run.tags), config):
+        elif finished_simulation(run.paths) and not wants_fresh_simulation(dict(context.run.tags), config):
             context.log.info(
                 f"{run.names.run_id} was already simulated from this dump; reusing its outcome "
                 f"(tag the run {FRESH_SIMULATION_TAG}=true or set fresh_simulation to simulate afresh)"
@@ -222,7 +204,7 @@ def build_simulation_assets(
 
         run = simulation_config.day_run(partition_day(context.partition_key))
         # Stable per Dagster run: a resumed step reuses its own lock instead of waiting on itself.
-        owner = f"{OWNER_PREFIX}{context.run.run_id}"
+        owner = dagster_owner(context.run.run_id)
         with claimed_lane(context, simulation_config, kubernetes, run, owner) as claim:
             request = SimulationRequest(
                 manifest=claim.manifest,
@@ -287,7 +269,7 @@ def build_simulation_assets(
     ) -> dg.AssetCheckResult:
         """Block the report unless the before/after production comparison came out clean."""
         run = simulation_config.day_run(partition_day(context.partition_key))
-        if is_empty_day(run):
+        if is_empty_day(run.paths):
             # Nothing was provisioned, patched or replayed: there is nothing to attribute.
             return dg.AssetCheckResult(passed=True, metadata={"status": EMPTY_DAY})
         status = contamination_status(run.paths)

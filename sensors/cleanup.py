@@ -12,17 +12,12 @@ from typing import Any
 
 import dagster as dg
 
-from assets.evidence import MANUAL_CLEANUP_STATUS, read_json, restore_state
-from assets.partitions import partition_day
-from assets.simulation import OWNER_PREFIX
 from resources import KubernetesResource, SimulationConfigResource
+from torghut_sim.calendar import partition_day
 from torghut_sim.guards import GuardsRefusedError, guard_restore
 from torghut_sim.layout import RunPaths
-from torghut_sim.runtime.inputs import RunIdentity
-from torghut_sim.runtime.kube_client import Kube
-from torghut_sim.runtime.lock import release_lock
-from torghut_sim.runtime.restore_status import RESTORED_STATE_NAME
-from torghut_sim.runtime.state_machine import RunStateLog
+from torghut_sim.run_evidence import MANUAL_CLEANUP_STATUS, RunEvidence, restore_state
+from torghut_sim.runtime.crash_cleanup import record_manual_cleanup, release_uncaptured_lock
 from torghut_sim.runtime.teardown import teardown_run
 
 CLEANUP_JOB = "restore_simulation_runtime"
@@ -52,23 +47,6 @@ def cleanup_already_requested(instance: dg.DagsterInstance, failed_run: str) -> 
     return bool(runs)
 
 
-def release_uncaptured_lock(kube: Kube, paths: RunPaths, config: CleanupConfig) -> str:
-    """Release a dead holder's lock when its run directory shows nothing captured (nothing to restore)."""
-    if not (config.lock_namespace and config.lock_run_id and config.lock_owner):
-        return "nothing_captured"
-    doc = read_json(paths.run_state) or {}
-    token = paths.root.name
-    identity = RunIdentity(config.lock_run_id, token, str(doc.get("dataset_id") or token), config.lock_owner)
-    released = release_lock(kube, config.lock_namespace, identity)
-    RunStateLog(paths.run_state, config.lock_run_id).append(
-        "unlock",
-        "succeeded" if released else "skipped",
-        {"command": "dagster_cleanup", "note": "dead holder had captured nothing; lock released"},
-        run_status="torn_down",
-    )
-    return "lock_released" if released else "lock_not_held"
-
-
 def build_cleanup_job(pool: str) -> dg.JobDefinition:
     """The job that restores a crashed run's runtime, in the runtime lane's pool."""
 
@@ -87,8 +65,12 @@ def build_cleanup_job(pool: str) -> dg.JobDefinition:
         paths = RunPaths(Path(config.run_dir))
         before = restore_state(paths)
         if before.restored and not paths.state.exists() and before.reason == "nothing_captured":
+            if not (config.lock_namespace and config.lock_run_id and config.lock_owner):
+                return dg.Output("nothing_captured", metadata={"reason": before.reason})
             with kubernetes.client() as kube:
-                released = release_uncaptured_lock(kube, paths, config)
+                released = release_uncaptured_lock(
+                    kube, paths, config.lock_namespace, config.lock_run_id, config.lock_owner
+                )
             return dg.Output(released, metadata={"reason": before.reason})
         if before.restored:
             return dg.Output("already_restored", metadata={"reason": before.reason})
@@ -117,21 +99,6 @@ def build_cleanup_job(pool: str) -> dg.JobDefinition:
     return restore_simulation_runtime
 
 
-def mark_manual_cleanup(run_dir: Path, failed_run_id: str) -> None:
-    """Record in run-state.json that automatic cleanup gave up and a person must finish the teardown."""
-    paths = RunPaths(run_dir)
-    doc = read_json(paths.run_state) or {}
-    RunStateLog(paths.run_state, str(doc.get("run_id") or "")).append(
-        "run",
-        MANUAL_CLEANUP_STATUS,
-        {
-            "cleanup_run": failed_run_id,
-            "command": f"torghut-sim teardown --run-dir {paths.root} --kubeconfig <kubeconfig>",
-        },
-        run_status=MANUAL_CLEANUP_STATUS,
-    )
-
-
 def on_failed_run(
     job_name: str,
     run_id: str,
@@ -144,7 +111,7 @@ def on_failed_run(
         run_dir = tags.get(RUN_DIR_TAG)
         if not run_dir:
             return dg.SkipReason(f"cleanup run {run_id} names no run directory")
-        mark_manual_cleanup(Path(run_dir), run_id)
+        record_manual_cleanup(RunPaths(Path(run_dir)), run_id)
         return dg.SkipReason(
             f"cleanup of {run_dir} failed after {CLEANUP_ATTEMPTS} attempts: {MANUAL_CLEANUP_STATUS}"
         )
@@ -152,15 +119,15 @@ def on_failed_run(
     if not key:
         return dg.SkipReason(f"run {run_id} of {job_name} is not a trading-day run")
     run = config.day_run(partition_day(key))
-    state = restore_state(run.paths)
-    if state.restored:
-        return dg.SkipReason(f"run {run_id} ({key}) left nothing to restore: {state.reason}")
+    evidence = RunEvidence.read(run.paths)
+    if evidence.restore.restored:
+        return dg.SkipReason(f"run {run_id} ({key}) left nothing to restore: {evidence.restore.reason}")
     # Only the run that captured the runtime may have it restored: another failed run of the same day
     # (a dump, another code location) must never tear down a simulation that is still going.
-    captured = read_json(run.paths.state) or read_json(run.paths.root / RESTORED_STATE_NAME) or {}
-    owner = captured.get("owner")
-    if owner != f"{OWNER_PREFIX}{run_id}":
-        return dg.SkipReason(f"run {run_id} ({key}) does not hold the captured runtime (owner {owner})")
+    if not evidence.held_by_dagster_run(run_id):
+        return dg.SkipReason(
+            f"run {run_id} ({key}) does not hold the captured runtime (owner {evidence.owner})"
+        )
     if instance is not None and cleanup_already_requested(instance, run_id):
         # The stale-lock sensor found this run dead first and launched its cleanup already.
         return dg.SkipReason(f"run {run_id} ({key}): its cleanup run is already launched")

@@ -4,8 +4,7 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from assets.partitions import partition_key
-from torghut_sim.calendar import NEW_YORK, previous_completed_trading_day
+from torghut_sim.calendar import NEW_YORK, partition_key, previous_completed_trading_day
 
 NIGHTLY_CRON = "0 21 * * *"
 

@@ -14,7 +14,6 @@ from typing import Any
 
 import dagster as dg
 
-from assets.simulation import OWNER_PREFIX
 from resources import KubernetesResource, SimulationConfigResource
 from sensors.cleanup import (
     CLEANUP_OP,
@@ -23,6 +22,7 @@ from sensors.cleanup import (
     cleanup_already_requested,
 )
 from torghut_sim.layout import RunPaths
+from torghut_sim.run_evidence import dagster_run_of
 from torghut_sim.runtime.liveness import Liveness, Sighting, judge
 from torghut_sim.runtime.lock import LockInfo, read_lock
 
@@ -39,7 +39,7 @@ def lock_namespaces(config: SimulationConfigResource, kubernetes: KubernetesReso
 
 def owner_run_id(holder: LockInfo) -> str | None:
     """The Dagster run that holds the lock, when a Dagster step took it."""
-    return holder.owner.removeprefix(OWNER_PREFIX) if holder.owner.startswith(OWNER_PREFIX) else None
+    return dagster_run_of(holder.owner)
 
 
 def run_dir_of(holder: LockInfo, config: SimulationConfigResource) -> Path:

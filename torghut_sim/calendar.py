@@ -26,6 +26,8 @@ from torghut_sim.errors import TorghutSimError
 
 NEW_YORK = ZoneInfo("America/New_York")
 CALENDAR_NAME = "XNYS"
+# The key of a trading day's daily partition (the Dagster partitions, the schedule, the sensors).
+PARTITION_FORMAT = "%Y-%m-%d"
 SESSION_OPEN = time(9, 30)
 REGULAR_CLOSE = time(16, 0)
 EARLY_CLOSE = time(13, 0)
@@ -247,3 +249,13 @@ def previous_completed_trading_day(instant: datetime) -> date:
         f"no completed trading day within {_MAX_LOOKBACK_DAYS} days before {instant.isoformat()}",
         reason="no_completed_trading_day",
     )
+
+
+def partition_day(partition_key: str) -> date:
+    """The trading day a daily partition key (`YYYY-MM-DD`) names."""
+    return datetime.strptime(partition_key, PARTITION_FORMAT).date()
+
+
+def partition_key(day: date) -> str:
+    """The daily partition key of a trading day."""
+    return day.strftime(PARTITION_FORMAT)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+# The capture a clean unlock retires (`state.json` renamed): the baseline the drift sensor compares with.
+STATE_RESTORED_NAME = "state.restored.json"
 # Figures exported from the simulation ClickHouse database, one Parquet file each under `outputs/`.
 CLICKHOUSE_EXPORTS: tuple[str, ...] = ("last_prices", "clickhouse_counts")
 
@@ -44,6 +46,11 @@ class RunPaths:
     def state(self) -> Path:
         """Captured pre-run values of everything the run patches (the restore source)."""
         return self.root / "state.json"
+
+    @property
+    def state_restored(self) -> Path:
+        """`state.json` as retired by a clean unlock: the runtime was restored from it."""
+        return self.root / STATE_RESTORED_NAME
 
     @property
     def run_state(self) -> Path:

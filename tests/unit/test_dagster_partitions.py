@@ -6,9 +6,9 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
-from assets.partitions import exchange_holidays, partition_day, partition_key, trading_day_partitions
+from assets.partitions import exchange_holidays, trading_day_partitions
 from resources import DeploymentSettings
-from torghut_sim.calendar import trading_days
+from torghut_sim.calendar import partition_day, partition_key, trading_days
 
 START = date(2026, 1, 2)
 

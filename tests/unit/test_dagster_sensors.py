@@ -18,9 +18,10 @@ from sensors.cleanup import (
     build_failure_sensor,
     on_failed_run,
 )
-from sensors.drift import DRIFT_REPORT_NAME, drift_report, runtime_drift_sensor
+from sensors.drift import runtime_drift_sensor
 from torghut_sim.layout import RunPaths
 from torghut_sim.runtime.argocd import AUTOMATED_POINTER
+from torghut_sim.runtime.drift import DRIFT_REPORT_NAME, drift_report
 from torghut_sim.runtime.fields import Captured
 from torghut_sim.runtime.knative import ENV_POINTER
 from torghut_sim.runtime.kube_client import ObjectRef

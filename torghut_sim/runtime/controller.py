@@ -35,7 +35,6 @@ from torghut_sim.runtime.restore import (
     unverified_report,
     update_marker,
 )
-from torghut_sim.runtime.restore_status import RESTORED_STATE_NAME
 from torghut_sim.runtime.run_secret import secret_values, write_run_secret
 
 
@@ -330,7 +329,7 @@ class RuntimeController:
         details: dict[str, Any] = {"lock": "released" if released else "not held"}
         if self.paths.state.exists() and not self.paths.restore_required.exists():
             # A later run with the same id must capture afresh, not reuse this run's (possibly old) baseline.
-            retired = self.paths.root / RESTORED_STATE_NAME
+            retired = self.paths.state_restored
             self.paths.state.replace(retired)
             self._state = None
             details["state_file"] = str(retired)

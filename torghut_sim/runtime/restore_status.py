@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 from torghut_sim.layout import RunPaths
 
-RESTORED_STATE_NAME = "state.restored.json"
 MANUAL_CLEANUP_STATUS = "manual_cleanup_required"
 # run-state.json statuses that mean a person or the cleanup job must still restore the runtime.
 RESTORE_REQUIRED_STATUSES: frozenset[str] = frozenset({"restore_required", MANUAL_CLEANUP_STATUS})
@@ -50,6 +49,6 @@ def restore_state(paths: RunPaths) -> RestoreState:
     if paths.state.exists():
         # The unlock retires state.json only after both restores succeeded; still here means unfinished.
         return RestoreState(False, f"runtime_not_restored (run status {status or 'unknown'})")
-    if (paths.root / RESTORED_STATE_NAME).exists():
+    if paths.state_restored.exists():
         return RestoreState(True, "restored")
     return RestoreState(True, "nothing_captured")
