@@ -143,32 +143,10 @@ def consume_partitions(
     With a `grid` (streaming), every grid cell that lies entirely below the horizon of every unfinished
     partition is merged and written as soon as the batch that passed it is in.
     """
-    start_ms, end_ms = window_ms
-    # Nested by topic, then partition: no tuple is built per record to find its partition.
-    by_topic: dict[str, dict[int, PartitionState]] = {}
-    for s in states:
-        by_topic.setdefault(s.topic, {})[s.partition] = s
-    pending = [s for s in states if s.end > s.start]
-    for s in states:
-        if s.end <= s.start:
-            s.done = True
+    reader = _PartitionReader(consumer, states, window_ms, sorter, tuning)
     tracker = ProgressTracker("dump", progress, total=sum(s.end - s.start for s in states))
-    if pending:
-        consumer.assign([TopicPartition(s.topic, s.partition, s.start) for s in pending])
-    remaining = len(pending)
-    chunk: list[bytes] = []
-    chunk_bytes = 0
-    limit = tuning.chunk_bytes
-    horizon = tuning.order_horizon_ms
-    # Records below `frontier_ms` belong to cells already written; one arriving now voids the stream.
-    frontier_ms = start_ms
-    skipped = 0
     last_activity = time.monotonic()
-    eof_code = KafkaError._PARTITION_EOF
-    key_cache: dict[bytes, bytes] = {}
-    b64 = b64encode
-    append = chunk.append
-    while remaining:
+    while reader.remaining:
         batch = consumer.consume(tuning.consume_batch, tuning.consume_timeout_seconds)
         if not batch:
             if time.monotonic() - last_activity > tuning.stall_timeout_seconds:
@@ -179,31 +157,88 @@ def consume_partitions(
                 )
             continue
         last_activity = time.monotonic()
-        mark = len(chunk)
-        # Typed loosely: the stubs make every accessor Optional, which the checks below already handle.
-        msg: Any
+        mark = len(reader.chunk)
+        reader.take(batch)
+        reader.settle(mark, grid, output)
+        tracker.update(sum(s.seen for s in states))
+    tracker.finish(sum(s.seen for s in states))
+    return reader.chunk, reader.skipped
+
+
+class _PartitionReader:
+    """The state of one consumption: the lines in memory, the frontier already written, the counts."""
+
+    def __init__(
+        self,
+        consumer: Consumer,
+        states: list[PartitionState],
+        window_ms: tuple[int, int],
+        sorter: ExternalSorter,
+        tuning: DumpTuning,
+    ) -> None:
+        self.consumer = consumer
+        self.states = states
+        self.start_ms, self.end_ms = window_ms
+        self.sorter = sorter
+        self.limit = tuning.chunk_bytes
+        self.horizon = tuning.order_horizon_ms
+        # Nested by topic, then partition: no tuple is built per record to find its partition.
+        self.by_topic: dict[str, dict[int, PartitionState]] = {}
+        for s in states:
+            self.by_topic.setdefault(s.topic, {})[s.partition] = s
+        pending = [s for s in states if s.end > s.start]
+        for s in states:
+            if s.end <= s.start:
+                s.done = True
+        if pending:
+            consumer.assign([TopicPartition(s.topic, s.partition, s.start) for s in pending])
+        self.remaining = len(pending)
+        self.chunk: list[bytes] = []
+        self.chunk_bytes = 0
+        # Records below `frontier_ms` belong to cells already written; one arriving now voids the stream.
+        self.frontier_ms = self.start_ms
+        self.skipped = 0
+        self.key_cache: dict[bytes, bytes] = {}
+
+    def finish(self, state: PartitionState) -> None:
+        """A partition reached its end offset: stop fetching it."""
+        state.done = True
+        self.remaining -= 1
+        self.consumer.pause([TopicPartition(state.topic, state.partition)])
+
+    def error(self, msg: Any, err: KafkaError) -> None:
+        """An end-of-partition event finishes its partition; a fatal error ends the dump."""
+        state = self.by_topic.get(msg.topic() or "", {}).get(msg.partition())
+        if err.code() == KafkaError._PARTITION_EOF:
+            if state is not None and not state.done and msg.offset() >= state.end:
+                self.finish(state)
+            return
+        if err.fatal() or not err.retriable():
+            where = state.label if state is not None else _connection_label(msg)
+            raise DumpError(f"consuming {where}: {err}", reason="kafka_consume_failed")
+
+    def encode_key(self, key: bytes) -> bytes:
+        """A key's base64, cached while the cache is small (keys are symbols: a handful of values)."""
+        encoded = b64encode(key)
+        if len(self.key_cache) < 65_536:
+            self.key_cache[key] = encoded
+        return encoded
+
+    def take(self, batch: list[Any]) -> None:
+        """Turn one batch into sort-prefixed lines (the hot loop: locals, no calls on the common path)."""
+        start_ms, end_ms, frontier_ms = self.start_ms, self.end_ms, self.frontier_ms
+        by_topic, key_cache, append = self.by_topic, self.key_cache, self.chunk.append
+        b64 = b64encode
         for msg in batch:
             err = msg.error()
             if err is not None:
-                state = by_topic.get(msg.topic() or "", {}).get(msg.partition())
-                if err.code() == eof_code:
-                    if state is not None and not state.done and msg.offset() >= state.end:
-                        state.done = True
-                        remaining -= 1
-                        consumer.pause([TopicPartition(state.topic, state.partition)])
-                    continue
-                if err.fatal() or not err.retriable():
-                    where = state.label if state is not None else _connection_label(msg)
-                    raise DumpError(f"consuming {where}: {err}", reason="kafka_consume_failed")
+                self.error(msg, err)
                 continue
             state = by_topic[msg.topic()][msg.partition()]
-            if state.done:
-                continue
             offset = msg.offset()
-            if offset >= state.end:
-                state.done = True
-                remaining -= 1
-                consumer.pause([TopicPartition(state.topic, state.partition)])
+            if state.done or offset >= state.end:
+                if not state.done:
+                    self.finish(state)
                 continue
             state.seen += 1
             ts = msg.timestamp()[1]
@@ -212,12 +247,7 @@ def consume_partitions(
                 key = msg.key()
                 value = msg.value()
                 if key is not None and value is not None and not msg.headers():
-                    # Keys are symbols: a handful of distinct values, so their base64 is cached.
-                    key_b64 = key_cache.get(key)
-                    if key_b64 is None:
-                        key_b64 = b64(key)
-                        if len(key_cache) < 65_536:
-                            key_cache[key] = key_b64
+                    key_b64 = key_cache.get(key) or self.encode_key(key)
                     append(state.encoder.sorted_fast % (ts, offset, offset, key_b64, offset, ts, b64(value)))
                 else:
                     append(state.encoder.encode_sorted(offset, ts, key, value, msg.headers()))
@@ -228,27 +258,28 @@ def consume_partitions(
             elif start_ms <= ts < end_ms:
                 raise OrderViolationError(f"{state.label}@{offset}: {ts} < {frontier_ms}")
             else:
-                skipped += 1
+                self.skipped += 1
             if offset >= state.end - 1:
-                state.done = True
-                remaining -= 1
-                consumer.pause([TopicPartition(state.topic, state.partition)])
-        if grid is not None and output is not None and remaining:
-            passed = _emit_passed_cells(states, grid, horizon, frontier_ms, chunk, sorter, output)
-            if passed != frontier_ms:
+                self.finish(state)
+
+    def settle(self, mark: int, grid: list[int] | None, output: BlockSink | None) -> None:
+        """After a batch: write the cells every partition has passed, spill when memory is full."""
+        chunk = self.chunk
+        if grid is not None and output is not None and self.remaining:
+            passed = _emit_passed_cells(
+                self.states, grid, self.horizon, self.frontier_ms, chunk, self.sorter, output
+            )
+            if passed != self.frontier_ms:
                 # The chunk was sorted and cut: its size is counted afresh.
-                frontier_ms = passed
+                self.frontier_ms = passed
                 mark = 0
-                chunk_bytes = 0
+                self.chunk_bytes = 0
         # Sizes are summed per batch in C rather than per record in Python.
-        chunk_bytes += sum(map(len, chunk[mark:]))
-        if chunk_bytes >= limit:
-            sorter.spill(chunk)
+        self.chunk_bytes += sum(map(len, chunk[mark:]))
+        if self.chunk_bytes >= self.limit:
+            self.sorter.spill(chunk)
             chunk.clear()
-            chunk_bytes = 0
-        tracker.update(sum(s.seen for s in states))
-    tracker.finish(sum(s.seen for s in states))
-    return chunk, skipped
+            self.chunk_bytes = 0
 
 
 def _emit_passed_cells(
