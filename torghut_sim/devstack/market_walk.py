@@ -173,82 +173,106 @@ def _tick_window(ms: int) -> dict[str, Any]:
 
 def _symbol_events(spec: DaySpec, window: SessionWindow, symbol: str, index: int) -> Iterator[_Event]:
     """Trades, quotes and 1-minute bars of one symbol, in event-time order."""
-    rng = random.Random(f"{spec.seed}:{symbol}")
-    start_ms, end_ms = _epoch_ms(window.session_start), _epoch_ms(window.session_end)
-    gaps = _gap_ranges(spec)
-    trade_rate = max(spec.trade_rate, 1e-6)
-    quote_rate = trade_rate * spec.quote_ratio
-    total_rate = trade_rate + quote_rate
-    price = base_price(symbol, spec.seed)
-    drift = 0.0
-    regime_end = start_ms
-    seq = {"trades": 0, "quotes": 0, "bars": 0}
-    trade_id = 10_000_000 * (index + 1)
-    bar: list[float] | None = None  # o, h, l, c, v
-    minute = start_ms // 60_000
-    now = start_ms + int(rng.random() * 1000)
-    last_ms = start_ms
-    order = index * 4
+    return _SymbolWalk(spec, window, symbol, index).events()
 
-    def latency() -> int:
-        return 3 + int(rng.random() * 37) if spec.disorder else 5
 
-    def flush_bar(upto_minute: int) -> Iterator[_Event]:
-        nonlocal bar
+class _SymbolWalk:
+    """One symbol's random walk through the session; its seeded draws come in a fixed order."""
+
+    def __init__(self, spec: DaySpec, window: SessionWindow, symbol: str, index: int) -> None:
+        self.spec, self.symbol = spec, symbol
+        self.rng = random.Random(f"{spec.seed}:{symbol}")
+        self.start_ms, self.end_ms = _epoch_ms(window.session_start), _epoch_ms(window.session_end)
+        self.gaps = _gap_ranges(spec)
+        self.trade_rate = max(spec.trade_rate, 1e-6)
+        self.total_rate = self.trade_rate + self.trade_rate * spec.quote_ratio
+        self.price = base_price(symbol, spec.seed)
+        self.drift = 0.0
+        self.regime_end = self.start_ms
+        self.seq = {"trades": 0, "quotes": 0, "bars": 0}
+        self.trade_id = 10_000_000 * (index + 1)
+        self.bar: list[float] | None = None  # o, h, l, c, v
+        self.last_ms = self.start_ms
+        self.order = index * 4
+
+    def events(self) -> Iterator[_Event]:
+        """Every event of the walk; a bar is published when its minute ends."""
+        rng = self.rng
+        minute = self.start_ms // 60_000
+        now = self.start_ms + int(rng.random() * 1000)
+        while now < self.end_ms:
+            if now // 60_000 != minute:
+                yield from self.flush_bar(minute)
+                minute = now // 60_000
+            self.move_price(now)
+            is_trade = rng.random() < self.trade_rate / self.total_rate
+            if not _in_gap(now, self.gaps):
+                kafka_ms = now + self.latency()
+                yield self.trade(now, kafka_ms) if is_trade else self.quote(now, kafka_ms)
+            now += max(1, int(rng.expovariate(self.total_rate) * 1000))
+        yield from self.flush_bar(minute)
+
+    def latency(self) -> int:
+        """Milliseconds between the event and its Kafka timestamp (random with disorder, else fixed)."""
+        return 3 + int(self.rng.random() * 37) if self.spec.disorder else 5
+
+    def move_price(self, now: int) -> None:
+        """Advance the price to `now`: a drift regime that changes now and then, plus noise."""
+        rng = self.rng
+        if now >= self.regime_end:
+            self.drift = rng.uniform(-1.0, 1.0) * _DRIFT_PER_S
+            self.regime_end = now + int(_REGIME_SECONDS * 1000 * (0.5 + rng.random()))
+        dt = max(now - self.last_ms, 1) / 1000.0
+        self.last_ms = now
+        self.price *= math.exp(self.drift * dt + _SIGMA_PER_SQRT_S * math.sqrt(dt) * rng.gauss(0.0, 1.0))
+        self.price = max(self.price, 1.0)
+
+    def trade(self, now: int, kafka_ms: int) -> _Event:
+        """A trade at the current price; it also extends the minute's bar."""
+        self.trade_id += 1
+        size = max(1, int(self.rng.paretovariate(1.6) * 20))
+        px = round(self.price, 2)
+        self.seq["trades"] += 1
+        payload = {"i": self.trade_id, "p": px, "s": size, "t": iso_ms(now)}
+        body = _envelope("trades", self.symbol, self.seq["trades"], now, kafka_ms, payload, _tick_window(now))
+        bar = self.bar
+        if bar is None:
+            self.bar = [px, px, px, px, float(size)]
+        else:
+            bar[1], bar[2], bar[3] = max(bar[1], px), min(bar[2], px), px
+            bar[4] += size
+        return (now, self.order, "trades", self.symbol, kafka_ms, body)
+
+    def quote(self, now: int, kafka_ms: int) -> _Event:
+        """A quote around the current price."""
+        rng = self.rng
+        half = max(0.005, self.price * rng.uniform(0.5, 3.0) / 10_000)
+        self.seq["quotes"] += 1
+        payload = {
+            "bp": round(self.price - half, 2),
+            "bs": 100 * rng.randint(1, 12),
+            "ap": round(self.price + half, 2),
+            "as": 100 * rng.randint(1, 12),
+            "t": iso_ms(now),
+        }
+        body = _envelope("quotes", self.symbol, self.seq["quotes"], now, kafka_ms, payload, _tick_window(now))
+        return (now, self.order + 1, "quotes", self.symbol, kafka_ms, body)
+
+    def flush_bar(self, upto_minute: int) -> Iterator[_Event]:
+        """The bar of a finished minute, if it had trades."""
+        bar = self.bar
         if bar is None:
             return
         o, h, lo, c, v = bar
-        bar = None
+        self.bar = None
         bar_start = upto_minute * 60_000
         event_ms = bar_start + 60_000 - 1
-        seq["bars"] += 1
+        self.seq["bars"] += 1
         payload = {"o": o, "h": h, "l": lo, "c": c, "v": v, "t": iso_ms(bar_start), "is_final": True}
         win = {"size": "PT1M", "step": "PT1M", "start": iso_ms(bar_start), "end": iso_ms(bar_start + 60_000)}
         # Published in the last millisecond of its minute, so a minute's bar stays inside that minute.
-        body = _envelope("bars", symbol, seq["bars"], event_ms, event_ms, payload, win)
-        yield (event_ms, order + 2, "bars", symbol, event_ms, body)
-
-    while now < end_ms:
-        if now // 60_000 != minute:
-            yield from flush_bar(minute)
-            minute = now // 60_000
-        if now >= regime_end:
-            drift = rng.uniform(-1.0, 1.0) * _DRIFT_PER_S
-            regime_end = now + int(_REGIME_SECONDS * 1000 * (0.5 + rng.random()))
-        dt = max(now - last_ms, 1) / 1000.0
-        last_ms = now
-        price *= math.exp(drift * dt + _SIGMA_PER_SQRT_S * math.sqrt(dt) * rng.gauss(0.0, 1.0))
-        price = max(price, 1.0)
-        is_trade = rng.random() < trade_rate / total_rate
-        if not _in_gap(now, gaps):
-            kafka_ms = now + latency()
-            if is_trade:
-                trade_id += 1
-                size = max(1, int(rng.paretovariate(1.6) * 20))
-                px = round(price, 2)
-                seq["trades"] += 1
-                payload = {"i": trade_id, "p": px, "s": size, "t": iso_ms(now)}
-                body = _envelope("trades", symbol, seq["trades"], now, kafka_ms, payload, _tick_window(now))
-                yield (now, order, "trades", symbol, kafka_ms, body)
-                if bar is None:
-                    bar = [px, px, px, px, float(size)]
-                else:
-                    bar[1], bar[2], bar[3] = max(bar[1], px), min(bar[2], px), px
-                    bar[4] += size
-            else:
-                half = max(0.005, price * rng.uniform(0.5, 3.0) / 10_000)
-                seq["quotes"] += 1
-                payload = {
-                    "bp": round(price - half, 2),
-                    "bs": 100 * rng.randint(1, 12),
-                    "ap": round(price + half, 2),
-                    "as": 100 * rng.randint(1, 12),
-                    "t": iso_ms(now),
-                }
-                body = _envelope("quotes", symbol, seq["quotes"], now, kafka_ms, payload, _tick_window(now))
-                yield (now, order + 1, "quotes", symbol, kafka_ms, body)
-        now += max(1, int(rng.expovariate(total_rate) * 1000))
-    yield from flush_bar(minute)
+        body = _envelope("bars", self.symbol, self.seq["bars"], event_ms, event_ms, payload, win)
+        yield (event_ms, self.order + 2, "bars", self.symbol, event_ms, body)
 
 
 def _status_events(spec: DaySpec, window: SessionWindow) -> Iterator[_Event]:

@@ -56,24 +56,29 @@ def _split_qualified(name: str) -> tuple[str | None, str]:
     return None, _unquote(parts[0])
 
 
+def _quoted_end(sql: str, start: int) -> int:
+    """The index of the quote closing the quoted text that opens at `start` (backslash and '' escapes)."""
+    quote, j, n = sql[start], start + 1, len(sql)
+    while j < n:
+        if sql[j] == "\\":
+            j += 2
+            continue
+        if sql[j] == quote:
+            if quote == "'" and j + 1 < n and sql[j + 1] == "'":
+                j += 2
+                continue
+            break
+        j += 1
+    return j
+
+
 def _tokens(sql: str) -> Iterator[_Token]:
     """Bare words and `(`, `)`, `,` outside quotes, each with its parenthesis depth."""
     i, depth, n = 0, 0, len(sql)
     while i < n:
         ch = sql[i]
         if ch in "'`\"":
-            j = i + 1
-            while j < n:
-                if sql[j] == "\\":
-                    j += 2
-                    continue
-                if sql[j] == ch:
-                    if ch == "'" and j + 1 < n and sql[j + 1] == "'":
-                        j += 2
-                        continue
-                    break
-                j += 1
-            i = j + 1
+            i = _quoted_end(sql, i) + 1
         elif ch == "(":
             yield _Token(i, i + 1, ch, depth)
             depth += 1

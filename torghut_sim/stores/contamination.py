@@ -313,6 +313,41 @@ def _record_hits(message: Any, markers: Sequence[bytes]) -> list[str]:
     return where
 
 
+def _scan_ranges(
+    since: Mapping[str, Mapping[str, int]], until: Mapping[str, Mapping[str, int]], limit_per_partition: int
+) -> tuple[dict[tuple[str, int], tuple[int, int]], list[str]]:
+    """(start, stop) per partition between two offset snapshots, capped; and the partitions capped."""
+    ranges: dict[tuple[str, int], tuple[int, int]] = {}
+    truncated: list[str] = []
+    for topic, partitions in until.items():
+        for partition, high in partitions.items():
+            start = int(since.get(topic, {}).get(partition, 0))
+            if high <= start:
+                continue
+            end = min(high, start + limit_per_partition)
+            if end < high:
+                truncated.append(f"{topic}[{partition}]")
+            ranges[(topic, int(partition))] = (start, end)
+    return ranges, truncated
+
+
+def _scan_message(message: Any, pending: dict[tuple[str, int], int]) -> bool:
+    """Whether a polled message is a record to scan; ends (EOF, stop offset) drop its partition."""
+    key = (message.topic(), message.partition())
+    error = message.error()
+    if error is not None:
+        if error.code() == KafkaError._PARTITION_EOF:
+            pending.pop(key, None)
+            return False
+        raise StoreError(f"scanning {key[0]}[{key[1]}]: {error}")
+    if key not in pending:
+        return False
+    if message.offset() >= pending[key]:
+        pending.pop(key)
+        return False
+    return True
+
+
 def kafka_scan(
     consumer: Any,
     since: Mapping[str, Mapping[str, int]],
@@ -323,40 +358,20 @@ def kafka_scan(
 ) -> dict[str, Any]:
     """Scan records appended between two offset snapshots for the run's markers."""
     markers = [m.encode() for m in run.markers]
-    assignments: list[Any] = []
-    stop_at: dict[tuple[str, int], int] = {}
-    truncated: list[str] = []
-    for topic, partitions in until.items():
-        for partition, high in partitions.items():
-            start = int(since.get(topic, {}).get(partition, 0))
-            if high <= start:
-                continue
-            end = min(high, start + limit_per_partition)
-            if end < high:
-                truncated.append(f"{topic}[{partition}]")
-            assignments.append(TopicPartition(topic, int(partition), start))
-            stop_at[(topic, int(partition))] = end
+    ranges, truncated = _scan_ranges(since, until, limit_per_partition)
     hits: list[dict[str, Any]] = []
     scanned = 0
-    if assignments:
-        consumer.assign(assignments)
+    if ranges:
+        consumer.assign(
+            [TopicPartition(topic, partition, start) for (topic, partition), (start, _) in ranges.items()]
+        )
         deadline = datetime.now(UTC) + timedelta(seconds=timeout_seconds)
-        pending = dict(stop_at)
+        pending = {key: stop for key, (_, stop) in ranges.items()}
         while pending and datetime.now(UTC) < deadline:
             message = consumer.poll(0.5)
-            if message is None:
+            if message is None or not _scan_message(message, pending):
                 continue
             key = (message.topic(), message.partition())
-            if message.error() is not None:
-                if message.error().code() == KafkaError._PARTITION_EOF:
-                    pending.pop(key, None)
-                    continue
-                raise StoreError(f"scanning {key[0]}[{key[1]}]: {message.error()}")
-            if key not in pending:
-                continue
-            if message.offset() >= pending[key]:
-                pending.pop(key)
-                continue
             scanned += 1
             where = _record_hits(message, markers)
             if where:
