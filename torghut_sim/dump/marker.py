@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from torghut_sim.atomic_file import write_text_atomic
 from torghut_sim.dump.coverage import Coverage
 from torghut_sim.dump.errors import DumpError
+from torghut_sim.marker_file import MarkerFile
 
 DUMP_MARKER_SCHEMA = "torghut.source-dump-marker.v1"
 DumpStatus = Literal["ok", "empty_day"]
@@ -40,10 +39,10 @@ class OffsetRange(BaseModel):
     last: int
 
 
-class DumpMarker(BaseModel):
+class DumpMarker(MarkerFile):
     """Proof of what a dump file holds; a dump is reused only when this agrees with the file."""
 
-    model_config = ConfigDict(frozen=True)
+    invalid_error = DumpMarkerInvalidError
 
     schema_version: Literal["torghut.source-dump-marker.v1"] = "torghut.source-dump-marker.v1"
     dump_file: str
@@ -63,15 +62,3 @@ class DumpMarker(BaseModel):
     status: DumpStatus
     expected_records: int
     created_at: datetime
-
-    def write(self, path: Path) -> None:
-        """Write the marker atomically (temp file + rename)."""
-        write_text_atomic(path, self.model_dump_json(indent=2) + "\n")
-
-    @classmethod
-    def read(cls, path: Path) -> DumpMarker:
-        """Load a marker; an unreadable or invalid one is refused."""
-        try:
-            return cls.model_validate_json(path.read_bytes())
-        except (OSError, ValidationError) as exc:
-            raise DumpMarkerInvalidError(f"{path}: {exc}") from None

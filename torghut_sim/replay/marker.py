@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from torghut_sim.atomic_file import write_text_atomic
+from torghut_sim.marker_file import MarkerFile
 from torghut_sim.replay.errors import ReplayError
 from torghut_sim.replay.pacing import PaceMode
 
@@ -25,10 +24,16 @@ class PaceRecord(BaseModel):
     max_sleep_seconds: float
 
 
-class ReplayMarker(BaseModel):
+class ReplayMarkerInvalidError(ReplayError):
+    """A marker file that is not a valid replay marker."""
+
+    reason = "replay_marker_invalid"
+
+
+class ReplayMarker(MarkerFile):
     """Written once every record of a dump was confirmed delivered; a rerun of the same dump skips."""
 
-    model_config = ConfigDict(frozen=True)
+    invalid_error = ReplayMarkerInvalidError
 
     schema_version: Literal["torghut.replay-marker.v1"] = "torghut.replay-marker.v1"
     dump_file: str
@@ -41,15 +46,3 @@ class ReplayMarker(BaseModel):
     duration_seconds: float
     started_at: datetime
     completed_at: datetime
-
-    def write(self, path: Path) -> None:
-        """Write atomically (temp file + rename)."""
-        write_text_atomic(path, self.model_dump_json(indent=2) + "\n")
-
-    @classmethod
-    def read(cls, path: Path) -> ReplayMarker:
-        """Load a marker; an invalid one is refused rather than ignored."""
-        try:
-            return cls.model_validate_json(path.read_bytes())
-        except (OSError, ValidationError) as exc:
-            raise ReplayError(f"{path}: {exc}", reason="replay_marker_invalid") from None
