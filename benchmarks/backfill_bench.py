@@ -2,13 +2,14 @@
 
     .venv/bin/python benchmarks/backfill_bench.py [--days 5] [--empty 3] [--start 2026-06-01]
 
-Seeds N consecutive trading days (all but one, which stays empty) into the production source topics,
-starts `dg dev` (webserver and daemon) on a throwaway instance, launches `launchPartitionBackfill` over
-the day assets, waits, and prints per day the run's wall time, each step's work (from the event log), the
-wait for the runtime pool and the remaining orchestration overhead; for the backfill its wall time, its
-floor (first simulated day's steps before its simulation + every simulation one after another + the last
-day's report) and the ratio; and the code location's load time. Needs `devstack up` (all services) and
-`devstack baseline` first; it clears the source topics (`seed-day --reset`).
+Seeds N consecutive trading days (all but one, which stays empty; all of them with `--empty 0`) into
+the production source topics, starts `dg dev` (webserver and daemon) on a throwaway instance, launches
+`launchPartitionBackfill` over the day assets, waits, and prints per day the run's wall time, each step's
+work (from the event log), the wait for the runtime pool and the remaining orchestration overhead; for
+the backfill its wall time, its floor (first simulated day's steps before its simulation + every
+simulation one after another + the last day's report) and the ratio; and the code location's load time.
+Needs `devstack up` (all services) and `devstack baseline` first; it clears the source topics
+(`seed-day --reset`).
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from benchmarks.backfill_stack import (
     backfill_timings,
     dagster_database,
     dagster_stack,
-    drop_run_stores,
     failure_reason,
     lane_overlaps,
     launch_backfill,
-    seed_days,
+    launch_to_last_run_end,
+    prepare_days,
+    timings_table,
     wait_backfill,
     write_home,
 )
@@ -42,7 +44,6 @@ from torghut_sim.calendar import trading_days
 from torghut_sim.devstack.config import StackConfig
 from torghut_sim.devstack.host_env import host_pipeline_env
 from torghut_sim.devstack.registry import service
-from torghut_sim.naming import names_for_day
 
 
 def load_seconds(repeat: int = 3) -> float:
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--days", type=int, default=5, help="trading days in the backfill")
-    parser.add_argument("--empty", type=int, default=3, help="which day (1-based) stays empty")
+    parser.add_argument("--empty", type=int, default=3, help="which day (1-based) stays empty; 0: none")
     parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 6, 1))
     parser.add_argument("--symbols", type=int, default=3, help="symbols per seeded day")
     parser.add_argument("--timeout", type=float, default=3600.0)
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     days = choose_days(args.start, args.days)
-    empty = days[args.empty - 1]
+    empty = [days[args.empty - 1]] if args.empty else []
     root = args.dir or Path(tempfile.mkdtemp(prefix="backfill-bench-"))
     logs = root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -84,41 +85,29 @@ def main(argv: list[str] | None = None) -> int:
     kube = service("kube", config)
     load = load_seconds()
 
-    with dagster_database(postgres.dsn()) as database:  # type: ignore[attr-defined]
+    admin_dsn: str = postgres.dsn()  # type: ignore[attr-defined]
+    with dagster_database(admin_dsn) as database:
         home = root / "dagster_home"
         write_home(home)
         env = host_pipeline_env(home, database, root / "simulations", Path(kube.kubeconfig_path))  # type: ignore[attr-defined]
-        for day in days:
-            drop_run_stores(
-                names_for_day(day, 1).run_token,
-                f"http://{config.host}:{config.ports.clickhouse}",
-                env["TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD"],
-                postgres.dsn(),  # type: ignore[attr-defined]
-                f"{config.host}:{config.ports.kafka}",
-            )
-        seed_days([d for d in days if d != empty], env, args.symbols, logs)
+        prepare_days(days, empty, env, admin_dsn=admin_dsn, symbols=args.symbols, logs=logs)
         with dagster_stack(env, logs / "dg-dev.log") as stack:
             began = time.monotonic()
             backfill_id = launch_backfill(stack, days)
             status, seen_at = wait_backfill(stack, backfill_id, args.timeout)
             with _instance(env) as instance:
                 timings = backfill_timings(instance, backfill_id)
-                backfill = instance.get_backfill(backfill_id)
+                runs_wall = launch_to_last_run_end(instance, backfill_id, timings)
                 failures = {
                     t.day: failure_reason(instance, t.run_id) for t in timings if t.status != "SUCCESS"
                 }
 
-    print(f"backfill {backfill_id}: {status}, {len(days)} days (empty: {empty.isoformat()})")
-    print(f"{'day':<12}{'status':<10}{'wall':>8}{'work':>8}{'pool':>8}{'overhead':>10}  steps (s)")
-    for t in timings:
-        steps = ", ".join(f"{s.key.split('.')[-1]} {s.seconds:.1f}" for s in t.steps)
-        figures = f"{t.wall:>8.1f}{t.work:>8.1f}{t.pool_wait:>8.1f}{t.overhead:>10.1f}"
-        print(f"{t.day:<12}{t.status:<10}{figures}  {steps}")
+    empties = ", ".join(d.isoformat() for d in empty) or "none"
+    print(f"backfill {backfill_id}: {status}, {len(days)} days (empty: {empties})")
+    print("\n".join(timings_table(timings)))
     for failed_day, reason in failures.items():
         print(f"{failed_day} did not succeed: {reason}")
     floor = backfill_floor(timings)
-    created = backfill.backfill_timestamp if backfill else min(t.start for t in timings)
-    runs_wall = max(t.end for t in timings) - created
     status_wall = seen_at - began
     if floor.total <= 0:
         print("no day was simulated: no floor to compare with")

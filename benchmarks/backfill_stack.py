@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import dagster as dg
 import psycopg
@@ -194,8 +194,16 @@ def dagster_stack(env: Mapping[str, str], log: Path, timeout: float = 300.0) -> 
         stack.stop()
 
 
+class Webserver(Protocol):
+    """What the backfill helpers need of a running webserver: its GraphQL, and its log for failures."""
+
+    def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]: ...
+
+    def log_tail(self, lines: int = 60) -> str: ...
+
+
 def launch_backfill(
-    stack: DagsterStack,
+    stack: Webserver,
     days: Sequence[date],
     assets: Sequence[str] = DAY_ASSETS,
     tags: Mapping[str, str] | None = None,
@@ -213,13 +221,13 @@ def launch_backfill(
     return str(answer["backfillId"])
 
 
-def backfill_status(stack: DagsterStack, backfill_id: str) -> str:
+def backfill_status(stack: Webserver, backfill_id: str) -> str:
     """The backfill's status as the UI shows it (REQUESTED, COMPLETED_SUCCESS, COMPLETED_FAILED, …)."""
     found = stack.graphql(BACKFILL_STATUS, {"id": backfill_id})["partitionBackfillOrError"]
     return str(found.get("status", found["__typename"]))
 
 
-def wait_backfill(stack: DagsterStack, backfill_id: str, timeout: float) -> tuple[str, float]:
+def wait_backfill(stack: Webserver, backfill_id: str, timeout: float) -> tuple[str, float]:
     """Poll until the backfill reaches a final state; (status, monotonic time it was first seen)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -230,7 +238,7 @@ def wait_backfill(stack: DagsterStack, backfill_id: str, timeout: float) -> tupl
     raise StackError(f"backfill {backfill_id} not finished after {timeout:.0f}s\n{stack.log_tail()}")
 
 
-def cancel_backfill(stack: DagsterStack, backfill_id: str) -> None:
+def cancel_backfill(stack: Webserver, backfill_id: str) -> None:
     """Cancel a backfill as the UI's "Cancel backfill" does (its running runs are terminated)."""
     answer = stack.graphql(CANCEL_BACKFILL, {"id": backfill_id})["cancelPartitionBackfill"]
     if answer["__typename"] == "PythonError":
@@ -400,6 +408,32 @@ def drop_run_stores(
     execute_cleanup(plan, clickhouse=endpoints, postgres_admin_dsn=admin_dsn, kafka_config=kafka_config)
 
 
+def prepare_days(
+    days: Sequence[date],
+    empty: Sequence[date],
+    env: Mapping[str, str],
+    *,
+    admin_dsn: str,
+    symbols: int,
+    logs: Path,
+) -> None:
+    """Drop what earlier runs of `days` left in the stores, then seed all but the `empty` ones in order.
+
+    The stack's addresses come from `env` (the host's pipeline environment): ClickHouse, Kafka, passwords.
+    """
+    from torghut_sim.naming import names_for_day  # noqa: PLC0415
+
+    for day in days:
+        drop_run_stores(
+            names_for_day(day, 1).run_token,
+            env["TORGHUT_SIM_CLICKHOUSE_HTTP_URL"],
+            env["TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD"],
+            admin_dsn,
+            env["TORGHUT_SIM_KAFKA_BOOTSTRAP_SERVERS"],
+        )
+    seed_days([d for d in days if d not in empty], env, symbols, logs)
+
+
 def seed_days(days: Sequence[date], env: Mapping[str, str], symbols: int, logs: Path) -> None:
     """Seed `days` into the production source topics in time order, the topics cleared first.
 
@@ -439,3 +473,22 @@ def lane_overlaps(timings: Sequence[RunTiming]) -> list[tuple[str, str]]:
         ((t.day, t.simulation) for t in timings if t.simulation is not None), key=lambda p: p[1].start
     )
     return [(a[0], b[0]) for i, a in enumerate(spans) for b in spans[i + 1 :] if b[1].start < a[1].end]
+
+
+def launch_to_last_run_end(
+    instance: dg.DagsterInstance, backfill_id: str, timings: Sequence[RunTiming]
+) -> float:
+    """The backfill's wall time: from its creation to the end of its last run."""
+    backfill = instance.get_backfill(backfill_id)
+    created = backfill.backfill_timestamp if backfill else min(t.start for t in timings)
+    return max(t.end for t in timings) - created
+
+
+def timings_table(timings: Sequence[RunTiming]) -> list[str]:
+    """Per day: the run's status, wall time, steps' work, pool wait, overhead and each step's seconds."""
+    lines = [f"{'day':<12}{'status':<10}{'wall':>8}{'work':>8}{'pool':>8}{'overhead':>10}  steps (s)"]
+    for t in timings:
+        steps = ", ".join(f"{s.key.split('.')[-1]} {s.seconds:.1f}" for s in t.steps)
+        figures = f"{t.wall:>8.1f}{t.work:>8.1f}{t.pool_wait:>8.1f}{t.overhead:>10.1f}"
+        lines.append(f"{t.day:<12}{t.status:<10}{figures}  {steps}")
+    return lines

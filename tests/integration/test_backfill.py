@@ -51,15 +51,9 @@ class Backfills:
 
     def prepare(self, days: tuple[date, ...], empty: frozenset[date] = frozenset()) -> None:
         """Drop what earlier runs of the days left, then seed the non-empty ones in time order."""
-        for day in days:
-            bf.drop_run_stores(
-                self.day(day).names.run_token,
-                f"http://{self.stack_config.host}:{self.stack_config.ports.clickhouse}",
-                self.env["TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD"],
-                self.admin_dsn,
-                f"{self.stack_config.host}:{self.stack_config.ports.kafka}",
-            )
-        bf.seed_days([d for d in days if d not in empty], self.env, e2e.SEED_SYMBOLS, self.logs)
+        bf.prepare_days(
+            days, sorted(empty), self.env, admin_dsn=self.admin_dsn, symbols=e2e.SEED_SYMBOLS, logs=self.logs
+        )
 
     def day(self, day: date) -> e2e.DayDir:
         return e2e.day_dir(self.output_root, day)

@@ -1,5 +1,7 @@
 """Runs as pods: the webserver launches, the daemon's K8sRunLauncher starts a Job on the node, the run pod
-executes the asset from the project image as the pipeline's service account, and the UI reads its logs.
+executes the asset from the project image as the pipeline's service account, and the UI reads its logs. A
+day launched in the webserver and a two-day backfill (the UI's `launchPartitionBackfill`) run as pods and
+reach PASS one simulation at a time; a run pod killed mid-simulation is cleaned up like a crash.
 
 The code location itself runs as a pod from the image (the production shape); the webserver and daemon run
 on the host with the instance `torghut_sim.devstack.pod_runs` renders.
@@ -15,16 +17,18 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import dagster as dg
 import psycopg
 import pytest
 
 from assets import DAY_ASSETS
+from benchmarks import backfill_stack as bf
 from tests.deploy_render import render
 from tests.integration._graphql import LAUNCH_RUN, RUN_STATUS, graphql
 from tests.integration._tcp_proxy import free_port
@@ -84,15 +88,16 @@ class PodStack:
     repository: str
     settings: PodRunSettings
     logs: Path
+    env: dict[str, str]
 
-    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        return graphql(self.base_url, query, variables)
+    def graphql(self, query: str, variables: Mapping[str, Any] | None = None) -> dict[str, Any]:
+        return graphql(self.base_url, query, dict(variables or {}))
 
-    def tail(self) -> str:
+    def log_tail(self, lines: int = 30) -> str:
         parts = []
         for log in sorted(self.logs.glob("*.log")):
-            lines = log.read_text(errors="replace").splitlines()[-30:]
-            parts.append(f"--- {log.name}\n" + "\n".join(lines))
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {log.name}\n" + "\n".join(tail))
         return "\n".join(parts)
 
 
@@ -167,7 +172,7 @@ def pod_stack(
     procs: list[subprocess.Popen[bytes]] = []
     logs = root / "logs"
     logs.mkdir()
-    stack = PodStack(f"http://127.0.0.1:{port}", "", settings, logs)
+    stack = PodStack(f"http://127.0.0.1:{port}", "", settings, logs, env)
     try:
         _wait(
             "the code location pod serving gRPC",
@@ -205,7 +210,7 @@ def pod_stack(
             return None
 
         name = _wait("the webserver serving the code location", repository, STARTUP_TIMEOUT)
-        yield PodStack(stack.base_url, name, settings, logs)
+        yield PodStack(stack.base_url, name, settings, logs, env)
     finally:
         for proc in procs:
             _stop(proc)
@@ -244,35 +249,36 @@ def _final_status(stack: PodStack, run_id: str, timeout: float = RUN_TIMEOUT) ->
     try:
         return str(_wait(f"run {run_id} finished", done, timeout, every=3))
     except AssertionError as exc:
-        raise AssertionError(f"{exc}\n{stack.tail()}") from exc
+        raise AssertionError(f"{exc}\n{stack.log_tail()}") from exc
+
+
+def _finished_run_pod(node: NodeService, run_id: str) -> Any:
+    """The one pod of the run's one Job on the node, once its process has exited (from the API server)."""
+    from kubernetes import client
+
+    selector = f"dagster/run-id={run_id}"
+    with node.kube.api_client() as api:
+        jobs = client.BatchV1Api(api).list_namespaced_job(PIPELINE_NAMESPACE, label_selector=selector).items
+        assert [j.metadata.name for j in jobs] == [f"dagster-run-{run_id}"]
+        core = client.CoreV1Api(api)
+
+        def finished_pods() -> list[Any] | None:
+            # The run is SUCCESS once its last event is stored; the pod's process exits just after.
+            pods = core.list_namespaced_pod(PIPELINE_NAMESPACE, label_selector=selector).items
+            return pods if pods and all(p.status.phase in {"Succeeded", "Failed"} for p in pods) else None
+
+        pods = _wait("the run pod finished", finished_pods, 120)
+    assert len(pods) == 1, [p.metadata.name for p in pods]
+    return pods[0]
 
 
 def test_a_run_launched_in_the_webserver_runs_as_a_job_on_the_node(
     pod_stack: PodStack, node: NodeService
 ) -> None:
-    from kubernetes import client
-
     run_id = _launch(pod_stack, ["simulation_manifest"])
     status = _final_status(pod_stack, run_id)
-    assert status == "SUCCESS", pod_stack.tail()
-    with node.kube.api_client() as api:
-        jobs = (
-            client.BatchV1Api(api)
-            .list_namespaced_job(PIPELINE_NAMESPACE, label_selector=f"dagster/run-id={run_id}")
-            .items
-        )
-        assert len(jobs) == 1
-        core = client.CoreV1Api(api)
-
-        def finished_pods() -> list[Any] | None:
-            # The run is SUCCESS once its last event is stored; the pod's process exits just after.
-            selector = f"dagster/run-id={run_id}"
-            pods = core.list_namespaced_pod(PIPELINE_NAMESPACE, label_selector=selector).items
-            return pods if pods and all(p.status.phase in {"Succeeded", "Failed"} for p in pods) else None
-
-        pods = _wait("the run pod finished", finished_pods, 120)
-    assert len(pods) == 1
-    pod = pods[0]
+    assert status == "SUCCESS", pod_stack.log_tail()
+    pod = _finished_run_pod(node, run_id)
     assert pod.spec.node_name == NODE_NAME
     assert pod.spec.service_account_name == SERVICE_ACCOUNT
     assert pod.spec.host_network is True
@@ -299,20 +305,27 @@ def test_a_run_launched_in_the_webserver_runs_as_a_job_on_the_node(
     assert (pod_stack.settings.compute_logs / run_id / "compute_logs" / f"{file_keys[0]}.complete").exists()
 
 
+def _runtime_ready(
+    pod_stack: PodStack, node: NodeService, stack_config: StackConfig, tmp_path: Path
+) -> dict[str, str]:
+    """The runtime started at its baseline; the host's pipeline env (for seeding and cleaning stores)."""
+    service("runtime", stack_config).start()
+    ensure_baseline(stack_config)
+    settings = pod_stack.settings
+    return host_pipeline_env(
+        tmp_path / "unused_home", settings.dagster_db, settings.output_root, node.kube.kubeconfig_path
+    )
+
+
 def _seeded_day(
     day: date, pod_stack: PodStack, node: NodeService, stack_config: StackConfig, tmp_path: Path
 ) -> tuple[dict[str, str], DayDir]:
     """The runtime started at its baseline and `day` seeded: (the host's pipeline env, the day's run dir)."""
     from tests.integration import _e2e as e2e
 
-    service("runtime", stack_config).start()
-    ensure_baseline(stack_config)
-    settings = pod_stack.settings
-    env = host_pipeline_env(
-        tmp_path / "unused_home", settings.dagster_db, settings.output_root, node.kube.kubeconfig_path
-    )
+    env = _runtime_ready(pod_stack, node, stack_config, tmp_path)
     _seed(day, env, tmp_path)
-    return env, e2e.day_dir(settings.output_root, day)
+    return env, e2e.day_dir(pod_stack.settings.output_root, day)
 
 
 POD_DAY = date(2026, 5, 12)
@@ -361,7 +374,7 @@ def test_a_day_launched_in_the_webserver_runs_as_a_pod_reaches_pass_and_restores
         before = e2e.runtime_objects(kube)
         run_id = _launch(pod_stack, list(DAY_ASSETS), POD_DAY.isoformat())
         status = _final_status(pod_stack, run_id, timeout=e2e.LAUNCH_TIMEOUT)
-        assert status == "SUCCESS", pod_stack.tail()
+        assert status == "SUCCESS", pod_stack.log_tail()
         report = run_dir.report()
         assert report["verdict"]["status"] == "PASS", report["verdict"]
         assert run_dir.run_state()["status"] == "succeeded"
@@ -423,3 +436,78 @@ def test_deleting_the_run_pod_mid_simulation_is_cleaned_up_like_a_crash(
         assert state["status"] == "torn_down", state["status"]
         commands = [t["details"].get("command") for t in state["transitions"]]
         assert "dagster_cleanup" in commands
+
+
+# Trading days only this test uses; both are simulated, so the lane is contended by two run pods.
+POD_BACKFILL_DAYS = (date(2026, 6, 8), date(2026, 6, 9))
+
+
+def test_a_backfill_launched_in_the_webserver_runs_each_day_as_a_pod_one_simulation_at_a_time(
+    pod_stack: PodStack,
+    node: NodeService,
+    stack_config: StackConfig,
+    kafka_service: Service,
+    clickhouse_service: Service,
+    postgres_service: Service,
+    tmp_path: Path,
+) -> None:
+    from tests.integration import _e2e as e2e
+
+    assert isinstance(postgres_service, PostgresService)
+    env = _runtime_ready(pod_stack, node, stack_config, tmp_path)
+    bf.prepare_days(
+        POD_BACKFILL_DAYS, (), env, admin_dsn=postgres_service.dsn(), symbols=e2e.SEED_SYMBOLS, logs=tmp_path
+    )
+    with (
+        Kube.from_kubeconfig(node.kube.kubeconfig_path) as kube,
+        e2e.instance_env(pod_stack.env),
+        dg.DagsterInstance.get() as instance,
+    ):
+        e2e.wait_lock_free(kube)
+        before = e2e.runtime_objects(kube)
+
+        began = time.monotonic()
+        backfill_id = bf.launch_backfill(pod_stack, POD_BACKFILL_DAYS)
+        status, seen = bf.wait_backfill(pod_stack, backfill_id, e2e.LAUNCH_TIMEOUT)
+
+        timings = bf.backfill_timings(instance, backfill_id)
+        runs = [(t.day, t.status) for t in timings]
+        assert status == "COMPLETED_SUCCESS", (runs, pod_stack.log_tail())
+        assert runs == [(d.isoformat(), "SUCCESS") for d in POD_BACKFILL_DAYS]
+        # Each day's run executed as its own Job's pod on the node, from the project image.
+        for timing in timings:
+            pod = _finished_run_pod(node, timing.run_id)
+            assert pod.metadata.name.startswith(f"dagster-run-{timing.run_id}")
+            assert pod.metadata.labels["dagster/run-id"] == timing.run_id
+            assert pod.metadata.labels["dagster/code-location"] == LOCATION_NAME
+            assert pod.metadata.labels["app.kubernetes.io/component"] == "run-worker"
+            assert pod.spec.node_name == NODE_NAME
+            assert pod.spec.service_account_name == SERVICE_ACCOUNT
+            assert pod.spec.containers[0].image == pod_stack.settings.image
+            assert pod.status.phase == "Succeeded"
+            run = instance.get_run_by_id(timing.run_id)
+            assert run is not None and run.tags["dagster/backfill"] == backfill_id
+        for day in POD_BACKFILL_DAYS:
+            run_dir = e2e.day_dir(pod_stack.settings.output_root, day)
+            assert run_dir.report()["verdict"]["status"] == "PASS", (day, run_dir.report()["verdict"])
+            assert run_dir.run_state()["status"] == "succeeded"
+        # One lane across two pods: the simulation steps (event log) and the lock intervals never overlap.
+        assert all(t.simulation is not None for t in timings), [[s.key for s in t.steps] for t in timings]
+        assert bf.lane_overlaps(timings) == []
+        first, second = sorted(
+            (e2e.day_dir(pod_stack.settings.output_root, d).lock_interval() for d in POD_BACKFILL_DAYS),
+            key=lambda span: span[0],
+        )
+        assert first[1] < second[0], f"lock intervals intersect: {first} and {second}"
+        e2e.assert_runtime_matches(kube, before)
+        assert read_lock(kube, e2e.NAMESPACE) is None
+        # The figures for deploy/README.md's measured section (shown with `pytest -rP`), as the bench prints
+        # them for the same days in-process (`benchmarks/backfill_bench.py --days 2 --empty 0 --start …`).
+        wall = bf.launch_to_last_run_end(instance, backfill_id, timings)
+        floor = bf.backfill_floor(timings).total
+        waited = seen - began
+        print("\n".join(bf.timings_table(timings)))
+        print(
+            f"floor {floor:.1f}s; backfill wall (launch -> last run ended) {wall:.1f}s ({wall / floor:.2f})"
+        )
+        print(f"backfill wall (launch -> {status} seen) {waited:.1f}s ({waited / floor:.2f})")

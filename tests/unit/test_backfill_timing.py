@@ -1,4 +1,4 @@
-"""The backfill benchmark's arithmetic: per-run work, pool wait and overhead, the floor, lane overlaps."""
+"""The backfill benchmark's arithmetic: work, pool wait and overhead per run, floor, overlaps, table."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from benchmarks.backfill_stack import (
     StepSpan,
     backfill_floor,
     lane_overlaps,
+    timings_table,
 )
 
 
@@ -63,3 +64,13 @@ def test_overlapping_simulations_on_one_lane_are_named() -> None:
         ("2026-06-01", "2026-06-04"),
         ("2026-06-04", "2026-06-03"),
     ]
+
+
+def test_the_table_has_a_row_per_day_with_its_figures_and_steps() -> None:
+    header, first, empty = timings_table([FIRST, EMPTY])
+    assert header.split() == ["day", "status", "wall", "work", "pool", "overhead", "steps", "(s)"]
+    assert first.split()[:6] == ["2026-06-01", "SUCCESS", "44.0", "40.0", "1.0", "3.0"]
+    assert first.endswith(
+        "simulation_manifest 1.0, source_dump 3.0, simulate_on_runtime 34.0, simulation_report 2.0"
+    )
+    assert empty.split()[:6] == ["2026-06-02", "SUCCESS", "6.5", "5.0", "0.0", "1.5"]
