@@ -5,6 +5,7 @@ from typing import Any
 
 import dagster as dg
 
+from assets.figures import figures
 from assets.manifest import GROUP
 from assets.progress import progress_logger
 from resources import DayRun, SimulationConfigResource
@@ -17,13 +18,17 @@ def dump_metadata(marker: DumpMarker, reused: bool) -> dict[str, Any]:
     """What the UI shows of a dump: status, counts, coverage, window and hashes."""
     return {
         "status": marker.status,
-        "records": marker.records,
-        "expected_records": marker.expected_records,
+        **figures(
+            {
+                "records": marker.records,
+                "expected_records": marker.expected_records,
+                "coverage_ratio": marker.coverage.ratio,
+                "covered_minutes": marker.coverage.covered_minutes,
+                "session_minutes": marker.coverage.session_minutes,
+                "out_of_window_skipped": marker.out_of_window_skipped,
+            }
+        ),
         "records_by_topic": dg.MetadataValue.json(marker.records_by_topic),
-        "coverage_ratio": marker.coverage.ratio,
-        "covered_minutes": marker.coverage.covered_minutes,
-        "session_minutes": marker.coverage.session_minutes,
-        "out_of_window_skipped": marker.out_of_window_skipped,
         "window": f"{marker.window.start.isoformat()} .. {marker.window.end.isoformat()}",
         "sha256": marker.sha256,
         "payload_sha256": marker.payload_sha256,
@@ -83,7 +88,10 @@ def build_dump_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
         """Block a thinly covered day; an empty day only warns and is recorded as `empty_day` downstream."""
         _run, window, marker = _marker(context, simulation_config)
         ratio, strict = marker.coverage.ratio, window.strict_coverage_ratio
-        metadata = {"coverage_ratio": ratio, "strict_coverage_ratio": strict, "status": marker.status}
+        metadata = {
+            **figures({"coverage_ratio": ratio, "strict_coverage_ratio": strict}),
+            "status": marker.status,
+        }
         if marker.status == "empty_day":
             return dg.AssetCheckResult(
                 passed=False,
@@ -118,6 +126,7 @@ def build_dump_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
                 "expected": dg.MetadataValue.json({k: [t.isoformat() for t in v] for k, v in wanted.items()}),
                 "found": dg.MetadataValue.json({k: [t.isoformat() for t in v] for k, v in found.items()}),
                 "mismatched": ", ".join(mismatched) or "none",
+                "mismatches": dg.MetadataValue.int(len(mismatched)),
             },
         )
 

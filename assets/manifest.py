@@ -26,6 +26,10 @@ def _guard_check(
     return dg.AssetCheckResult(
         passed=bool(guards) and not refused,
         metadata={
+            # Measured beside its threshold: a check passes with at least one guard and none refused.
+            "guards_checked": dg.MetadataValue.int(len(guards)),
+            "guards_refused": dg.MetadataValue.int(len(refused)),
+            "guards_refused_allowed": dg.MetadataValue.int(0),
             "guards": dg.MetadataValue.json(guards),
             "refused": ", ".join(f"{g.get('name')}: {g.get('reason')}" for g in refused) or "none",
             "plan": dg.MetadataValue.path(str(run.paths.plan)),

@@ -10,10 +10,10 @@ from typing import Any
 
 import dagster as dg
 
+from assets.figures import figures
 from assets.manifest import GROUP
 from resources import SimulationConfigResource
 from torghut_sim.calendar import NEW_YORK
-from torghut_sim.report.model import format_decimal
 from torghut_sim.report.period import PERIOD_SCHEMA_VERSION, PeriodResult, build_period_report
 
 # A period's days are in: rebuild when any of its day reports changed, once no day of it is still running.
@@ -49,8 +49,8 @@ def period_metadata(result: PeriodResult) -> dict[str, Any]:
         "days_reported": totals.days_reported,
         "days_without_report": dg.MetadataValue.json(unreported),
         "verdicts": dg.MetadataValue.json(totals.verdict_counts),
-        "net_pnl": format_decimal(totals.net),
-        "max_drawdown": format_decimal(drawdown.max_drawdown),
+        # Floats so the UI plots them over periods; the exact decimals are in the report files.
+        **figures({"net_pnl": totals.net, "max_drawdown": drawdown.max_drawdown}),
         "max_drawdown_days": f"{drawdown.peak_day or 'start'} → {drawdown.trough_day or '—'}",
         "report_json": dg.MetadataValue.path(str(result.json_path)),
         "report_markdown": dg.MetadataValue.path(str(result.markdown_path)),

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import ValidationError
 
+from assets.figures import figures
 from assets.manifest import GROUP
 from assets.simulation import SIMULATED
 from resources import DayRun, SimulationConfigResource
@@ -16,6 +17,7 @@ from torghut_sim.run_evidence import EMPTY_DAY
 
 if TYPE_CHECKING:
     from torghut_sim.report.api import ReportResult
+    from torghut_sim.report.settings import ReportSettings
 
 VERDICT_SEVERITY = {"WARN": dg.AssetCheckSeverity.WARN, "FAIL": dg.AssetCheckSeverity.ERROR}
 
@@ -48,29 +50,70 @@ def summary_markdown(report: SimulationReport) -> str:
     return "\n".join(lines) + "\n"
 
 
+def report_figures(report: SimulationReport) -> dict[str, dg.MetadataValue]:
+    """The report's figures a person plots across days, as numeric metadata (P&L as floats)."""
+    coverage, funnel, pnl, quality = report.coverage, report.funnel, report.pnl, report.execution_quality
+    return figures(
+        {
+            "records": coverage.records_dumped,
+            "records_replayed": coverage.records_replayed,
+            "coverage_ratio": coverage.coverage_ratio,
+            "decisions": funnel.decisions,
+            "executions": funnel.executions,
+            "fills": pnl.fills,
+            "llm_reviews": funnel.llm_reviews,
+            "realized_pnl": pnl.realized,
+            "unrealized_pnl": pnl.unrealized,
+            "gross_pnl": pnl.gross,
+            "costs": pnl.costs,
+            "net_pnl": pnl.net,
+            "max_drawdown": pnl.max_drawdown,
+            "signal_to_decision_p95_ms": quality.signal_to_decision.p95_ms,
+            "decision_to_submit_p95_ms": quality.decision_to_submit.p95_ms,
+            "submit_to_first_event_p95_ms": quality.submit_to_first_event.p95_ms,
+            "llm_error_rate": report.llm.error_rate,
+        }
+    )
+
+
 def report_metadata(result: "ReportResult") -> dict[str, Any]:
-    """Verdict, reasons, P&L, counts and file paths of a built report."""
+    """Verdict, reasons, figures (numeric, so the UI plots them) and file paths of a built report."""
     report = result.report
-    pnl, funnel = report.pnl, report.funnel
     return {
         "verdict": report.verdict.status,
         "verdict_reasons": ", ".join(r.code for r in report.verdict.reasons) or "none",
-        "net_pnl": format_decimal(pnl.net),
-        "gross_pnl": format_decimal(pnl.gross),
-        "realized_pnl": format_decimal(pnl.realized),
-        "unrealized_pnl": format_decimal(pnl.unrealized),
-        "decisions": funnel.decisions,
-        "executions": funnel.executions,
-        "fills": pnl.fills,
-        "llm_reviews": funnel.llm_reviews,
-        "coverage_ratio": dg.MetadataValue.float(report.coverage.coverage_ratio)
-        if report.coverage.coverage_ratio is not None
-        else dg.MetadataValue.null(),
+        **report_figures(report),
         "summary": dg.MetadataValue.md(summary_markdown(report)),
         "report_json": dg.MetadataValue.path(str(result.json_path)),
         "report_markdown": dg.MetadataValue.path(str(result.markdown_path)),
         "report_dir": dg.MetadataValue.path(str(result.out_dir)),
     }
+
+
+def verdict_settings(run: DayRun) -> "ReportSettings":
+    """The thresholds the report's verdict judged by: the run's manifest, as the report builder reads it."""
+    from torghut_sim.report.settings import build_settings, read_manifest  # noqa: PLC0415 - see build_report
+
+    return build_settings(run.paths.root, read_manifest(run.paths.manifest), None)
+
+
+def verdict_figures(report: SimulationReport, settings: "ReportSettings") -> dict[str, dg.MetadataValue]:
+    """Each figure the verdict judges beside its threshold, numeric so the check page plots them."""
+    from torghut_sim.report.stability import LLM_ERROR_RATE_LIMIT  # noqa: PLC0415 - see build_report
+
+    return figures(
+        {
+            "verdict_reasons": len(report.verdict.reasons),
+            "decisions": report.funnel.decisions,
+            "min_trade_decisions": settings.min_trade_decisions,
+            "executions": report.funnel.executions,
+            "min_executions": settings.min_executions,
+            "coverage_ratio": report.coverage.coverage_ratio,
+            "strict_coverage_ratio": report.coverage.strict_coverage_ratio,
+            "llm_error_rate": report.llm.error_rate,
+            "llm_error_rate_limit": LLM_ERROR_RATE_LIMIT,
+        }
+    )
 
 
 def report_json(run: DayRun) -> Path:
@@ -144,6 +187,7 @@ def build_report_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
             metadata={
                 "verdict": status,
                 "reasons": dg.MetadataValue.json([r.model_dump(mode="json") for r in report.verdict.reasons]),
+                **verdict_figures(report, verdict_settings(run)),
             },
         )
 

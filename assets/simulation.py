@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field
 
+from assets.figures import figure, figures
 from assets.lane_claim import claimed_lane
 from assets.manifest import GROUP
 from assets.progress import progress_logger
@@ -32,6 +33,7 @@ from torghut_sim.run_evidence import (
     restore_state,
     run_status,
 )
+from torghut_sim.runtime.phase_timing import run_timing
 
 if TYPE_CHECKING:
     from torghut_sim.lifecycle import SimulationOutcome, SimulationRequest
@@ -99,6 +101,12 @@ def reused_metadata(run: DayRun) -> DayMetadata:
     }
 
 
+def restore_commands_owed(run: DayRun) -> int:
+    """How many restore commands restore-required.json still lists (0 when none is owed)."""
+    phases = (read_json(run.paths.restore_required) or {}).get("phases") or {}
+    return sum(len(p.get("commands") or []) for p in phases.values() if isinstance(p, dict))
+
+
 def replay_metadata(outcome: "SimulationOutcome") -> dict[str, Any]:
     """What the UI shows of the replay: records by topic, pacing, duration and the dump it proves."""
     if outcome.replay is None:
@@ -106,14 +114,31 @@ def replay_metadata(outcome: "SimulationOutcome") -> dict[str, Any]:
     marker = outcome.replay.marker
     return {
         "status": SIMULATED,
-        "records": marker.records,
-        "produced": outcome.replay.produced,
+        **figures(
+            {
+                "records": marker.records,
+                "produced": outcome.replay.produced,
+                "duration_seconds": marker.duration_seconds,
+            }
+        ),
         "reused_marker": outcome.replay.skipped,
         "records_by_topic": dg.MetadataValue.json(marker.records_by_topic),
         "dump_sha256": marker.dump_sha256,
         "pace": dg.MetadataValue.json(marker.pace.model_dump(mode="json")),
-        "duration_seconds": marker.duration_seconds,
     }
+
+
+def timing_figures(run: DayRun) -> dict[str, dg.MetadataValue]:
+    """The run's wall time, its replay and monitor time and the overhead around them (run-state.json)."""
+    timing = run_timing((read_json(run.paths.run_state) or {}).get("transitions") or [])
+    return figures(
+        {
+            "run_seconds": timing.run_seconds,
+            "replay_seconds": timing.phase_seconds.get("replay"),
+            "monitor_seconds": timing.phase_seconds.get("monitor"),
+            "overhead_seconds": timing.overhead_seconds,
+        }
+    )
 
 
 def outcome_metadata(run: DayRun, outcome: "SimulationOutcome") -> dict[str, Any]:
@@ -124,9 +149,12 @@ def outcome_metadata(run: DayRun, outcome: "SimulationOutcome") -> dict[str, Any
         "status": SIMULATED,
         "run_id": run.names.run_id,
         "run_status": outcome.run.status,
-        "records_replayed": summary["records_replayed"],
+        "records_replayed": figure(summary["records_replayed"]),
         "replay_skipped": summary["replay_skipped"],
         "activity": dg.MetadataValue.json(summary["activity"] or {}),
+        # Each activity count on its own, so the UI plots the runtime's output day by day.
+        **figures({str(table): int(count) for table, count in (summary["activity"] or {}).items()}),
+        **timing_figures(run),
         "cursor_at": summary["cursor_at"] or "",
         # False when the monitor ended before every stage consumed the window (see monitor.json).
         **({"inputs_complete": summary["inputs_complete"]} if summary["inputs_complete"] is not None else {}),
@@ -273,10 +301,13 @@ def build_simulation_assets(
             # Nothing was provisioned, patched or replayed: there is nothing to attribute.
             return dg.AssetCheckResult(passed=True, metadata={"status": EMPTY_DAY})
         status = contamination_status(run.paths)
+        findings = (read_json(run.paths.contamination) or {}).get("findings") or []
         return dg.AssetCheckResult(
             passed=status == "clean",
             metadata={
                 "status": status or "missing",
+                "findings": dg.MetadataValue.int(len(findings)),
+                "findings_allowed": dg.MetadataValue.int(0),
                 "evidence": dg.MetadataValue.path(str(run.paths.contamination)),
             },
         )
@@ -296,6 +327,8 @@ def build_simulation_assets(
             passed=restore.restored,
             metadata={
                 "reason": restore.reason,
+                "restore_commands_owed": dg.MetadataValue.int(restore_commands_owed(run)),
+                "restore_commands_allowed": dg.MetadataValue.int(0),
                 "run_status": run_status(run.paths) or "missing",
                 "restore_required": dg.MetadataValue.path(str(run.paths.restore_required)),
             },

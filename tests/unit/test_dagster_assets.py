@@ -205,7 +205,7 @@ def test_a_full_day_materializes_every_asset_and_passes_the_gates(
     assert manifest["run_id"] == "sim-20260306-01"
     assert all(not isinstance(v, str) or "secret" not in v.lower() for v in manifest.values())
     report = _metadata(result, "simulation_report")
-    assert (report["verdict"], report["net_pnl"], report["fills"]) == ("PASS", "3", 2)
+    assert (report["verdict"], report["net_pnl"], report["fills"]) == ("PASS", 3.0, 2)
     assert checks["verdict"].passed
     assert "**PASS**" in report["summary"]
     (request,) = lifecycle.calls

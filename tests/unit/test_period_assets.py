@@ -75,7 +75,7 @@ def test_the_assets_build_the_partitions_period(
     period_id, days, reported = expected
     assert (metadata["period_id"].value, metadata["trading_days"].value) == (period_id, days)
     assert metadata["days_reported"].value == reported
-    assert metadata["net_pnl"].value == "2"
+    assert metadata["net_pnl"].value == 2.0
     assert "2026-03-04 empty_day" in metadata["days_without_report"].value
     assert Path(str(metadata["report_json"].value)).is_file()
 
