@@ -28,7 +28,9 @@ from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from tests.integration._browser import headless_chromium, open_page, page_text, wait_until
+from assets.partitions import trading_day_partitions
+from resources import DeploymentSettings
+from tests.integration._browser import headless_chromium, open_page, page_text, wait_for_texts, wait_until
 from tests.integration._graphql import LAUNCH_RUN, RUN_STATUS, graphql
 from tests.integration._tcp_proxy import free_port
 from torghut_sim.demo_summary import day_page
@@ -47,6 +49,12 @@ ASSETS = (
 )
 DATE_LINE = re.compile(r"\d{4}-\d{2}-\d{2}")
 CHECKS = ("full_day_window", "isolation_guards")
+# The plots by partition graph the latest 120 partition keys: the range plotted is the latest two days.
+PLOTTED_DAYS: tuple[str, ...] = tuple(
+    trading_day_partitions(DeploymentSettings().partitions_start).get_partition_keys()[-2:]
+)
+# An integer figure of every manifest materialization (390 on an ordinary session).
+PLOTTED_FIGURE = "session_minutes"
 STARTUP_TIMEOUT = 240.0
 RUN_TIMEOUT = 300.0
 # The project's own instance file: with no DAGSTER_PG_* variable its storage is SQLite in the temp home.
@@ -177,9 +185,8 @@ def dagster_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DagsterUI]:
         _stop(proc)
 
 
-@pytest.fixture(scope="session")
-def materialized_day(dagster_ui: DagsterUI) -> str:
-    """`simulation_manifest` (and its checks) materialized for DAY through the webserver; the run id."""
+def _materialize_manifest(dagster_ui: DagsterUI, day: str) -> str:
+    """`simulation_manifest` (and its checks) materialized for `day` through the webserver; the run id."""
     params = {
         "selector": {
             "repositoryLocationName": dagster_ui.location,
@@ -188,7 +195,7 @@ def materialized_day(dagster_ui: DagsterUI) -> str:
             "assetSelection": [{"path": ["simulation_manifest"]}],
         },
         # No run config: the project's executor already runs the asset and its checks in one process.
-        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": DAY}]},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day}]},
     }
     launched = dagster_ui.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
@@ -202,6 +209,20 @@ def materialized_day(dagster_ui: DagsterUI) -> str:
         time.sleep(2)
     assert status == "SUCCESS", f"run {run_id} ended {status}:\n{dagster_ui.log_tail()}"
     return run_id
+
+
+@pytest.fixture(scope="session")
+def materialized_day(dagster_ui: DagsterUI) -> str:
+    """`simulation_manifest` (and its checks) materialized for DAY through the webserver; the run id."""
+    return _materialize_manifest(dagster_ui, DAY)
+
+
+@pytest.fixture(scope="session")
+def materialized_range(dagster_ui: DagsterUI) -> tuple[str, ...]:
+    """`simulation_manifest` materialized for each of PLOTTED_DAYS: a range of partitions to plot over."""
+    for day in PLOTTED_DAYS:
+        _materialize_manifest(dagster_ui, day)
+    return PLOTTED_DAYS
 
 
 @pytest.fixture(scope="session")
@@ -329,3 +350,47 @@ def test_checks_tab_shows_both_checks_passed(
         # The check list shows each check's name with its latest status on the line after it.
         statuses = [lines[i + 1] for i, line in enumerate(lines[:-1]) if line == check]
         assert "Succeeded" in statuses, f"{check}: {statuses}"
+
+
+def _plot_titles(driver: WebDriver) -> list[str] | None:
+    """The titles of the plots drawn (each title is followed by its chart), once at least one is drawn."""
+    titles = driver.execute_script(
+        # Up from each chart's canvas to the block whose previous sibling is the plot's title.
+        "return Array.from(document.querySelectorAll('canvas')).map(c => {"
+        "  for (let e = c; e && e.parentElement; e = e.parentElement) {"
+        "    const title = e.previousElementSibling ? e.previousElementSibling.innerText.trim() : '';"
+        "    if (title) return title;"
+        "  }"
+        "  return '';"
+        "})"
+    )
+    found = [str(t).strip() for t in titles or [] if t and str(t).strip()]
+    return found or None
+
+
+def test_numeric_metadata_plots_over_the_partitions(
+    dagster_ui: DagsterUI, materialized_range: tuple[str, ...], browser: WebDriver, tmp_path: Path
+) -> None:
+    try:
+        open_page(browser, dagster_ui.url("/assets/simulation_manifest"), ["Metadata", PLOTTED_FIGURE])
+        plots = wait_until(
+            browser,
+            lambda d: next(
+                (
+                    b
+                    for b in d.find_elements(By.XPATH, "//button[normalize-space()='Plots']")
+                    if b.is_displayed()
+                ),
+                None,
+            ),
+            60,
+            "the metadata section's Plots button",
+        )
+        plots.click()
+        wait_for_texts(browser, ["When graphing values by partition", PLOTTED_FIGURE])
+        titles = wait_until(browser, _plot_titles, 60, "a plot's chart")
+    finally:
+        _shot(browser, tmp_path / "metadata-plots.png")
+    assert PLOTTED_FIGURE in titles, titles
+    # Text metadata (the run id, the window) is no plot: only numbers are graphed.
+    assert "run_id" not in titles and "window_start" not in titles, titles
