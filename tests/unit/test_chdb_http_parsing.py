@@ -10,17 +10,12 @@ import lz4.frame  # type: ignore[import-untyped]  # ships no stubs
 import pytest
 import zstandard
 
-from torghut_sim.devstack.chdb_http import (
-    ClickHouseError,
-    Credentials,
+from torghut_sim.devstack.chdb_http.errors import ClickHouseError, auth_error, engine_error
+from torghut_sim.devstack.chdb_http.formats import body_decoder, content_type
+from torghut_sim.devstack.chdb_http.request import Credentials, parse_params, request_credentials
+from torghut_sim.devstack.chdb_http.sql import (
     InsertData,
-    auth_error,
-    body_decoder,
-    content_type,
-    engine_error,
     output_format,
-    parse_params,
-    request_credentials,
     set_statement,
     split_insert,
     sql_identifier,
