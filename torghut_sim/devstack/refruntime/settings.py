@@ -60,6 +60,18 @@ class LocalEndpoints:
             kubeconfig=os.environ.get("KUBECONFIG") or str(config.state_dir / "kube" / "kubeconfig"),
         )
 
+    def clickhouse_client(self) -> Any:
+        """A ClickHouse HTTP client of the stack (no session id: each worker's queries stand alone)."""
+        import clickhouse_connect  # noqa: PLC0415 - keeps pure imports light
+
+        return clickhouse_connect.get_client(
+            host=self.clickhouse_host,
+            port=self.clickhouse_port,
+            username=self.clickhouse_username,
+            password=self.clickhouse_password,
+            autogenerate_session_id=False,
+        )
+
 
 # Reads one key of a Secret in the service's namespace: (secret name, key) → value, None when absent.
 SecretLookup = Callable[[str, str], str | None]

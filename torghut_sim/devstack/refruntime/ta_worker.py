@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import clickhouse_connect
 import orjson
 import psycopg
 from confluent_kafka import Consumer, KafkaError, Producer, TopicPartition
@@ -165,13 +164,7 @@ class TaWorker(Worker):
         )
         self.pending = []
         self.unreflected, self.consumed_to, self.committed = {}, {}, {}
-        self.client = clickhouse_connect.get_client(
-            host=e.clickhouse_host,
-            port=e.clickhouse_port,
-            username=e.clickhouse_username,
-            password=e.clickhouse_password,
-            autogenerate_session_id=False,
-        )
+        self.client = e.clickhouse_client()
         for table in ("ta_microbars", "ta_signals"):
             exists = self.client.command(f"EXISTS TABLE `{s.database}`.`{table}`")
             if str(exists).strip() != "1":

@@ -14,7 +14,6 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-import clickhouse_connect
 import orjson
 import psycopg
 from confluent_kafka import KafkaError, Producer
@@ -196,13 +195,7 @@ class TorghutWorker(Worker):
         self.conn.commit()
         if missing:
             raise RuntimeError(f"the simulation database lacks {', '.join(missing)} (run the migrations)")
-        self.client = clickhouse_connect.get_client(
-            host=e.clickhouse_host,
-            port=e.clickhouse_port,
-            username=e.clickhouse_username,
-            password=e.clickhouse_password,
-            autogenerate_session_id=False,
-        )
+        self.client = e.clickhouse_client()
         ensure_topics(e.bootstrap_servers, [s.order_feed_topic], ORDER_FEED_PARTITIONS)
         self.producer = Producer(
             {
