@@ -213,6 +213,37 @@ def test_a_full_day_materializes_every_asset_and_passes_the_gates(
     assert request.paths == _run_dir(tmp_path)
 
 
+# Each check's measured figure and the threshold it is judged against, both numeric so the UI plots them.
+CHECK_FIGURES = {
+    "full_day_window": ("guards_refused", "guards_refused_allowed"),
+    "isolation_guards": ("guards_refused", "guards_refused_allowed"),
+    "session_coverage": ("coverage_ratio", "strict_coverage_ratio"),
+    "exact_window": ("mismatches", "mismatches_allowed"),
+    "no_contamination": ("findings", "findings_allowed"),
+    "runtime_restored": ("restore_commands_owed", "restore_commands_allowed"),
+    "verdict": ("decisions", "min_trade_decisions"),
+}
+
+
+def test_every_check_reports_its_figure_beside_its_threshold(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torghut_sim.day_dump, "dump_source", _fake_dump(1.0, 1000))
+    result = _materialize(tmp_path, FakeLifecycle())
+    assert result.success
+    checks = _checks(result)
+    for name, keys in CHECK_FIGURES.items():
+        metadata = checks[name].metadata
+        kinds = {k: type(metadata.get(k)).__name__ for k in keys}
+        assert all(isinstance(metadata.get(k), dg.IntMetadataValue | dg.FloatMetadataValue) for k in keys), (
+            name,
+            kinds,
+        )
+    coverage = checks["session_coverage"].metadata
+    assert coverage["coverage_ratio"].value >= coverage["strict_coverage_ratio"].value
+    assert checks["no_contamination"].metadata["findings"].value == 0
+
+
 def test_a_refused_guard_blocks_the_day_before_the_dump(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
