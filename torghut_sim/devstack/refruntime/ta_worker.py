@@ -140,8 +140,6 @@ class TaWorker(Worker):
             idle_seconds,
         )
         self.consumer: Any = None
-        self.producer: Any = None
-        self.client: Any = None
         self.pending: list[tuple[Microbar, Signal]] = []
         self.last_flush = time.monotonic()
         self.last_progress = 0.0
@@ -346,9 +344,4 @@ class TaWorker(Worker):
         if self.consumer is not None:
             self.consumer.close()
             self.consumer = None
-        if self.producer is not None:
-            self.producer.flush(10)
-            self.producer = None
-        if self.client is not None:
-            self.client.close()
-            self.client = None
+        self.close_producer_and_client()

@@ -171,8 +171,6 @@ class TorghutWorker(Worker):
         self.run_token = run_token_for(settings.run_id)
         self.strategy = MacdRsiStrategy(StrategyConfig(allow_shorts=settings.allow_shorts))
         self.conn: psycopg.Connection[Any] | None = None
-        self.client: Any = None
-        self.producer: Any = None
         self.cursor_ms = int(settings.window_start.timestamp() * 1000)
         self.window_end_ms = int(settings.window_end.timestamp() * 1000)
         self.seen: tuple[int | None, int] = (None, 0)
@@ -239,12 +237,7 @@ class TorghutWorker(Worker):
 
     def teardown(self) -> None:
         """Close the clients."""
-        if self.producer is not None:
-            self.producer.flush(10)
-            self.producer = None
-        if self.client is not None:
-            self.client.close()
-            self.client = None
+        self.close_producer_and_client()
         if self.conn is not None:
             self.conn.close()
             self.conn = None

@@ -31,6 +31,9 @@ class Worker(threading.Thread):
         self.failures = 0
         # The process's metrics, when this part reports its loop failures there.
         self.metrics: RuntimeMetrics | None = None
+        # The Kafka producer and ClickHouse client a part opens in `setup` (None until then).
+        self.producer: Any = None
+        self.client: Any = None
 
     def setup(self) -> None:
         """Connect and check what the loop needs; sets `ready` when done."""
@@ -41,6 +44,15 @@ class Worker(threading.Thread):
 
     def teardown(self) -> None:
         """Release connections (always called once on the way out)."""
+
+    def close_producer_and_client(self) -> None:
+        """Flush and drop the Kafka producer, close the ClickHouse client (each only when open)."""
+        if self.producer is not None:
+            self.producer.flush(10)
+            self.producer = None
+        if self.client is not None:
+            self.client.close()
+            self.client = None
 
     def run(self) -> None:
         """Set up, then cycle until stopped; a failure tears down and starts over after a back-off."""
