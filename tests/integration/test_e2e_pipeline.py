@@ -210,6 +210,14 @@ def test_full_trading_day_materializes_every_asset_and_check_and_restores_the_ru
     report = run_dir.report()
     assert report["verdict"]["status"] == "PASS", report["verdict"]
     assert report["run_metadata"]["run_id"] == run_dir.names.run_id
+    # The figures the UI plots are numbers: P&L as the float of the report's exact decimal, and the
+    # run's time split into replay, monitor and the overhead around them.
+    shown = e2e.materialization_metadata(instance, "simulation_report", run_dir.key)
+    assert shown["net_pnl"] == float(report["pnl"]["net"])
+    assert shown["decisions"] == report["funnel"]["decisions"]
+    outputs = e2e.materialization_metadata(instance, "simulation_outputs", run_dir.key)
+    assert 0 < outputs["overhead_seconds"] < outputs["run_seconds"], outputs
+    assert outputs["replay_seconds"] > 0 and outputs["monitor_seconds"] > 0, outputs
     # The runtime's /metrics were scraped around the replay (URL from the Service status) and agree.
     runtime = report["runtime_metrics"]
     assert (runtime["status"], runtime["url_source"]) == ("ok", "service_status"), runtime
