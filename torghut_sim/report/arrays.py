@@ -42,6 +42,11 @@ class _ArrowArray:
         return capsules
 
 
+def arrow_series(array: pa.Array) -> pl.Series:
+    """A polars series of an arrow array, without polars' pyarrow path (and its imports)."""
+    return pl.Series(_ArrowArray(array))
+
+
 def _decimal_series(
     data: pa.Buffer, length: int, scale: int, offset: int = 0, validity: pa.Buffer | None = None
 ) -> pl.Series:
