@@ -115,14 +115,31 @@ def read_export(
     return data, InputFile(name, "export", True, data.height, file_sha256(path))
 
 
+_AWARE_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
+_NAIVE_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"
+
+
+def _iso_text(expr: pl.Expr) -> pl.Expr:
+    return expr.str.strip_chars().str.replace(r"Z$", "+00:00").str.replace(" ", "T", literal=True)
+
+
 def parse_iso_utc(expr: pl.Expr) -> pl.Expr:
     """ISO-8601 text (offset, `Z` or naive-as-UTC) to a UTC microsecond timestamp; junk → null."""
-    text = expr.str.strip_chars().str.replace(r"Z$", "+00:00").str.replace(" ", "T")
-    aware = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us", time_zone="UTC")
-    naive = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us").dt.replace_time_zone(
-        "UTC"
-    )
+    text = _iso_text(expr)
+    aware = text.str.to_datetime(_AWARE_FORMAT, strict=False, time_unit="us", time_zone="UTC")
+    naive = text.str.to_datetime(_NAIVE_FORMAT, strict=False, time_unit="us").dt.replace_time_zone("UTC")
     return pl.coalesce(aware, naive)
+
+
+def parse_iso_utc_series(text: pl.Series) -> pl.Series:
+    """`parse_iso_utc` of a series; the naive-as-UTC parse only runs when some text has no offset."""
+    frame = pl.DataFrame({"text": text}).select(_iso_text(pl.col("text")).alias("text"))
+    aware = frame.select(
+        pl.col("text").str.to_datetime(_AWARE_FORMAT, strict=False, time_unit="us", time_zone="UTC")
+    ).to_series()
+    if aware.null_count() == frame["text"].null_count():
+        return aware.alias(text.name)
+    return frame.select(parse_iso_utc(pl.col("text")).alias(text.name)).to_series()
 
 
 # The columns the report reads of the two largest tables; loading the others cost a third of peak memory.
@@ -182,10 +199,11 @@ def _with_signal_columns(decisions: pl.DataFrame) -> pl.DataFrame:
     fields = _decision_fields(decisions)
     context = pl.col("_context_text")
     # The context's signal time wins whenever it is present; event_ts is the documented fallback.
+    signal_text = fields.select(pl.coalesce(context, pl.col("_event_text"))).to_series()
     return (
         pl.concat([decisions, fields], how="horizontal")
         .with_columns(
-            parse_iso_utc(pl.coalesce(context, pl.col("_event_text"))).alias("signal_ts"),
+            parse_iso_utc_series(signal_text).alias("signal_ts"),
             pl.when(context.is_not_null())
             .then(pl.lit("simulation_context"))
             .when(pl.col("_event_text").is_not_null())
