@@ -225,7 +225,7 @@ def _match_vectorized(fills: Fills, bps_units: int, fee_units: int) -> Ledger:
     q, p = pl.col("q"), pl.col("p")
     frame = pl.DataFrame(
         {
-            "sym": fills.symbols,
+            "sym": fills.symbols.cast(pl.Categorical),
             "buy": fills.buys,
             "q": fills.qtys.cast(_I128),
             "p": fills.prices.cast(_I128),
@@ -240,7 +240,6 @@ def _match_vectorized(fills: Fills, bps_units: int, fee_units: int) -> Ledger:
         pl.when("buy").then("S").otherwise(pl.col("S") - q).alias("S0"),
     ).with_columns(
         pl.min_horizontal("B0", "S0").alias("low0"),
-        pl.min_horizontal("B", "S").alias("low"),
         # Units this fill closes: at most its quantity, at most the opposite side's open units.
         pl.min_horizontal(
             q, pl.when("buy").then(pl.col("S0") - pl.col("B0")).otherwise(pl.col("B0") - pl.col("S0"))
@@ -249,20 +248,35 @@ def _match_vectorized(fills: Fills, bps_units: int, fee_units: int) -> Ledger:
         .alias("m"),
     )
     buy_cost, sell_cost = _CostCurve(frame, buy=True).at, _CostCurve(frame, buy=False).at
-    low0, m, low = frame["low0"], frame["m"], frame["low"]
-    matched_buy = buy_cost(low0 + m) - buy_cost(low0)
-    matched_sell = sell_cost(low0 + m) - sell_cost(low0)
-    open_cost = (buy_cost(frame["B"]) - buy_cost(low)) - (sell_cost(frame["S"]) - sell_cost(low))
-    frame = frame.with_columns(
-        pl.when("buy").then(matched_sell - m * p).otherwise(m * p - matched_buy).alias("realized"),
-        open_cost.alias("open_cost"),
-        (pl.col("B") - pl.col("S")).alias("position"),
-        (q * p).alias("notional"),
-    ).with_columns(
-        (pl.col("position") * p - pl.col("open_cost")).alias("mtm"),
-        (pl.col("position").abs() * p).alias("exposure"),
-        (pl.col("notional") * pl.lit(bps_units, _I128) + pl.lit(fee_units, _I128)).alias("cost"),
-        (pl.col("m") > 0).alias("closed"),
+    low0, units = frame["low0"], frame["m"]
+    m, matched = pl.col("m"), pl.col("matched")
+    frame = (
+        frame.with_columns(
+            # What the closed units had cost: they are the opposite side's units low0+1 … low0+m.
+            pl.when("buy")
+            .then(sell_cost(low0 + units) - sell_cost(low0))
+            .otherwise(buy_cost(low0 + units) - buy_cost(low0))
+            .alias("matched")
+        )
+        .with_columns(
+            pl.when("buy").then(matched - m * p).otherwise(m * p - matched).alias("realized"),
+            # Closing removes the matched lots' signed cost and the rest opens at the fill's price: the open
+            # lots' signed cost moves by sign·(matched cost + unmatched quantity·price).
+            pl.when("buy")
+            .then(matched + (q - m) * p)
+            .otherwise(pl.lit(0, _I128) - (matched + (q - m) * p))
+            .cum_sum()
+            .over("sym")
+            .alias("open_cost"),
+            (pl.col("B") - pl.col("S")).alias("position"),
+            (q * p).alias("notional"),
+        )
+        .with_columns(
+            (pl.col("position") * p - pl.col("open_cost")).alias("mtm"),
+            (pl.col("position").abs() * p).alias("exposure"),
+            (pl.col("notional") * pl.lit(bps_units, _I128) + pl.lit(fee_units, _I128)).alias("cost"),
+            (m > 0).alias("closed"),
+        )
     )
     return _ledger(frame)
 
