@@ -221,9 +221,12 @@ class _CostCurve:
 
 
 def _match_vectorized(fills: Fills, bps_units: int, fee_units: int) -> Ledger:
-    """Every fill's realized P&L, position and open-lot cost at once, from the two streams' cost curves."""
-    q, p = pl.col("q"), pl.col("p")
-    frame = pl.DataFrame(
+    """Every fill's realized P&L, position and open-lot cost at once, from the two streams' cost curves.
+
+    Each step selects only the columns later steps read: the day's per-fill frame is the P&L's peak memory.
+    """
+    q, p, m, buy = pl.col("q"), pl.col("p"), pl.col("m"), pl.col("buy")
+    base = pl.DataFrame(
         {
             "sym": fills.symbols.cast(pl.Categorical),
             "buy": fills.buys,
@@ -231,52 +234,54 @@ def _match_vectorized(fills: Fills, bps_units: int, fee_units: int) -> Ledger:
             "p": fills.prices.cast(_I128),
             "stamp": fills.stamps,
         }
-    ).with_columns(
-        pl.when("buy").then(q).otherwise(0).cum_sum().over("sym").alias("B"),
-        pl.when("buy").then(0).otherwise(q).cum_sum().over("sym").alias("S"),
     )
-    frame = frame.with_columns(
-        pl.when("buy").then(pl.col("B") - q).otherwise("B").alias("B0"),
-        pl.when("buy").then("S").otherwise(pl.col("S") - q).alias("S0"),
-    ).with_columns(
-        pl.min_horizontal("B0", "S0").alias("low0"),
+    # Units bought (B) and sold (S) by the symbol before this fill.
+    before = base.select(
+        (pl.when(buy).then(q).otherwise(0).cum_sum().over("sym") - pl.when(buy).then(q).otherwise(0)).alias(
+            "B0"
+        ),
+        (pl.when(buy).then(0).otherwise(q).cum_sum().over("sym") - pl.when(buy).then(0).otherwise(q)).alias(
+            "S0"
+        ),
+    )
+    b0, s0 = pl.col("B0"), pl.col("S0")
+    steps = pl.concat([base, before], how="horizontal").select(
+        pl.min_horizontal(b0, s0).alias("low0"),
         # Units this fill closes: at most its quantity, at most the opposite side's open units.
-        pl.min_horizontal(
-            q, pl.when("buy").then(pl.col("S0") - pl.col("B0")).otherwise(pl.col("B0") - pl.col("S0"))
-        )
-        .clip(lower_bound=0)
-        .alias("m"),
+        pl.min_horizontal(q, pl.when(buy).then(s0 - b0).otherwise(b0 - s0)).clip(lower_bound=0).alias("m"),
+        (pl.when(buy).then(b0 + q).otherwise(b0) - pl.when(buy).then(s0).otherwise(s0 + q)).alias("position"),
     )
-    buy_cost, sell_cost = _CostCurve(frame, buy=True).at, _CostCurve(frame, buy=False).at
-    low0, units = frame["low0"], frame["m"]
-    m, matched = pl.col("m"), pl.col("matched")
-    frame = (
-        frame.with_columns(
-            # What the closed units had cost: they are the opposite side's units low0+1 … low0+m.
-            pl.when("buy")
-            .then(sell_cost(low0 + units) - sell_cost(low0))
-            .otherwise(buy_cost(low0 + units) - buy_cost(low0))
-            .alias("matched")
-        )
-        .with_columns(
-            pl.when("buy").then(matched - m * p).otherwise(m * p - matched).alias("realized"),
-            # Closing removes the matched lots' signed cost and the rest opens at the fill's price: the open
-            # lots' signed cost moves by sign·(matched cost + unmatched quantity·price).
-            pl.when("buy")
-            .then(matched + (q - m) * p)
-            .otherwise(pl.lit(0, _I128) - (matched + (q - m) * p))
-            .cum_sum()
-            .over("sym")
-            .alias("open_cost"),
-            (pl.col("B") - pl.col("S")).alias("position"),
-            (q * p).alias("notional"),
-        )
-        .with_columns(
-            (pl.col("position") * p - pl.col("open_cost")).alias("mtm"),
-            (pl.col("position").abs() * p).alias("exposure"),
-            (pl.col("notional") * pl.lit(bps_units, _I128) + pl.lit(fee_units, _I128)).alias("cost"),
-            (m > 0).alias("closed"),
-        )
+    del before
+    buy_cost, sell_cost = _CostCurve(base, buy=True).at, _CostCurve(base, buy=False).at
+    low0, units = steps["low0"], steps["m"]
+    # What the closed units had cost: they are the opposite side's units low0+1 … low0+m.
+    matched = pl.Series("matched", sell_cost(low0 + units) - sell_cost(low0)).zip_with(
+        fills.buys, buy_cost(low0 + units) - buy_cost(low0)
+    )
+    frame = pl.concat([base, steps.select("m", "position"), matched.to_frame()], how="horizontal")
+    del steps, low0, units
+    frame = frame.select(
+        "sym",
+        "buy",
+        "q",
+        "p",
+        "stamp",
+        "position",
+        (m > 0).alias("closed"),
+        pl.when(buy).then(pl.col("matched") - m * p).otherwise(m * p - pl.col("matched")).alias("realized"),
+        # Closing removes the matched lots' signed cost and the rest opens at the fill's price: the open
+        # lots' signed cost moves by sign·(matched cost + unmatched quantity·price).
+        pl.when(buy)
+        .then(pl.col("matched") + (q - m) * p)
+        .otherwise(pl.lit(0, _I128) - (pl.col("matched") + (q - m) * p))
+        .cum_sum()
+        .over("sym")
+        .alias("open_cost"),
+        (q * p).alias("notional"),
+    ).with_columns(
+        (pl.col("position") * p - pl.col("open_cost")).alias("mtm"),
+        (pl.col("position").abs() * p).alias("exposure"),
+        (pl.col("notional") * pl.lit(bps_units, _I128) + pl.lit(fee_units, _I128)).alias("cost"),
     )
     return _ledger(frame)
 

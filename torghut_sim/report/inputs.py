@@ -16,6 +16,7 @@ from torghut_sim.export_schema import EXPORT_SCHEMAS
 from torghut_sim.layout import RunPaths
 from torghut_sim.report.arrays import arrow_series
 from torghut_sim.report.errors import ReportInputInvalidError, RunDirMissingError
+from torghut_sim.report.figures import count_where
 from torghut_sim.report.settings import (
     ReportSettings,
     build_settings,
@@ -274,9 +275,9 @@ def load_run(run_dir: Path) -> RunInputs:
     executions = _rows_where(all_executions, pl.col("trade_decision_id").is_in(decision_ids.implode()))
     execution_ids = executions["id"].drop_nulls().unique()
     all_execution_ids = all_executions["id"].drop_nulls().unique()
-    executions_unlinked = all_executions.filter(
-        ~pl.col("trade_decision_id").is_in(all_decision_ids.implode()).fill_null(value=False)
-    ).height
+    executions_unlinked = count_where(
+        all_executions, ~pl.col("trade_decision_id").is_in(all_decision_ids.implode()).fill_null(value=False)
+    )
 
     events = frames["execution_order_events"]
     known_execution = _member("execution_id", all_execution_ids)
