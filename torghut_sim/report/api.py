@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -103,12 +104,12 @@ class ChartJobs:
         self.chart_dir = chart_dir
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-charts")
         self.jobs: dict[str, Future[Path]] = {}
-        self.made_dir = False
+        # Made here, before any render is queued (the P&L charts are queued from another thread).
+        self.made_dirs = list(itertools.takewhile(lambda d: not d.exists(), (chart_dir, *chart_dir.parents)))
+        chart_dir.mkdir(parents=True, exist_ok=True)
 
     def execution_ready(self, funnel: Funnel, execution: ExecutionResult) -> None:
         """Queue the funnel and latency charts."""
-        self.made_dir = not self.chart_dir.exists()
-        self.chart_dir.mkdir(parents=True, exist_ok=True)
         self.jobs["funnel"] = self.pool.submit(charts.funnel_chart, funnel, self.chart_dir / charts.FUNNEL)
         latencies = {
             "signal → decision": execution.decision_latency,
@@ -134,8 +135,10 @@ class ChartJobs:
         for job in self.jobs.values():
             if job.exception() is None:
                 job.result().unlink(missing_ok=True)
-        if self.made_dir and not any(self.chart_dir.iterdir()):
-            self.chart_dir.rmdir()
+        for made in self.made_dirs:  # innermost first; a directory something else wrote to stays
+            if any(made.iterdir()):
+                break
+            made.rmdir()
 
     def results(self) -> dict[str, Path]:
         """Every chart's file, keyed by role in the report's order (waits for the renders)."""
@@ -145,19 +148,29 @@ class ChartJobs:
             self.pool.shutdown(wait=False)
 
 
-def compute(inputs: RunInputs, generated_at: datetime, chart_jobs: ChartJobs | None = None) -> Computed:
-    """Compute every section from loaded inputs; no files written but the charts queued on `chart_jobs`."""
-    coverage = build_coverage(inputs)
-    funnel = build_funnel(inputs, coverage.clickhouse_rows.get("ta_signals"))
-    execution = build_execution(inputs)
-    if chart_jobs is not None:
-        chart_jobs.execution_ready(funnel, execution)
+def _pnl_and_llm(inputs: RunInputs, chart_jobs: ChartJobs | None) -> tuple[PnlResult, LlmResult]:
     pnl = compute_pnl(inputs.executions, inputs.last_prices, inputs.tca, inputs.settings)
     if chart_jobs is not None:
         chart_jobs.pnl_ready(pnl)
     llm = build_llm(
         inputs.llm_reviews, inputs.executions, pnl.trades, inputs.settings.llm_price_per_1k_tokens
     )
+    return pnl, llm
+
+
+def compute(inputs: RunInputs, generated_at: datetime, chart_jobs: ChartJobs | None = None) -> Computed:
+    """Compute every section from loaded inputs; no files written but the charts queued on `chart_jobs`.
+
+    The P&L and LLM sections are computed on a worker thread meanwhile the others are on this one: both
+    are mostly polars, which releases the GIL, so on two cores they overlap."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-pnl") as pool:
+        pnl_job = pool.submit(_pnl_and_llm, inputs, chart_jobs)
+        coverage = build_coverage(inputs)
+        funnel = build_funnel(inputs, coverage.clickhouse_rows.get("ta_signals"))
+        execution = build_execution(inputs)
+        if chart_jobs is not None:
+            chart_jobs.execution_ready(funnel, execution)
+        pnl, llm = pnl_job.result()
     runtime = build_runtime_metrics(inputs.runtime_metrics)
     draft = SimulationReport(
         run_metadata=_metadata(inputs, generated_at),
