@@ -104,7 +104,7 @@ class ChartJobs:
         self.chart_dir = chart_dir
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-charts")
         self.jobs: dict[str, Future[Path]] = {}
-        # Made here, before any render is queued (the P&L charts are queued from another thread).
+        # Made here, before any render is queued, so that a failed build knows which directories it made.
         self.made_dirs = list(itertools.takewhile(lambda d: not d.exists(), (chart_dir, *chart_dir.parents)))
         chart_dir.mkdir(parents=True, exist_ok=True)
 
@@ -161,16 +161,14 @@ def _pnl_and_llm(inputs: RunInputs, chart_jobs: ChartJobs | None) -> tuple[PnlRe
 def compute(inputs: RunInputs, generated_at: datetime, chart_jobs: ChartJobs | None = None) -> Computed:
     """Compute every section from loaded inputs; no files written but the charts queued on `chart_jobs`.
 
-    The P&L and LLM sections are computed on a worker thread meanwhile the others are on this one: both
-    are mostly polars, which releases the GIL, so on two cores they overlap."""
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-pnl") as pool:
-        pnl_job = pool.submit(_pnl_and_llm, inputs, chart_jobs)
-        coverage = build_coverage(inputs)
-        funnel = build_funnel(inputs, coverage.clickhouse_rows.get("ta_signals"))
-        execution = build_execution(inputs)
-        if chart_jobs is not None:
-            chart_jobs.execution_ready(funnel, execution)
-        pnl, llm = pnl_job.result()
+    The sections are computed one after the other: run side by side (mostly polars, which releases the
+    GIL) their transient memory added up past the 600 MB the full-day benchmark allows."""
+    coverage = build_coverage(inputs)
+    funnel = build_funnel(inputs, coverage.clickhouse_rows.get("ta_signals"))
+    execution = build_execution(inputs)
+    if chart_jobs is not None:
+        chart_jobs.execution_ready(funnel, execution)
+    pnl, llm = _pnl_and_llm(inputs, chart_jobs)
     runtime = build_runtime_metrics(inputs.runtime_metrics)
     draft = SimulationReport(
         run_metadata=_metadata(inputs, generated_at),
