@@ -109,6 +109,14 @@ def test_magnitudes_beyond_128_bits_take_the_loop() -> None:
     assert ledger.realized == [0, 10**60]
 
 
+def test_quantities_beyond_int64_running_sums_take_the_loop() -> None:
+    # Money stays small (price 10⁻¹⁰) but the running quantity passes 2⁶²: the loop serves it.
+    fills = _fills([("MU", "buy", 3 * 10**18, 1, 0), ("MU", "buy", 3 * 10**18, 1, 1)])
+    ledger = match_fills(fills, bps_units=1, fee_units=0)
+    assert isinstance(ledger.position, list)
+    assert ledger.position == [3 * 10**18, 6 * 10**18]
+
+
 _ROW = st.tuples(
     st.sampled_from(["AMD", "MU", "NVDA"]),
     st.sampled_from(["buy", "sell"]),

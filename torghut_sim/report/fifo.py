@@ -17,6 +17,7 @@ import polars as pl
 _MINUTE_US = 60_000_000
 # Every intermediate stays below this (2¹²⁷ is Int128's limit; the bound is estimated in floats).
 _SAFE_BOUND = float(2**120)
+_QTY_BOUND = float(2**62)
 _I128 = pl.Int128
 
 
@@ -125,7 +126,8 @@ def _fits_int128(fills: Fills, bps_units: int, fee_units: int) -> bool:
     p = fills.prices.cast(pl.Float64)
     money = max(float((q * p).sum()), float(q.sum()) * float(p.max() or 0.0))  # type: ignore[arg-type]
     costs = money * max(abs(bps_units), 1) + fills.count * float(abs(fee_units))
-    return max(money, costs) < _SAFE_BOUND
+    # Quantities and their running sums are int64 in the vectorized path.
+    return max(money, costs) < _SAFE_BOUND and float(q.sum()) < _QTY_BOUND
 
 
 def match_loop(fills: Fills, bps_units: int, fee_units: int) -> Ledger:
@@ -230,7 +232,7 @@ def _match_vectorized(fills: Fills, bps_units: int, fee_units: int) -> Ledger:
         {
             "sym": fills.symbols.cast(pl.Categorical),
             "buy": fills.buys,
-            "q": fills.qtys.cast(_I128),
+            "q": fills.qtys.cast(pl.Int64),
             "p": fills.prices.cast(_I128),
             "stamp": fills.stamps,
         }

@@ -167,16 +167,35 @@ _DECISION_FIELDS = pl.Struct(
 
 
 def _decision_fields(decisions: pl.DataFrame) -> pl.DataFrame:
-    """run_ref, context and event time text of each decision_json."""
+    """run_ref, signal_ts and signal_ts_source of each decision, from its decision_json."""
     if decisions.height > _DECODE_ROWS:
         # In slices: the decoder's scratch memory for a whole day of documents was ~300 MB, and slices
-        # are no slower. A malformed document sends only its own slice to the tolerant lookups.
+        # are no slower; each slice keeps only its parsed fields, not its time texts. A malformed
+        # document sends only its own slice to the tolerant lookups.
         return pl.concat(
             [
                 _decision_fields(decisions.slice(start, _DECODE_ROWS))
                 for start in range(0, decisions.height, _DECODE_ROWS)
             ]
         )
+    texts = _decision_texts(decisions)
+    context, event = pl.col("_context_text"), pl.col("_event_text")
+    # The context's signal time wins whenever it is present; event_ts is the documented fallback.
+    signal_text = texts.select(pl.coalesce(context, event)).to_series()
+    return texts.select(
+        "run_ref",
+        parse_iso_utc_series(signal_text).alias("signal_ts"),
+        pl.when(context.is_not_null())
+        .then(pl.lit("simulation_context"))
+        .when(event.is_not_null())
+        .then(pl.lit("event_ts"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias("signal_ts_source"),
+    )
+
+
+def _decision_texts(decisions: pl.DataFrame) -> pl.DataFrame:
+    """run_ref, context and event time text of each decision_json."""
     doc = pl.col("decision_json")
     try:
         # One typed parse of every document is several times faster than three path lookups …
@@ -197,23 +216,7 @@ def _decision_fields(decisions: pl.DataFrame) -> pl.DataFrame:
 
 
 def _with_signal_columns(decisions: pl.DataFrame) -> pl.DataFrame:
-    fields = _decision_fields(decisions)
-    context = pl.col("_context_text")
-    # The context's signal time wins whenever it is present; event_ts is the documented fallback.
-    signal_text = fields.select(pl.coalesce(context, pl.col("_event_text"))).to_series()
-    return (
-        pl.concat([decisions, fields], how="horizontal")
-        .with_columns(
-            parse_iso_utc_series(signal_text).alias("signal_ts"),
-            pl.when(context.is_not_null())
-            .then(pl.lit("simulation_context"))
-            .when(pl.col("_event_text").is_not_null())
-            .then(pl.lit("event_ts"))
-            .otherwise(pl.lit(None, dtype=pl.String))
-            .alias("signal_ts_source"),
-        )
-        .drop("_context_text", "_event_text")
-    )
+    return pl.concat([decisions, _decision_fields(decisions)], how="horizontal")
 
 
 def _scope_decisions(decisions: pl.DataFrame, settings: ReportSettings) -> tuple[pl.DataFrame, bool]:
