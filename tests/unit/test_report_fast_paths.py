@@ -42,3 +42,19 @@ def test_a_failed_build_leaves_no_charts(tmp_path: Path) -> None:
         build_report(builder.write(), out)
     assert info.value.reason == "report_decimal_overflow"
     assert not out.exists()
+
+
+def test_longest_signal_gap_counts_the_window_edges_and_ignores_signals_outside(tmp_path: Path) -> None:
+    builder = RunBuilder(tmp_path / "run")
+    for seconds in (-300, 60, 600, 660):  # the first is before the open: outside the window
+        builder.decision(signal_ts=at(seconds))
+    report = build_report(builder.write(), tmp_path / "report", with_charts=False).report
+    # Gaps: open→1 min, 1→10 min, 10→11 min, 11 min→close (390 min session): the last, 379 min.
+    assert report.stability.longest_signal_gap_minutes == 379.0
+
+
+def test_longest_signal_gap_without_signals_is_the_whole_window(tmp_path: Path) -> None:
+    builder = RunBuilder(tmp_path / "run")
+    builder.decision(signal_ts=at(-60))
+    report = build_report(builder.write(), tmp_path / "report", with_charts=False).report
+    assert report.stability.longest_signal_gap_minutes == 390.0
