@@ -11,6 +11,7 @@ import pytest
 from torghut_sim.report import build_report
 from torghut_sim.report.arrays import decimal_column
 from torghut_sim.report.errors import ReportError
+from torghut_sim.report.inputs import load_run
 from unit.report_builders import RunBuilder, at
 
 
@@ -58,3 +59,17 @@ def test_longest_signal_gap_without_signals_is_the_whole_window(tmp_path: Path) 
     builder.decision(signal_ts=at(-60))
     report = build_report(builder.write(), tmp_path / "report", with_charts=False).report
     assert report.stability.longest_signal_gap_minutes == 390.0
+
+
+def test_scope_keeps_every_decision_naming_the_run_and_drops_unnamed_ones(tmp_path: Path) -> None:
+    builder = RunBuilder(tmp_path / "all")
+    first, second = builder.decision(), builder.decision()  # both name this run by its id
+    inputs = load_run(builder.write())
+    assert inputs.scoped_by_run_id
+    assert inputs.decisions["id"].to_list() == [first, second]
+    mixed = RunBuilder(tmp_path / "mixed")
+    named = mixed.decision()
+    mixed.decision(run_id=None)  # names no run, while another does: out of scope
+    inputs = load_run(mixed.write())
+    assert inputs.decisions["id"].to_list() == [named]
+    assert inputs.decisions_out_of_scope == 1

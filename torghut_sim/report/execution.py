@@ -111,6 +111,7 @@ def build_execution(inputs: RunInputs) -> ExecutionResult:
     ex = inputs.executions
     total = ex.height
     status = ex["status"].str.to_lowercase()
+    canceled, rejected = int(status.is_in(CANCELED).sum()), int(status.is_in(REJECTED).sum())
     filled = count_where(ex, pl.col("filled_qty") > 0)
     fully = count_where(ex, (pl.col("submitted_qty") > 0) & (pl.col("filled_qty") >= pl.col("submitted_qty")))
     expected, actual = pl.col("execution_expected_adapter"), pl.col("execution_actual_adapter")
@@ -135,11 +136,11 @@ def build_execution(inputs: RunInputs) -> ExecutionResult:
         status_counts=sorted_counts(status),
         filled=filled,
         fully_filled=fully,
-        canceled=int(status.is_in(CANCELED).sum()),
-        rejected=int(status.is_in(REJECTED).sum()),
+        canceled=canceled,
+        rejected=rejected,
         fill_rate=rate(filled, total),
-        cancel_rate=rate(int(status.is_in(CANCELED).sum()), total),
-        reject_rate=rate(int(status.is_in(REJECTED).sum()), total),
+        cancel_rate=rate(canceled, total),
+        reject_rate=rate(rejected, total),
         adapter_provenance_rate=rate(with_provenance, total),
         adapter_mismatches=mismatches,
         adapter_mismatch_rate=rate(mismatches, total),

@@ -224,6 +224,8 @@ def _scope_decisions(decisions: pl.DataFrame, settings: ReportSettings) -> tuple
     if decisions.height == 0 or decisions["run_ref"].null_count() == decisions.height:
         return decisions, False
     ref = pl.col("run_ref")
+    if count_where(decisions, ref == settings.run_id) == decisions.height:
+        return decisions, True  # every decision names this run by its id: no token to derive
     token = ref.str.to_lowercase().str.replace_all(r"[^a-z0-9]+", "_").str.strip_chars("_")
     mine = (ref == settings.run_id) | (token == settings.run_token)
     return _rows_where(decisions, mine), True
