@@ -28,14 +28,16 @@ def test_csv_text_and_artifacts(tmp_path: Path) -> None:
             .dt.replace_time_zone("America/New_York")
             .dt.cast_time_unit("ns"),
             "d": pl.Series([Decimal("1.50"), Decimal("-0.000"), None], dtype=pl.Decimal(38, 3)),
+            "e": pl.Series([Decimal("-10.000"), Decimal("-0.001"), Decimal("0")], dtype=pl.Decimal(38, 3)),
+            "z": pl.Series([Decimal("-5"), Decimal("-0"), None], dtype=pl.Decimal(38, 0)),
         }
     )
     artifacts = write_tables(tmp_path, {"one": frame, "two": frame.head(1)})
     assert (tmp_path / "one.csv").read_text() == (
-        "t,ny,d\n"
-        "2026-03-06T14:30:01.000005Z,2026-03-06T14:00:00.000000Z,1.5\n"
-        ",2026-03-06T14:00:00.000000Z,0\n"
-        "1969-12-31T23:59:59.999999Z,2026-03-06T14:00:00.000000Z,\n"
+        "t,ny,d,e,z\n"
+        "2026-03-06T14:30:01.000005Z,2026-03-06T14:00:00.000000Z,1.5,-10,-5\n"
+        ",2026-03-06T14:00:00.000000Z,0,-0.001,0\n"
+        "1969-12-31T23:59:59.999999Z,2026-03-06T14:00:00.000000Z,,0,\n"
     )
     assert [(a.name, a.role, a.rows) for a in artifacts] == [
         ("one.csv", "csv", 3),

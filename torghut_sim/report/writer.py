@@ -32,8 +32,9 @@ def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
             text = column.cast(pl.String)
             if (dtype.scale or 0) > 0:
                 # The text always has the point here, so stripping stops at it; plain strips, not regexes.
+                # A decimal zero is the integer 0, which has no sign: no "-0" can come out of this.
                 text = text.str.strip_chars_end("0").str.strip_chars_end(".")
-            exprs.append(pl.when(text == "-0").then(pl.lit("0")).otherwise(text).alias(name))
+            exprs.append(text.alias(name))
         elif isinstance(dtype, pl.Datetime) and dtype.time_zone != "UTC":
             exprs.append(column.dt.convert_time_zone("UTC").alias(name))
         else:
