@@ -161,14 +161,15 @@ def _pnl_and_llm(inputs: RunInputs, chart_jobs: ChartJobs | None) -> tuple[PnlRe
 def compute(inputs: RunInputs, generated_at: datetime, chart_jobs: ChartJobs | None = None) -> Computed:
     """Compute every section from loaded inputs; no files written but the charts queued on `chart_jobs`.
 
-    The sections are computed one after the other: run side by side (mostly polars, which releases the
-    GIL) their transient memory added up past the 600 MB the full-day benchmark allows."""
+    The sections are computed one after the other (side by side their transient memory passed the
+    600 MB the full-day benchmark allows), the P&L first: its transient memory is the largest, and
+    fewer results are alive then."""
+    pnl, llm = _pnl_and_llm(inputs, chart_jobs)
     coverage = build_coverage(inputs)
     funnel = build_funnel(inputs, coverage.clickhouse_rows.get("ta_signals"))
     execution = build_execution(inputs)
     if chart_jobs is not None:
         chart_jobs.execution_ready(funnel, execution)
-    pnl, llm = _pnl_and_llm(inputs, chart_jobs)
     runtime = build_runtime_metrics(inputs.runtime_metrics)
     draft = SimulationReport(
         run_metadata=_metadata(inputs, generated_at),
@@ -213,6 +214,13 @@ def build_report(
         if chart_jobs is not None:
             chart_jobs.discard()
         raise
+    input_files = [
+        ArtifactFile(name=f.name, role=f.role, rows=f.rows, sha256=f.sha256)
+        for f in inputs.files
+        if f.present
+    ]
+    # The input frames are done with: freed before the tables are written, their memory serves the writes.
+    del inputs
     draft, pnl, execution, llm = computed.draft, computed.pnl, computed.execution, computed.llm
     outputs = write_tables(
         target,
@@ -227,11 +235,6 @@ def build_report(
     )
     chart_paths = chart_jobs.results() if chart_jobs is not None else {}
     outputs.extend(chart_artifact(target, path) for path in chart_paths.values())
-    input_files = [
-        ArtifactFile(name=f.name, role=f.role, rows=f.rows, sha256=f.sha256)
-        for f in inputs.files
-        if f.present
-    ]
     report = draft.model_copy(update={"artifacts": Artifacts(inputs=input_files, outputs=outputs)})
     markdown = render_markdown(
         report, {role: path.relative_to(target).as_posix() for role, path in chart_paths.items()}
