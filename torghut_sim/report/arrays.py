@@ -42,9 +42,18 @@ class _ArrowArray:
         return capsules
 
 
-def _decimal_series(data: pa.Buffer, length: int, scale: int, offset: int = 0) -> pl.Series:
-    """A Decimal(38, scale) series over little-endian int128 physical values."""
-    array = pa.Array.from_buffers(pa.decimal128(MAX_PRECISION, scale), length, [None, data], offset=offset)
+def arrow_series(array: pa.Array) -> pl.Series:
+    """A polars series of an arrow array, without polars' pyarrow path (and its imports)."""
+    return pl.Series(_ArrowArray(array))
+
+
+def _decimal_series(
+    data: pa.Buffer, length: int, scale: int, offset: int = 0, validity: pa.Buffer | None = None
+) -> pl.Series:
+    """A Decimal(38, scale) series over little-endian int128 physical values (nulls where `validity` says)."""
+    array = pa.Array.from_buffers(
+        pa.decimal128(MAX_PRECISION, scale), length, [validity, data], offset=offset
+    )
     return pl.Series(_ArrowArray(array))
 
 
@@ -56,6 +65,21 @@ def _wide_decimal(values: Sequence[int], scale: int) -> pl.Series:
         raise ReportError("a decimal figure exceeds 38 digits", reason="report_decimal_overflow") from exc
     physical = exact.to_arrow()
     return _decimal_series(physical.buffers()[1], len(physical), scale, physical.offset)
+
+
+def decimal_column(values: pl.Series | Sequence[int], scale: int) -> pl.Series:
+    """A Decimal(38, scale) series from integers (value × 10^scale) as a list or an integer series."""
+    if not isinstance(values, pl.Series):
+        return decimal_array(values, scale)
+    if scale > MAX_OUTPUT_SCALE:
+        return decimal_array(values.to_list(), scale)
+    try:
+        exact = values.cast(pl.Int128).cast(pl.Decimal(MAX_PRECISION, 0))
+    except pl.exceptions.PolarsError as exc:
+        raise ReportError("a decimal figure exceeds 38 digits", reason="report_decimal_overflow") from exc
+    physical = exact.to_arrow()
+    validity, data = physical.buffers()[:2]
+    return _decimal_series(data, len(physical), scale, physical.offset, validity)
 
 
 def decimal_array(values: Sequence[int], scale: int) -> pl.Series:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from torghut_sim.report.figures import rate, rounded, sorted_counts
+from torghut_sim.report.figures import count_where, rate, rounded, sorted_counts
 from torghut_sim.report.inputs import RunInputs
 from torghut_sim.report.latency_buckets import latency_buckets
 from torghut_sim.report.model import BpsStats, ExecutionQuality, LatencyStats
@@ -111,15 +111,12 @@ def build_execution(inputs: RunInputs) -> ExecutionResult:
     ex = inputs.executions
     total = ex.height
     status = ex["status"].str.to_lowercase()
-    filled = ex.filter((pl.col("filled_qty") > 0).fill_null(value=False)).height
-    fully = ex.filter(
-        ((pl.col("submitted_qty") > 0) & (pl.col("filled_qty") >= pl.col("submitted_qty"))).fill_null(
-            value=False
-        )
-    ).height
+    canceled, rejected = int(status.is_in(CANCELED).sum()), int(status.is_in(REJECTED).sum())
+    filled = count_where(ex, pl.col("filled_qty") > 0)
+    fully = count_where(ex, (pl.col("submitted_qty") > 0) & (pl.col("filled_qty") >= pl.col("submitted_qty")))
     expected, actual = pl.col("execution_expected_adapter"), pl.col("execution_actual_adapter")
-    mismatches = ex.filter(expected.is_not_null() & actual.is_not_null() & (expected != actual)).height
-    with_provenance = ex.filter(actual.is_not_null()).height
+    mismatches = count_where(ex, expected.is_not_null() & actual.is_not_null() & (expected != actual))
+    with_provenance = count_where(ex, actual.is_not_null())
     reason = pl.col("execution_fallback_reason").str.strip_chars()
     fallback_rows = ex.filter(
         (pl.col("execution_fallback_count") > 0).fill_null(value=False)
@@ -130,7 +127,7 @@ def build_execution(inputs: RunInputs) -> ExecutionResult:
         missing="unspecified",
     )
     latency = latency_table(inputs)
-    with_events = latency.filter(pl.col("order_events") > 0).height
+    with_events = count_where(latency, pl.col("order_events") > 0)
     decision_latency = inputs.decisions.select(_ms("created_at", "signal_ts").alias("ms"))["ms"]
     source_counts = inputs.decisions["signal_ts_source"].value_counts()
     sources = {str(k): int(v) for k, v in source_counts.iter_rows()}
@@ -139,11 +136,11 @@ def build_execution(inputs: RunInputs) -> ExecutionResult:
         status_counts=sorted_counts(status),
         filled=filled,
         fully_filled=fully,
-        canceled=int(status.is_in(CANCELED).sum()),
-        rejected=int(status.is_in(REJECTED).sum()),
+        canceled=canceled,
+        rejected=rejected,
         fill_rate=rate(filled, total),
-        cancel_rate=rate(int(status.is_in(CANCELED).sum()), total),
-        reject_rate=rate(int(status.is_in(REJECTED).sum()), total),
+        cancel_rate=rate(canceled, total),
+        reject_rate=rate(rejected, total),
         adapter_provenance_rate=rate(with_provenance, total),
         adapter_mismatches=mismatches,
         adapter_mismatch_rate=rate(mismatches, total),

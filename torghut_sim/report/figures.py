@@ -47,6 +47,11 @@ def physical(frame: pl.DataFrame, column: str) -> list[int | None]:
     return values
 
 
+def count_where(frame: pl.DataFrame, condition: pl.Expr) -> int:
+    """How many rows satisfy `condition` (null = no), without copying the rows as a filter would."""
+    return int(frame.select(condition.fill_null(value=False).sum()).item())
+
+
 def sorted_counts(series: pl.Series, missing: str = "unknown") -> dict[str, int]:
     """Counts of each text value (nulls as `missing`), keys sorted so output is deterministic."""
     counts: dict[str, int] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from torghut_sim.report.figures import rate, sorted_counts
+from torghut_sim.report.figures import count_where, rate, sorted_counts
 from torghut_sim.report.inputs import RunInputs
 from torghut_sim.report.model import Funnel, StrategySymbolFunnel
 from torghut_sim.report.not_executed import build_not_executed
@@ -48,10 +48,10 @@ def build_funnel(inputs: RunInputs, signals_produced: int | None) -> Funnel:
     """Counts and conversion rates of the run's trading funnel."""
     decisions = inputs.decisions.height
     executions = inputs.executions.height
-    with_execution = inputs.decisions.filter(
-        pl.col("id").is_in(inputs.executions["trade_decision_id"].drop_nulls().implode())
-    ).height
-    filled = inputs.executions.filter(FILLED).height
+    with_execution = count_where(
+        inputs.decisions, pl.col("id").is_in(inputs.executions["trade_decision_id"].drop_nulls().implode())
+    )
+    filled = count_where(inputs.executions, FILLED)
     return Funnel(
         signals_produced=signals_produced,
         decisions=decisions,

@@ -14,7 +14,9 @@ import pyarrow as pa
 
 from torghut_sim.export_schema import EXPORT_SCHEMAS
 from torghut_sim.layout import RunPaths
+from torghut_sim.report.arrays import arrow_series
 from torghut_sim.report.errors import ReportInputInvalidError, RunDirMissingError
+from torghut_sim.report.figures import count_where
 from torghut_sim.report.settings import (
     ReportSettings,
     build_settings,
@@ -80,8 +82,9 @@ def file_sha256(path: Path) -> str:
 
 @cache
 def _polars_schema(table: str) -> pl.Schema:
-    # Series by series: converting a whole arrow table imports pandas, a second of every build.
-    return pl.Schema({f.name: pl.Series(f.name, pa.nulls(0, f.type)).dtype for f in EXPORT_SCHEMAS[table]})
+    # Field by field through the Arrow C data interface: converting a whole arrow table imports pandas,
+    # and a pyarrow array handed to pl.Series imports pyarrow.compute (a fifth of a second of every build).
+    return pl.Schema({f.name: arrow_series(pa.nulls(0, f.type)).dtype for f in EXPORT_SCHEMAS[table]})
 
 
 def read_export(
@@ -113,14 +116,31 @@ def read_export(
     return data, InputFile(name, "export", True, data.height, file_sha256(path))
 
 
+_AWARE_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
+_NAIVE_FORMAT = "%Y-%m-%dT%H:%M:%S%.f"
+
+
+def _iso_text(expr: pl.Expr) -> pl.Expr:
+    return expr.str.strip_chars().str.replace(r"Z$", "+00:00").str.replace(" ", "T", literal=True)
+
+
 def parse_iso_utc(expr: pl.Expr) -> pl.Expr:
     """ISO-8601 text (offset, `Z` or naive-as-UTC) to a UTC microsecond timestamp; junk → null."""
-    text = expr.str.strip_chars().str.replace(r"Z$", "+00:00").str.replace(" ", "T")
-    aware = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", strict=False, time_unit="us", time_zone="UTC")
-    naive = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us").dt.replace_time_zone(
-        "UTC"
-    )
+    text = _iso_text(expr)
+    aware = text.str.to_datetime(_AWARE_FORMAT, strict=False, time_unit="us", time_zone="UTC")
+    naive = text.str.to_datetime(_NAIVE_FORMAT, strict=False, time_unit="us").dt.replace_time_zone("UTC")
     return pl.coalesce(aware, naive)
+
+
+def parse_iso_utc_series(text: pl.Series) -> pl.Series:
+    """`parse_iso_utc` of a series; the naive-as-UTC parse only runs when some text has no offset."""
+    frame = pl.DataFrame({"text": text}).select(_iso_text(pl.col("text")).alias("text"))
+    aware = frame.select(
+        pl.col("text").str.to_datetime(_AWARE_FORMAT, strict=False, time_unit="us", time_zone="UTC")
+    ).to_series()
+    if aware.null_count() == frame["text"].null_count():
+        return aware.alias(text.name)
+    return frame.select(parse_iso_utc(pl.col("text")).alias(text.name)).to_series()
 
 
 # The columns the report reads of the two largest tables; loading the others cost a third of peak memory.
@@ -147,16 +167,35 @@ _DECISION_FIELDS = pl.Struct(
 
 
 def _decision_fields(decisions: pl.DataFrame) -> pl.DataFrame:
-    """run_ref, context and event time text of each decision_json."""
+    """run_ref, signal_ts and signal_ts_source of each decision, from its decision_json."""
     if decisions.height > _DECODE_ROWS:
         # In slices: the decoder's scratch memory for a whole day of documents was ~300 MB, and slices
-        # are no slower. A malformed document sends only its own slice to the tolerant lookups.
+        # are no slower; each slice keeps only its parsed fields, not its time texts. A malformed
+        # document sends only its own slice to the tolerant lookups.
         return pl.concat(
             [
                 _decision_fields(decisions.slice(start, _DECODE_ROWS))
                 for start in range(0, decisions.height, _DECODE_ROWS)
             ]
         )
+    texts = _decision_texts(decisions)
+    context, event = pl.col("_context_text"), pl.col("_event_text")
+    # The context's signal time wins whenever it is present; event_ts is the documented fallback.
+    signal_text = texts.select(pl.coalesce(context, event)).to_series()
+    return texts.select(
+        "run_ref",
+        parse_iso_utc_series(signal_text).alias("signal_ts"),
+        pl.when(context.is_not_null())
+        .then(pl.lit("simulation_context"))
+        .when(event.is_not_null())
+        .then(pl.lit("event_ts"))
+        .otherwise(pl.lit(None, dtype=pl.String))
+        .alias("signal_ts_source"),
+    )
+
+
+def _decision_texts(decisions: pl.DataFrame) -> pl.DataFrame:
+    """run_ref, context and event time text of each decision_json."""
     doc = pl.col("decision_json")
     try:
         # One typed parse of every document is several times faster than three path lookups …
@@ -177,22 +216,7 @@ def _decision_fields(decisions: pl.DataFrame) -> pl.DataFrame:
 
 
 def _with_signal_columns(decisions: pl.DataFrame) -> pl.DataFrame:
-    fields = _decision_fields(decisions)
-    context = pl.col("_context_text")
-    # The context's signal time wins whenever it is present; event_ts is the documented fallback.
-    return (
-        pl.concat([decisions, fields], how="horizontal")
-        .with_columns(
-            parse_iso_utc(pl.coalesce(context, pl.col("_event_text"))).alias("signal_ts"),
-            pl.when(context.is_not_null())
-            .then(pl.lit("simulation_context"))
-            .when(pl.col("_event_text").is_not_null())
-            .then(pl.lit("event_ts"))
-            .otherwise(pl.lit(None, dtype=pl.String))
-            .alias("signal_ts_source"),
-        )
-        .drop("_context_text", "_event_text")
-    )
+    return pl.concat([decisions, _decision_fields(decisions)], how="horizontal")
 
 
 def _scope_decisions(decisions: pl.DataFrame, settings: ReportSettings) -> tuple[pl.DataFrame, bool]:
@@ -200,6 +224,8 @@ def _scope_decisions(decisions: pl.DataFrame, settings: ReportSettings) -> tuple
     if decisions.height == 0 or decisions["run_ref"].null_count() == decisions.height:
         return decisions, False
     ref = pl.col("run_ref")
+    if count_where(decisions, ref == settings.run_id) == decisions.height:
+        return decisions, True  # every decision names this run by its id: no token to derive
     token = ref.str.to_lowercase().str.replace_all(r"[^a-z0-9]+", "_").str.strip_chars("_")
     mine = (ref == settings.run_id) | (token == settings.run_token)
     return _rows_where(decisions, mine), True
@@ -254,9 +280,9 @@ def load_run(run_dir: Path) -> RunInputs:
     executions = _rows_where(all_executions, pl.col("trade_decision_id").is_in(decision_ids.implode()))
     execution_ids = executions["id"].drop_nulls().unique()
     all_execution_ids = all_executions["id"].drop_nulls().unique()
-    executions_unlinked = all_executions.filter(
-        ~pl.col("trade_decision_id").is_in(all_decision_ids.implode()).fill_null(value=False)
-    ).height
+    executions_unlinked = count_where(
+        all_executions, ~pl.col("trade_decision_id").is_in(all_decision_ids.implode()).fill_null(value=False)
+    )
 
     events = frames["execution_order_events"]
     known_execution = _member("execution_id", all_execution_ids)

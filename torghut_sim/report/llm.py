@@ -40,6 +40,28 @@ def _flag(keys: tuple[str, ...]) -> tuple[pl.Expr, pl.Expr]:
     return present, truthy
 
 
+def _doc_flags(reviews: pl.DataFrame) -> pl.DataFrame:
+    """Fallback and guardrail flags of each distinct response_json that may hold one of their keys.
+
+    Documents repeat, and parsing is the cost: each distinct one is parsed once. A document without any
+    key's text (and no `\\u` escape that could spell one) cannot hold it, so it is not parsed at all."""
+    fallback_present, fallback_true = _flag(FALLBACK_KEYS)
+    guard_present, guard_true = _flag(GUARDRAIL_KEYS)
+    doc = pl.col("response_json")
+    return (
+        reviews.select(doc)
+        .filter(doc.str.contains_any([*FALLBACK_KEYS, *GUARDRAIL_KEYS, "\\u"]).fill_null(value=False))
+        .unique()
+        .select(
+            doc,
+            fallback_present.alias("_fb_present"),
+            fallback_true.alias("_fb"),
+            guard_present.alias("_gr_present"),
+            guard_true.alias("_gr"),
+        )
+    )
+
+
 def _counts(verdicts: pl.Series) -> dict[str, int]:
     counts = dict.fromkeys(VERDICTS, 0)
     for value, count in verdicts.value_counts().iter_rows():
@@ -63,8 +85,6 @@ def build_llm(
     price_per_1k: Decimal,
 ) -> LlmResult:
     """LLM review behaviour of the run, joined to what happened to each reviewed decision."""
-    fallback_present, fallback_true = _flag(FALLBACK_KEYS)
-    guard_present, guard_true = _flag(GUARDRAIL_KEYS)
     executed = executions.group_by("trade_decision_id").agg(
         pl.len().alias("_executions"),
         (pl.col("filled_qty") > 0).fill_null(value=False).any().alias("_filled"),
@@ -78,17 +98,15 @@ def build_llm(
             pl.col("model").fill_null("unknown"),
             pl.col("prompt_version").fill_null("unknown"),
             pl.col("confidence").cast(pl.Float64).alias("_confidence"),
-            fallback_present.alias("_fb_present"),
-            fallback_true.alias("_fb"),
-            guard_present.alias("_gr_present"),
-            guard_true.alias("_gr"),
         )
+        .join(_doc_flags(reviews), on="response_json", how="left", maintain_order="left")
         .join(executed, on="trade_decision_id", how="left")
         .join(realized, on="trade_decision_id", how="left")
         .with_columns(
             pl.col("_executions").fill_null(0),
             pl.col("_filled").fill_null(value=False),
             pl.col("_pnl").fill_null(0),
+            pl.col("_fb_present", "_fb", "_gr_present", "_gr").fill_null(value=False),
         )
     )
     total = data.height

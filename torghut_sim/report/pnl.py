@@ -1,4 +1,4 @@
-"""The P&L section: FIFO lot matching per symbol on exact scaled integers, costs, equity curve, TCA proxy.
+"""The P&L section: FIFO P&L per symbol on exact scaled integers (`fifo`), costs, equity curve, TCA proxy.
 
 Every quantity and price arrives as decimal128(38, 10); the matcher works on the physical integers
 (value × 10¹⁰), so money is exact at scale 20 and costs exact at a scale wide enough for the
@@ -7,14 +7,14 @@ commission rate. Only the final figures become `Decimal`.
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 
 import polars as pl
 
-from torghut_sim.report.arrays import decimal_array, frame_from_arrays
+from torghut_sim.report.arrays import decimal_array, decimal_column, frame_from_arrays
+from torghut_sim.report.fifo import Book, Fills, Ledger, match_fills
 from torghut_sim.report.figures import MONEY_SCALE, QTY_SCALE, WIDE, iso_utc, rate, scaled
 from torghut_sim.report.model import MarkSource, Pnl, SymbolPnl, TcaProxy
 from torghut_sim.report.settings import ReportSettings
@@ -23,64 +23,6 @@ _MINUTE_US = 60_000_000
 # Beyond a week of minutes a per-minute curve is a symptom of bad timestamps, not a trading day.
 _MAX_CURVE_MINUTES = 7 * 24 * 60
 _AVERAGE_QUANTUM = Decimal("1e-10")
-
-
-@dataclass(slots=True)
-class Book:
-    """Open FIFO lots of one symbol and its running totals, as scaled integers."""
-
-    lots: deque[list[int]] = field(default_factory=deque)  # [qty ×10¹⁰, price ×10¹⁰], oldest first
-    sign: int = 0  # +1 long lots, -1 short lots, 0 flat
-    position: int = 0  # signed, ×10¹⁰
-    signed_cost: int = 0  # Σ sign·qty·price of open lots, ×10²⁰
-    realized: int = 0  # ×10²⁰
-    last_fill_price: int = 0
-    mtm: int = 0  # position·last fill price − signed_cost, ×10²⁰
-    exposure: int = 0  # |position|·last fill price, ×10²⁰
-    max_exposure: int = 0
-    fills: int = 0
-    bought: int = 0
-    sold: int = 0
-    turnover: int = 0
-    costs: int = 0  # at the cost scale
-    closing_fills: int = 0
-    wins: int = 0
-    losses: int = 0
-
-    def fill(self, sign: int, qty: int, price: int) -> tuple[int, bool]:
-        """Apply one fill; returns its realized P&L (×10²⁰) and whether it closed any lot."""
-        remaining = qty
-        realized = 0
-        closed = False
-        if self.sign == -sign:
-            # A buy first covers shorts and a sell first closes longs, oldest lot first.
-            closed = True
-            lots = self.lots
-            lot_sign = self.sign
-            matched_cost = 0
-            while remaining and lots:
-                lot = lots[0]
-                lot_qty, lot_price = lot
-                matched = lot_qty if lot_qty <= remaining else remaining
-                realized += matched * (price - lot_price)
-                matched_cost += matched * lot_price
-                if matched == lot_qty:
-                    lots.popleft()
-                else:
-                    lot[0] = lot_qty - matched
-                remaining -= matched
-            realized *= lot_sign
-            self.signed_cost -= lot_sign * matched_cost
-            if not lots:
-                self.sign = 0
-        if remaining:
-            # What is left after closing (a flip, or a plain opening) opens a lot on the fill's side.
-            self.lots.append([remaining, price])
-            self.sign = sign
-            self.signed_cost += sign * remaining * price
-        self.position += sign * qty
-        self.realized += realized
-        return realized, closed
 
 
 @dataclass(frozen=True)
@@ -180,74 +122,61 @@ def compute_pnl(
     skipped = {str(k): int(v) for k, v in skips.iter_rows() if k is not None}
     valid = fills.filter(pl.col("skip").is_null())
     costs_model = CostModel.of(settings.commission_bps, settings.per_trade_fee)
-    cost_factor = 10 ** (costs_model.scale - MONEY_SCALE)
-    bps_units, fee_units = costs_model.bps_units, costs_model.fee_units
+    ledger = match_fills(
+        Fills(
+            symbols=valid["symbol"],
+            buys=valid["side"] == "buy",
+            qtys=valid["qty"],
+            prices=valid["price"],
+            stamps=valid["fill_ts"].dt.epoch("us"),
+        ),
+        costs_model.bps_units,
+        costs_model.fee_units,
+    )
+    by_symbol, unrealized_total = _by_symbol(ledger.books, _last_prices(last_prices), costs_model.scale)
+    curve = _equity_curve(
+        settings,
+        ledger.snapshots,
+        ledger.realized_total,
+        unrealized_total,
+        ledger.cost_total,
+        10 ** (costs_model.scale - MONEY_SCALE),
+        costs_model.scale,
+    )
+    section = _section(ledger, costs_model, valid.height, unrealized_total, curve).model_copy(
+        update={
+            "skipped_zero_quantity": skipped.get("zero_quantity", 0),
+            "skipped_missing_price": skipped.get("missing_price", 0),
+            "skipped_unknown_side": skipped.get("unknown_side", 0),
+            "by_symbol": by_symbol,
+            "tca_proxy": _tca_proxy(tca),
+        }
+    )
+    return PnlResult(section=section, trades=_trades(valid, ledger, costs_model.scale), equity_curve=curve)
 
-    symbols: list[str] = valid["symbol"].to_list()
-    buys: list[bool] = (valid["side"] == "buy").to_list()
-    qtys: list[int] = valid["qty"].to_list()
-    prices: list[int] = valid["price"].to_list()
-    stamps: list[int | None] = valid["fill_ts"].dt.epoch("us").to_list()
 
-    books: dict[str, Book] = {}
-    n = len(symbols)
-    out_notional = [0] * n
-    out_realized = [0] * n
-    out_cost = [0] * n
-    out_position = [0] * n
-    realized_total = mtm_total = cost_total = exposure_total = peak_exposure = 0
-    snapshots: dict[int, tuple[int, int, int]] = {}
-    wins_sum = losses_sum = 0
-    for i in range(n):
-        symbol = symbols[i]
-        book = books.get(symbol)
-        if book is None:
-            book = books[symbol] = Book()
-        qty = qtys[i]
-        price = prices[i]
-        sign = 1 if buys[i] else -1
-        realized, closed = book.fill(sign, qty, price)
-        notional = qty * price
-        cost = notional * bps_units + fee_units
-        # Marks of the other symbols stay at their own last fill; this symbol moves to this price.
-        mtm = book.position * price - book.signed_cost
-        exposure = abs(book.position) * price
-        mtm_total += mtm - book.mtm
-        exposure_total += exposure - book.exposure
-        book.mtm = mtm
-        book.exposure = exposure
-        book.last_fill_price = price
-        # Plain comparisons: a builtin max() call per fill costs more in this hot loop.
-        if exposure > book.max_exposure:  # noqa: PLR1730
-            book.max_exposure = exposure
-        book.fills += 1
-        book.turnover += notional
-        book.costs += cost
-        if sign > 0:
-            book.bought += qty
-        else:
-            book.sold += qty
-        if closed:
-            book.closing_fills += 1
-            if realized > 0:
-                book.wins += 1
-                wins_sum += realized
-            elif realized < 0:
-                book.losses += 1
-                losses_sum += realized
-        realized_total += realized
-        cost_total += cost
-        if exposure_total > peak_exposure:  # noqa: PLR1730
-            peak_exposure = exposure_total
-        stamp = stamps[i]
-        if stamp is not None:
-            snapshots[stamp // _MINUTE_US] = (realized_total, mtm_total, cost_total)
-        out_notional[i] = notional
-        out_realized[i] = realized
-        out_cost[i] = cost
-        out_position[i] = book.position
+def _trades(valid: pl.DataFrame, ledger: Ledger, cost_scale: int) -> pl.DataFrame:
+    """The per-fill table of `trade-pnl.csv`."""
+    return frame_from_arrays(
+        {
+            "fill_seq": pl.Series(range(1, valid.height + 1), dtype=pl.Int64),
+            "fill_ts": valid["fill_ts"],
+            "execution_id": valid["execution_id"],
+            "trade_decision_id": valid["trade_decision_id"],
+            "symbol": valid["symbol"],
+            "side": valid["side"],
+            "qty": decimal_column(valid["qty"], QTY_SCALE),
+            "price": decimal_column(valid["price"], QTY_SCALE),
+            "notional": decimal_column(ledger.notional, MONEY_SCALE),
+            "realized_pnl": decimal_column(ledger.realized, MONEY_SCALE),
+            "cost": decimal_column(ledger.cost, cost_scale),
+            "position_after": decimal_column(ledger.position, QTY_SCALE),
+        }
+    )
 
-    marks = _last_prices(last_prices)
+
+def _by_symbol(books: dict[str, Book], marks: dict[str, int], cost_scale: int) -> tuple[list[SymbolPnl], int]:
+    """Each symbol's P&L, open lots marked at its last price (else its last fill); and Σ unrealized."""
     by_symbol: list[SymbolPnl] = []
     unrealized_total = 0
     for symbol in sorted(books):
@@ -259,7 +188,7 @@ def compute_pnl(
         unrealized = book.position * mark - book.signed_cost
         unrealized_total += unrealized
         gross = book.realized + unrealized
-        costs = scaled(book.costs, costs_model.scale)
+        costs = scaled(book.costs, cost_scale)
         by_symbol.append(
             SymbolPnl(
                 symbol=symbol,
@@ -281,60 +210,45 @@ def compute_pnl(
                 losses=book.losses,
             )
         )
+    return by_symbol, unrealized_total
 
-    curve = _equity_curve(
-        settings, snapshots, realized_total, unrealized_total, cost_total, cost_factor, costs_model.scale
-    )
-    max_dd, max_dd_at = _max_drawdown(curve, costs_model.scale)
-    commission_total = sum(b.costs for b in books.values()) - costs_model.fee_units * n
-    closing = sum(b.closing_fills for b in books.values())
-    wins = sum(b.wins for b in books.values())
-    losses = sum(b.losses for b in books.values())
-    gross_total = realized_total + unrealized_total
-    costs_dec = scaled(cost_total, costs_model.scale)
-    section = Pnl(
+
+def _section(ledger: Ledger, model: CostModel, n: int, unrealized_total: int, curve: pl.DataFrame) -> Pnl:
+    """The day's totals (skips, symbols and TCA are filled in by the caller)."""
+    books = ledger.books.values()
+    max_dd, max_dd_at = _max_drawdown(curve, model.scale)
+    commission_total = sum(b.costs for b in books) - model.fee_units * n
+    closing = sum(b.closing_fills for b in books)
+    wins = sum(b.wins for b in books)
+    losses = sum(b.losses for b in books)
+    gross_total = ledger.realized_total + unrealized_total
+    costs_dec = scaled(ledger.cost_total, model.scale)
+    return Pnl(
         fills=n,
-        skipped_zero_quantity=skipped.get("zero_quantity", 0),
-        skipped_missing_price=skipped.get("missing_price", 0),
-        skipped_unknown_side=skipped.get("unknown_side", 0),
-        realized=scaled(realized_total, MONEY_SCALE),
+        skipped_zero_quantity=0,
+        skipped_missing_price=0,
+        skipped_unknown_side=0,
+        realized=scaled(ledger.realized_total, MONEY_SCALE),
         unrealized=scaled(unrealized_total, MONEY_SCALE),
         gross=scaled(gross_total, MONEY_SCALE),
-        commission=scaled(commission_total, costs_model.scale),
-        fees=scaled(costs_model.fee_units * n, costs_model.scale),
+        commission=scaled(commission_total, model.scale),
+        fees=scaled(model.fee_units * n, model.scale),
         costs=costs_dec,
         net=scaled(gross_total, MONEY_SCALE) - costs_dec,
-        turnover=scaled(sum(b.turnover for b in books.values()), MONEY_SCALE),
+        turnover=scaled(sum(b.turnover for b in books), MONEY_SCALE),
         closing_fills=closing,
         wins=wins,
         losses=losses,
         win_rate=rate(wins, closing),
-        average_win=_average(wins_sum, wins, MONEY_SCALE),
-        average_loss=_average(losses_sum, losses, MONEY_SCALE),
+        average_win=_average(ledger.wins_sum, wins, MONEY_SCALE),
+        average_loss=_average(ledger.losses_sum, losses, MONEY_SCALE),
         max_drawdown=max_dd,
         max_drawdown_at=max_dd_at,
-        peak_gross_exposure=scaled(peak_exposure, MONEY_SCALE),
+        peak_gross_exposure=scaled(ledger.peak_exposure, MONEY_SCALE),
         equity_curve_points=curve.height,
-        by_symbol=by_symbol,
-        tca_proxy=_tca_proxy(tca),
+        by_symbol=[],
+        tca_proxy=TcaProxy(rows=0, shortfall_notional=Decimal(0), realized_pnl_proxy_notional=Decimal(0)),
     )
-    trades = frame_from_arrays(
-        {
-            "fill_seq": pl.Series(range(1, n + 1), dtype=pl.Int64),
-            "fill_ts": valid["fill_ts"],
-            "execution_id": valid["execution_id"],
-            "trade_decision_id": valid["trade_decision_id"],
-            "symbol": valid["symbol"],
-            "side": valid["side"],
-            "qty": decimal_array(qtys, QTY_SCALE),
-            "price": decimal_array(prices, QTY_SCALE),
-            "notional": decimal_array(out_notional, MONEY_SCALE),
-            "realized_pnl": decimal_array(out_realized, MONEY_SCALE),
-            "cost": decimal_array(out_cost, costs_model.scale),
-            "position_after": decimal_array(out_position, QTY_SCALE),
-        }
-    )
-    return PnlResult(section=section, trades=trades, equity_curve=curve)
 
 
 def _equity_curve(

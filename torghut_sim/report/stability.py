@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from itertools import pairwise
-
+import numpy as np
 import polars as pl
 
 from torghut_sim.report.figures import rounded
@@ -60,15 +59,17 @@ def _stop_flags(progress: pl.DataFrame) -> int:
 def longest_signal_gap_minutes(inputs: RunInputs) -> float | None:
     """Longest stretch of the window without a decision's signal, window edges included."""
     settings = inputs.settings
-    stamps = inputs.decisions["signal_ts"].drop_nulls().sort()
-    points = stamps.dt.epoch("us").to_list()
+    points = inputs.decisions["signal_ts"].drop_nulls().sort().dt.epoch("us").to_numpy()
     if settings.window_start is not None and settings.window_end is not None:
         start = int(settings.window_start.timestamp() * 1_000_000)
         end = int(settings.window_end.timestamp() * 1_000_000)
-        points = [start, *[p for p in points if start <= p <= end], end]
+        inside = points[(points >= start) & (points <= end)]
+        points = np.concatenate(
+            [np.asarray([start], dtype=np.int64), inside, np.asarray([end], dtype=np.int64)]
+        )
     if len(points) < 2:
         return None
-    gap = max(b - a for a, b in pairwise(points))
+    gap = int(np.diff(points).max())
     return rounded(gap / 60_000_000, 3)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -18,8 +19,12 @@ MARKDOWN_NAME = "simulation-report.md"
 TABLE_NAMES = ("trade-pnl", "execution-latency", "llm-review-summary", "equity-curve", "report-summary")
 
 
+# CSV timestamps: ISO `Z` text, formatted by the CSV writer itself (in UTC, see `_csv_ready`).
+CSV_DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%S%.6fZ"
+
+
 def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
-    """Decimals without padding zeros and timestamps as ISO `Z` text, so the CSV reads well and exactly."""
+    """Decimals without padding zeros and timestamps in UTC, so the CSV reads well and exactly."""
     exprs: list[pl.Expr] = []
     for name, dtype in frame.schema.items():
         column = pl.col(name)
@@ -27,15 +32,24 @@ def _csv_ready(frame: pl.DataFrame) -> pl.DataFrame:
             text = column.cast(pl.String)
             if (dtype.scale or 0) > 0:
                 # The text always has the point here, so stripping stops at it; plain strips, not regexes.
+                # A decimal zero is the integer 0, which has no sign: no "-0" can come out of this.
                 text = text.str.strip_chars_end("0").str.strip_chars_end(".")
-            exprs.append(pl.when(text == "-0").then(pl.lit("0")).otherwise(text).alias(name))
-        elif isinstance(dtype, pl.Datetime):
-            exprs.append(
-                column.dt.convert_time_zone("UTC").dt.to_string("%Y-%m-%dT%H:%M:%S%.6fZ").alias(name)
-            )
+            exprs.append(text.alias(name))
+        elif isinstance(dtype, pl.Datetime) and dtype.time_zone != "UTC":
+            exprs.append(column.dt.convert_time_zone("UTC").alias(name))
         else:
             exprs.append(column)
     return frame.select(exprs)
+
+
+def _write_csv(frame: pl.DataFrame, path: Path) -> str:
+    _csv_ready(frame).write_csv(path, line_terminator="\n", datetime_format=CSV_DATETIME_FORMAT)
+    return file_sha256(path)
+
+
+def _write_parquet(frame: pl.DataFrame, path: Path) -> str:
+    frame.write_parquet(path, compression="zstd", statistics=True)
+    return file_sha256(path)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -51,24 +65,28 @@ def write_markdown_and_json(markdown_path: Path, markdown: str, json_path: Path,
 
 
 def write_tables(out_dir: Path, tables: dict[str, pl.DataFrame]) -> list[ArtifactFile]:
-    """Each table as `<name>.csv` and `<name>.parquet`; returns their artifact entries."""
+    """Each table as `<name>.csv` and `<name>.parquet`; returns their artifact entries.
+
+    The files are written (and hashed) two at a time: polars' writers and hashlib release the GIL, so
+    on two cores one file's formatting overlaps another's compression."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    artifacts: list[ArtifactFile] = []
+    jobs: list[tuple[Path, str, int, Future[str]]] = []
     try:
-        for name, frame in tables.items():
-            csv_path = out_dir / f"{name}.csv"
-            parquet_path = out_dir / f"{name}.parquet"
-            _csv_ready(frame).write_csv(csv_path, line_terminator="\n")
-            frame.write_parquet(parquet_path, compression="zstd", statistics=True)
-            for path, role in ((csv_path, "csv"), (parquet_path, "parquet")):
-                artifacts.append(
-                    ArtifactFile(name=path.name, role=role, rows=frame.height, sha256=file_sha256(path))
-                )
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="report-write") as pool:
+            for name, frame in tables.items():
+                for path, role, writer in (
+                    (out_dir / f"{name}.csv", "csv", _write_csv),
+                    (out_dir / f"{name}.parquet", "parquet", _write_parquet),
+                ):
+                    jobs.append((path, role, frame.height, pool.submit(writer, frame, path)))
+            return [
+                ArtifactFile(name=path.name, role=role, rows=rows, sha256=job.result())
+                for path, role, rows, job in jobs
+            ]
     except OSError as exc:
         raise ReportError(
             f"cannot write report tables to {out_dir}: {exc}", reason="report_write_failed"
         ) from exc
-    return artifacts
 
 
 def chart_artifact(out_dir: Path, path: Path) -> ArtifactFile:
