@@ -39,15 +39,30 @@ def decide(
     settings: ReportSettings, coverage: Coverage, funnel: Funnel, execution: ExecutionQuality, llm: Llm
 ) -> VerdictSection:
     """The verdict and every reason for it, failures first, each group in code order."""
+    if coverage.dump_status == "empty_day":
+        # Nothing to simulate is an outcome of the day, not a strategy finding: no minimum applies.
+        empty = VerdictReason(
+            code="empty_day",
+            severity="warn",
+            message="no source records in the session window; nothing was simulated",
+        )
+        return VerdictSection(status="WARN", reasons=[empty])
+    reasons = [
+        *_input_reasons(settings, coverage, funnel),
+        *_quality_reasons(settings, coverage, funnel, execution, llm),
+    ]
+    order = {code: i for i, code in enumerate(FAIL_CODES + WARN_CODES)}
+    reasons.sort(key=lambda r: (r.severity != "fail", order.get(r.code, len(order))))
+    status = "FAIL" if any(r.severity == "fail" for r in reasons) else "WARN" if reasons else "PASS"
+    return VerdictSection(status=status, reasons=reasons)
+
+
+def _input_reasons(settings: ReportSettings, coverage: Coverage, funnel: Funnel) -> list[VerdictReason]:
+    """Whether the day had enough to judge: complete inputs, enough decisions and executions, coverage."""
     reasons: list[VerdictReason] = []
 
     def reason(code: str, severity: Severity, message: str) -> None:
         reasons.append(VerdictReason(code=code, severity=severity, message=message))
-
-    if coverage.dump_status == "empty_day":
-        # Nothing to simulate is an outcome of the day, not a strategy finding: no minimum applies.
-        reason("empty_day", "warn", "no source records in the session window; nothing was simulated")
-        return VerdictSection(status="WARN", reasons=reasons)
 
     if coverage.inputs_complete is False:
         # The figures describe part of the window only: never a PASS, whatever they look like.
@@ -77,6 +92,18 @@ def decide(
             "fail",
             f"session coverage {coverage.coverage_ratio} < strict ratio {settings.strict_coverage_ratio}",
         )
+    return reasons
+
+
+def _quality_reasons(
+    settings: ReportSettings, coverage: Coverage, funnel: Funnel, execution: ExecutionQuality, llm: Llm
+) -> list[VerdictReason]:
+    """Warnings about what the runtime did: order lifecycle, adapters, LLM errors, fallbacks, TCA, replay."""
+    reasons: list[VerdictReason] = []
+
+    def reason(code: str, severity: Severity, message: str) -> None:
+        reasons.append(VerdictReason(code=code, severity=severity, message=message))
+
     if funnel.executions > 0 and (
         funnel.order_events == 0 or funnel.order_events < settings.min_execution_order_events
     ):
@@ -120,7 +147,4 @@ def decide(
         )
     if coverage.replay_matches_dump is False:
         reason("replay_mismatch", "warn", "the replay marker does not match the dump")
-    order = {code: i for i, code in enumerate(FAIL_CODES + WARN_CODES)}
-    reasons.sort(key=lambda r: (r.severity != "fail", order.get(r.code, len(order))))
-    status = "FAIL" if any(r.severity == "fail" for r in reasons) else "WARN" if reasons else "PASS"
-    return VerdictSection(status=status, reasons=reasons)
+    return reasons
