@@ -43,9 +43,9 @@ from benchmarks.backfill_stack import (
     extra_runtime,
     failure_reason,
     lane_handoffs,
-    lane_overlaps,
     lanes_file_for,
     launch_backfill,
+    lock_overlaps,
     seed_days,
     wait_backfill,
     write_home,
@@ -91,6 +91,7 @@ class Measured:
     runs_wall: float
     status_wall: float
     created: float
+    output_root: Path
 
 
 def measure(days: list[date], lanes: int, root: Path, logs: Path, timeout: float) -> Measured:
@@ -145,6 +146,7 @@ def measure(days: list[date], lanes: int, root: Path, logs: Path, timeout: float
         max(t.end for t in timings) - created,
         seen_at - began,
         created,
+        root / f"simulations_{lanes}",
     )
 
 
@@ -176,7 +178,7 @@ def report(m: Measured, empty: date | None) -> None:
         f"backfill wall (launch -> {m.status} seen) {m.status_wall:.1f}s,"
         f" ratio {m.status_wall / floor.total:.2f}"
     )
-    print(f"simulations overlapping on one lane: {lane_overlaps(m.timings) or 'none'}")
+    print(f"days holding one lane's runtime at once: {lock_overlaps(m.timings, m.output_root) or 'none'}")
     first = min(t.start for t in m.timings) - m.created
     gaps = ", ".join(f"{g:.1f}" for g in lane_handoffs(m.timings)) or "none"
     print(

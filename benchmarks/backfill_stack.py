@@ -36,6 +36,8 @@ from psycopg import sql
 
 from assets import DAY_ASSETS
 from torghut_sim.devstack.kube_fixtures import load_fixtures
+from torghut_sim.layout import run_paths
+from torghut_sim.naming import names_for_day
 from torghut_sim.runtime.kube_client import Kube
 
 REPO = Path(__file__).resolve().parents[1]
@@ -466,7 +468,12 @@ def seed_days(days: Sequence[date], env: Mapping[str, str], symbols: int, logs: 
 
 
 def lane_overlaps(timings: Sequence[RunTiming]) -> list[tuple[str, str]]:
-    """Pairs of days whose simulation steps overlapped in time on one lane (must be empty)."""
+    """Pairs of days whose simulation steps overlapped in time on one lane (one lane: must be empty).
+
+    With several lanes the pool's slots are shared, so a step may start (and wait for its lane's lock)
+    while the previous day's step on that lane is still writing its outputs: `lock_overlaps` then says
+    whether two days ever held one runtime at once.
+    """
     spans = sorted(
         ((t.day, t.lane, t.simulation) for t in timings if t.simulation is not None), key=lambda p: p[2].start
     )
@@ -475,6 +482,40 @@ def lane_overlaps(timings: Sequence[RunTiming]) -> list[tuple[str, str]]:
         for i, a in enumerate(spans)
         for b in spans[i + 1 :]
         if a[1] == b[1] and b[2].start < a[2].end
+    ]
+
+
+def lock_interval(run_state: Path) -> tuple[datetime, datetime] | None:
+    """When a day's run held its runtime lane (run-state.json: lock started -> unlock succeeded)."""
+    try:
+        items = json.loads(run_state.read_text()).get("transitions", [])
+    except (OSError, ValueError):
+        return None
+    start = [t["at"] for t in items if t.get("phase") == "lock" and t.get("status") == "started"]
+    end = [t["at"] for t in items if t.get("phase") == "unlock" and t.get("status") == "succeeded"]
+    if not start or not end:
+        return None
+    return _utc(start[0]), _utc(end[-1])
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def lock_overlaps(timings: Sequence[RunTiming], output_root: Path) -> list[tuple[str, str]]:
+    """Pairs of days that held the same lane's runtime lock at once (must be empty, any lane count)."""
+    held = []
+    for t in timings:
+        if t.simulation is None:
+            continue
+        paths = run_paths(output_root, names_for_day(date.fromisoformat(t.day), 1).run_token)
+        span = lock_interval(paths.run_state)
+        if span is None:
+            raise StackError(f"{paths.run_state} records no lock -> unlock interval for {t.day}")
+        held.append((t.day, t.lane, span))
+    held.sort(key=lambda h: h[2][0])
+    return [
+        (a[0], b[0]) for i, a in enumerate(held) for b in held[i + 1 :] if a[1] == b[1] and b[2][0] < a[2][1]
     ]
 
 

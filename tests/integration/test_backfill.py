@@ -11,7 +11,6 @@ never two at once on one.
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -163,15 +162,10 @@ def test_a_two_lane_backfill_uses_both_lanes_and_never_overlaps_on_one(
     assert status == "COMPLETED_SUCCESS", [(t.day, t.status) for t in timings]
     assert all(t.status == "SUCCESS" for t in timings), timings
     assert {t.lane for t in timings} == {"primary", "lane2"}, [(t.day, t.lane) for t in timings]
-    assert bf.lane_overlaps(timings) == []
-    # The lock intervals (run-state.json) of the days on one lane never intersect either.
-    for lane in ("primary", "lane2"):
-        spans = sorted(
-            e2e.day_dir(tmp_path / "simulations", date.fromisoformat(t.day)).lock_interval()
-            for t in timings
-            if t.lane == lane
-        )
-        assert all(a[1] < b[0] for a, b in itertools.pairwise(spans)), (lane, spans)
+    # Two days never held one lane's runtime at once (run-state.json: lock -> unlock). The steps' spans
+    # may touch: a step holding a freed pool slot waits for the lane's lock while the previous day's step
+    # on that lane writes its outputs.
+    assert bf.lock_overlaps(timings, tmp_path / "simulations") == []
     for day in LANE_DAYS:
         assert e2e.day_dir(tmp_path / "simulations", day).report()["verdict"]["status"] == "PASS", day
     assert after == before
