@@ -180,9 +180,11 @@ def report(m: Measured, empty: date | None) -> None:
     )
     print(f"days holding one lane's runtime at once: {lock_overlaps(m.timings, m.output_root) or 'none'}")
     first = min(t.start for t in m.timings) - m.created
+    # The backfill daemon looks at backfills every 30 s (not configurable): this part is 0-30 s.
+    pickup = min(t.created for t in m.timings) - m.created
     gaps = ", ".join(f"{g:.1f}" for g in lane_handoffs(m.timings)) or "none"
     print(
-        f"launch -> first run started {first:.1f}s;"
+        f"launch -> first run started {first:.1f}s (of which the backfill daemon's pickup {pickup:.1f}s);"
         f" lane handoffs (a simulation's end -> the next's start): {gaps}"
     )
 

@@ -281,6 +281,8 @@ class RunTiming:
     steps: list[StepSpan] = field(default_factory=list)
     # The runtime lane its simulation ran on (`runtime_lane` of simulation_outputs), None when not simulated.
     lane: str | None = None
+    # When the backfill daemon submitted it (the run was created).
+    created: float = 0.0
 
     @property
     def wall(self) -> float:
@@ -372,6 +374,7 @@ def backfill_timings(instance: dg.DagsterInstance, backfill_id: str) -> list[Run
                 end=end,
                 steps=steps,
                 lane=lane if any(s.key == SIMULATE_STEP for s in steps) else None,
+                created=record.create_timestamp.timestamp(),
             )
         )
     return sorted(timings, key=lambda t: t.day)
