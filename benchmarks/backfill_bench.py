@@ -1,15 +1,18 @@
 """Benchmark of a partition backfill on the local stack, launched over GraphQL as the Dagster UI does.
 
     .venv/bin/python benchmarks/backfill_bench.py [--days 5] [--empty 3] [--start 2026-06-01]
+    .venv/bin/python benchmarks/backfill_bench.py --days 6 --empty 0 --lanes 2
 
-Seeds N consecutive trading days (all but one, which stays empty; all of them with `--empty 0`) into
-the production source topics, starts `dg dev` (webserver and daemon) on a throwaway instance, launches
+Seeds N consecutive trading days (all but one, which stays empty; `--empty 0`: none) into the production
+source topics, starts `dg dev` (webserver and daemon) on a throwaway instance, launches
 `launchPartitionBackfill` over the day assets, waits, and prints per day the run's wall time, each step's
 work (from the event log), the wait for the runtime pool and the remaining orchestration overhead; for
-the backfill its wall time, its floor (first simulated day's steps before its simulation + every
-simulation one after another + the last day's report) and the ratio; and the code location's load time.
-Needs `devstack up` (all services) and `devstack baseline` first; it clears the source topics
-(`seed-day --reset`).
+the backfill its wall time, its floor (first simulated day's steps before its simulation + the busiest
+lane's simulations one after another + the last day's report) and the ratio; and the code location's
+load time. `--lanes 2` runs the same backfill twice, from a clean start each time: on the stack's one
+runtime, then on two lanes (a second reference runtime in its own namespace), and prints the two-lane
+time over the one-lane time. Needs `devstack up` (all services) and `devstack baseline` first; it clears
+the source topics (`seed-day --reset`).
 """
 
 from __future__ import annotations
@@ -20,26 +23,37 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 
 from benchmarks.backfill_stack import (
+    PRIMARY_NAMESPACE,
     REPO,
+    Floor,
+    RunTiming,
     backfill_floor,
     backfill_timings,
     dagster_database,
     dagster_stack,
+    drop_days_stores,
+    extra_runtime,
     failure_reason,
-    lane_overlaps,
+    lane_handoffs,
+    lanes_file_for,
     launch_backfill,
-    launch_to_last_run_end,
-    prepare_days,
+    lock_overlaps,
+    seed_days,
     timings_table,
     wait_backfill,
     write_home,
 )
+from resources import runtime_pool
+from resources.deployment import DEFAULT_RUNTIME_LANE
+from sensors.lanes import sync_pool_limit
 from torghut_sim.calendar import trading_days
 from torghut_sim.devstack.config import StackConfig
 from torghut_sim.devstack.host_env import host_pipeline_env
@@ -64,6 +78,106 @@ def choose_days(start: date, count: int) -> list[date]:
     return days
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One backfill's outcome and figures."""
+
+    lanes: int
+    backfill_id: str
+    status: str
+    timings: list[RunTiming]
+    failures: dict[str, str]
+    floor: Floor
+    runs_wall: float
+    status_wall: float
+    created: float
+    output_root: Path
+
+
+def measure(days: list[date], lanes: int, root: Path, logs: Path, timeout: float) -> Measured:
+    """One backfill of `days` on `lanes` runtime lanes, from a clean start (instance, run stores, outputs)."""
+    config = StackConfig()
+    postgres = service("postgres", config)
+    kube = service("kube", config)
+    kubeconfig = Path(kube.kubeconfig_path)  # type: ignore[attr-defined]
+    with dagster_database(postgres.dsn()) as database, ExitStack() as stack:  # type: ignore[attr-defined]
+        home = root / f"dagster_home_{lanes}"
+        write_home(home)
+        env = host_pipeline_env(home, database, root / f"simulations_{lanes}", kubeconfig)
+        if lanes > 1:
+            extra = [
+                stack.enter_context(
+                    extra_runtime(kubeconfig, f"torghut-bench-lane{i}", env, logs / f"runtime-lane{i}.log")
+                )
+                for i in range(2, lanes + 1)
+            ]
+            env["TORGHUT_SIM_RUNTIME_LANES_FILE"] = str(
+                lanes_file_for([PRIMARY_NAMESPACE, *extra], root / f"lanes-{lanes}.yaml")
+            )
+        drop_days_stores(days, env, postgres.dsn())  # type: ignore[attr-defined]
+        with dagster_stack(env, logs / f"dg-dev-{lanes}.log") as dagster:
+            with _instance(env) as instance:
+                # What the daemon's `runtime_lane_pool` sensor does on its first tick: one slot per lane.
+                sync_pool_limit(instance, runtime_pool(DEFAULT_RUNTIME_LANE), lanes)
+            began = time.monotonic()
+            backfill_id = launch_backfill(dagster, days)
+            status, seen_at = wait_backfill(dagster, backfill_id, timeout)
+            with _instance(env) as instance:
+                timings = backfill_timings(instance, backfill_id)
+                backfill = instance.get_backfill(backfill_id)
+                failures = {
+                    t.day: failure_reason(instance, t.run_id) for t in timings if t.status != "SUCCESS"
+                }
+    created = backfill.backfill_timestamp if backfill else min(t.start for t in timings)
+    return Measured(
+        lanes,
+        backfill_id,
+        status,
+        timings,
+        failures,
+        backfill_floor(timings),
+        max(t.end for t in timings) - created,
+        seen_at - began,
+        created,
+        root / f"simulations_{lanes}",
+    )
+
+
+def report(m: Measured, empty: date | None) -> None:
+    """Print one backfill's figures."""
+    blank = empty.isoformat() if empty else "none"
+    print(
+        f"backfill {m.backfill_id} on {m.lanes} lane(s): {m.status}, {len(m.timings)} days (empty: {blank})"
+    )
+    print("\n".join(timings_table(m.timings)))
+    for failed_day, reason in m.failures.items():
+        print(f"{failed_day} did not succeed: {reason}")
+    floor = m.floor
+    if floor.total <= 0:
+        print("no day was simulated: no floor to compare with")
+        return
+    print(
+        f"floor {floor.total:.1f}s = before first simulation {floor.before_first_simulation:.1f}"
+        f" + busiest lane's simulations {floor.simulations:.1f} + last report {floor.last_report:.1f}"
+    )
+    print(
+        f"backfill wall (launch -> last run ended) {m.runs_wall:.1f}s, ratio {m.runs_wall / floor.total:.2f}"
+    )
+    print(
+        f"backfill wall (launch -> {m.status} seen) {m.status_wall:.1f}s,"
+        f" ratio {m.status_wall / floor.total:.2f}"
+    )
+    print(f"days holding one lane's runtime at once: {lock_overlaps(m.timings, m.output_root) or 'none'}")
+    first = min(t.start for t in m.timings) - m.created
+    # The backfill daemon looks at backfills every 30 s (not configurable): this part is 0-30 s.
+    pickup = min(t.created for t in m.timings) - m.created
+    gaps = ", ".join(f"{g:.1f}" for g in lane_handoffs(m.timings)) or "none"
+    print(
+        f"launch -> first run started {first:.1f}s (of which the backfill daemon's pickup {pickup:.1f}s);"
+        f" lane handoffs (a simulation's end -> the next's start): {gaps}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its figures."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
@@ -71,59 +185,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--empty", type=int, default=3, help="which day (1-based) stays empty; 0: none")
     parser.add_argument("--start", type=date.fromisoformat, default=date(2026, 6, 1))
     parser.add_argument("--symbols", type=int, default=3, help="symbols per seeded day")
+    parser.add_argument(
+        "--lanes", type=int, default=1, help="runtime lanes; above 1, also the one-lane run, for the ratio"
+    )
     parser.add_argument("--timeout", type=float, default=3600.0)
     parser.add_argument("--dir", type=Path, help="keep logs and outputs here (default: a temp dir)")
     args = parser.parse_args(argv)
 
     days = choose_days(args.start, args.days)
-    empty = [days[args.empty - 1]] if args.empty else []
+    empty = days[args.empty - 1] if args.empty > 0 else None
     root = args.dir or Path(tempfile.mkdtemp(prefix="backfill-bench-"))
     logs = root / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    config = StackConfig()
-    postgres = service("postgres", config)
-    kube = service("kube", config)
     load = load_seconds()
-
-    admin_dsn: str = postgres.dsn()  # type: ignore[attr-defined]
-    with dagster_database(admin_dsn) as database:
-        home = root / "dagster_home"
-        write_home(home)
-        env = host_pipeline_env(home, database, root / "simulations", Path(kube.kubeconfig_path))  # type: ignore[attr-defined]
-        prepare_days(days, empty, env, admin_dsn=admin_dsn, symbols=args.symbols, logs=logs)
-        with dagster_stack(env, logs / "dg-dev.log") as stack:
-            began = time.monotonic()
-            backfill_id = launch_backfill(stack, days)
-            status, seen_at = wait_backfill(stack, backfill_id, args.timeout)
-            with _instance(env) as instance:
-                timings = backfill_timings(instance, backfill_id)
-                runs_wall = launch_to_last_run_end(instance, backfill_id, timings)
-                failures = {
-                    t.day: failure_reason(instance, t.run_id) for t in timings if t.status != "SUCCESS"
-                }
-
-    empties = ", ".join(d.isoformat() for d in empty) or "none"
-    print(f"backfill {backfill_id}: {status}, {len(days)} days (empty: {empties})")
-    print("\n".join(timings_table(timings)))
-    for failed_day, reason in failures.items():
-        print(f"{failed_day} did not succeed: {reason}")
-    floor = backfill_floor(timings)
-    status_wall = seen_at - began
-    if floor.total <= 0:
-        print("no day was simulated: no floor to compare with")
-        return 1
-    print(
-        f"floor {floor.total:.1f}s = before first simulation {floor.before_first_simulation:.1f}"
-        f" + simulations {floor.simulations:.1f} + last report {floor.last_report:.1f}"
-    )
-    print(f"backfill wall (launch -> last run ended) {runs_wall:.1f}s, ratio {runs_wall / floor.total:.2f}")
-    print(
-        f"backfill wall (launch -> {status} seen) {status_wall:.1f}s, ratio {status_wall / floor.total:.2f}"
-    )
-    print(f"simulations overlapping on the lane: {lane_overlaps(timings) or 'none'}")
+    # Seeding talks to Kafka only: the instance parts of this environment are not used.
+    seed_env = host_pipeline_env(root / "dagster_home_seed", "unused", root / "unused", root / "unused")
+    seed_days([d for d in days if d != empty], seed_env, args.symbols, logs)
+    runs = [measure(days, lanes, root, logs, args.timeout) for lanes in sorted({1, args.lanes})]
+    for m in runs:
+        report(m, empty)
+    if len(runs) > 1:
+        one, many = runs[0], runs[-1]
+        print(
+            f"{many.lanes} lanes / 1 lane: launch -> last run ended {many.runs_wall:.1f}/{one.runs_wall:.1f}s"
+            f" = {many.runs_wall / one.runs_wall:.2f}; launch -> status seen"
+            f" {many.status_wall:.1f}/{one.status_wall:.1f}s = {many.status_wall / one.status_wall:.2f}"
+        )
     print(f"code location load (python -c 'import torghut_sim.definitions', median of 3): {load:.2f}s")
     print(f"logs and outputs: {root}")
-    return 0 if status == "COMPLETED_SUCCESS" else 1
+    return 0 if all(m.status == "COMPLETED_SUCCESS" for m in runs) else 1
 
 
 def _instance(env: dict[str, str]) -> dg.DagsterInstance:

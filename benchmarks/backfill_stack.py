@@ -4,11 +4,14 @@
 deployment's top-level `dagster.yaml`: Postgres storage, queued runs, the runtime pool) and its own
 Postgres database; backfills are launched with the UI's GraphQL mutation `launchPartitionBackfill`, and
 their runs are timed from the event log: each step's work, the run's wall time, the backfill's floor.
-Used by `benchmarks/backfill_bench.py` and the backfill integration tests.
+A second runtime lane (the upstream objects in a namespace of their own, served by a second reference
+runtime) lets a backfill simulate two days at once. Used by `benchmarks/backfill_bench.py` and the
+backfill integration tests.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -32,10 +35,22 @@ import psycopg
 from psycopg import sql
 
 from assets import DAY_ASSETS
+from torghut_sim.devstack.kube_fixtures import load_fixtures
+from torghut_sim.layout import run_paths
+from torghut_sim.naming import names_for_day
+from torghut_sim.runtime.kube_client import Kube
 
 REPO = Path(__file__).resolve().parents[1]
 SIMULATE_STEP = "simulate_day.simulate_on_runtime"
 REPORT_STEP = "simulation_report"
+SIMULATION_ASSET = "simulation_outputs"
+PRIMARY_NAMESPACE = "torghut"
+# The runtime objects of the upstream fixtures; every lane of the local stack uses the same names.
+LANE_OBJECTS = {
+    "torghut_service": "torghut-sim",
+    "ta_configmap": "torghut-ta-sim-config",
+    "ta_deployment": "torghut-ta-sim",
+}
 # Backfill states after which the daemon launches nothing more.
 FINAL_BACKFILL_STATES = frozenset(
     {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
@@ -272,6 +287,10 @@ class RunTiming:
     start: float
     end: float
     steps: list[StepSpan] = field(default_factory=list)
+    # The runtime lane its simulation ran on (`runtime_lane` of simulation_outputs), None when not simulated.
+    lane: str | None = None
+    # When the backfill daemon submitted it (the run was created).
+    created: float = 0.0
 
     @property
     def wall(self) -> float:
@@ -305,12 +324,24 @@ class RunTiming:
 
 def step_spans(instance: dg.DagsterInstance, run_id: str) -> list[StepSpan]:
     """Every executed step of a run, in start order."""
+    return _run_events(instance, run_id)[0]
+
+
+def _run_events(instance: dg.DagsterInstance, run_id: str) -> tuple[list[StepSpan], str | None]:
+    """A run's executed steps in start order, and the runtime lane its simulation materialized."""
     starts: dict[str, float] = {}
     spans: list[StepSpan] = []
+    lane: str | None = None
     for record in instance.all_logs(run_id):
         event = record.dagster_event
         if event is None or not event.step_key:
             continue
+        materialization = (
+            event.step_materialization_data.materialization if event.is_step_materialization else None
+        )
+        if materialization is not None and materialization.asset_key.path[-1] == SIMULATION_ASSET:
+            value = materialization.metadata.get("runtime_lane")
+            lane = str(value.value) if value is not None else lane
         if event.event_type == dg.DagsterEventType.STEP_START:
             starts[event.step_key] = record.timestamp
         elif event.step_key in starts and event.event_type in {
@@ -318,7 +349,7 @@ def step_spans(instance: dg.DagsterInstance, run_id: str) -> list[StepSpan]:
             dg.DagsterEventType.STEP_FAILURE,
         }:
             spans.append(StepSpan(event.step_key, starts[event.step_key], record.timestamp))
-    return sorted(spans, key=lambda s: s.start)
+    return sorted(spans, key=lambda s: s.start), lane
 
 
 def failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
@@ -341,6 +372,7 @@ def backfill_timings(instance: dg.DagsterInstance, backfill_id: str) -> list[Run
         run = record.dagster_run
         start = record.start_time or record.create_timestamp.timestamp()
         end = record.end_time or time.time()
+        steps, lane = _run_events(instance, run.run_id)
         timings.append(
             RunTiming(
                 day=run.tags.get("dagster/partition", "?"),
@@ -348,7 +380,9 @@ def backfill_timings(instance: dg.DagsterInstance, backfill_id: str) -> list[Run
                 status=run.status.value,
                 start=start,
                 end=end,
-                steps=step_spans(instance, run.run_id),
+                steps=steps,
+                lane=lane if any(s.key == SIMULATE_STEP for s in steps) else None,
+                created=record.create_timestamp.timestamp(),
             )
         )
     return sorted(timings, key=lambda t: t.day)
@@ -356,7 +390,7 @@ def backfill_timings(instance: dg.DagsterInstance, backfill_id: str) -> list[Run
 
 @dataclass(frozen=True)
 class Floor:
-    """The work a one-lane backfill cannot avoid, in its three parts."""
+    """The work a backfill cannot avoid, in its three parts."""
 
     before_first_simulation: float
     simulations: float
@@ -369,18 +403,21 @@ class Floor:
 
 
 def backfill_floor(timings: Sequence[RunTiming]) -> Floor:
-    """The first simulated day's steps before its simulation, every simulation one after another (one
-    lane), and the last simulated day's steps after its simulation (its report and checks)."""
+    """The first simulated day's steps before its simulation, the simulations of the busiest lane one
+    after another, and the last simulated day's steps after its simulation (its report and checks)."""
     simulated = sorted(
         ((t, t.simulation) for t in timings if t.simulation is not None), key=lambda p: p[1].start
     )
     if not simulated:
         return Floor(0.0, 0.0, 0.0)
-    (first, first_sim), (last, last_sim) = simulated[0], simulated[-1]
+    (first, first_sim) = simulated[0]
+    (last, last_sim) = max(simulated, key=lambda p: p[1].end)
     before = sum(s.seconds for s in first.steps if s.end <= first_sim.start)
-    sims = sum(sim.seconds for _t, sim in simulated)
+    by_lane: dict[str | None, float] = {}
+    for timing, sim in simulated:
+        by_lane[timing.lane] = by_lane.get(timing.lane, 0.0) + sim.seconds
     after = sum(s.seconds for s in last.steps if s.start >= last_sim.end)
-    return Floor(before, sims, after)
+    return Floor(before, max(by_lane.values()), after)
 
 
 def drop_run_stores(
@@ -408,16 +445,8 @@ def drop_run_stores(
     execute_cleanup(plan, clickhouse=endpoints, postgres_admin_dsn=admin_dsn, kafka_config=kafka_config)
 
 
-def prepare_days(
-    days: Sequence[date],
-    empty: Sequence[date],
-    env: Mapping[str, str],
-    *,
-    admin_dsn: str,
-    symbols: int,
-    logs: Path,
-) -> None:
-    """Drop what earlier runs of `days` left in the stores, then seed all but the `empty` ones in order.
+def drop_days_stores(days: Sequence[date], env: Mapping[str, str], admin_dsn: str) -> None:
+    """Drop what earlier runs of `days` left in the stores (databases, topics, consumer groups).
 
     The stack's addresses come from `env` (the host's pipeline environment): ClickHouse, Kafka, passwords.
     """
@@ -431,6 +460,19 @@ def prepare_days(
             admin_dsn,
             env["TORGHUT_SIM_KAFKA_BOOTSTRAP_SERVERS"],
         )
+
+
+def prepare_days(
+    days: Sequence[date],
+    empty: Sequence[date],
+    env: Mapping[str, str],
+    *,
+    admin_dsn: str,
+    symbols: int,
+    logs: Path,
+) -> None:
+    """Drop what earlier runs of `days` left in the stores, then seed all but the `empty` ones in order."""
+    drop_days_stores(days, env, admin_dsn)
     seed_days([d for d in days if d not in empty], env, symbols, logs)
 
 
@@ -468,11 +510,117 @@ def seed_days(days: Sequence[date], env: Mapping[str, str], symbols: int, logs: 
 
 
 def lane_overlaps(timings: Sequence[RunTiming]) -> list[tuple[str, str]]:
-    """Pairs of days whose simulation steps overlapped in time (one lane: must be empty)."""
+    """Pairs of days whose simulation steps overlapped in time on one lane (one lane: must be empty).
+
+    With several lanes the pool's slots are shared, so a step may start (and wait for its lane's lock)
+    while the previous day's step on that lane is still writing its outputs: `lock_overlaps` then says
+    whether two days ever held one runtime at once.
+    """
     spans = sorted(
-        ((t.day, t.simulation) for t in timings if t.simulation is not None), key=lambda p: p[1].start
+        ((t.day, t.lane, t.simulation) for t in timings if t.simulation is not None), key=lambda p: p[2].start
     )
-    return [(a[0], b[0]) for i, a in enumerate(spans) for b in spans[i + 1 :] if b[1].start < a[1].end]
+    return [
+        (a[0], b[0])
+        for i, a in enumerate(spans)
+        for b in spans[i + 1 :]
+        if a[1] == b[1] and b[2].start < a[2].end
+    ]
+
+
+def lock_interval(run_state: Path) -> tuple[datetime, datetime] | None:
+    """When a day's run held its runtime lane (run-state.json: lock started -> unlock succeeded)."""
+    try:
+        items = json.loads(run_state.read_text()).get("transitions", [])
+    except (OSError, ValueError):
+        return None
+    start = [t["at"] for t in items if t.get("phase") == "lock" and t.get("status") == "started"]
+    end = [t["at"] for t in items if t.get("phase") == "unlock" and t.get("status") == "succeeded"]
+    if not start or not end:
+        return None
+    return _utc(start[0]), _utc(end[-1])
+
+
+def _utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def lock_overlaps(timings: Sequence[RunTiming], output_root: Path) -> list[tuple[str, str]]:
+    """Pairs of days that held the same lane's runtime lock at once (must be empty, any lane count)."""
+    held = []
+    for t in timings:
+        if t.simulation is None:
+            continue
+        paths = run_paths(output_root, names_for_day(date.fromisoformat(t.day), 1).run_token)
+        span = lock_interval(paths.run_state)
+        if span is None:
+            raise StackError(f"{paths.run_state} records no lock -> unlock interval for {t.day}")
+        held.append((t.day, t.lane, span))
+    held.sort(key=lambda h: h[2][0])
+    return [
+        (a[0], b[0]) for i, a in enumerate(held) for b in held[i + 1 :] if a[1] == b[1] and b[2][0] < a[2][1]
+    ]
+
+
+def lane_handoffs(timings: Sequence[RunTiming]) -> list[float]:
+    """Per lane, the seconds from one simulation step's end to the next one's start (the lane idle)."""
+    by_lane: dict[str | None, list[StepSpan]] = {}
+    for t in timings:
+        if t.simulation is not None:
+            by_lane.setdefault(t.lane, []).append(t.simulation)
+    gaps: list[float] = []
+    for spans in by_lane.values():
+        ordered = sorted(spans, key=lambda s: s.start)
+        gaps += [b.start - a.end for a, b in itertools.pairwise(ordered)]
+    return gaps
+
+
+def lanes_file_for(namespaces: Sequence[str], path: Path) -> Path:
+    """A lanes file with one lane per runtime namespace (the first one, `torghut`, manages Argo CD)."""
+    lanes = [
+        # Only the primary runtime is deployed by Argo CD; a second freeze would restore the first's mode.
+        {
+            "name": "primary" if i == 0 else f"lane{i + 1}",
+            "namespace": ns,
+            "manage_argocd": i == 0,
+            **LANE_OBJECTS,
+        }
+        for i, ns in enumerate(namespaces)
+    ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"lanes": lanes}, indent=2))
+    return path
+
+
+@contextmanager
+def extra_runtime(
+    kubeconfig: Path, namespace: str, env: Mapping[str, str], log: Path, timeout: float = 60.0
+) -> Iterator[str]:
+    """A second reference runtime on the local stack: the upstream runtime objects in `namespace` (put
+    back as the fixtures have them) and a reference runtime controller watching it, stopped afterwards."""
+    with Kube.from_kubeconfig(kubeconfig) as kube:
+        load_fixtures(kube.api_client, namespace=namespace)
+    heartbeat = log.with_suffix(".heartbeat.json")
+    heartbeat.unlink(missing_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    argv = [sys.executable, "-m", "torghut_sim.devstack.refruntime", "--namespace", namespace]
+    # Its own /metrics port: the stack's runtime already has the configured one.
+    argv += ["--heartbeat", str(heartbeat), "--metrics-port", "0", "--kubeconfig", str(kubeconfig)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(argv, cwd=REPO, env=dict(env), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + timeout
+        while not heartbeat.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise StackError(f"the runtime of {namespace} did not start:\n{log.read_text()[-2000:]}")
+            time.sleep(0.5)
+        yield namespace
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(30)
 
 
 def launch_to_last_run_end(
@@ -485,10 +633,12 @@ def launch_to_last_run_end(
 
 
 def timings_table(timings: Sequence[RunTiming]) -> list[str]:
-    """Per day: the run's status, wall time, steps' work, pool wait, overhead and each step's seconds."""
-    lines = [f"{'day':<12}{'status':<10}{'wall':>8}{'work':>8}{'pool':>8}{'overhead':>10}  steps (s)"]
+    """Per day: the run's status, lane, wall time, work, pool wait, overhead and each step's seconds."""
+    lines = [
+        f"{'day':<12}{'status':<10}{'lane':<9}{'wall':>8}{'work':>8}{'pool':>8}{'overhead':>10}  steps (s)"
+    ]
     for t in timings:
         steps = ", ".join(f"{s.key.split('.')[-1]} {s.seconds:.1f}" for s in t.steps)
         figures = f"{t.wall:>8.1f}{t.work:>8.1f}{t.pool_wait:>8.1f}{t.overhead:>10.1f}"
-        lines.append(f"{t.day:<12}{t.status:<10}{figures}  {steps}")
+        lines.append(f"{t.day:<12}{t.status:<10}{t.lane or '-':<9}{figures}  {steps}")
     return lines

@@ -21,10 +21,10 @@ from dagster._core.storage.base_storage import DagsterStorage
 from dagster._core.storage.event_log.base import EventLogStorage
 from dagster._core.storage.runs.base import RunStorage
 from dagster._core.storage.schedules.base import ScheduleStorage
-from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
-from dagster_postgres import DagsterPostgresStorage
 from dagster_postgres.utils import get_conn_string
+
+from resources.prompt_claims import StorageSet, postgres_storage_set, sqlite_storage_set
 
 # Every variable the Postgres storage needs; the password never lives in the instance file.
 PG_VARIABLES: tuple[str, ...] = (
@@ -79,10 +79,13 @@ def sqlite_base_dir(environ: Mapping[str, str], configured: str | None) -> str:
 
 
 class PostgresOrLocalStorage(DagsterStorage, ConfigurableClass):
-    """Dagster storage: Postgres when `DAGSTER_PG_*` is set, SQLite otherwise."""
+    """Dagster storage: Postgres when `DAGSTER_PG_*` is set, else SQLite; blocked claims retry each second."""
 
-    def __init__(self, delegate: DagsterStorage, inst_data: ConfigurableClassData | None = None) -> None:
+    def __init__(
+        self, delegate: StorageSet, backend: str, inst_data: ConfigurableClassData | None = None
+    ) -> None:
         self._delegate = delegate
+        self._backend = backend
         self._inst_data = inst_data
         super().__init__()  # type: ignore[no-untyped-call]  # Dagster's weakref holder is untyped
 
@@ -93,7 +96,7 @@ class PostgresOrLocalStorage(DagsterStorage, ConfigurableClass):
     @property
     def backend(self) -> str:
         """`postgres` or `sqlite`: which storage this instance really uses."""
-        return "postgres" if isinstance(self._delegate, DagsterPostgresStorage) else "sqlite"
+        return self._backend
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:
@@ -105,14 +108,10 @@ class PostgresOrLocalStorage(DagsterStorage, ConfigurableClass):
     ) -> PostgresOrLocalStorage:
         environ = os.environ
         url = postgres_url(environ)
-        delegate: DagsterStorage
         if url is not None:
-            delegate = DagsterPostgresStorage(postgres_url=url)
-        else:
-            delegate = DagsterSqliteStorage.from_local(
-                sqlite_base_dir(environ, config_value.get("sqlite_base_dir"))
-            )
-        return cls(delegate, inst_data)
+            return cls(postgres_storage_set(url), "postgres", inst_data)
+        base_dir = sqlite_base_dir(environ, config_value.get("sqlite_base_dir"))
+        return cls(sqlite_storage_set(base_dir), "sqlite", inst_data)
 
     def register_instance(self, instance: Any) -> None:
         super().register_instance(instance)
@@ -131,7 +130,4 @@ class PostgresOrLocalStorage(DagsterStorage, ConfigurableClass):
         return self._delegate.schedule_storage
 
     def dispose(self) -> None:
-        # Only the Postgres storage holds connection pools to close.
-        dispose = getattr(self._delegate, "dispose", None)
-        if callable(dispose):
-            dispose()
+        self._delegate.dispose()

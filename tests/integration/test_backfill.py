@@ -4,11 +4,14 @@
 and its own Postgres database; the local stack and the reference runtime of namespace `torghut` serve the
 runs. A three-day backfill with an empty day in the middle ends COMPLETED_SUCCESS with each day's outcome
 materialized and the simulations one after another on the lane; backfilling the same days again reuses
-them. Cancelling a backfill mid-simulation leaves the runtime restored and unlocked.
+them. Cancelling a backfill mid-simulation leaves the runtime restored and unlocked. With a second
+runtime lane (a second reference runtime in its own namespace), a backfill puts days on both lanes and
+never two at once on one.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -19,12 +22,15 @@ import dagster as dg
 import pytest
 
 from benchmarks import backfill_stack as bf
+from resources import runtime_pool
+from resources.deployment import DEFAULT_RUNTIME_LANE
+from sensors.lanes import sync_pool_limit
 from tests.integration import _e2e as e2e
 from torghut_sim.devstack.baseline import ensure_baseline
 from torghut_sim.devstack.config import StackConfig
 from torghut_sim.devstack.host_env import host_pipeline_env
 from torghut_sim.devstack.service import Service
-from torghut_sim.runtime.kube_client import Kube
+from torghut_sim.runtime.kube_client import CONFIGMAP, FLINK_DEPLOYMENT, KNATIVE_SERVICE, Kube, ObjectRef
 from torghut_sim.runtime.lock import read_lock
 
 pytestmark = pytest.mark.timeout(2400)
@@ -33,6 +39,7 @@ pytestmark = pytest.mark.timeout(2400)
 BACKFILL_DAYS = (date(2026, 6, 15), date(2026, 6, 16), date(2026, 6, 17))
 EMPTY_DAY = date(2026, 6, 16)
 CANCELLED_DAY = date(2026, 6, 23)
+LANE_DAYS = (date(2026, 6, 24), date(2026, 6, 25), date(2026, 6, 26))
 BACKFILL_TIMEOUT = 1800.0
 
 
@@ -93,6 +100,81 @@ def backfills(
             yield Backfills(
                 stack, instance, env, root / "simulations", kube, stack_config, admin_dsn, root / "logs"
             )
+
+
+def test_a_two_lane_backfill_uses_both_lanes_and_never_overlaps_on_one(
+    tmp_path: Path,
+    stack_config: StackConfig,
+    postgres_service: Any,
+    kafka_service: Service,
+    clickhouse_service: Service,
+    kube_service: Any,
+    runtime_service: Service,
+) -> None:
+    # First in the module, so no other `dg dev` of this module is running beside this one's.
+    ensure_baseline(stack_config)
+    admin_dsn = postgres_service.dsn()
+    kubeconfig = Path(kube_service.kubeconfig_path)
+    second = f"torghut-lane-{uuid.uuid4().hex[:6]}"
+    with (
+        bf.dagster_database(admin_dsn) as database,
+        Kube.from_kubeconfig(kubeconfig) as kube,
+    ):
+        home = tmp_path / "dagster_home"
+        bf.write_home(home)
+        env = host_pipeline_env(home, database, tmp_path / "simulations", kubeconfig)
+        with bf.extra_runtime(kubeconfig, second, env, tmp_path / "logs" / "runtime-lane2.log"):
+            env["TORGHUT_SIM_RUNTIME_LANES_FILE"] = str(
+                bf.lanes_file_for([e2e.NAMESPACE, second], tmp_path / "lanes.yaml")
+            )
+            for day in LANE_DAYS:
+                bf.drop_run_stores(
+                    e2e.day_dir(tmp_path / "simulations", day).names.run_token,
+                    f"http://{stack_config.host}:{stack_config.ports.clickhouse}",
+                    env["TORGHUT_DEVSTACK_CLICKHOUSE_PASSWORD"],
+                    admin_dsn,
+                    f"{stack_config.host}:{stack_config.ports.kafka}",
+                )
+            bf.seed_days(LANE_DAYS, env, e2e.SEED_SYMBOLS, tmp_path / "logs")
+            before = e2e.runtime_objects(kube)
+            second_before = _lane_objects(kube, second)
+            e2e.wait_lock_free(kube)
+            with (
+                bf.dagster_stack(env, tmp_path / "logs" / "dg-dev.log") as stack,
+                e2e.instance_env(env),
+                dg.DagsterInstance.get() as instance,
+            ):
+                # What the daemon's `runtime_lane_pool` sensor does on its first tick: one slot per lane.
+                sync_pool_limit(instance, runtime_pool(DEFAULT_RUNTIME_LANE), 2)
+                backfill_id = bf.launch_backfill(stack, LANE_DAYS)
+                status, _seen = bf.wait_backfill(stack, backfill_id, BACKFILL_TIMEOUT)
+                timings = bf.backfill_timings(instance, backfill_id)
+        after = e2e.runtime_objects(kube)
+        second_after = _lane_objects(kube, second)
+        locks = (read_lock(kube, e2e.NAMESPACE), read_lock(kube, second))
+
+    assert status == "COMPLETED_SUCCESS", [(t.day, t.status) for t in timings]
+    assert all(t.status == "SUCCESS" for t in timings), timings
+    assert {t.lane for t in timings} == {"primary", "lane2"}, [(t.day, t.lane) for t in timings]
+    # Two days never held one lane's runtime at once (run-state.json: lock -> unlock). The steps' spans
+    # may touch: a step holding a freed pool slot waits for the lane's lock while the previous day's step
+    # on that lane writes its outputs.
+    assert bf.lock_overlaps(timings, tmp_path / "simulations") == []
+    for day in LANE_DAYS:
+        assert e2e.day_dir(tmp_path / "simulations", day).report()["verdict"]["status"] == "PASS", day
+    assert after == before
+    assert second_after == second_before
+    assert locks == (None, None)
+
+
+def _lane_objects(kube: Kube, namespace: str) -> dict[str, Any]:
+    """What a simulation patches on a second lane: its Knative, Flink and TA ConfigMap as they are now."""
+    refs = {
+        "knative_service.spec": ObjectRef(KNATIVE_SERVICE, namespace, "torghut-sim"),
+        "flink_deployment.spec": ObjectRef(FLINK_DEPLOYMENT, namespace, "torghut-ta-sim"),
+        "ta_configmap.data": ObjectRef(CONFIGMAP, namespace, "torghut-ta-sim-config"),
+    }
+    return {k: kube.require(ref).get("data" if k.endswith(".data") else "spec") for k, ref in refs.items()}
 
 
 def _status(backfills: Backfills, asset: str, day: date) -> str:

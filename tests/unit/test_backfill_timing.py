@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
 from benchmarks.backfill_stack import (
     SIMULATE_STEP,
     RunTiming,
     StepSpan,
     backfill_floor,
+    lane_handoffs,
     lane_overlaps,
+    lanes_file_for,
+    lock_interval,
     timings_table,
 )
 
@@ -68,9 +76,53 @@ def test_overlapping_simulations_on_one_lane_are_named() -> None:
 
 def test_the_table_has_a_row_per_day_with_its_figures_and_steps() -> None:
     header, first, empty = timings_table([FIRST, EMPTY])
-    assert header.split() == ["day", "status", "wall", "work", "pool", "overhead", "steps", "(s)"]
-    assert first.split()[:6] == ["2026-06-01", "SUCCESS", "44.0", "40.0", "1.0", "3.0"]
+    assert header.split() == ["day", "status", "lane", "wall", "work", "pool", "overhead", "steps", "(s)"]
+    assert first.split()[:7] == ["2026-06-01", "SUCCESS", "-", "44.0", "40.0", "1.0", "3.0"]
     assert first.endswith(
         "simulation_manifest 1.0, source_dump 3.0, simulate_on_runtime 34.0, simulation_report 2.0"
     )
-    assert empty.split()[:6] == ["2026-06-02", "SUCCESS", "6.5", "5.0", "0.0", "1.5"]
+    assert empty.split()[:7] == ["2026-06-02", "SUCCESS", "-", "6.5", "5.0", "0.0", "1.5"]
+
+
+def test_two_lanes_floor_counts_the_busiest_lane_and_overlaps_only_within_a_lane() -> None:
+    third = _day(
+        "2026-06-04", 0.1, [("source_dump", 2, 5), (SIMULATE_STEP, 6, 30), ("simulation_report", 31, 32)], 33
+    )
+    days = [replace(FIRST, lane="primary"), replace(SECOND, lane="primary"), replace(third, lane="lane2")]
+    floor = backfill_floor(days)
+    # primary: 34 + 29 s; lane2: 24 s. The last simulation to end is SECOND's (report 3 s).
+    assert (floor.before_first_simulation, floor.simulations, floor.last_report) == (4.0, 63.0, 3.0)
+    # FIRST and the third day simulate at once, on different lanes: no overlap.
+    assert lane_overlaps(days) == []
+    assert lane_overlaps([*days[:2], replace(third, lane="primary")]) == [("2026-06-01", "2026-06-04")]
+    # The primary lane's one handoff: FIRST ends at 40, SECOND starts at 41.
+    assert lane_handoffs(days) == [1.0]
+
+
+def test_the_lock_interval_is_lock_started_to_the_last_unlock_succeeded(tmp_path: Path) -> None:
+    state = tmp_path / "run-state.json"
+    transitions = [
+        {"phase": "lock", "status": "started", "at": "2026-06-01T14:00:00Z"},
+        {"phase": "lock", "status": "succeeded", "at": "2026-06-01T14:00:01Z"},
+        {"phase": "unlock", "status": "succeeded", "at": "2026-06-01T14:05:00Z"},
+    ]
+    state.write_text(json.dumps({"transitions": transitions}))
+    assert lock_interval(state) == (
+        datetime(2026, 6, 1, 14, 0, tzinfo=UTC),
+        datetime(2026, 6, 1, 14, 5, tzinfo=UTC),
+    )
+    state.write_text(json.dumps({"transitions": transitions[:2]}))
+    assert lock_interval(state) is None
+    assert lock_interval(tmp_path / "absent.json") is None
+
+
+def test_the_lanes_file_names_the_primary_runtime_first_and_lets_only_it_manage_argocd(
+    tmp_path: Path,
+) -> None:
+    from torghut_sim.lanes import load_lanes
+
+    lanes = load_lanes(lanes_file_for(["torghut", "torghut-bench-lane2"], tmp_path / "lanes.yaml"))
+    assert [(lane.name, lane.namespace, lane.manage_argocd) for lane in lanes] == [
+        ("primary", "torghut", True),
+        ("lane2", "torghut-bench-lane2", False),
+    ]

@@ -64,3 +64,19 @@ def test_the_instance_loads_on_sqlite_without_any_pg_variable(
         assert storage.backend == "sqlite"
         assert instance.get_runs() == []
     assert (tmp_path / "storage").is_dir()
+
+
+def test_both_instances_drain_the_run_queue_every_second(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in PG_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    shutil.copyfile(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
+    with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))) as instance:
+        coordinator = instance.run_coordinator
+        assert getattr(coordinator, "dequeue_interval_seconds", None) == 1
+        # The run limit still comes from the `concurrency` block.
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 8
+    deployed = yaml.safe_load((REPO / "deploy" / "k8s" / "dagster-instance.yaml").read_text())
+    assert deployed["run_coordinator"]["config"]["dequeue_interval_seconds"] == 1

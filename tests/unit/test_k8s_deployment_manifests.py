@@ -135,7 +135,8 @@ def test_instance_config_references_secrets_only_by_name() -> None:
     launcher = _instance()["run_launcher"]["config"]
     assert launcher["env_secrets"] == ["torghut-sim-pipeline-secrets"]
     assert launcher["postgres_password_secret"] == "torghut-sim-dagster-postgresql"
-    assert _instance()["storage"]["postgres"]["postgres_db"]["password"] == {"env": "DAGSTER_PG_PASSWORD"}
+    postgres_db = _instance()["storage"]["custom"]["config"]["postgres_db"]
+    assert postgres_db["password"] == {"env": "DAGSTER_PG_PASSWORD"}
     readme = (DEPLOY / "README.md").read_text()
     for name in ("torghut-sim-pipeline-secrets", "torghut-sim-dagster-postgresql", "torghut-sim-simulations"):
         assert name in readme, f"README.md does not say that {name} must exist"
