@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from torghut_sim.calendar import NEW_YORK, CalendarError, nominal_session_window
 from torghut_sim.guards.results import GuardRefusalError
-from torghut_sim.manifest import FULL_DAY_PROFILE, WindowSpec
+from torghut_sim.manifest import WindowSpec
+from torghut_sim.manifest.window import FULL_DAY_PROFILE
 
 KNOWN_WINDOW_PROFILES: frozenset[str] = frozenset({FULL_DAY_PROFILE})
 
