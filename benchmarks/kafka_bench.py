@@ -42,7 +42,8 @@ import psutil
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from torghut_sim.dump.dumper import DumpRequest, DumpTuning, dump_consumer_config, dump_source
+from torghut_sim.dump.dumper import DumpTuning, dump_consumer_config, dump_source
+from torghut_sim.dump.request import DumpRequest
 from torghut_sim.kafka.connection import KafkaConnection
 from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.kafka.readiness import create_topics
