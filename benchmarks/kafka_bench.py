@@ -42,15 +42,13 @@ import psutil
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from torghut_sim.dump.dumper import DumpRequest, DumpTuning, dump_consumer_config, dump_source
+from torghut_sim.dump.dumper import DumpTuning, dump_consumer_config, dump_source
+from torghut_sim.dump.request import DumpRequest
 from torghut_sim.kafka.connection import KafkaConnection
 from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.kafka.readiness import create_topics
-from torghut_sim.replay.replayer import (
-    DeliveryTracker,
-    replay_dump,
-    replay_producer_config,
-)
+from torghut_sim.replay.produce import DeliveryTracker, replay_producer_config
+from torghut_sim.replay.replayer import replay_dump
 from torghut_sim.replay.request import ReplayRequest, ReplayTuning
 
 SESSION_START = datetime(2026, 3, 6, 14, 30, tzinfo=UTC)

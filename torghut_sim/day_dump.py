@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from torghut_sim.connections import source_kafka
-from torghut_sim.dump.dumper import DumpRequest, DumpResult, dump_source
+from torghut_sim.dump.dumper import dump_source
+from torghut_sim.dump.request import DumpRequest, DumpResult
 from torghut_sim.kafka.progress import ProgressCallback
 from torghut_sim.layout import RunPaths
 from torghut_sim.manifest import DatasetManifest

@@ -15,14 +15,9 @@ from typing import Any
 
 from torghut_sim.calendar import NEW_YORK, SessionWindow
 from torghut_sim.layout import RunPaths, run_paths
-from torghut_sim.manifest import (
-    DatasetManifest,
-    ManifestError,
-    dump_manifest,
-    parse_manifest,
-    read_mapping,
-    with_simulation_database,
-)
+from torghut_sim.manifest import DatasetManifest, ManifestError, dump_manifest, parse_manifest
+from torghut_sim.manifest.files import read_mapping
+from torghut_sim.manifest.stores import with_simulation_database
 from torghut_sim.naming import RunNames
 from torghut_sim.secrets import DsnError, dsn_database
 

@@ -18,7 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from torghut_sim.errors import TorghutSimError
-from torghut_sim.guards import check_runtime_target
+from torghut_sim.guards.runtime import check_runtime_target
 from torghut_sim.manifest import DatasetManifest
 from torghut_sim.runtime.inputs import RunIdentity
 from torghut_sim.runtime.kube_client import Kube

@@ -23,7 +23,7 @@ from psycopg import sql
 
 from torghut_sim.atomic_file import write_json_atomic
 from torghut_sim.kafka.group_offsets import GroupOffsets, read_group_offsets, topic_records
-from torghut_sim.manifest import MonitorSpec
+from torghut_sim.manifest.run_settings import MonitorSpec
 from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint, table_progress
 from torghut_sim.tables import ACTIVITY_TABLES
 

@@ -24,12 +24,12 @@ from torghut_sim.kafka.readiness import create_topics
 from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint
 from torghut_sim.stores.contamination import (
     ProductionTargets,
-    RunIdentity,
     check_contamination,
     read_before,
     record_before,
     snapshot_production,
 )
+from torghut_sim.stores.contamination_run import RunIdentity
 from torghut_sim.stores.errors import ContaminationDetectedError
 
 # A recent day: production tables keep a 35-day TTL, and ClickHouse drops already-expired rows on insert.

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from torghut_sim.devstack.image import IMAGE_REF, PAUSE_REF
-from torghut_sim.devstack.kube import ensure_namespace
+from torghut_sim.devstack.kube_objects import ensure_namespace
 from torghut_sim.devstack.node import NODE_NAME, NodeService
 
 pytestmark = pytest.mark.node

@@ -13,13 +13,14 @@ from confluent_kafka import Producer
 
 from tests.integration.test_dump_replay import W0, W0_MS, W1, W1_MS, Rec, _create, _produce
 from torghut_sim.devstack.service import Service
-from torghut_sim.dump import dumper
+from torghut_sim.dump import passes
 from torghut_sim.dump.consume import PartitionState
-from torghut_sim.dump.dumper import DumpRequest, DumpResult, DumpTuning, dump_source, verify_dump
+from torghut_sim.dump.dumper import DumpTuning, dump_source, verify_dump
 from torghut_sim.dump.errors import DumpError
 from torghut_sim.dump.io import open_decompressed
 from torghut_sim.dump.native import NativeDump, NativeDumpPlan, run_native_dump
 from torghut_sim.dump.record import PartitionLineEncoder
+from torghut_sim.dump.request import DumpRequest, DumpResult
 from torghut_sim.kafka.connection import KafkaConnection
 from torghut_sim.kafka.engine import use_native
 from torghut_sim.kafka.progress import Progress
@@ -164,7 +165,7 @@ def test_native_dump_spills_sorted_runs_under_a_tiny_memory_budget(
         runs.append(done)
         return done
 
-    monkeypatch.setattr(dumper, "run_native_dump", spy)
+    monkeypatch.setattr(passes, "run_native_dump", spy)
     spill = tmp_path / "spill"
     request = replace(_request(tmp_path, rich_topics, "tiny"), spill_dir=spill)
     tiny_budget = DumpTuning(engine="native", order_horizon_ms=0, native_chunk_bytes=1)

@@ -14,10 +14,11 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 
 from tests.integration._kafka import consume_all
 from torghut_sim.devstack.service import Service
-from torghut_sim.dump.dumper import DumpRequest, DumpResult, DumpTuning, dump_source
+from torghut_sim.dump.dumper import DumpTuning, dump_source
 from torghut_sim.dump.errors import DumpError, DumpHashMismatchError
 from torghut_sim.dump.io import iter_records
 from torghut_sim.dump.record import DumpRecord
+from torghut_sim.dump.request import DumpRequest, DumpResult
 from torghut_sim.kafka.connection import KafkaConnection
 from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.kafka.progress import Progress

@@ -44,7 +44,7 @@ from torghut_sim.devstack.host_env import host_pipeline_env
 from torghut_sim.devstack.kube_fixtures import load_fixtures
 from torghut_sim.devstack.service import Service
 from torghut_sim.dump.marker import DumpMarker
-from torghut_sim.manifest import MonitorSpec
+from torghut_sim.manifest.run_settings import MonitorSpec
 from torghut_sim.report.catalog import CATALOG_NAME
 from torghut_sim.runtime.kube_client import CONFIGMAP, FLINK_DEPLOYMENT, KNATIVE_SERVICE, Kube, ObjectRef
 from torghut_sim.runtime.lock import read_lock

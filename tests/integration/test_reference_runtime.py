@@ -31,8 +31,8 @@ from torghut_sim.devstack.kube_fixtures import load_fixtures
 from torghut_sim.devstack.market_day import SeedRequest, seed_day
 from torghut_sim.devstack.market_walk import DaySpec
 from torghut_sim.devstack.production_schema import ensure_production_schema
-from torghut_sim.guards import PAPER_ONLY_ENV
-from torghut_sim.manifest import MonitorSpec
+from torghut_sim.guards.runtime import PAPER_ONLY_ENV
+from torghut_sim.manifest.run_settings import MonitorSpec
 from torghut_sim.monitor import TA_OUTPUT_ROLES, MonitorTargets, wait_for_window
 from torghut_sim.naming import RunNames, names_for_run_id
 from torghut_sim.runtime_metrics.deltas import compute_deltas

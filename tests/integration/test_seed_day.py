@@ -14,7 +14,8 @@ from torghut_sim.calendar import session_window
 from torghut_sim.devstack.errors import DevstackError
 from torghut_sim.devstack.market_day import SeedRequest, seed_day
 from torghut_sim.devstack.market_walk import DaySpec
-from torghut_sim.dump.dumper import DumpRequest, dump_source
+from torghut_sim.dump.dumper import dump_source
+from torghut_sim.dump.request import DumpRequest
 from torghut_sim.kafka.connection import KafkaConnection
 
 EARLIER = date(2026, 3, 6)

@@ -11,15 +11,9 @@ import pytest
 
 from torghut_sim.devstack.config import StackConfig
 from torghut_sim.devstack.errors import DevstackError
-from torghut_sim.devstack.kube import (
-    ETCD_VERSION,
-    KUBERNETES_VERSION,
-    KubeService,
-    build_inputs_hash,
-    crd_documents,
-    render_kubeconfig,
-    token_file_line,
-)
+from torghut_sim.devstack.go_build import KUBERNETES_VERSION, build_inputs_hash
+from torghut_sim.devstack.kube import ETCD_VERSION, KubeService
+from torghut_sim.devstack.kube_objects import crd_documents, render_kubeconfig, token_file_line
 
 SOURCE = Path(__file__).resolve().parents[2] / "devstack" / "kube"
 STAGING_MODULES = {

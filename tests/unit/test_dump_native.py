@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
-from torghut_sim.dump import dumper
+from torghut_sim.dump import passes
 from torghut_sim.dump.consume import DumpTuning, PartitionState
 from torghut_sim.dump.coverage import CoverageAccumulator
-from torghut_sim.dump.dumper import DumpRequest, dump_source
+from torghut_sim.dump.dumper import dump_source
 from torghut_sim.dump.errors import DumpError
 from torghut_sim.dump.native import NativeDumpPlan, apply_result, dump_job, run_native_dump
 from torghut_sim.dump.record import PartitionLineEncoder
+from torghut_sim.dump.request import DumpRequest
 from torghut_sim.kafka.connection import KafkaConnection
 from torghut_sim.kafka.engine import ENGINE_ENV, ENGINE_VERSION, connection_job
 from torghut_sim.kafka.progress import Progress
@@ -225,4 +226,4 @@ def test_a_required_native_engine_that_is_missing_is_a_dump_error(
         dump_source(KafkaConnection("127.0.0.1:1"), request, tuning=DumpTuning(engine="native"))
     assert info.value.reason == "engine_missing"
     # The Python engine never looks for the binary.
-    assert dumper._engine(DumpTuning(engine="python")) is None
+    assert passes.dump_engine(DumpTuning(engine="python")) is None

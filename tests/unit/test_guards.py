@@ -8,25 +8,23 @@ from typing import Any
 
 import pytest
 
-from torghut_sim.guards import (
-    ALLOWED_ENV_OVERRIDES,
-    PAPER_ONLY_ENV,
-    GuardRefusalError,
-    GuardsRefusedError,
-    check_env_overrides,
-    check_paper_env,
+from torghut_sim.guards import GuardRefusalError, GuardsRefusedError, enforce, run_guards
+from torghut_sim.guards.names import (
     check_replay_targets,
     check_run_token,
-    check_runtime_env_targets,
-    check_runtime_target,
     check_simulation_database,
     check_simulation_topic,
-    check_ta_config,
-    check_window,
-    check_window_coverage,
-    enforce,
-    run_guards,
 )
+from torghut_sim.guards.runtime import (
+    ALLOWED_ENV_OVERRIDES,
+    PAPER_ONLY_ENV,
+    check_env_overrides,
+    check_paper_env,
+    check_runtime_env_targets,
+    check_runtime_target,
+    check_ta_config,
+)
+from torghut_sim.guards.window import check_window, check_window_coverage
 from torghut_sim.manifest import DatasetManifest, WindowSpec, load_manifest, parse_manifest
 from torghut_sim.naming import names_for_day
 from torghut_sim.plan import runtime_env

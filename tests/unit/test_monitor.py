@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from torghut_sim.kafka.group_offsets import GroupOffsets, PartitionOffsets
-from torghut_sim.manifest import MonitorSpec
+from torghut_sim.manifest.run_settings import MonitorSpec
 from torghut_sim.monitor import MonitorTargets, RuntimeProgress, StagePoll, wait_for_window
 from torghut_sim.stores.clickhouse_provision import ClickHouseEndpoint
 

@@ -23,7 +23,7 @@ from torghut_sim.devstack.refruntime.status import (
     knative_status,
     knative_status_changed,
 )
-from torghut_sim.guards import PAPER_ONLY_ENV
+from torghut_sim.guards.runtime import PAPER_ONLY_ENV
 
 NOW = "2026-03-06T21:00:00Z"
 

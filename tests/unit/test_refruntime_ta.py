@@ -7,7 +7,8 @@ import math
 import orjson
 
 from torghut_sim.devstack.market_walk import iso_ms
-from torghut_sim.devstack.refruntime.ta import TaEngine, bars_and_signals, parse_quote, parse_trade
+from torghut_sim.devstack.refruntime.ta import TaEngine, bars_and_signals
+from torghut_sim.devstack.refruntime.ta_records import parse_quote, parse_trade
 
 T0 = 1_772_807_400_000  # 2026-03-06 14:30:00Z
 
@@ -123,7 +124,7 @@ def test_the_quote_in_force_at_a_bar_end_sets_the_imbalance_and_goes_stale() -> 
 
 
 def test_event_times_parse_in_the_feed_form_and_with_offsets() -> None:
-    from torghut_sim.devstack.refruntime.ta import parse_iso_ms
+    from torghut_sim.devstack.refruntime.ta_records import parse_iso_ms
 
     assert parse_iso_ms("2026-03-06T14:30:00.007Z") == T0 + 7
     assert parse_iso_ms("2026-03-06T09:30:00.007-05:00") == T0 + 7

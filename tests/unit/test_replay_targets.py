@@ -84,11 +84,11 @@ def test_replay_line_blocks_hash_like_the_dump_payload(
     import hashlib
     import io
 
-    from torghut_sim.replay import replayer
+    from torghut_sim.replay import produce
 
-    monkeypatch.setattr(replayer, "_READ_BLOCK", block)
+    monkeypatch.setattr(produce, "_READ_BLOCK", block)
     digest = hashlib.sha256()
-    lines = [line for chunk in replayer.hashed_line_blocks(io.BytesIO(body), digest) for line in chunk]
+    lines = [line for chunk in produce.hashed_line_blocks(io.BytesIO(body), digest) for line in chunk]
     stripped = [line.strip() for line in body.splitlines() if line.strip()]
     assert lines == stripped
     assert digest.hexdigest() == hashlib.sha256(b"".join(line + b"\n" for line in stripped)).hexdigest()

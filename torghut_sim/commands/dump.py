@@ -6,7 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-from torghut_sim.dump.dumper import DumpRequest, dump_source
+from torghut_sim.dump.dumper import dump_source
+from torghut_sim.dump.request import DumpRequest
 from torghut_sim.guards import dumped_topics_mutation, guard_mutation
 from torghut_sim.kafka.cli import (
     add_connection_args,

@@ -7,19 +7,10 @@ needs (Argo CD Application/ApplicationSet, Knative Service, FlinkDeployment).
 
 from __future__ import annotations
 
-import abc
-import base64
-import contextlib
-import fcntl
-import hashlib
-import os
 import secrets
-import shutil
 import ssl
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,156 +19,25 @@ import yaml
 from torghut_sim.atomic_file import write_text_atomic
 from torghut_sim.devstack.apt import ensure_packages
 from torghut_sim.devstack.errors import DevstackError
+from torghut_sim.devstack.go_build import KUBERNETES_VERSION, GoBinaryService, file_lock, go_binary
+from torghut_sim.devstack.kube_objects import (
+    apply_crd,
+    crd_documents,
+    ensure_namespace,
+    render_kubeconfig,
+    token_file_line,
+    wait_crd_established,
+)
 from torghut_sim.devstack.process import port_open, read_pid, run_checked, spawn, wait_until
-from torghut_sim.devstack.service import Service
 
-KUBERNETES_VERSION = "v1.35.4"
+# The Go build helpers are also used by the node, which imports them from here.
+__all__ = ["ETCD_VERSION", "GoBinaryService", "KubeService", "file_lock", "go_binary"]
+
 # The etcd server that k8s.io/kubernetes v1.35.4 itself requires; it is linked into the same binary.
 ETCD_VERSION = "v3.6.5"
 BINARY_NAME = "kube-devstack"
 NAMESPACES = ("argocd", "torghut")
-ADMIN_USER = "devstack-admin"
 SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/24"
-_GO_FALLBACK = Path("/usr/local/go/bin/go")
-# Build inputs whose change triggers a rebuild; the ldflags below are hashed with them.
-_BUILD_INPUTS = ("go.mod", "go.sum", "main.go")
-_MAJOR, _MINOR, _PATCH = KUBERNETES_VERSION.removeprefix("v").split(".")
-_LDFLAGS = " ".join(
-    [
-        "-s",
-        "-w",
-        f"-X k8s.io/component-base/version.gitVersion={KUBERNETES_VERSION}",
-        f"-X k8s.io/component-base/version.gitMajor={_MAJOR}",
-        f"-X k8s.io/component-base/version.gitMinor={_MINOR}",
-        "-X k8s.io/component-base/version.gitTreeState=clean",
-    ]
-)
-
-
-def build_inputs_hash(source_dir: Path) -> str:
-    """SHA-256 over the Go module's build inputs and the link flags; the binary is rebuilt when it moves."""
-    digest = hashlib.sha256(_LDFLAGS.encode())
-    for name in _BUILD_INPUTS:
-        path = source_dir / name
-        if not path.is_file():
-            raise DevstackError("kube_source_missing", f"build input {path} is missing")
-        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
-
-
-def go_binary() -> str:
-    """The `go` tool: from PATH, else the standard /usr/local/go install."""
-    found = shutil.which("go")
-    if found:
-        return found
-    if _GO_FALLBACK.is_file():
-        return str(_GO_FALLBACK)
-    raise DevstackError("go_missing", "the Go toolchain is needed to build kube-apiserver; install Go ≥1.25")
-
-
-@contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive advisory lock, so concurrent starts (test workers, CLI) build and set up once."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def token_file_line(token: str) -> str:
-    """One line of kube-apiserver's static token file: the admin, in group system:masters."""
-    return f"{token},{ADMIN_USER},{ADMIN_USER},system:masters\n"
-
-
-def render_kubeconfig(server: str, ca_pem: bytes, token: str) -> dict[str, Any]:
-    """A kubeconfig for the admin token against this server, trusting its serving certificate."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [
-            {
-                "name": "devstack",
-                "cluster": {
-                    "server": server,
-                    "certificate-authority-data": base64.b64encode(ca_pem).decode("ascii"),
-                },
-            }
-        ],
-        "users": [{"name": ADMIN_USER, "user": {"token": token}}],
-        "contexts": [{"name": "devstack", "context": {"cluster": "devstack", "user": ADMIN_USER}}],
-        "current-context": "devstack",
-    }
-
-
-def crd_documents(crd_dir: Path) -> list[dict[str, Any]]:
-    """The CustomResourceDefinitions checked in under `devstack/kube/crds/`, in file-name order."""
-    docs: list[dict[str, Any]] = []
-    for path in sorted(crd_dir.glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
-            if doc:
-                if doc.get("kind") != "CustomResourceDefinition":
-                    raise DevstackError("kube_bad_crd", f"{path} holds a {doc.get('kind')}, not a CRD")
-                docs.append(doc)
-    return docs
-
-
-class GoBinaryService(Service):
-    """A server whose multi-call binary is built from a checked-in Go module into the build cache."""
-
-    binary_name: str = ""
-
-    @property
-    @abc.abstractmethod
-    def source_dir(self) -> Path:
-        """The checked-in Go module the binary is built from."""
-
-    @property
-    def binary(self) -> Path:
-        """The built multi-call binary in the persistent build cache."""
-        return self.build_dir / self.binary_name
-
-    @property
-    def stamp_file(self) -> Path:
-        """The hash of the build inputs the cached binary was built from."""
-        return self.build_dir / f"{self.binary_name}.inputs-sha256"
-
-    def build_needed(self) -> bool:
-        """True when the cached binary is missing or was built from other inputs."""
-        if not self.binary.is_file():
-            return True
-        try:
-            return self.stamp_file.read_text().strip() != build_inputs_hash(self.source_dir)
-        except OSError:
-            return True
-
-    def _build_binary(self, what: str) -> None:
-        """`go build` the binary when missing or stale, once across concurrent starts; `what` names it."""
-        if not self.build_needed():
-            return
-        with file_lock(self.build_dir / ".build.lock"):
-            if not self.build_needed():
-                return
-            wanted = build_inputs_hash(self.source_dir)
-            go = go_binary()
-            partial = self.binary.with_suffix(".partial")
-            env = {
-                **os.environ,
-                # go.sum is checked in; -mod=mod lets a fresh module cache fetch what go.sum pins.
-                "GOFLAGS": "-mod=mod",
-                "CGO_ENABLED": "0",
-                "PATH": f"{Path(go).parent}:{os.environ.get('PATH', '')}",
-            }
-            run_checked(
-                [go, "build", "-ldflags", _LDFLAGS, "-o", str(partial), "."],
-                f"go build of {what}",
-                cwd=self.source_dir,
-                env=env,
-            )
-            partial.replace(self.binary)
-            self.stamp_file.write_text(wanted + "\n")
 
 
 class KubeService(GoBinaryService):
@@ -445,47 +305,3 @@ class KubeService(GoBinaryService):
             extensions = client.ApiextensionsV1Api(api)
             for name in names:
                 wait_crd_established(extensions, name, timeout=60)
-
-
-def ensure_namespace(api: Any, name: str) -> bool:
-    """Create a namespace unless it exists; True when it was created."""
-    from kubernetes import client  # noqa: PLC0415
-
-    core = client.CoreV1Api(api)
-    try:
-        core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    except client.ApiException as exc:
-        if exc.status == 409:
-            return False
-        raise
-    return True
-
-
-def apply_crd(api: Any, doc: dict[str, Any]) -> str:
-    """Create a CRD, or replace it when it exists (so edits to the checked-in file take effect)."""
-    from kubernetes import client  # noqa: PLC0415
-
-    extensions = client.ApiextensionsV1Api(api)
-    name: str = doc["metadata"]["name"]
-    try:
-        extensions.create_custom_resource_definition(doc)
-    except client.ApiException as exc:
-        if exc.status != 409:
-            raise
-        current = extensions.read_custom_resource_definition(name)
-        body = {**doc, "metadata": {**doc["metadata"], "resourceVersion": current.metadata.resource_version}}
-        extensions.replace_custom_resource_definition(name, body)
-    return name
-
-
-def wait_crd_established(extensions: Any, name: str, timeout: float) -> None:
-    """Poll a CRD until its Established condition is True."""
-    deadline = time.monotonic() + timeout
-    while True:
-        crd = extensions.read_custom_resource_definition(name)
-        conditions = (crd.status.conditions if crd.status else None) or []
-        if any(c.type == "Established" and c.status == "True" for c in conditions):
-            return
-        if time.monotonic() >= deadline:
-            raise DevstackError("crd_not_established", f"CRD {name} not Established after {timeout:.0f}s")
-        time.sleep(0.2)

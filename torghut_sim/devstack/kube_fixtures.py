@@ -12,7 +12,7 @@ import yaml
 
 from torghut_sim.devstack.config import REPO_ROOT
 from torghut_sim.devstack.errors import DevstackError
-from torghut_sim.devstack.kube import ensure_namespace
+from torghut_sim.devstack.kube_objects import ensure_namespace
 
 DEFAULT_GITOPS_DIR = (
     Path(os.environ.get("TORGHUT_UPSTREAM_FIXTURES", str(REPO_ROOT.parent / "shared" / "upstream-fixtures")))

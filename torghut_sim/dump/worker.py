@@ -1,4 +1,4 @@
-"""A dump worker process: reads a share of the partitions into sorted runs for the parent to merge.
+"""Dump worker processes: each reads a share of the partitions into sorted runs for the parent to merge.
 
 Consumption and line building are Python-bound and hold the GIL, so a second core only helps in a
 second process. Each worker has its own group-less consumer over its partitions, spills everything it
@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import multiprocessing
 import traceback
-from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
+from dataclasses import dataclass, field, replace
+from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from multiprocessing.sharedctypes import Synchronized
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from torghut_sim.dump.consume import DumpTuning, PartitionState, consume_partiti
 from torghut_sim.dump.errors import DumpError
 from torghut_sim.dump.merge import ExternalSorter, RunFile
 from torghut_sim.kafka.connection import KafkaConnection
-from torghut_sim.kafka.progress import Progress
+from torghut_sim.kafka.progress import Progress, ProgressCallback, ProgressTracker
 
 
 @dataclass(frozen=True)
@@ -97,3 +98,67 @@ def _work(job: WorkerJob, seen: Synchronized[int]) -> WorkerResult:
 def spawn_context() -> multiprocessing.context.SpawnContext:
     """Workers are spawned, never forked: the parent may run threads (Dagster, the Kafka client)."""
     return multiprocessing.get_context("spawn")
+
+
+def consume_in_workers(
+    connection: KafkaConnection,
+    tuning: DumpTuning,
+    states: list[PartitionState],
+    window_ms: tuple[int, int],
+    sorter: ExternalSorter,
+    progress: ProgressCallback | None,
+) -> tuple[list[PartitionState], int]:
+    """Read the partitions in worker processes whose runs `sorter` adopts; their counters and skips."""
+    groups = split_partitions(states, tuning.workers)
+    context = spawn_context()
+    # The memory budget of the chunk and the batch is shared by the workers.
+    worker_tuning = replace(
+        tuning,
+        chunk_bytes=max(tuning.chunk_bytes // len(groups), 1),
+        consume_batch=max(tuning.consume_batch // len(groups), 1),
+    )
+    tracker = ProgressTracker("dump", progress, total=sum(s.end - s.start for s in states))
+    workers: list[tuple[BaseProcess, Connection, Synchronized[int]]] = []
+    results: dict[int, WorkerResult] = {}
+    failed = True
+    try:
+        for index, group in enumerate(groups):
+            receiver, sender = context.Pipe(duplex=False)
+            seen = context.Value("q", 0)
+            job = WorkerJob(
+                connection, worker_tuning, group, window_ms, sorter.directory, f"w{index}", sorter.boundaries
+            )
+            process = context.Process(
+                target=run_worker, args=(job, sender, seen), name=f"dump-worker-{index}", daemon=True
+            )
+            process.start()
+            sender.close()
+            workers.append((process, receiver, seen))
+        while len(results) < len(workers):
+            waiting = {id(w[1]): i for i, w in enumerate(workers) if i not in results}
+            for ready in wait([workers[i][1] for i in waiting.values()], timeout=0.5):
+                index = waiting[id(ready)]
+                try:
+                    result: WorkerResult = workers[index][1].recv()
+                except EOFError:
+                    workers[index][0].join(5)
+                    code = workers[index][0].exitcode
+                    message = f"dump worker {index} died (exit code {code})"
+                    result = WorkerResult(error=(message, "dump_worker_failed"))
+                if result.error is not None:
+                    raise DumpError(*result.error)
+                results[index] = result
+            tracker.update(sum(int(w[2].value) for w in workers))
+        failed = False
+    finally:
+        for worker, receiver, _seen in workers:
+            if failed and worker.is_alive():
+                worker.terminate()
+            worker.join(10)
+            receiver.close()
+    for result in results.values():
+        sorter.adopt(result.runs, result.records)
+    order = {s.label: i for i, s in enumerate(states)}
+    done = sorted((s for r in results.values() for s in r.states), key=lambda s: order[s.label])
+    tracker.finish(sum(s.seen for s in done))
+    return done, sum(r.skipped for r in results.values())

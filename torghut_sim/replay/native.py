@@ -1,7 +1,7 @@
 """The replay's data path in the native engine: the job it gets, its progress, its result and its errors.
 
 Python keeps every decision of the replay (marker, topics, refusals); the engine reads the dump, hashes
-it and produces every record exactly as the Python data path does (`replayer._produce_all`), only
+it and produces every record exactly as the Python data path does (`produce.produce_all`), only
 faster. The job format is documented in native/kafka-engine/README.md, section "replay".
 """
 

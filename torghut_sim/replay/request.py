@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from torghut_sim.dump.dumper import DEFAULT_SOURCE_TOPICS
+from torghut_sim.dump.request import DEFAULT_SOURCE_TOPICS
 from torghut_sim.kafka.engine import EngineChoice
 from torghut_sim.replay.errors import ReplayError
 from torghut_sim.replay.pacing import PaceSettings

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from torghut_sim.errors import TorghutSimError
-from torghut_sim.guards import ALLOWED_ENV_OVERRIDES, PAPER_ONLY_ENV
+from torghut_sim.guards.runtime import ALLOWED_ENV_OVERRIDES, PAPER_ONLY_ENV
 from torghut_sim.runtime import jsonpointer
 from torghut_sim.runtime.fields import Captured, sha256_json
 from torghut_sim.runtime.kube_client import KNATIVE_REVISION, Kube, ObjectRef

@@ -29,59 +29,40 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from clickhouse_connect.driver.exceptions import ClickHouseError
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
-from psycopg import sql
+from confluent_kafka import KafkaException
 
-from torghut_sim.kafka.connection import quiet
-from torghut_sim.secrets import redact_dsn
-from torghut_sim.stores.clickhouse_ddl import quote_identifier
-from torghut_sim.stores.clickhouse_provision import (
-    PRODUCTION_DATABASE,
-    ClickHouseEndpoint,
-    existing_tables,
-)
+from torghut_sim.stores.clickhouse_provision import PRODUCTION_DATABASE, ClickHouseEndpoint
+from torghut_sim.stores.contamination_run import RunIdentity
+from torghut_sim.stores.contamination_tables import clickhouse_window_figures, postgres_attributable_counts
+from torghut_sim.stores.contamination_topics import kafka_end_offsets, kafka_scan, scan_consumer
 from torghut_sim.stores.errors import ContaminationDetectedError, StoreError
-from torghut_sim.stores.retry import DEFAULT_RETRY, RetryPolicy, with_retry
-from torghut_sim.tables import CLICKHOUSE_TABLES, POSTGRES_TABLES
+from torghut_sim.stores.retry import DEFAULT_RETRY, RetryPolicy
+from torghut_sim.tables import CLICKHOUSE_TABLES
 from torghut_sim.topics import PRODUCTION_TOPICS
+
+# The run's identity is part of this check's interface (the lifecycle builds it from here).
+__all__ = [
+    "CONTAMINATION_SCHEMA_VERSION",
+    "RULE",
+    "Finding",
+    "ProductionSnapshot",
+    "ProductionTargets",
+    "RunIdentity",
+    "check_contamination",
+    "compare_snapshots",
+    "read_before",
+    "record_before",
+    "snapshot_production",
+]
 
 CONTAMINATION_SCHEMA_VERSION = "torghut.simulation-contamination.v1"
 RULE = (__doc__ or "").split("The rule", 1)[-1].split("Evidence", 1)[0].strip(" —\n")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_RUN_ID_PATH = "decision_json -> 'params' -> 'simulation_context' ->> 'simulation_run_id'"
-
-
-@dataclass(frozen=True)
-class RunIdentity:
-    """What marks the run's data: its id, its token and the simulated window."""
-
-    run_id: str
-    run_token: str
-    window_start: datetime
-    window_end: datetime
-
-    @property
-    def markers(self) -> tuple[str, ...]:
-        """The strings that only this run writes."""
-        return tuple(dict.fromkeys(m for m in (self.run_id, self.run_token) if m))
-
-    def to_json(self) -> dict[str, str]:
-        """The identity as evidence."""
-        return {
-            "run_id": self.run_id,
-            "run_token": self.run_token,
-            "window_start": self.window_start.isoformat(),
-            "window_end": self.window_end.isoformat(),
-        }
 
 
 @dataclass(frozen=True)
@@ -151,240 +132,6 @@ class Finding:
         }
 
 
-# --- ClickHouse ---------------------------------------------------------------------------------------
-
-
-def _micros(ts: datetime) -> int:
-    if ts.tzinfo is None:
-        raise StoreError("window bounds must be timezone-aware")
-    delta = ts - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def clickhouse_window_figures(
-    endpoint: ClickHouseEndpoint, database: str, tables: Sequence[str], run: RunIdentity
-) -> dict[str, dict[str, int | None] | None]:
-    """Rows, distinct keys and latest ingest time in the window, per production table (None: missing)."""
-    out: dict[str, dict[str, int | None] | None] = {}
-    try:
-        client = endpoint.client()
-        existing = existing_tables(client, database)
-        for table in tables:
-            if table not in existing:
-                out[table] = None
-                continue
-            row = client.query(
-                "SELECT count(), uniqExact(symbol, event_ts, seq), toUnixTimestamp64Micro(max(ingest_ts)) "
-                f"FROM {quote_identifier(database)}.{quote_identifier(table)} "
-                f"WHERE event_ts >= fromUnixTimestamp64Micro({_micros(run.window_start)}, 'UTC') "
-                f"AND event_ts <= fromUnixTimestamp64Micro({_micros(run.window_end)}, 'UTC')"
-            ).result_rows[0]
-            rows = int(row[0])
-            latest = int(row[2]) if rows else None
-            out[table] = {"rows": rows, "keys": int(row[1]), "max_ingest_ts_us": latest}
-    except (ClickHouseError, OSError) as exc:
-        raise StoreError(f"snapshot of production ClickHouse {endpoint.redacted()} failed: {exc}") from exc
-    return out
-
-
-# --- Postgres -----------------------------------------------------------------------------------------
-
-
-def _like(marker: str) -> sql.Composable:
-    escaped = marker.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return sql.Literal(f"%{escaped}%")
-
-
-def _postgres_queries(run: RunIdentity, columns: Mapping[str, set[str]]) -> dict[str, sql.Composed]:
-    """The attributable-row count query of each production table that exists."""
-    any_marker = sql.SQL(" OR ").join(
-        sql.SQL("decision_json::text LIKE {}").format(_like(m)) for m in run.markers
-    )
-    decisions = sql.SQL("SELECT id FROM trade_decisions WHERE {} = {} OR {}").format(
-        sql.SQL(_RUN_ID_PATH), sql.Literal(run.run_id), any_marker
-    )
-    token_like = _like(run.run_token)
-    queries: dict[str, sql.Composed] = {}
-    if "trade_decisions" in columns:
-        queries["trade_decisions"] = sql.SQL("SELECT count(*) FROM ({}) d").format(decisions)
-    if "executions" in columns:
-        marked: sql.Composed = sql.SQL("trade_decision_id IN ({})").format(decisions)
-        if "client_order_id" in columns["executions"]:
-            marked = sql.SQL("{} OR client_order_id LIKE {}").format(marked, token_like)
-        queries["executions"] = sql.SQL("SELECT count(*) FROM executions WHERE {}").format(marked)
-    executions = (
-        sql.SQL("SELECT id FROM executions WHERE trade_decision_id IN ({})").format(decisions)
-        if "executions" in columns
-        else sql.SQL("SELECT NULL::uuid WHERE FALSE")
-    )
-    for table in ("execution_order_events", "execution_tca_metrics"):
-        if table in columns:
-            marked = sql.SQL("trade_decision_id IN ({}) OR execution_id IN ({})").format(
-                decisions, executions
-            )
-            if "source_topic" in columns[table]:
-                marked = sql.SQL("{} OR source_topic LIKE {}").format(marked, token_like)
-            queries[table] = sql.SQL("SELECT count(*) FROM {} WHERE {}").format(sql.Identifier(table), marked)
-    if "llm_decision_reviews" in columns:
-        queries["llm_decision_reviews"] = sql.SQL(
-            "SELECT count(*) FROM llm_decision_reviews WHERE trade_decision_id IN ({})"
-        ).format(decisions)
-    if "simulation_run_progress" in columns:
-        queries["simulation_run_progress"] = sql.SQL(
-            "SELECT count(*) FROM simulation_run_progress WHERE run_id = {}"
-        ).format(sql.Literal(run.run_id))
-    if "trade_cursor" in columns:
-        queries["trade_cursor"] = sql.SQL(
-            "SELECT count(*) FROM trade_cursor WHERE cursor_at >= {} AND cursor_at <= {}"
-        ).format(sql.Literal(run.window_start), sql.Literal(run.window_end))
-    return queries
-
-
-def postgres_attributable_counts(
-    dsn: str, run: RunIdentity, retry: RetryPolicy = DEFAULT_RETRY
-) -> dict[str, int | None]:
-    """Counts of production rows carrying the run's markers, per table (None: table missing)."""
-
-    def attempt() -> dict[str, int | None]:
-        with psycopg.connect(dsn, connect_timeout=10) as conn:
-            rows = conn.execute(
-                "SELECT c.relname, a.attname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid "
-                "WHERE c.oid = ANY (SELECT to_regclass(quote_ident(t)) FROM unnest(%s::text[]) t) "
-                "AND a.attnum > 0 AND NOT a.attisdropped",
-                (list(POSTGRES_TABLES),),
-            ).fetchall()
-            columns: dict[str, set[str]] = {}
-            for table, column in rows:
-                columns.setdefault(str(table), set()).add(str(column))
-            out: dict[str, int | None] = dict.fromkeys(POSTGRES_TABLES)
-            for table, query in _postgres_queries(run, columns).items():
-                row = conn.execute(query).fetchone()
-                out[table] = int(row[0]) if row else 0
-            return out
-
-    try:
-        return with_retry(attempt, retry)
-    except psycopg.Error as exc:
-        raise StoreError(f"snapshot of production Postgres {redact_dsn(dsn)} failed: {exc}") from exc
-
-
-# --- Kafka --------------------------------------------------------------------------------------------
-
-
-def _consumer(config: Mapping[str, str], run: RunIdentity) -> Any:
-    settings = {
-        **config,
-        # A throwaway group that never commits: the scan leaves no trace on production groups.
-        "group.id": f"torghut-sim-contamination-{run.run_token}-{uuid.uuid4().hex[:8]}",
-        "enable.auto.commit": False,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-        "enable.partition.eof": True,
-    }
-    return Consumer(quiet(settings))
-
-
-def kafka_end_offsets(
-    consumer: Any, topics: Sequence[str], timeout: float = 10.0
-) -> dict[str, dict[str, int]]:
-    """High watermarks per partition of each existing topic."""
-    metadata = consumer.list_topics(timeout=timeout)
-    out: dict[str, dict[str, int]] = {}
-    for topic in topics:
-        info = metadata.topics.get(topic)
-        if info is None or info.error is not None:
-            continue
-        out[topic] = {}
-        for partition in sorted(info.partitions):
-            _, high = consumer.get_watermark_offsets(TopicPartition(topic, partition), timeout=timeout)
-            out[topic][str(partition)] = int(high)
-    return out
-
-
-def _record_hits(message: Any, markers: Sequence[bytes]) -> list[str]:
-    where: list[str] = []
-    for name, blob in (("key", message.key()), ("value", message.value())):
-        if blob and any(m in blob for m in markers):
-            where.append(name)
-    for header, value in message.headers() or []:
-        text = value if isinstance(value, bytes) else str(value or "").encode()
-        if any(m in text or m in header.encode() for m in markers):
-            where.append(f"header:{header}")
-    return where
-
-
-def _scan_ranges(
-    since: Mapping[str, Mapping[str, int]], until: Mapping[str, Mapping[str, int]], limit_per_partition: int
-) -> tuple[dict[tuple[str, int], tuple[int, int]], list[str]]:
-    """(start, stop) per partition between two offset snapshots, capped; and the partitions capped."""
-    ranges: dict[tuple[str, int], tuple[int, int]] = {}
-    truncated: list[str] = []
-    for topic, partitions in until.items():
-        for partition, high in partitions.items():
-            start = int(since.get(topic, {}).get(partition, 0))
-            if high <= start:
-                continue
-            end = min(high, start + limit_per_partition)
-            if end < high:
-                truncated.append(f"{topic}[{partition}]")
-            ranges[(topic, int(partition))] = (start, end)
-    return ranges, truncated
-
-
-def _scan_message(message: Any, pending: dict[tuple[str, int], int]) -> bool:
-    """Whether a polled message is a record to scan; ends (EOF, stop offset) drop its partition."""
-    key = (message.topic(), message.partition())
-    error = message.error()
-    if error is not None:
-        if error.code() == KafkaError._PARTITION_EOF:
-            pending.pop(key, None)
-            return False
-        raise StoreError(f"scanning {key[0]}[{key[1]}]: {error}")
-    if key not in pending:
-        return False
-    if message.offset() >= pending[key]:
-        pending.pop(key)
-        return False
-    return True
-
-
-def kafka_scan(
-    consumer: Any,
-    since: Mapping[str, Mapping[str, int]],
-    until: Mapping[str, Mapping[str, int]],
-    run: RunIdentity,
-    limit_per_partition: int,
-    timeout_seconds: float,
-) -> dict[str, Any]:
-    """Scan records appended between two offset snapshots for the run's markers."""
-    markers = [m.encode() for m in run.markers]
-    ranges, truncated = _scan_ranges(since, until, limit_per_partition)
-    hits: list[dict[str, Any]] = []
-    scanned = 0
-    if ranges:
-        consumer.assign(
-            [TopicPartition(topic, partition, start) for (topic, partition), (start, _) in ranges.items()]
-        )
-        deadline = datetime.now(UTC) + timedelta(seconds=timeout_seconds)
-        pending = {key: stop for key, (_, stop) in ranges.items()}
-        while pending and datetime.now(UTC) < deadline:
-            message = consumer.poll(0.5)
-            if message is None or not _scan_message(message, pending):
-                continue
-            key = (message.topic(), message.partition())
-            scanned += 1
-            where = _record_hits(message, markers)
-            if where:
-                hits.append(
-                    {"topic": key[0], "partition": key[1], "offset": message.offset(), "where": where}
-                )
-            if message.offset() + 1 >= pending[key]:
-                pending.pop(key)
-        if pending:
-            truncated.extend(f"{t}[{p}] (timeout)" for t, p in sorted(pending))
-    return {"scanned": scanned, "hits": hits, "truncated": sorted(truncated)}
-
-
 # --- snapshots and comparison -------------------------------------------------------------------------
 
 
@@ -404,7 +151,7 @@ def snapshot_production(
         snapshot.postgres = postgres_attributable_counts(targets.postgres_dsn, run, retry)
     if targets.kafka_config is not None:
         try:
-            consumer = _consumer(targets.kafka_config, run)
+            consumer = scan_consumer(targets.kafka_config, run)
             try:
                 snapshot.kafka_end_offsets = kafka_end_offsets(consumer, targets.kafka_topics)
                 if previous is not None and previous.kafka_end_offsets is not None:

@@ -16,12 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from torghut_sim.errors import TorghutSimError
-from torghut_sim.guards import (
-    GuardRefusalError,
-    check_paper_env,
-    check_simulation_database,
-    check_simulation_topic,
-)
+from torghut_sim.guards import GuardRefusalError
+from torghut_sim.guards.names import check_simulation_database, check_simulation_topic
+from torghut_sim.guards.runtime import check_paper_env
 from torghut_sim.stores.postgres_provision import DEFAULT_ACCOUNT_LABEL
 
 _JDBC = re.compile(r"^jdbc:clickhouse://[^/]+(?::\d+)?/(?P<db>[A-Za-z0-9_]+)")

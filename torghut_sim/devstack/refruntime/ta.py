@@ -11,102 +11,17 @@ partition is silent, everything open is emitted (end of stream).
 
 from __future__ import annotations
 
-import functools
 import heapq
-import math
-from collections import deque
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import orjson
 
-SECOND_MS = 1000
+from torghut_sim.devstack.refruntime.ta_indicators import SECOND_MS, Indicators, Microbar, Signal
+from torghut_sim.devstack.refruntime.ta_records import Quote, parse_quote, parse_trade
+
 _NEG_INF = -(2**62)
-
-
-@dataclass(frozen=True)
-class Trade:
-    """One trade print."""
-
-    symbol: str
-    ts_ms: int
-    price: float
-    size: float
-
-
-@dataclass(frozen=True)
-class Quote:
-    """One top-of-book quote."""
-
-    symbol: str
-    ts_ms: int
-    bid_px: float
-    bid_sz: int
-    ask_px: float
-    ask_sz: int
-
-
-@functools.lru_cache(maxsize=8192)
-def _second_ms(prefix: str) -> int:
-    return int(datetime.fromisoformat(prefix + "+00:00").timestamp()) * 1000
-
-
-def parse_iso_ms(text: str) -> int:
-    """ISO-8601 (with `Z` or an offset) as epoch milliseconds."""
-    # The feed's own form `YYYY-MM-DDTHH:MM:SS.mmmZ` is parsed per second from a cache: it is the hot path.
-    if len(text) == 24 and text[19] == "." and text[23] == "Z" and text[20:23].isdigit():
-        return _second_ms(text[:19]) + int(text[20:23])
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
-
-
-def _envelope(value: bytes | None) -> tuple[str, int, dict[str, Any]] | None:
-    """(symbol, event ms, payload) of an envelope, None when it is not a usable one."""
-    if not value:
-        return None
-    try:
-        doc = orjson.loads(value)
-        symbol = doc["symbol"]
-        payload = doc["payload"]
-        ts = parse_iso_ms(doc["event_ts"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return None
-    if not isinstance(symbol, str) or not symbol or not isinstance(payload, dict):
-        return None
-    return symbol, ts, payload
-
-
-def _positive(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    number = float(value)
-    return number if math.isfinite(number) and number > 0 else None
-
-
-def parse_trade(value: bytes | None) -> Trade | None:
-    """A trade from a `torghut.trades.v1` value; None for malformed values."""
-    env = _envelope(value)
-    if env is None:
-        return None
-    symbol, ts, payload = env
-    price, size = _positive(payload.get("p")), _positive(payload.get("s"))
-    if price is None or size is None:
-        return None
-    return Trade(symbol, ts, price, size)
-
-
-def parse_quote(value: bytes | None) -> Quote | None:
-    """A quote from a `torghut.quotes.v1` value; None for malformed values."""
-    env = _envelope(value)
-    if env is None:
-        return None
-    symbol, ts, payload = env
-    bid, ask = _positive(payload.get("bp")), _positive(payload.get("ap"))
-    bid_sz, ask_sz = _positive(payload.get("bs")), _positive(payload.get("as"))
-    if bid is None or ask is None or bid_sz is None or ask_sz is None or ask < bid:
-        return None
-    return Quote(symbol, ts, bid, int(bid_sz), ask, int(ask_sz))
 
 
 @dataclass
@@ -120,134 +35,11 @@ class _OpenBar:
     count: int = 0
 
 
-@dataclass(frozen=True)
-class Microbar:
-    """One closed 1-second bar of a symbol; `end_ms` is its event time."""
-
-    symbol: str
-    start_ms: int
-    seq: int
-    o: float
-    h: float
-    low: float
-    c: float
-    v: float
-    vwap: float | None
-    count: int
-
-    @property
-    def end_ms(self) -> int:
-        """The bar's window end, which is also its event time."""
-        return self.start_ms + SECOND_MS
-
-
-@dataclass(frozen=True)
-class Signal:
-    """The indicators of a symbol at the end of one microbar."""
-
-    symbol: str
-    end_ms: int
-    seq: int
-    values: dict[str, float | None]
-    bid_sz: int | None
-    ask_sz: int | None
-    microstructure: str | None
-
-
-def _ema(prev: float | None, value: float, period: int) -> float:
-    if prev is None:
-        return value
-    alpha = 2.0 / (period + 1)
-    return alpha * value + (1 - alpha) * prev
-
-
-@dataclass
-class _Indicators:
-    """Rolling indicator state of one symbol."""
-
-    vwap_window_ms: int
-    vol_window_ms: int
-    ema12: float | None = None
-    ema26: float | None = None
-    macd_signal: float | None = None
-    prev_close: float | None = None
-    rsi_n: int = 0
-    avg_gain: float = 0.0
-    avg_loss: float = 0.0
-    closes: deque[float] = field(default_factory=lambda: deque(maxlen=20))
-    session_day: int = -1
-    session_pv: float = 0.0
-    session_v: float = 0.0
-    w5m: deque[tuple[int, float, float]] = field(default_factory=deque)
-    w5m_pv: float = 0.0
-    w5m_v: float = 0.0
-    returns: deque[tuple[int, float]] = field(default_factory=deque)
-
-    def update(self, bar: Microbar) -> dict[str, float | None]:
-        """Fold one bar in and return the price indicators at its end."""
-        c, end = bar.c, bar.end_ms
-        self.ema12, self.ema26 = _ema(self.ema12, c, 12), _ema(self.ema26, c, 26)
-        macd = self.ema12 - self.ema26
-        self.macd_signal = _ema(self.macd_signal, macd, 9)
-        rsi: float | None = None
-        if self.prev_close is not None:
-            change = c - self.prev_close
-            gain, loss = max(change, 0.0), max(-change, 0.0)
-            self.rsi_n += 1
-            if self.rsi_n <= 14:
-                self.avg_gain += gain / 14
-                self.avg_loss += loss / 14
-            else:
-                self.avg_gain = (self.avg_gain * 13 + gain) / 14
-                self.avg_loss = (self.avg_loss * 13 + loss) / 14
-            if self.rsi_n >= 14:
-                rsi = 100.0 if self.avg_loss == 0 else 100.0 - 100.0 / (1 + self.avg_gain / self.avg_loss)
-            if self.prev_close > 0:
-                self.returns.append((end, math.log(c / self.prev_close)))
-        self.prev_close = c
-        self.closes.append(c)
-        boll_mid = boll_upper = boll_lower = None
-        if len(self.closes) == self.closes.maxlen:
-            mean = sum(self.closes) / len(self.closes)
-            std = math.sqrt(sum((x - mean) ** 2 for x in self.closes) / len(self.closes))
-            boll_mid, boll_upper, boll_lower = mean, mean + 2 * std, mean - 2 * std
-        day = end // 86_400_000
-        if day != self.session_day:
-            self.session_day, self.session_pv, self.session_v = day, 0.0, 0.0
-        pv = (bar.vwap if bar.vwap is not None else c) * bar.v
-        self.session_pv += pv
-        self.session_v += bar.v
-        self.w5m.append((end, pv, bar.v))
-        self.w5m_pv += pv
-        self.w5m_v += bar.v
-        while self.w5m and self.w5m[0][0] <= end - self.vwap_window_ms:
-            _, old_pv, old_v = self.w5m.popleft()
-            self.w5m_pv -= old_pv
-            self.w5m_v -= old_v
-        while self.returns and self.returns[0][0] <= end - self.vol_window_ms:
-            self.returns.popleft()
-        vol = math.sqrt(sum(r * r for _, r in self.returns)) if len(self.returns) >= 2 else None
-        return {
-            "macd": macd,
-            "macd_signal": self.macd_signal,
-            "macd_hist": macd - self.macd_signal,
-            "ema12": self.ema12,
-            "ema26": self.ema26,
-            "rsi14": rsi,
-            "boll_mid": boll_mid,
-            "boll_upper": boll_upper,
-            "boll_lower": boll_lower,
-            "vwap_session": self.session_pv / self.session_v if self.session_v > 0 else None,
-            "vwap_w5m": self.w5m_pv / self.w5m_v if self.w5m_v > 0 else None,
-            "vol_realized_w60s": vol,
-        }
-
-
 @dataclass
 class _Symbol:
     """Open bars, pending quotes and indicator state of one symbol."""
 
-    indicators: _Indicators
+    indicators: Indicators
     bars: dict[int, _OpenBar] = field(default_factory=dict)
     bar_keys: list[int] = field(default_factory=list)
     quotes: list[tuple[int, int, Quote]] = field(default_factory=list)
@@ -292,7 +84,7 @@ class TaEngine:
     def _symbol(self, symbol: str) -> _Symbol:
         state = self.symbols.get(symbol)
         if state is None:
-            state = _Symbol(_Indicators(self.vwap_window_ms, self.vol_window_ms))
+            state = _Symbol(Indicators(self.vwap_window_ms, self.vol_window_ms))
             self.symbols[symbol] = state
         return state
 

@@ -25,7 +25,8 @@ from torghut_sim.devstack.market_day import ensure_topics
 from torghut_sim.devstack.market_walk import iso_ms
 from torghut_sim.devstack.production_schema import SIGNAL_FLOATS, column_names
 from torghut_sim.devstack.refruntime.settings import LocalEndpoints, TaSettings
-from torghut_sim.devstack.refruntime.ta import Microbar, Signal, TaEngine
+from torghut_sim.devstack.refruntime.ta import TaEngine
+from torghut_sim.devstack.refruntime.ta_indicators import Microbar, Signal
 from torghut_sim.devstack.refruntime.worker import Worker, upsert_progress, utc_ms
 
 FLUSH_ROWS = 5000
