@@ -44,6 +44,7 @@ from torghut_sim.runtime.ta import ta_config_values
 from torghut_sim.runtime_metrics.discovery import knative_url_resolver
 from torghut_sim.runtime_metrics.probe import RuntimeMetricsProbe
 from torghut_sim.stores import contamination
+from torghut_sim.stores.contamination_run import RunIdentity as ContaminationRun
 from torghut_sim.stores.deltas import clickhouse_counts, postgres_counts, row_deltas
 from torghut_sim.stores.errors import ContaminationDetectedError
 from torghut_sim.stores.export import ExportManifest, export_run
@@ -184,7 +185,7 @@ class _Day:
         # Whether this attempt took the production snapshot (a refused one never does).
         self.snapshotted = False
         window = request.manifest.window
-        self.identity = contamination.RunIdentity(
+        self.identity = ContaminationRun(
             request.names.run_id, request.names.run_token, window.start, window.end
         )
         # Postgres joins in preflight, once the watched database is resolved and known to exist.

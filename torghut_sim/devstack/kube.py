@@ -19,7 +19,7 @@ import yaml
 from torghut_sim.atomic_file import write_text_atomic
 from torghut_sim.devstack.apt import ensure_packages
 from torghut_sim.devstack.errors import DevstackError
-from torghut_sim.devstack.go_build import KUBERNETES_VERSION, GoBinaryService, file_lock, go_binary
+from torghut_sim.devstack.go_build import KUBERNETES_VERSION, GoBinaryService, file_lock
 from torghut_sim.devstack.kube_objects import (
     apply_crd,
     crd_documents,
@@ -29,9 +29,6 @@ from torghut_sim.devstack.kube_objects import (
     wait_crd_established,
 )
 from torghut_sim.devstack.process import port_open, read_pid, run_checked, spawn, wait_until
-
-# The Go build helpers are also used by the node, which imports them from here.
-__all__ = ["ETCD_VERSION", "GoBinaryService", "KubeService", "file_lock", "go_binary"]
 
 # The etcd server that k8s.io/kubernetes v1.35.4 itself requires; it is linked into the same binary.
 ETCD_VERSION = "v3.6.5"

@@ -25,8 +25,9 @@ import yaml
 
 from torghut_sim.devstack.apt import ensure_packages
 from torghut_sim.devstack.errors import DevstackError
+from torghut_sim.devstack.go_build import GoBinaryService, file_lock, go_binary
 from torghut_sim.devstack.image import IMAGE_REF, PAUSE_REF, ImageBuilder
-from torghut_sim.devstack.kube import GoBinaryService, KubeService, file_lock, go_binary
+from torghut_sim.devstack.kube import KubeService
 from torghut_sim.devstack.process import read_pid, run_checked, spawn, stop_pid, wait_until
 
 BINARY_NAME = "node-devstack"

@@ -28,7 +28,6 @@ Evidence (both snapshots, the findings and this rule) goes to `contamination.jso
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -37,6 +36,7 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
+from torghut_sim.atomic_file import write_json_atomic
 from torghut_sim.stores.clickhouse_provision import PRODUCTION_DATABASE, ClickHouseEndpoint
 from torghut_sim.stores.contamination_run import RunIdentity
 from torghut_sim.stores.contamination_tables import clickhouse_window_figures, postgres_attributable_counts
@@ -45,21 +45,6 @@ from torghut_sim.stores.errors import ContaminationDetectedError, StoreError
 from torghut_sim.stores.retry import DEFAULT_RETRY, RetryPolicy
 from torghut_sim.tables import CLICKHOUSE_TABLES
 from torghut_sim.topics import PRODUCTION_TOPICS
-
-# The run's identity is part of this check's interface (the lifecycle builds it from here).
-__all__ = [
-    "CONTAMINATION_SCHEMA_VERSION",
-    "RULE",
-    "Finding",
-    "ProductionSnapshot",
-    "ProductionTargets",
-    "RunIdentity",
-    "check_contamination",
-    "compare_snapshots",
-    "read_before",
-    "record_before",
-    "snapshot_production",
-]
 
 CONTAMINATION_SCHEMA_VERSION = "torghut.simulation-contamination.v1"
 RULE = (__doc__ or "").split("The rule", 1)[-1].split("Evidence", 1)[0].strip(" —\n")
@@ -207,16 +192,9 @@ def compare_snapshots(before: ProductionSnapshot, after: ProductionSnapshot) -> 
     return findings
 
 
-def _write_json(path: Path, data: Mapping[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
-
-
 def record_before(path: Path, run: RunIdentity, before: ProductionSnapshot) -> None:
     """Write the pre-apply snapshot to `contamination.json` (status `pending`)."""
-    _write_json(
+    write_json_atomic(
         path,
         {
             "schema_version": CONTAMINATION_SCHEMA_VERSION,
@@ -243,7 +221,7 @@ def check_contamination(
     """Compare, write `contamination.json`, and raise `contamination_detected` on any finding."""
     findings = compare_snapshots(before, after)
     status = "contaminated" if findings else "clean"
-    _write_json(
+    write_json_atomic(
         path,
         {
             "schema_version": CONTAMINATION_SCHEMA_VERSION,

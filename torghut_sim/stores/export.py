@@ -15,7 +15,6 @@ scale of 10, timestamps as UTC ISO-8601), so decimals arrive exact and timestamp
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -27,6 +26,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 from psycopg import sql
 
+from torghut_sim.atomic_file import write_json_atomic
 from torghut_sim.export_schema import DECIMAL, EXPORT_SCHEMAS, TS
 from torghut_sim.layout import CLICKHOUSE_EXPORTS, RunPaths
 from torghut_sim.secrets import redact_dsn
@@ -285,7 +285,5 @@ def export_run(
         clickhouse_database=clickhouse_database,
         files=tuple(pg_files + ch_files),
     )
-    tmp = paths.export_manifest.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(manifest.to_json(), indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, paths.export_manifest)
+    write_json_atomic(paths.export_manifest, manifest.to_json())
     return manifest
