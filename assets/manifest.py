@@ -7,9 +7,9 @@ import dagster as dg
 
 from resources import ClickHouseResource, KafkaResource, PostgresResource, SimulationConfigResource
 from torghut_sim.calendar import partition_day
-from torghut_sim.day_manifest import render_day_manifest
-from torghut_sim.plan import build_day_plan, write_day_plan
+from torghut_sim.day_template import render_day_manifest
 from torghut_sim.run_evidence import guard_results
+from torghut_sim.run_plan import build_day_plan, write_day_plan
 
 GROUP = "torghut_simulation"
 # Guards that judge the window; every other guard is about isolation from production.

@@ -16,7 +16,7 @@ from typing import Any
 from resources.connections import ClickHouseResource, KafkaResource, PostgresResource
 from resources.kubernetes import KubernetesResource
 from resources.simulation import SimulationConfigResource
-from torghut_sim.day_manifest import DEFAULT_TEMPLATE
+from torghut_sim.day_template import DEFAULT_TEMPLATE
 from torghut_sim.runtime.lock import DEFAULT_LEASE_SECONDS as DEFAULT_LOCK_LEASE_SECONDS
 
 DEFAULT_PARTITIONS_START = date(2026, 1, 2)

@@ -9,7 +9,7 @@ from typing import Any
 import dagster as dg
 
 from torghut_sim.calendar import SessionWindow, session_window
-from torghut_sim.day_manifest import load_template
+from torghut_sim.day_template import load_template
 from torghut_sim.lanes import RuntimeLane, load_lanes
 from torghut_sim.layout import RunPaths, run_paths
 from torghut_sim.naming import RunNames, names_for_day

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from torghut_sim.connections import source_kafka
 from torghut_sim.dump.dumper import dump_source
 from torghut_sim.dump.request import DumpRequest, DumpResult
 from torghut_sim.kafka.progress import ProgressCallback
 from torghut_sim.layout import RunPaths
 from torghut_sim.manifest import DatasetManifest
 from torghut_sim.naming import RunNames
+from torghut_sim.run_clients import source_kafka
 
 
 def dump_day(

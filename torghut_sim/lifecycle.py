@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from torghut_sim.connections import Connections, resolve_connections
 from torghut_sim.dump.dumper import verify_dump
 from torghut_sim.dump.marker import DumpMarker
 from torghut_sim.guards import guard_mutation, runtime_mutation
@@ -30,11 +29,12 @@ from torghut_sim.monitor import (
     wait_for_window,
 )
 from torghut_sim.naming import RunNames
-from torghut_sim.plan import runtime_env
 from torghut_sim.replay.pacing import PaceSettings
 from torghut_sim.replay.replayer import ReplayResult, replay_dump, reset_untrusted_targets
 from torghut_sim.replay.request import ReplayRequest
 from torghut_sim.replay.topics import ensure_simulation_topics
+from torghut_sim.run_clients import Connections, resolve_connections
+from torghut_sim.run_plan import runtime_env
 from torghut_sim.runtime.controller import ControlSettings, RuntimeController
 from torghut_sim.runtime.inputs import RunIdentity, RuntimeTargets, SimulationValues, default_owner
 from torghut_sim.runtime.knative import effective_env

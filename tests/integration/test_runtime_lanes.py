@@ -19,7 +19,7 @@ from assets.dump import build_dump_assets
 from assets.manifest import build_manifest_assets
 from assets.simulation import build_simulation_assets
 from resources import DeploymentSettings, build_resources
-from torghut_sim.day_manifest import LOCAL_TEMPLATE
+from torghut_sim.day_template import LOCAL_TEMPLATE
 from torghut_sim.lanes import LanesBusyError, RuntimeLane, claim_lane
 from torghut_sim.lifecycle import SimulationOutcome, SimulationRequest
 from torghut_sim.runtime.inputs import RunIdentity

@@ -20,7 +20,7 @@ from assets.partitions import trading_day_partitions
 from assets.report import build_report_assets
 from assets.simulation import FRESH_SIMULATION_TAG, build_simulation_assets
 from resources import DeploymentSettings, build_resources
-from torghut_sim.day_manifest import LOCAL_TEMPLATE
+from torghut_sim.day_template import LOCAL_TEMPLATE
 from torghut_sim.dump.marker import DumpMarker, TimeRange
 from torghut_sim.dump.request import DumpRequest, DumpResult
 from torghut_sim.layout import RunPaths

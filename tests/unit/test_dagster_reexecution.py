@@ -17,7 +17,7 @@ from assets.partitions import trading_day_partitions
 from assets.report import build_report_assets
 from assets.simulation import build_simulation_assets
 from resources import DeploymentSettings, build_resources
-from torghut_sim.day_manifest import LOCAL_TEMPLATE
+from torghut_sim.day_template import LOCAL_TEMPLATE
 from torghut_sim.layout import RunPaths
 from torghut_sim.lifecycle import SimulationOutcome, SimulationRequest
 from unit.report_builders import RunBuilder

@@ -26,7 +26,7 @@ from resources import DeploymentSettings, KubernetesResource, build_resources
 from sensors.cleanup import CLEANUP_OP, build_cleanup_job
 from torghut_sim import cli
 from torghut_sim.calendar import session_window
-from torghut_sim.day_manifest import LOCAL_TEMPLATE, load_template, render_day_manifest
+from torghut_sim.day_template import LOCAL_TEMPLATE, load_template, render_day_manifest
 from torghut_sim.dump.marker import TimeRange
 from torghut_sim.guards import GuardsRefusedError, Mutation, guard_mutation, runtime_mutation
 from torghut_sim.layout import RunPaths, run_paths

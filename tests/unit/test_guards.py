@@ -27,7 +27,7 @@ from torghut_sim.guards.runtime import (
 from torghut_sim.guards.window import check_window, check_window_coverage
 from torghut_sim.manifest import DatasetManifest, WindowSpec, load_manifest, parse_manifest
 from torghut_sim.naming import names_for_day
-from torghut_sim.plan import runtime_env
+from torghut_sim.run_plan import runtime_env
 from torghut_sim.runtime.ta import ta_config_values
 
 MANIFESTS = Path(__file__).resolve().parents[2].parent / "shared" / "upstream-fixtures" / "manifests"

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from torghut_sim.calendar import session_window
-from torghut_sim.day_manifest import LOCAL_TEMPLATE, load_template, render_day_manifest
+from torghut_sim.day_template import LOCAL_TEMPLATE, load_template, render_day_manifest
 from torghut_sim.guards import GuardRefusalError
 from torghut_sim.lanes import LanesConfigError, RuntimeLane, load_lanes, manifest_on_lane, parse_lanes
 from torghut_sim.naming import names_for_day

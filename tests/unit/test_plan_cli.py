@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from torghut_sim import cli
-from torghut_sim.day_manifest import DEFAULT_TEMPLATE, LOCAL_TEMPLATE
+from torghut_sim.day_template import DEFAULT_TEMPLATE, LOCAL_TEMPLATE
 from torghut_sim.manifest import load_manifest
 
 SECRET_ENVS = (

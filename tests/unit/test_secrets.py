@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from torghut_sim.connections import resolve_secrets
 from torghut_sim.manifest import load_manifest
+from torghut_sim.run_clients import resolve_secrets
 from torghut_sim.secrets import (
     DsnError,
     MissingSecretError,

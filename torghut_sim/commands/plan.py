@@ -14,10 +14,10 @@ from pathlib import Path
 
 from torghut_sim.calendar import CalendarError
 from torghut_sim.commands.exit_codes import EXIT_OK, EXIT_REFUSED
-from torghut_sim.day_manifest import DEFAULT_TEMPLATE, load_template
+from torghut_sim.day_selection import CALENDAR_FILTERS, plan_batch
+from torghut_sim.day_template import DEFAULT_TEMPLATE, load_template
 from torghut_sim.naming import MAX_SEQUENCE
-from torghut_sim.plan import batch_plan_data, plan_days, plan_json, write_day_plan
-from torghut_sim.planner import CALENDAR_FILTERS, plan_batch
+from torghut_sim.run_plan import batch_plan_data, plan_days, plan_json, write_day_plan
 
 
 def _date(value: str) -> date:

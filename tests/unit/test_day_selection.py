@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from torghut_sim.calendar import trading_days
-from torghut_sim.planner import PlanningError, plan_batch
+from torghut_sim.day_selection import PlanningError, plan_batch
 
 
 def test_strict_skips_holidays_and_weekends() -> None:

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from torghut_sim.calendar import CalendarError, nominal_session_window
-from torghut_sim.day_manifest import day_run_paths, render_day_manifest, write_day_manifest
+from torghut_sim.day_selection import BatchPlan
+from torghut_sim.day_template import day_run_paths, render_day_manifest, write_day_manifest
 from torghut_sim.errors import TorghutSimError
 from torghut_sim.guards import GuardResult, GuardsRefusedError, run_guards
 from torghut_sim.guards.runtime import ALLOWED_ENV_OVERRIDES
 from torghut_sim.manifest import DatasetManifest
 from torghut_sim.naming import RunNames, names_for_day
-from torghut_sim.planner import BatchPlan
 from torghut_sim.runtime.knative import SimulationEnvInputs, simulation_env
 from torghut_sim.secrets import MissingSecretError, Secret, dsn_with_password, redact_dsn
 from torghut_sim.topics import DUMPED_ROLES
