@@ -55,10 +55,10 @@ def dagster_run_of(owner: str) -> str | None:
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object file, or None when it does not exist or is not a JSON object."""
+    """A JSON object file, or None when it cannot be read or is not a JSON object."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError):
+    except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
 

@@ -7,7 +7,6 @@ is one query over the catalog, including days that failed, were empty or left th
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ import yaml
 from torghut_sim.layout import RunPaths
 from torghut_sim.report.inputs import file_sha256
 from torghut_sim.report.writer import JSON_NAME
+from torghut_sim.run_evidence import read_json
 from torghut_sim.stores.cleanup import trading_day_of
 
 # Outcomes, worst first when several apply; `done` says the pipeline finished the day (whatever verdict).
@@ -73,14 +73,6 @@ class DayRun:
     def as_row(self) -> dict[str, Any]:
         """The row as the catalog stores it."""
         return asdict(self)
-
-
-def _json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def _yaml(path: Path) -> dict[str, Any] | None:
@@ -140,12 +132,12 @@ def read_day_run(root: Path) -> DayRun:
     """The registry row of one run directory."""
     paths = RunPaths(root)
     manifest = _yaml(paths.manifest) or {}
-    plan = _json(paths.plan) or {}
-    marker = _json(paths.dump_marker) or {}
-    state = _json(paths.run_state) or {}
-    monitor = _json(paths.monitor) or {}
+    plan = read_json(paths.plan) or {}
+    marker = read_json(paths.dump_marker) or {}
+    state = read_json(paths.run_state) or {}
+    monitor = read_json(paths.monitor) or {}
     report_file = paths.report_dir / JSON_NAME
-    report = _json(report_file) or {}
+    report = read_json(report_file) or {}
     verdict_section = report.get("verdict") or {}
     verdict = verdict_section.get("status") if isinstance(verdict_section, dict) else None
     reasons = [str(r.get("code")) for r in verdict_section.get("reasons") or [] if isinstance(r, dict)]
