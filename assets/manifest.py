@@ -7,9 +7,8 @@ import dagster as dg
 
 from resources import ClickHouseResource, KafkaResource, PostgresResource, SimulationConfigResource
 from torghut_sim.calendar import partition_day
-from torghut_sim.day_template import render_day_manifest
 from torghut_sim.run_evidence import guard_results
-from torghut_sim.run_plan import build_day_plan, write_day_plan
+from torghut_sim.run_plan import plan_day
 
 GROUP = "torghut_simulation"
 # Guards that judge the window; every other guard is about isolation from production.
@@ -63,9 +62,8 @@ def build_manifest_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
             }
         )
         window = simulation_config.window(run.day)
-        manifest = render_day_manifest(template, run.names, window, str(simulation_config.output_dir))
-        plan = build_day_plan(manifest, run.names)
-        manifest_path, plan_path = write_day_plan(plan)
+        written = plan_day(template, run.names, window, str(simulation_config.output_dir))
+        plan, manifest_path, plan_path = written.plan, written.manifest_path, written.plan_path
         return dg.MaterializeResult(
             metadata={
                 "trading_day": run.day.isoformat(),

@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from torghut_sim.calendar import CalendarError, nominal_session_window
+from torghut_sim.calendar import CalendarError, SessionWindow, nominal_session_window
 from torghut_sim.day_selection import BatchPlan
 from torghut_sim.day_template import day_run_paths, render_day_manifest, write_day_manifest
 from torghut_sim.errors import TorghutSimError
@@ -280,3 +280,22 @@ def write_day_plan(plan: DayPlan) -> tuple[Path, Path]:
             f"cannot write the run directory {paths.root}: {exc.strerror or exc}"
         ) from None
     return manifest_path, paths.plan
+
+
+@dataclass(frozen=True)
+class WrittenDayPlan:
+    """A day's plan as stored in its run directory."""
+
+    plan: DayPlan
+    manifest_path: Path
+    plan_path: Path
+
+
+def plan_day(
+    template: Mapping[str, Any], names: RunNames, window: SessionWindow, output_root: str
+) -> WrittenDayPlan:
+    """Render the day's manifest from its template, plan it (guards included) and write both files."""
+    manifest = render_day_manifest(template, names, window, output_root)
+    plan = build_day_plan(manifest, names)
+    manifest_path, plan_path = write_day_plan(plan)
+    return WrittenDayPlan(plan, manifest_path, plan_path)
