@@ -6,7 +6,7 @@ that have no report (empty, failed, never run) are listed as such in the report,
 """
 
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 
@@ -14,7 +14,10 @@ from assets.figures import figures
 from assets.manifest import GROUP
 from resources import SimulationConfigResource
 from torghut_sim.calendar import NEW_YORK
-from torghut_sim.report.period import PERIOD_SCHEMA_VERSION, PeriodResult, build_period_report
+from torghut_sim.report.period import PERIOD_SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from torghut_sim.report.period import PeriodResult
 
 # A period's days are in: rebuild when any of its day reports changed, once no day of it is still running.
 PERIOD_AUTOMATION: dg.AutomationCondition[Any] = (
@@ -37,7 +40,7 @@ def period_partitions(start: date) -> tuple[dg.WeeklyPartitionsDefinition, dg.Mo
     return weekly, monthly
 
 
-def period_metadata(result: PeriodResult) -> dict[str, Any]:
+def period_metadata(result: "PeriodResult") -> dict[str, Any]:
     """Days by status, verdicts, P&L and drawdown, and the files, of a built period report."""
     report = result.report
     totals, drawdown = report.totals, report.drawdown
@@ -62,6 +65,9 @@ def _build(context: dg.AssetExecutionContext, config: SimulationConfigResource) 
     window = context.partition_time_window
     first = window.start.astimezone(NEW_YORK).date()
     last = window.end.astimezone(NEW_YORK).date() - timedelta(days=1)
+    # Imported here: polars and the chart stack would slow every code location load.
+    from torghut_sim.report.period import build_period_report  # noqa: PLC0415
+
     result = build_period_report(config.output_dir, first, last, sequence=config.sequence)
     unreported = result.report.totals.days_listed - result.report.totals.days_reported
     if unreported:
