@@ -16,12 +16,12 @@ import dagster as dg
 from pydantic import Field
 
 from assets.figures import figure, figures
-from assets.lane_claim import claimed_lane
 from assets.manifest import GROUP
 from assets.progress import progress_logger
 from resources import KubernetesResource, SimulationConfigResource
 from resources.simulation import DayRun
 from torghut_sim.calendar import partition_day
+from torghut_sim.lane_claim import LaneRequest, claimed_lane
 from torghut_sim.run_evidence import (
     EMPTY_DAY,
     contamination_status,
@@ -233,7 +233,16 @@ def build_simulation_assets(
         run = simulation_config.day_run(partition_day(context.partition_key))
         # Stable per Dagster run: a resumed step reuses its own lock instead of waiting on itself.
         owner = dagster_owner(context.run.run_id)
-        with claimed_lane(context, simulation_config, kubernetes, run, owner) as claim:
+        lane_request = LaneRequest(
+            paths=run.paths,
+            names=run.names,
+            day=run.day,
+            owner=owner,
+            lanes=simulation_config.lanes(),
+            default_lane=simulation_config.runtime_lane,
+            wait_seconds=simulation_config.lane_wait_seconds,
+        )
+        with claimed_lane(lane_request, kubernetes.client, context.log.info) as claim:
             request = SimulationRequest(
                 manifest=claim.manifest,
                 names=run.names,
