@@ -8,7 +8,7 @@ import dagster as dg
 from assets.figures import figures
 from assets.manifest import GROUP
 from assets.progress import progress_logger
-from resources import DayRun, SimulationConfigResource
+from resources import DayRun, RunClientsResource, SimulationConfigResource
 from torghut_sim.calendar import partition_day
 from torghut_sim.dump.marker import DumpMarker
 from torghut_sim.manifest import WindowSpec, load_manifest
@@ -59,6 +59,7 @@ def build_dump_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
     def source_dump(
         context: dg.AssetExecutionContext,
         simulation_config: SimulationConfigResource,
+        run_clients: RunClientsResource,
     ) -> dg.MaterializeResult[None]:
         """Dump (or reuse a verified dump of) the day's window; an empty day is a status, not an error."""
         # Imported here: the Kafka, ClickHouse and Postgres clients would slow every code location load.
@@ -66,7 +67,13 @@ def build_dump_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
 
         run = simulation_config.day_run(partition_day(context.partition_key))
         manifest = load_manifest(run.paths.manifest)
-        result = dump_day(manifest, run.names, run.paths, progress=progress_logger(context.log.info))
+        result = dump_day(
+            run_clients.source_kafka(manifest),
+            manifest,
+            run.names,
+            run.paths,
+            progress=progress_logger(context.log.info),
+        )
         if result.marker.status == "empty_day":
             context.log.warning(f"{run.day.isoformat()}: no source records in the window (empty_day)")
         return dg.MaterializeResult(

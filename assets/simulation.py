@@ -18,7 +18,7 @@ from pydantic import Field
 from assets.figures import figure, figures
 from assets.manifest import GROUP
 from assets.progress import progress_logger
-from resources import KubernetesResource, SimulationConfigResource
+from resources import KubernetesResource, RunClientsResource, SimulationConfigResource
 from resources.simulation import DayRun
 from torghut_sim.calendar import partition_day
 from torghut_sim.lane_claim import LaneRequest, claimed_lane
@@ -226,6 +226,7 @@ def build_simulation_assets(
         context: dg.OpExecutionContext,
         simulation_config: SimulationConfigResource,
         kubernetes: KubernetesResource,
+        run_clients: RunClientsResource,
     ) -> DayMetadata:
         """Run the day's whole lifecycle (lock → … → unlock); the metadata of both assets."""
         from torghut_sim.lifecycle import SimulationRequest  # noqa: PLC0415 - see run_simulation_day
@@ -245,6 +246,7 @@ def build_simulation_assets(
         with claimed_lane(lane_request, kubernetes.client, context.log.info) as claim:
             request = SimulationRequest(
                 manifest=claim.manifest,
+                connections=run_clients.for_run(claim.manifest, run.names),
                 names=run.names,
                 paths=run.paths,
                 kubeconfig=kubernetes.kubeconfig_path,

@@ -3,6 +3,7 @@
 from resources.connections import ClickHouseResource, KafkaResource, PostgresResource
 from resources.deployment import DeploymentSettings, build_resources
 from resources.kubernetes import KubernetesResource
+from resources.run_clients import RunClientsResource
 from resources.simulation import DayRun, SimulationConfigResource, runtime_pool
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "KafkaResource",
     "KubernetesResource",
     "PostgresResource",
+    "RunClientsResource",
     "SimulationConfigResource",
     "build_resources",
     "runtime_pool",

@@ -15,6 +15,7 @@ from typing import Any
 
 from resources.connections import ClickHouseResource, KafkaResource, PostgresResource
 from resources.kubernetes import KubernetesResource
+from resources.run_clients import RunClientsResource
 from resources.simulation import SimulationConfigResource
 from torghut_sim.day_template import DEFAULT_TEMPLATE
 from torghut_sim.runtime.lock import DEFAULT_LEASE_SECONDS as DEFAULT_LOCK_LEASE_SECONDS
@@ -46,6 +47,8 @@ class DeploymentSettings:
     # Seconds a simulation's process may go without renewing the run lock before it counts as dead.
     lock_lease_seconds: int = DEFAULT_LOCK_LEASE_SECONDS
     production_postgres_database: str | None = None
+    # A directory of secret files (a mounted Kubernetes Secret) read besides the environment.
+    secrets_dir: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> DeploymentSettings:
@@ -71,6 +74,7 @@ class DeploymentSettings:
                 env.get("TORGHUT_SIM_LOCK_LEASE_SECONDS", str(DEFAULT_LOCK_LEASE_SECONDS))
             ),
             production_postgres_database=env.get("TORGHUT_SIM_PRODUCTION_POSTGRES_DATABASE") or None,
+            secrets_dir=env.get("TORGHUT_SIM_SECRETS_DIR") or None,
         )
 
     @property
@@ -99,6 +103,7 @@ def build_resources(settings: DeploymentSettings) -> dict[str, Any]:
             admin_dsn=settings.postgres_admin_dsn,
             simulation_dsn_template=settings.postgres_simulation_dsn_template,
         ),
+        "run_clients": RunClientsResource(secrets_dir=settings.secrets_dir),
         "kubernetes": KubernetesResource(
             kubeconfig=settings.kubeconfig, namespace=settings.runtime_namespace
         ),

@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from torghut_sim.dump.dumper import dump_source
 from torghut_sim.dump.request import DumpRequest, DumpResult
+from torghut_sim.kafka.connection import KafkaConnection
 from torghut_sim.kafka.progress import ProgressCallback
 from torghut_sim.layout import RunPaths
 from torghut_sim.manifest import DatasetManifest
 from torghut_sim.naming import RunNames
-from torghut_sim.run_clients import source_kafka
 
 
 def dump_day(
+    connection: KafkaConnection,
     manifest: DatasetManifest,
     names: RunNames,
     paths: RunPaths,
     *,
     force: bool = False,
-    environ: Mapping[str, str] | None = None,
     progress: ProgressCallback | None = None,
 ) -> DumpResult:
     """Dump the day's source records into the run directory, or reuse a dump its marker verifies."""
     window = manifest.window
     paths.root.mkdir(parents=True, exist_ok=True)
     return dump_source(
-        source_kafka(manifest, environ),
+        connection,
         DumpRequest(
             window_start=window.dump_start,
             window_end=window.dump_end,

@@ -33,7 +33,7 @@ from torghut_sim.replay.pacing import PaceSettings
 from torghut_sim.replay.replayer import ReplayResult, replay_dump, reset_untrusted_targets
 from torghut_sim.replay.request import ReplayRequest
 from torghut_sim.replay.topics import ensure_simulation_topics
-from torghut_sim.run_clients import Connections, resolve_connections
+from torghut_sim.run_clients import Connections
 from torghut_sim.run_plan import runtime_env
 from torghut_sim.runtime.controller import ControlSettings, RuntimeController
 from torghut_sim.runtime.inputs import RunIdentity, RuntimeTargets, SimulationValues, default_owner
@@ -73,6 +73,8 @@ class SimulationRequest:
     names: RunNames
     paths: RunPaths
     kubeconfig: Path
+    # Every client of the run, resolved (secrets included) by whoever starts the simulation.
+    connections: Connections
     # Who holds the lock: a stable id (e.g. the Dagster run id) lets a retry of the same run reuse it.
     owner: str = field(default_factory=default_owner)
     force_replay: bool = False
@@ -80,7 +82,6 @@ class SimulationRequest:
     # The runtime's production Postgres database, watched for rows of this run; None derives it (see
     # `stores.production_postgres`): every run watches production ClickHouse, Kafka and Postgres.
     production_postgres_database: str | None = None
-    environ: Mapping[str, str] | None = None
     progress: ProgressCallback | None = None
     # False: a contaminated production side is returned as the outcome's status (for a blocking check to
     # fail on) instead of raised; the runtime is restored either way.
@@ -380,7 +381,7 @@ class _Day:
 def run_simulation_day(request: SimulationRequest) -> SimulationOutcome:
     """Run one day's simulation on the runtime; every mutation is restored before this returns or raises."""
     manifest, names = request.manifest, request.names
-    conns = resolve_connections(manifest, names, request.environ)
+    conns = request.connections
     values = simulation_values(manifest, names, conns)
     guard_mutation(
         runtime_mutation(

@@ -29,6 +29,7 @@ from torghut_sim.replay.marker import PaceRecord, ReplayMarker
 from torghut_sim.runtime.state_machine import RunOutcome
 from unit.dump_builders import trades_marker
 from unit.report_builders import RunBuilder, at
+from unit.run_clients_fake import FakeEnvRunClients
 
 DAY = "2026-03-06"
 PARTITIONS = trading_day_partitions(DeploymentSettings().partitions_start)
@@ -40,7 +41,8 @@ def _resources(tmp_path: Path, template: Path = LOCAL_TEMPLATE) -> dict[str, Any
         output_root=str(tmp_path / "out"),
         kubeconfig=str(tmp_path / "kubeconfig"),
     )
-    return build_resources(settings)
+    # The simulation step resolves its clients through this resource; a unit test needs no real secrets.
+    return {**build_resources(settings), "run_clients": FakeEnvRunClients()}
 
 
 def _run_dir(tmp_path: Path) -> RunPaths:

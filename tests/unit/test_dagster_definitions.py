@@ -133,7 +133,14 @@ def test_schedule_and_sensors_are_registered(defs: dg.Definitions) -> None:
 
 def test_resources_hold_no_secret_values(defs: dg.Definitions) -> None:
     resources = defs.resources or {}
-    assert set(resources) == {"simulation_config", "kafka", "clickhouse", "postgres", "kubernetes"}
+    assert set(resources) == {
+        "simulation_config",
+        "kafka",
+        "clickhouse",
+        "postgres",
+        "kubernetes",
+        "run_clients",
+    }
     for resource in resources.values():
         fields = resource.model_dump() if hasattr(resource, "model_dump") else {}
         assert not any(k.endswith("password") for k in fields), fields

@@ -21,6 +21,7 @@ from torghut_sim.day_template import LOCAL_TEMPLATE
 from torghut_sim.layout import RunPaths
 from torghut_sim.lifecycle import SimulationOutcome, SimulationRequest
 from unit.report_builders import RunBuilder
+from unit.run_clients_fake import FakeEnvRunClients
 from unit.test_dagster_assets import FakeLifecycle, _fake_dump
 
 ROOT_ENV = "TORGHUT_SIM_TEST_REEXEC_ROOT"
@@ -52,7 +53,7 @@ def day_job() -> dg.JobDefinition:
             *build_report_assets(partitions),
         ],
         jobs=[dg.define_asset_job("day", selection=dg.AssetSelection.all())],
-        resources=build_resources(settings),
+        resources={**build_resources(settings), "run_clients": FakeEnvRunClients()},
         executor=dg.in_process_executor,
     )
     return defs.resolve_job_def("day")

@@ -33,6 +33,7 @@ from torghut_sim.layout import RunPaths, run_paths
 from torghut_sim.lifecycle import SimulationRequest, run_simulation_day
 from torghut_sim.manifest import DatasetManifest, dump_manifest
 from torghut_sim.naming import names_for_day
+from torghut_sim.run_clients import resolve_connections
 from torghut_sim.runtime.model import ObjectCapture, RuntimeState, write_state
 from torghut_sim.stores.cleanup import KIND_CLICKHOUSE, KIND_TOPIC, CleanupItem, CleanupPlan
 from unit.dump_builders import trades_marker
@@ -234,7 +235,7 @@ def test_the_lifecycle_refuses_the_production_runtime_before_the_cluster(tmp_pat
         names=NAMES,
         paths=RunPaths(tmp_path / NAMES.run_token),
         kubeconfig=tmp_path / "kubeconfig",
-        environ=environ,
+        connections=resolve_connections(manifest, NAMES, environ),
     )
     with pytest.raises(GuardsRefusedError) as err:
         run_simulation_day(request)
