@@ -12,6 +12,7 @@ from typing import Any
 import dagster as dg
 import pytest
 import yaml
+from unit.run_clients_fake import FakeEnvRunClients
 from unit.test_dagster_assets import PARTITIONS, FakeLifecycle, _fake_dump
 
 import torghut_sim.day_dump
@@ -136,14 +137,14 @@ def _defs(lifecycle: Any) -> list[Any]:
 
 
 def _resources(tmp_path: Path, kubeconfig: str, lanes_file: Path) -> dict[str, Any]:
-    return build_resources(
-        DeploymentSettings(
-            template_path=str(LOCAL_TEMPLATE),
-            output_root=str(tmp_path / "out"),
-            kubeconfig=kubeconfig,
-            runtime_lanes_file=str(lanes_file),
-        )
+    settings = DeploymentSettings(
+        template_path=str(LOCAL_TEMPLATE),
+        output_root=str(tmp_path / "out"),
+        kubeconfig=kubeconfig,
+        runtime_lanes_file=str(lanes_file),
     )
+    # The lifecycle is recorded, not run: its clients need no real secrets.
+    return {**build_resources(settings), "run_clients": FakeEnvRunClients()}
 
 
 def test_two_days_at_once_run_side_by_side_on_two_lanes(
