@@ -17,10 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from dagster import Field, StringSource
-from dagster._core.storage.base_storage import DagsterStorage
-from dagster._core.storage.event_log.base import EventLogStorage
-from dagster._core.storage.runs.base import RunStorage
-from dagster._core.storage.schedules.base import ScheduleStorage
 from dagster._serdes import ConfigurableClass, ConfigurableClassData
 from dagster_postgres.utils import get_conn_string
 
@@ -78,16 +74,15 @@ def sqlite_base_dir(environ: Mapping[str, str], configured: str | None) -> str:
     return tmp
 
 
-class PostgresOrLocalStorage(DagsterStorage, ConfigurableClass):
+class PostgresOrLocalStorage(StorageSet, ConfigurableClass):
     """Dagster storage: Postgres when `DAGSTER_PG_*` is set, else SQLite; blocked claims retry each second."""
 
     def __init__(
-        self, delegate: StorageSet, backend: str, inst_data: ConfigurableClassData | None = None
+        self, storages: StorageSet, backend: str, inst_data: ConfigurableClassData | None = None
     ) -> None:
-        self._delegate = delegate
         self._backend = backend
         self._inst_data = inst_data
-        super().__init__()  # type: ignore[no-untyped-call]  # Dagster's weakref holder is untyped
+        super().__init__(storages.run_storage, storages.event_log_storage, storages.schedule_storage)
 
     @property
     def inst_data(self) -> ConfigurableClassData | None:
@@ -112,22 +107,3 @@ class PostgresOrLocalStorage(DagsterStorage, ConfigurableClass):
             return cls(postgres_storage_set(url), "postgres", inst_data)
         base_dir = sqlite_base_dir(environ, config_value.get("sqlite_base_dir"))
         return cls(sqlite_storage_set(base_dir), "sqlite", inst_data)
-
-    def register_instance(self, instance: Any) -> None:
-        super().register_instance(instance)
-        self._delegate.register_instance(instance)
-
-    @property
-    def event_log_storage(self) -> EventLogStorage[Any]:
-        return self._delegate.event_log_storage
-
-    @property
-    def run_storage(self) -> RunStorage[Any]:
-        return self._delegate.run_storage
-
-    @property
-    def schedule_storage(self) -> ScheduleStorage[Any]:
-        return self._delegate.schedule_storage
-
-    def dispose(self) -> None:
-        self._delegate.dispose()
