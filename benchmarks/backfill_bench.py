@@ -35,6 +35,7 @@ from benchmarks.backfill_stack import (
     REPO,
     Floor,
     RunTiming,
+    backfill_created,
     backfill_floor,
     backfill_timings,
     dagster_database,
@@ -124,11 +125,10 @@ def measure(days: list[date], lanes: int, root: Path, logs: Path, timeout: float
             status, seen_at = wait_backfill(dagster, backfill_id, timeout)
             with _instance(env) as instance:
                 timings = backfill_timings(instance, backfill_id)
-                backfill = instance.get_backfill(backfill_id)
+                created = backfill_created(instance, backfill_id, timings)
                 failures = {
                     t.day: failure_reason(instance, t.run_id) for t in timings if t.status != "SUCCESS"
                 }
-    created = backfill.backfill_timestamp if backfill else min(t.start for t in timings)
     return Measured(
         lanes,
         backfill_id,

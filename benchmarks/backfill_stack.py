@@ -623,13 +623,17 @@ def extra_runtime(
             proc.wait(30)
 
 
+def backfill_created(instance: dg.DagsterInstance, backfill_id: str, timings: Sequence[RunTiming]) -> float:
+    """When the backfill was launched (its first run's start if the instance no longer has it)."""
+    backfill = instance.get_backfill(backfill_id)
+    return backfill.backfill_timestamp if backfill else min(t.start for t in timings)
+
+
 def launch_to_last_run_end(
     instance: dg.DagsterInstance, backfill_id: str, timings: Sequence[RunTiming]
 ) -> float:
     """The backfill's wall time: from its creation to the end of its last run."""
-    backfill = instance.get_backfill(backfill_id)
-    created = backfill.backfill_timestamp if backfill else min(t.start for t in timings)
-    return max(t.end for t in timings) - created
+    return max(t.end for t in timings) - backfill_created(instance, backfill_id, timings)
 
 
 def timings_table(timings: Sequence[RunTiming]) -> list[str]:
