@@ -51,14 +51,19 @@ def test_the_instance_file_is_at_the_top_level_and_turns_off_the_signup_dialog()
     assert not (REPO / "dagster_home").exists()
 
 
-def test_the_instance_loads_on_sqlite_without_any_pg_variable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _local_instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DagsterInstance:
+    """The repository's dagster.yaml as DAGSTER_HOME in `tmp_path`, with no DAGSTER_PG_* variable set."""
     for name in PG_VARIABLES:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
     shutil.copyfile(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
-    with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))) as instance:
+    return DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path)))
+
+
+def test_the_instance_loads_on_sqlite_without_any_pg_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with _local_instance(tmp_path, monkeypatch) as instance:
         storage = instance.get_ref().storage
         assert isinstance(storage, PostgresOrLocalStorage)
         assert storage.backend == "sqlite"
@@ -69,11 +74,7 @@ def test_the_instance_loads_on_sqlite_without_any_pg_variable(
 def test_both_instances_drain_the_run_queue_every_second(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in PG_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    shutil.copyfile(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
-    with DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))) as instance:
+    with _local_instance(tmp_path, monkeypatch) as instance:
         coordinator = instance.run_coordinator
         assert getattr(coordinator, "dequeue_interval_seconds", None) == 1
         # The run limit still comes from the `concurrency` block.
