@@ -3,8 +3,9 @@
 #
 #   docker build -t REGISTRY/torghut-sim:TAG . && docker push REGISTRY/torghut-sim:TAG
 #
-# The local stack builds the same content without a container builder (torghut_sim/devstack/image.py:
-# the same Debian packages, paths, lock and command), see deploy/README.md. Keep the two in step.
+# The local stack builds the same content without a container builder (torghut_sim/devstack/image_spec.py:
+# the same Debian packages, paths, lock and command; image_build.py assembles them), see deploy/README.md.
+# Keep the two in step.
 
 # The native Kafka engine, static so it runs on the runtime stage's libc.
 FROM golang:1.25-bookworm AS engine

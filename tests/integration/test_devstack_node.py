@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from torghut_sim.devstack.image import IMAGE_REF, PAUSE_REF
+from torghut_sim.devstack.image_spec import IMAGE_REF, PAUSE_REF
 from torghut_sim.devstack.kube_objects import ensure_namespace
-from torghut_sim.devstack.node import NODE_NAME, NodeService
+from torghut_sim.devstack.node import NodeService
+from torghut_sim.devstack.node_servers import NODE_NAME
 
 pytestmark = pytest.mark.node
 
@@ -84,7 +85,7 @@ def _run_image_pod(
 def test_node_is_ready_with_both_images(node: NodeService) -> None:
     status = node.status()
     assert status.running and status.healthy, status
-    refs = set(node.ctr("images", "list", "-q").split())
+    refs = set(node.containerd.ctr("images", "list", "-q").split())
     assert {IMAGE_REF, PAUSE_REF} <= refs
     from kubernetes import client
 

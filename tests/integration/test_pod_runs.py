@@ -35,7 +35,8 @@ from tests.integration._tcp_proxy import free_port
 from torghut_sim.devstack.baseline import ensure_baseline
 from torghut_sim.devstack.config import StackConfig
 from torghut_sim.devstack.host_env import host_pipeline_env
-from torghut_sim.devstack.node import NODE_NAME, NodeService
+from torghut_sim.devstack.node import NodeService
+from torghut_sim.devstack.node_servers import NODE_NAME
 from torghut_sim.devstack.pod_runs import (
     CODE_LOCATION,
     LOCATION_NAME,
@@ -418,7 +419,7 @@ def test_deleting_the_run_pod_mid_simulation_is_cleaned_up_like_a_crash(
                 # A hard crash first (as the OOM killer or a lost node would: no chance to restore), then
                 # the pod is deleted, as an operator cleaning up would.
                 container_id = pod.status.container_statuses[0].container_id.removeprefix("containerd://")
-                node.ctr("tasks", "kill", "--all", "--signal", "SIGKILL", container_id)
+                node.containerd.ctr("tasks", "kill", "--all", "--signal", "SIGKILL", container_id)
                 core.delete_namespaced_pod(pod.metadata.name, PIPELINE_NAMESPACE, grace_period_seconds=0)
         # The dead run left the runtime patched and locked.
         holder = read_lock(kube, e2e.NAMESPACE)

@@ -14,15 +14,16 @@ import pytest
 from torghut_sim.devstack import registry
 from torghut_sim.devstack.cli import build_parser
 from torghut_sim.devstack.config import Ports
+from torghut_sim.devstack.containerd import CNI_CONFIG, containerd_config
 from torghut_sim.devstack.errors import DevstackError
-from torghut_sim.devstack.image import (
+from torghut_sim.devstack.image_spec import (
     APP_DIR,
     BASE_PACKAGES,
     PROJECT_PATHS,
     image_config,
     project_hash,
 )
-from torghut_sim.devstack.node import CNI_CONFIG, NODE_NAME, containerd_config, kubelet_config
+from torghut_sim.devstack.node_servers import NODE_NAME, kubelet_config
 from torghut_sim.devstack.oci import ImageConfig, write_oci_archive
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ import yaml
 from dagster._config import process_config
 from dagster_k8s import K8sRunLauncher
 
-from torghut_sim.devstack.image import GRPC_PORT, IMAGE_REF, image_config
+from torghut_sim.devstack.image_spec import GRPC_PORT, IMAGE_REF, image_config
 from torghut_sim.devstack.pod_runs import (
     PIPELINE_NAMESPACE,
     POD_KUBECONFIG,

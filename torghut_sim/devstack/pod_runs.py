@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from torghut_sim.devstack.image import DAGSTER_HOME, IMAGE_REF
+from torghut_sim.devstack.image_spec import DAGSTER_HOME, IMAGE_REF
 
 PIPELINE_NAMESPACE = "torghut-sim"
 SERVICE_ACCOUNT = "torghut-sim-pipeline"

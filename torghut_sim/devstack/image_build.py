@@ -1,9 +1,8 @@
 """The code location's container image, built offline: Debian by mmdebstrap, the locked env by uv, the engine.
 
-The same content as the repository's `Dockerfile` (Debian bookworm, its Python 3.11, the `uv.lock`
-environment without dev tools at /opt/torghut-sim/.venv, the project installed into it, the native Kafka
-engine beside the interpreter), assembled without a container builder: a cached Debian root filesystem, a
-chroot in which uv installs the lock, and an OCI archive that `ctr images import` reads. Also the pause
+What goes in is `torghut_sim.devstack.image_spec`; this module assembles it without a container builder: a
+cached Debian root filesystem, a chroot in which uv installs the lock (`torghut_sim.devstack.image_chroot`),
+the layers as reproducible tarballs, and an OCI archive that `ctr images import` reads. Also the pause
 image of the node: one static Go program.
 """
 
@@ -16,121 +15,28 @@ import shutil
 import stat
 import subprocess
 import tarfile
-import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from torghut_sim.devstack.apt import ensure_packages
 from torghut_sim.devstack.errors import DevstackError
+from torghut_sim.devstack.image_chroot import uv_sync_in
+from torghut_sim.devstack.image_spec import (
+    APP_DIR,
+    BASE_PACKAGES,
+    DAGSTER_HOME,
+    DEBIAN_SUITE,
+    DEPS_FILES,
+    IMAGE_REF,
+    PAUSE_REF,
+    base_hash,
+    deps_hash,
+    image_config,
+    project_files,
+    project_hash,
+)
 from torghut_sim.devstack.oci import ImageConfig, write_oci_archive
 from torghut_sim.devstack.process import run_checked
-
-IMAGE_REF = "docker.io/library/torghut-sim:devstack"
-PAUSE_REF = "docker.io/library/torghut-sim-pause:devstack"
-APP_DIR = "/opt/torghut-sim"
-DAGSTER_HOME = "/opt/dagster/dagster_home"
-DEBIAN_SUITE = "bookworm"
-# Debian packages of the image; the Dockerfile installs the same list.
-BASE_PACKAGES = ("python3.11", "ca-certificates", "tzdata", "libstdc++6")
-# What of the repository goes into the image (the Dockerfile copies the same paths).
-PROJECT_PATHS = (
-    "pyproject.toml",
-    "uv.lock",
-    "README.md",
-    "workspace.yaml",
-    "torghut_sim",
-    "assets",
-    "resources",
-    "sensors",
-    "config",
-    "native/kafka-engine",
-)
-# Layer 1 (the dependencies) is rebuilt only when these change.
-DEPS_FILES = ("pyproject.toml", "uv.lock")
-GRPC_PORT = 3030
-_SKIP = {"__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache"}
-_PATH = "/opt/torghut-sim/.venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-
-def image_config() -> ImageConfig:
-    """Entry point and environment: `dagster api grpc` serving `torghut_sim.definitions` (port from env)."""
-    return ImageConfig(
-        cmd=[
-            "dagster",
-            "api",
-            "grpc",
-            "--module-name",
-            "torghut_sim.definitions",
-            "--attribute",
-            "defs",
-        ],
-        env={
-            "PATH": _PATH,
-            "VIRTUAL_ENV": f"{APP_DIR}/.venv",
-            "DAGSTER_HOME": DAGSTER_HOME,
-            # `dagster api grpc` reads its port (and host, default localhost) from the environment.
-            "DAGSTER_GRPC_PORT": str(GRPC_PORT),
-            "PYTHONUNBUFFERED": "1",
-            "LANG": "C.UTF-8",
-        },
-        working_dir=APP_DIR,
-        labels={"org.opencontainers.image.title": "torghut-sim"},
-    )
-
-
-def _project_files(repo_root: Path) -> Iterator[Path]:
-    for rel in PROJECT_PATHS:
-        path = repo_root / rel
-        if path.is_file():
-            yield path
-            continue
-        if not path.is_dir():
-            raise DevstackError("image_source_missing", f"image input {path} is missing")
-        for dirpath, dirnames, filenames in os.walk(path):
-            dirnames[:] = sorted(d for d in dirnames if d not in _SKIP)
-            for name in sorted(filenames):
-                if not name.endswith(".pyc"):
-                    yield Path(dirpath) / name
-
-
-def base_hash() -> str:
-    """Identifies the Debian root filesystem: suite and package list."""
-    return hashlib.sha256(f"{DEBIAN_SUITE}\0{' '.join(BASE_PACKAGES)}".encode()).hexdigest()[:16]
-
-
-def deps_hash(repo_root: Path) -> str:
-    """Identifies layer 1: the base and the lock (with the project metadata uv reads beside it)."""
-    digest = hashlib.sha256(base_hash().encode())
-    for name in DEPS_FILES:
-        digest.update(name.encode() + b"\0" + (repo_root / name).read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
-def project_hash(repo_root: Path) -> str:
-    """Identifies the image: the base, every project file that goes in, and the image config."""
-    digest = hashlib.sha256(base_hash().encode() + repr(image_config()).encode())
-    for path in _project_files(repo_root):
-        digest.update(str(path.relative_to(repo_root)).encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
-def uv_binary() -> Path:
-    """The uv executable itself (not a version-manager shim), copied into the chroot to install the lock."""
-    found = shutil.which("uv")
-    if found is None:
-        raise DevstackError("uv_missing", "uv is needed to build the image; run scripts/bootstrap.sh")
-    path = Path(found).resolve()
-    with open(path, "rb") as handle:
-        if handle.read(4) == b"\x7fELF":
-            return path
-    # A shim script (pyenv) resolves to the real binary through its manager.
-    pyenv = shutil.which("pyenv")
-    if pyenv:
-        done = subprocess.run([pyenv, "which", "uv"], capture_output=True, text=True, check=False)
-        if done.returncode == 0 and done.stdout.strip():
-            return Path(done.stdout.strip())
-    raise DevstackError("uv_missing", f"{found} is not the uv executable and could not be resolved")
 
 
 def _apt_sources() -> str:
@@ -142,20 +48,6 @@ def _apt_sources() -> str:
         f"deb http://deb.debian.org/debian {DEBIAN_SUITE} main\n"
         f"deb http://deb.debian.org/debian-security {DEBIAN_SUITE}-security main\n"
     )
-
-
-def _host_ca_bundle() -> Path:
-    """The CA bundle this machine's clients trust."""
-    for candidate in (os.environ.get("SSL_CERT_FILE"), "/etc/ssl/certs/ca-certificates.crt"):
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    raise DevstackError("ca_bundle_missing", "no CA bundle to reach the package index with")
-
-
-def _proxy_env() -> dict[str, str]:
-    """Proxy settings of this machine, passed on to the install in the chroot."""
-    names = ("HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "https_proxy", "http_proxy", "no_proxy")
-    return {name: os.environ[name] for name in names if name in os.environ}
 
 
 def _tar_layer(root: Path, out: Path) -> None:
@@ -190,67 +82,6 @@ def _refuse_whiteouts(upper: Path) -> None:
             mode = os.lstat(os.path.join(dirpath, name)).st_mode
             if stat.S_ISCHR(mode):
                 raise DevstackError("image_layer_deletes", f"the project install deleted {dirpath}/{name}")
-
-
-def _uv_sync_in(rootfs: Path, extra: list[str]) -> None:
-    """`uv sync --frozen --no-dev` of /opt/torghut-sim inside a chroot of `rootfs`.
-
-    /proc, /dev, the host's DNS, CA bundle, uv and uv cache are bound in for the install only (under
-    existing empty mount points), so nothing of the build machine stays in the image.
-    """
-    tools = Path(tempfile.mkdtemp(prefix="torghut-image-tools-"))
-    shutil.copy2(uv_binary(), tools / "uv")
-    shutil.copy2(_host_ca_bundle(), tools / "ca.crt")
-    host_cache = Path(os.environ.get("UV_CACHE_DIR", Path.home() / ".cache" / "uv"))
-    host_cache.mkdir(parents=True, exist_ok=True)
-    binds = [
-        ("/proc", rootfs / "proc", "--rbind"),
-        ("/dev", rootfs / "dev", "--rbind"),
-        (str(tools), rootfs / "mnt", "--bind"),
-        (str(host_cache), rootfs / "srv", "--bind"),
-        ("/etc/resolv.conf", rootfs / "etc/resolv.conf", "--bind"),
-    ]
-    mounted: list[Path] = []
-    try:
-        for source, target, how in binds:
-            if not target.exists():
-                target.touch() if Path(source).is_file() else target.mkdir(parents=True)
-            run_checked(["mount", how, source, str(target)], f"bind {source}")
-            mounted.append(target)
-        run_checked(
-            [
-                "/usr/sbin/chroot",
-                str(rootfs),
-                "/mnt/uv",
-                "sync",
-                "--frozen",
-                "--no-dev",
-                "--no-editable",
-                "--compile-bytecode",
-                "--python",
-                "/usr/bin/python3.11",
-                "--directory",
-                APP_DIR,
-                *extra,
-            ],
-            "uv sync of the locked environment in the image",
-            env={
-                "PATH": "/usr/bin:/bin",
-                "HOME": "/root",
-                "UV_CACHE_DIR": "/srv",
-                # The cache is another filesystem seen through a bind mount.
-                "UV_LINK_MODE": "copy",
-                "UV_PYTHON_DOWNLOADS": "never",
-                # The package index is reached as this machine reaches it (its CA bundle may hold an
-                # egress proxy's authority).
-                "SSL_CERT_FILE": "/mnt/ca.crt",
-                **_proxy_env(),
-            },
-        )
-    finally:
-        for target in reversed(mounted):
-            subprocess.run(["umount", "-R", "-l", str(target)], check=False, capture_output=True)
-        shutil.rmtree(tools, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -334,7 +165,7 @@ class ImageBuilder:
         # The build backend wants the readme pyproject names; its text is layer 2's business.
         (app / "README.md").write_text("")
         (rootfs / DAGSTER_HOME.lstrip("/")).mkdir(parents=True, exist_ok=True)
-        _uv_sync_in(rootfs, ["--no-install-project"])
+        uv_sync_in(rootfs, ["--no-install-project"])
         _tar_layer(rootfs, layer.with_suffix(".partial"))
         layer.with_suffix(".partial").replace(layer)
         return self.deps_dir
@@ -358,11 +189,11 @@ class ImageBuilder:
             run_checked(["mount", "-t", "overlay", "overlay", "-o", options, str(merged)], "overlay mount")
             try:
                 app = merged / APP_DIR.lstrip("/")
-                for path in _project_files(self.repo_root):
+                for path in project_files(self.repo_root):
                     target = app / path.relative_to(self.repo_root)
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(path, target)
-                _uv_sync_in(merged, [])
+                uv_sync_in(merged, [])
                 self._build_engine(app / ".venv/bin/torghut-kafka-engine", go)
             finally:
                 subprocess.run(["umount", "-l", str(merged)], check=False, capture_output=True)
