@@ -6,7 +6,7 @@ lane's pool so it never overlaps a live simulation). When the cleanup run itself
 is marked `manual_cleanup_required` and an operator takes over with `torghut-sim teardown`.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -138,31 +138,33 @@ def on_failed_run(
     )
 
 
-def cleanup_sensor_options(cleanup_job: dg.JobDefinition, outcome: str) -> dict[str, Any]:
-    """The options the failure and cancel sensors share; `outcome` ("failed") names the runs they read."""
-    return {
-        "request_job": cleanup_job,
+def cleanup_sensor(
+    decorator: Callable[..., Callable[[Callable[..., Any]], dg.SensorDefinition]],
+    cleanup_job: dg.JobDefinition,
+    name: str,
+    outcome: str,
+    **options: Any,
+) -> dg.SensorDefinition:
+    """A run-status sensor (`decorator`) that turns each `outcome` ("failed") run into its cleanup run."""
+
+    def request_cleanup(
+        context: dg.RunStatusSensorContext, simulation_config: SimulationConfigResource
+    ) -> dg.RunRequest | dg.SkipReason:
+        run = context.dagster_run
+        return on_failed_run(run.job_name, run.run_id, run.tags, simulation_config, context.instance)
+
+    return decorator(
+        name=name,
+        request_job=cleanup_job,
         # Runs started with `dg launch` execute in process and carry no code-location origin; the
         # owner check in `on_failed_run` keeps foreign runs out.
-        "monitor_all_code_locations": True,
-        "default_status": dg.DefaultSensorStatus.RUNNING,
-        "description": (
-            f"Launch the runtime cleanup for a {outcome} simulation that left the runtime patched."
-        ),
-    }
+        monitor_all_code_locations=True,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Launch the runtime cleanup for a {outcome} simulation that left the runtime patched.",
+        **options,
+    )(request_cleanup)
 
 
 def build_failure_sensor(cleanup_job: dg.JobDefinition) -> dg.SensorDefinition:
     """The run-failure sensor over every job of the code location."""
-
-    @dg.run_failure_sensor(
-        name="simulation_cleanup_on_failure", **cleanup_sensor_options(cleanup_job, "failed")
-    )
-    def simulation_cleanup_on_failure(
-        context: dg.RunFailureSensorContext, simulation_config: SimulationConfigResource
-    ) -> dg.RunRequest | dg.SkipReason:
-        """Turn one failed run into a cleanup run (or a manual-cleanup mark)."""
-        run = context.dagster_run
-        return on_failed_run(run.job_name, run.run_id, run.tags, simulation_config, context.instance)
-
-    return simulation_cleanup_on_failure
+    return cleanup_sensor(dg.run_failure_sensor, cleanup_job, "simulation_cleanup_on_failure", "failed")
