@@ -20,7 +20,7 @@ from torghut_sim.dump.coverage import CoverageAccumulator
 from torghut_sim.dump.errors import DumpError
 from torghut_sim.dump.io import WrittenDump
 from torghut_sim.kafka.connection import KafkaConnection
-from torghut_sim.kafka.engine import EngineError, connection_job, run_engine
+from torghut_sim.kafka.engine import connection_job, engine_errors_as, run_engine
 from torghut_sim.kafka.progress import ProgressCallback, ProgressTracker
 
 
@@ -169,10 +169,9 @@ def run_native_dump(
     partial = plan.dump_path.with_name(plan.dump_path.name + ".partial")
     reports = _EngineProgress(progress)
     try:
-        result = run_engine(engine, "dump", dump_job(connection, plan, states, tuning, spill_dir), reports)
-    except EngineError as exc:
-        partial.unlink(missing_ok=True)
-        raise DumpError(exc.message, reason=exc.reason) from None
+        job = dump_job(connection, plan, states, tuning, spill_dir)
+        with engine_errors_as(DumpError):
+            result = run_engine(engine, "dump", job, reports)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

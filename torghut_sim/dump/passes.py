@@ -29,7 +29,7 @@ from torghut_sim.dump.worker import (
     consume_in_workers,
 )
 from torghut_sim.kafka.connection import KafkaConnection
-from torghut_sim.kafka.engine import EngineError, use_native
+from torghut_sim.kafka.engine import engine_errors_as, use_native
 from torghut_sim.kafka.progress import ProgressCallback, ProgressTracker
 
 
@@ -84,10 +84,8 @@ class _Output:
 
 def dump_engine(tuning: DumpTuning) -> Path | None:
     """The native engine binary the dump runs with, None for the Python engine."""
-    try:
+    with engine_errors_as(DumpError):
         return use_native(tuning.engine)
-    except EngineError as exc:
-        raise DumpError(exc.message, reason=exc.reason) from None
 
 
 def native_pass(

@@ -14,7 +14,8 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +36,15 @@ class EngineError(TorghutSimError):
     """The native engine is missing, speaks another version, or failed a job (with its reason code)."""
 
     reason = "engine_failed"
+
+
+@contextmanager
+def engine_errors_as(error: type[TorghutSimError]) -> Iterator[None]:
+    """Raise an `EngineError` of the block as the caller's `error`, with the engine's message and reason."""
+    try:
+        yield
+    except EngineError as exc:
+        raise error(exc.message, reason=exc.reason) from None
 
 
 def _candidates() -> list[Path]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from torghut_sim.dump.io import dump_format
 from torghut_sim.kafka.connection import KafkaConnection
-from torghut_sim.kafka.engine import EngineError, connection_job, run_engine, use_native
+from torghut_sim.kafka.engine import connection_job, engine_errors_as, run_engine, use_native
 from torghut_sim.kafka.progress import ProgressCallback, ProgressTracker
 from torghut_sim.replay.errors import ReplayError
 
@@ -37,10 +37,8 @@ def choose_engine(request: ReplayRequest, tuning: ReplayTuning) -> Path | None:
                 reason="replay_engine_unsupported",
             )
         return None
-    try:
+    with engine_errors_as(ReplayError):
         return use_native(tuning.engine)
-    except EngineError as exc:
-        raise ReplayError(exc.message, reason=exc.reason) from None
 
 
 def replay_job(
@@ -88,10 +86,8 @@ def produce_native(
         tracker.update(done)
 
     job = replay_job(connection, request, topic_map, partitions, tuning)
-    try:
+    with engine_errors_as(ReplayError):
         result = run_engine(engine, "replay", job, on_progress)
-    except EngineError as exc:
-        raise ReplayError(exc.message, reason=exc.reason) from None
     return parse_result(result, topic_map, tracker)
 
 
