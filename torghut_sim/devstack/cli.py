@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 
 from torghut_sim.devstack import seed_cli
@@ -14,27 +14,31 @@ from torghut_sim.devstack.config import StackConfig
 from torghut_sim.devstack.errors import DevstackError
 from torghut_sim.devstack.ports import reserve_ports, stack_ports
 from torghut_sim.devstack.registry import OPTIONAL_SERVICES, SERVICE_CLASSES, default_services, service
+from torghut_sim.devstack.service import Service
 
 
 def _names(args: argparse.Namespace) -> list[str]:
     return list(args.services) or default_services()
 
 
-def _up(args: argparse.Namespace, config: StackConfig) -> int:
-    reserve_ports(stack_ports(config))
+def _timed_each(
+    args: argparse.Namespace, config: StackConfig, done: str, act: Callable[[Service], None]
+) -> int:
+    """`act` on each named service in order, printing `<name>: <done> (<seconds>s)` after each."""
     for name in _names(args):
         began = time.monotonic()
-        service(name, config).start()
-        print(f"{name}: up ({time.monotonic() - began:.1f}s)", file=sys.stderr)
+        act(service(name, config))
+        print(f"{name}: {done} ({time.monotonic() - began:.1f}s)", file=sys.stderr)
     return 0
+
+
+def _up(args: argparse.Namespace, config: StackConfig) -> int:
+    reserve_ports(stack_ports(config))
+    return _timed_each(args, config, "up", lambda svc: svc.start())
 
 
 def _install(args: argparse.Namespace, config: StackConfig) -> int:
-    for name in _names(args):
-        began = time.monotonic()
-        service(name, config).install()
-        print(f"{name}: installed ({time.monotonic() - began:.1f}s)", file=sys.stderr)
-    return 0
+    return _timed_each(args, config, "installed", lambda svc: svc.install())
 
 
 def _down(args: argparse.Namespace, config: StackConfig) -> int:
