@@ -14,25 +14,16 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
+// shortEscapes holds, for the characters json.dumps writes as a two-character escape, its second character.
+var shortEscapes = [0x80]byte{'"': '"', '\\': '\\', '\n': 'n', '\r': 'r', '\t': 't', '\b': 'b', '\f': 'f'}
+
 // appendJSONString appends s as a JSON string escaped exactly like Python's json.dumps(ensure_ascii=True).
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	for _, r := range s {
 		switch {
-		case r == '"':
-			dst = append(dst, '\\', '"')
-		case r == '\\':
-			dst = append(dst, '\\', '\\')
-		case r == '\n':
-			dst = append(dst, '\\', 'n')
-		case r == '\r':
-			dst = append(dst, '\\', 'r')
-		case r == '\t':
-			dst = append(dst, '\\', 't')
-		case r == '\b':
-			dst = append(dst, '\\', 'b')
-		case r == '\f':
-			dst = append(dst, '\\', 'f')
+		case r < 0x80 && shortEscapes[r] != 0:
+			dst = append(dst, '\\', shortEscapes[r])
 		case r >= 0x20 && r <= 0x7e:
 			// Python escapes everything outside ' '..'~', DEL (0x7f) included.
 			dst = append(dst, byte(r))
