@@ -23,6 +23,7 @@ from torghut_sim.report.settings import (
     read_json_object,
     read_manifest,
 )
+from torghut_sim.report.timestamps import parse_utc
 
 _CONTEXT = "$.params.simulation_context"
 
@@ -133,7 +134,11 @@ def parse_iso_utc(expr: pl.Expr) -> pl.Expr:
 
 
 def parse_iso_utc_series(text: pl.Series) -> pl.Series:
-    """`parse_iso_utc` of a series; the naive-as-UTC parse only runs when some text has no offset."""
+    """`parse_iso_utc` of a series: the fixed-width fast path when it reads every text, else polars
+    (whose naive-as-UTC parse only runs when some text has no offset)."""
+    fast = parse_utc(text)
+    if fast is not None:
+        return fast
     frame = pl.DataFrame({"text": text}).select(_iso_text(pl.col("text")).alias("text"))
     aware = frame.select(
         pl.col("text").str.to_datetime(_AWARE_FORMAT, strict=False, time_unit="us", time_zone="UTC")
