@@ -45,6 +45,30 @@ def test_a_failed_build_leaves_no_charts(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_a_build_failing_after_its_first_tables_leaves_no_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builder = RunBuilder(tmp_path / "run")
+    d = builder.decision()
+    builder.order_event(builder.execution(d, "buy", "1", "10"), d, at(61))
+    run = builder.write()
+
+    def broken(inputs: object) -> object:
+        raise ReportError("the execution section broke", reason="test_failure")
+
+    # The P&L tables are queued for writing before the execution section is computed.
+    monkeypatch.setattr("torghut_sim.report.api.build_execution", broken)
+    out = tmp_path / "deep" / "report"
+    with pytest.raises(ReportError):
+        build_report(run, out)
+    assert not (tmp_path / "deep").exists()
+    # A directory that was there before stays, emptied of the build's files.
+    (tmp_path / "kept").mkdir()
+    with pytest.raises(ReportError):
+        build_report(run, tmp_path / "kept")
+    assert list((tmp_path / "kept").iterdir()) == []
+
+
 def test_longest_signal_gap_counts_the_window_edges_and_ignores_signals_outside(tmp_path: Path) -> None:
     builder = RunBuilder(tmp_path / "run")
     for seconds in (-300, 60, 600, 660):  # the first is before the open: outside the window

@@ -35,9 +35,18 @@ from torghut_sim.report.runtime_metrics import (
 from torghut_sim.report.stability import build_stability
 from torghut_sim.report.summary import summary_row
 from torghut_sim.report.verdict import decide
-from torghut_sim.report.writer import chart_artifact, write_report, write_tables
+from torghut_sim.report.writer import TableWriter, chart_artifact, write_report
 
 CHARTS_DIR = "charts"
+# The bundle's tables in the order the report lists them.
+TABLE_ORDER = (
+    "trade-pnl",
+    "execution-latency",
+    "latency-buckets",
+    "llm-review-summary",
+    "equity-curve",
+    "report-summary",
+)
 
 
 @dataclass(frozen=True)
@@ -113,19 +122,24 @@ def render_charts(
         ) from exc
 
 
-def compute(inputs: RunInputs, generated_at: datetime) -> Computed:
-    """Compute every section from loaded inputs; no files written.
+def compute(inputs: RunInputs, generated_at: datetime, tables: TableWriter | None = None) -> Computed:
+    """Compute every section from loaded inputs; the large tables go to `tables` as soon as they exist.
 
     The sections are computed one after the other (side by side their transient memory passed the
     600 MB the full-day benchmark allows), the P&L first: its transient memory is the largest, and
     fewer results are alive then."""
     pnl = compute_pnl(inputs.executions, inputs.last_prices, inputs.tca, inputs.settings)
+    if tables is not None:
+        tables.submit("trade-pnl", pnl.trades)
+        tables.submit("equity-curve", pnl.equity_curve)
     llm = build_llm(
         inputs.llm_reviews, inputs.executions, pnl.trades, inputs.settings.llm_price_per_1k_tokens
     )
     coverage = build_coverage(inputs)
     funnel = build_funnel(inputs, coverage.clickhouse_rows.get("ta_signals"))
     execution = build_execution(inputs)
+    if tables is not None:
+        tables.submit("execution-latency", execution.latency)
     runtime = build_runtime_metrics(inputs.runtime_metrics)
     draft = SimulationReport(
         run_metadata=_metadata(inputs, generated_at),
@@ -160,26 +174,23 @@ def build_report(
     """Read a run directory, compute every section and write the report bundle (default `<run>/report/`)."""
     inputs = load_run(run_dir)
     target = out_dir if out_dir is not None else RunPaths(run_dir).report_dir
-    computed = compute(inputs, generated_at if generated_at is not None else datetime.now(UTC))
+    tables = TableWriter(target)
+    try:
+        computed = compute(inputs, generated_at if generated_at is not None else datetime.now(UTC), tables)
+        draft, pnl, execution, llm = computed.draft, computed.pnl, computed.execution, computed.llm
+        tables.submit("latency-buckets", latency_bucket_table(draft.execution_quality.latency_buckets))
+        tables.submit("llm-review-summary", llm.summary)
+        tables.submit("report-summary", summary_row(draft))
+        outputs = tables.artifacts(TABLE_ORDER)
+    except BaseException:
+        # A build that fails leaves none of its files behind.
+        tables.discard()
+        raise
     input_files = [
         ArtifactFile(name=f.name, role=f.role, rows=f.rows, sha256=f.sha256)
         for f in inputs.files
         if f.present
     ]
-    # The input frames are done with: freed before the tables are written, their memory serves the writes.
-    del inputs
-    draft, pnl, execution, llm = computed.draft, computed.pnl, computed.execution, computed.llm
-    outputs = write_tables(
-        target,
-        {
-            "trade-pnl": pnl.trades,
-            "execution-latency": execution.latency,
-            "latency-buckets": latency_bucket_table(draft.execution_quality.latency_buckets),
-            "llm-review-summary": llm.summary,
-            "equity-curve": pnl.equity_curve,
-            "report-summary": summary_row(draft),
-        },
-    )
     chart_paths = render_charts(target / CHARTS_DIR, draft, pnl, execution) if with_charts else {}
     outputs.extend(chart_artifact(target, path) for path in chart_paths.values())
     report = draft.model_copy(update={"artifacts": Artifacts(inputs=input_files, outputs=outputs)})
