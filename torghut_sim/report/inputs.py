@@ -149,27 +149,15 @@ def parse_iso_utc_series(text: pl.Series) -> pl.Series:
     return frame.select(parse_iso_utc(pl.col("text")).alias(text.name)).to_series()
 
 
+def _all_but(table: str, *unread: str) -> tuple[str, ...]:
+    return tuple(name for name in EXPORT_SCHEMAS[table].names if name not in unread)
+
+
 # The columns the report reads of the large tables; loading the others cost a third of peak memory (and,
 # for the order identifiers, labels and flags no section uses, a tenth of the reading time).
 READ_COLUMNS: dict[str, tuple[str, ...]] = {
-    "trade_decisions": ("id", "strategy_id", "symbol", "decision_json", "status", "created_at"),
-    "executions": (
-        "id",
-        "trade_decision_id",
-        "symbol",
-        "side",
-        "submitted_qty",
-        "filled_qty",
-        "avg_fill_price",
-        "status",
-        "created_at",
-        "last_update_at",
-        "order_feed_last_event_ts",
-        "execution_expected_adapter",
-        "execution_actual_adapter",
-        "execution_fallback_reason",
-        "execution_fallback_count",
-    ),
+    "trade_decisions": _all_but("trade_decisions", "alpaca_account_label", "timeframe", "executed_at"),
+    "executions": _all_but("executions", "alpaca_order_id", "client_order_id", "order_type", "time_in_force"),
     "execution_order_events": ("execution_id", "trade_decision_id", "event_ts"),
     "execution_tca_metrics": (
         "execution_id",
@@ -179,17 +167,7 @@ READ_COLUMNS: dict[str, tuple[str, ...]] = {
         "realized_shortfall_bps",
         "divergence_bps",
     ),
-    "llm_decision_reviews": (
-        "trade_decision_id",
-        "model",
-        "prompt_version",
-        "verdict",
-        "confidence",
-        "tokens_prompt",
-        "tokens_completion",
-        "response_json",
-        "created_at",
-    ),
+    "llm_decision_reviews": _all_but("llm_decision_reviews", "id", "risk_flags"),
 }
 _DECODE_ROWS = 20_000
 _DECISION_FIELDS = pl.Struct(
