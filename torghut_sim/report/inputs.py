@@ -311,11 +311,15 @@ def load_run(run_dir: Path) -> RunInputs:
         present = path.is_file()
         files.append(InputFile(path.name, role, present, None, file_sha256(path) if present else None))
     frames: dict[str, pl.DataFrame] = {}
-    for table in EXPORT_SCHEMAS:
-        frames[table], info = read_export(paths, table, READ_COLUMNS.get(table))
-        files.append(info)
-
-    all_decisions = _with_signal_columns(frames["trade_decisions"])
+    # The decisions' documents are decoded on a side thread while the other tables are read.
+    infos: dict[str, InputFile] = {}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-decisions") as side:
+        for table in ("trade_decisions", *(t for t in EXPORT_SCHEMAS if t != "trade_decisions")):
+            frames[table], infos[table] = read_export(paths, table, READ_COLUMNS.get(table))
+            if table == "trade_decisions":
+                decoded = side.submit(_with_signal_columns, frames[table])
+        all_decisions = decoded.result()
+    files.extend(infos[table] for table in EXPORT_SCHEMAS)
     decisions, scoped = _scope_decisions(all_decisions, settings)
     all_decision_ids = all_decisions["id"].drop_nulls().unique()
     decision_ids = all_decision_ids if decisions is all_decisions else decisions["id"].drop_nulls().unique()
