@@ -70,8 +70,9 @@ class TableWriter:
     """Writes each table as `<name>.csv` and `<name>.parquet` as soon as it is handed over.
 
     Two files at a time on worker threads: polars' writers and hashlib release the GIL, so the files of
-    one table are written while the next sections are computed. A failed build calls `discard`, which
-    removes every file and directory the writer made."""
+    one table are written while the next sections are computed. Each file is written under a hidden
+    temporary name and renamed into place by `artifacts`, once every file is written: a failed build
+    calls `discard`, which removes what the writer made and leaves an earlier bundle as it was."""
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = out_dir
@@ -91,7 +92,7 @@ class TableWriter:
             except OSError as exc:
                 raise _write_failed(self.out_dir, exc) from exc
         self.jobs[name] = [
-            (path, role, frame.height, self.pool.submit(writer, frame, path))
+            (path, role, frame.height, self.pool.submit(writer, frame, _temporary(path)))
             for path, role, writer in (
                 (self.out_dir / f"{name}.csv", "csv", _write_csv),
                 (self.out_dir / f"{name}.parquet", "parquet", _write_parquet),
@@ -101,25 +102,32 @@ class TableWriter:
     def artifacts(self, names: Sequence[str]) -> list[ArtifactFile]:
         """The artifact entries of the named tables in that order (waits for their files)."""
         try:
-            return [
+            entries = [
                 ArtifactFile(name=path.name, role=role, rows=rows, sha256=job.result())
                 for name in names
                 for path, role, rows, job in self.jobs[name]
             ]
+            for path, _, _, _ in (job for name in names for job in self.jobs[name]):
+                os.replace(_temporary(path), path)
         except OSError as exc:
             raise _write_failed(self.out_dir, exc) from exc
         finally:
             self.pool.shutdown(wait=False)
+        return entries
 
     def discard(self) -> None:
         """After a failed build: wait for the queued writes and remove what they and this writer made."""
         self.pool.shutdown(wait=True)
         for path, _, _, _ in (job for jobs in self.jobs.values() for job in jobs):
-            path.unlink(missing_ok=True)
+            _temporary(path).unlink(missing_ok=True)
         for made in self.made_dirs:  # innermost first; a directory something else wrote to stays
             if any(made.iterdir()):
                 break
             made.rmdir()
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
 
 
 def _write_failed(out_dir: Path, exc: OSError) -> ReportError:
