@@ -8,6 +8,7 @@ with the exact export schemas. Each round runs two fresh processes: one reads ev
 with polars (the floor), one builds the report (so its peak RSS is the report's own); the figures are
 the median round's. Target: the build within 3 x the read, under 600 MB peak RSS. Builds are stamped
 with a fixed generation time, so `--compare` proves a bundle byte-identical to one built earlier.
+Measured (2 shared cores, load ~3): 6.7-7.2 x the read with charts, 6.6-6.9 x without, 530-555 MB.
 """
 
 from __future__ import annotations

@@ -14,8 +14,8 @@ from torghut_sim.errors import TorghutSimError
 
 # Each subcommand lives in `torghut_sim/commands/<name>.py` with `register(subparsers)`; the registered
 # handler is the parser default `handler` and returns the exit code. The command modules import their
-# heavy clients (Kubernetes, the report's chart stack) inside their handlers, so that building every
-# parser stays cheap: `torghut-sim dump --help` never pays for matplotlib.
+# heavy clients (Kubernetes, the report's dataframe stack) inside their handlers, so that building every
+# parser stays cheap: `torghut-sim dump --help` never pays for polars.
 COMMANDS: tuple[ModuleType, ...] = (plan, dump, replay, apply, teardown, status, cleanup, report)
 
 __all__ = ["COMMANDS", "EXIT_OK", "EXIT_REFUSED", "EXIT_USAGE", "build_parser", "main"]

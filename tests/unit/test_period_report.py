@@ -177,9 +177,9 @@ def test_bundle_files_tables_and_markdown(tmp_path: Path, template: dict[str, An
         "period-symbols.parquet",
         "period-symbol-days.csv",
         "period-symbol-days.parquet",
-        "charts/period-equity.png",
-        "charts/period-daily-pnl.png",
-        "charts/period-pnl-by-symbol.png",
+        "charts/period-equity.svg",
+        "charts/period-daily-pnl.svg",
+        "charts/period-pnl-by-symbol.svg",
     }
     days = pl.read_parquet(result.out_dir / "period-days.parquet")
     assert days["status"].to_list() == [
@@ -204,7 +204,7 @@ def test_bundle_files_tables_and_markdown(tmp_path: Path, template: dict[str, An
     assert markdown.startswith(
         "# Simulation period report — 2026-02-13 → 2026-02-24\n\n**4 of 7 trading days reported**"
     )
-    assert "![Cumulative equity and drawdown](charts/period-equity.png)" in markdown
+    assert "![Cumulative equity and drawdown](charts/period-equity.svg)" in markdown
     assert "| 2026-02-18 | failed | — | — | — | -50 | 150 | — | replay: replay_failed |" in markdown
     assert "| 2026-02-19 | -30.5 |" in markdown  # a day of the worst drawdown
     inputs = [a.name for a in result.report.artifacts.inputs]

@@ -28,10 +28,10 @@ FILES = (
     "latency-buckets.csv",
     "latency-buckets.parquet",
     "report-summary.parquet",
-    "charts/equity-curve.png",
-    "charts/funnel.png",
-    "charts/latency.png",
-    "charts/pnl-by-symbol.png",
+    "charts/equity-curve.svg",
+    "charts/funnel.svg",
+    "charts/latency.svg",
+    "charts/pnl-by-symbol.svg",
 )
 
 
@@ -136,7 +136,7 @@ def test_markdown_summary_leads_with_verdict_and_embeds_charts(tmp_path: Path) -
     result = build_report(_populated(tmp_path / "run"))
     lines = result.markdown_path.read_text().splitlines()
     assert lines[2].startswith("**Verdict: PASS**")
-    assert "![Equity and drawdown](charts/equity-curve.png)" in lines
+    assert "![Equity and drawdown](charts/equity-curve.svg)" in lines
     assert "| NVDA | 2 | 3 | 2 | 0 | 5 | 1 | 12 | last_price |" in lines
 
 

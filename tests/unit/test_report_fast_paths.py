@@ -45,6 +45,32 @@ def test_a_failed_build_leaves_no_charts(tmp_path: Path) -> None:
     assert not out.exists()
 
 
+def test_a_build_failing_after_its_first_tables_leaves_no_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    builder = RunBuilder(tmp_path / "run")
+    d = builder.decision()
+    builder.order_event(builder.execution(d, "buy", "1", "10"), d, at(61))
+    run = builder.write()
+
+    def broken(inputs: object) -> object:
+        raise ReportError("the execution section broke", reason="test_failure")
+
+    kept = tmp_path / "kept"
+    build_report(run, kept, with_charts=False)
+    before = {p.name: p.read_bytes() for p in kept.iterdir()}
+    # The P&L tables are queued for writing before the execution section is computed.
+    monkeypatch.setattr("torghut_sim.report.api.build_execution", broken)
+    out = tmp_path / "deep" / "report"
+    with pytest.raises(ReportError):
+        build_report(run, out)
+    assert not (tmp_path / "deep").exists()
+    # An earlier bundle in the target stays as it was: no table of the failed build replaced its own.
+    with pytest.raises(ReportError):
+        build_report(run, kept)
+    assert {p.name: p.read_bytes() for p in kept.iterdir()} == before
+
+
 def test_longest_signal_gap_counts_the_window_edges_and_ignores_signals_outside(tmp_path: Path) -> None:
     builder = RunBuilder(tmp_path / "run")
     for seconds in (-300, 60, 600, 660):  # the first is before the open: outside the window

@@ -77,6 +77,28 @@ def test_unlinked_order_events_and_executions_are_counted(builder: RunBuilder) -
     assert inputs.order_events.height == 2
 
 
+def test_rows_link_by_execution_first_then_by_decision_in_a_scoped_run(builder: RunBuilder) -> None:
+    mine = builder.decision(run_id="sim-20260306-01")
+    other = builder.decision(run_id="sim-20260305-01")
+    e_mine = builder.execution(mine, "buy", "1", "10")
+    e_other = builder.execution(other, "buy", "1", "10")
+    builder.order_event(e_other, mine, at(1))  # another run's execution: its run's, whatever the decision
+    builder.order_event("unknown", mine, at(2))  # execution not in the file: our decision decides
+    builder.order_event("unknown", other, at(3))  # … and here the other run's
+    builder.order_event("unknown", "nobody", at(4))  # links to nothing at all
+    builder.order_event(e_mine, None, at(5))
+    builder.tca(e_other, mine)
+    builder.tca("unknown", mine)
+    builder.tca("unknown", other)
+    inputs = load_run(builder.write())
+    assert inputs.order_events["event_ts"].to_list() == [at(2), at(5)]
+    assert inputs.order_events_unlinked == 1
+    assert inputs.tca["execution_id"].to_list() == ["unknown"]
+    assert inputs.tca["trade_decision_id"].to_list() == [mine]
+    assert inputs.executions["id"].to_list() == [e_mine]
+    assert inputs.executions_unlinked == 0
+
+
 def test_signal_time_prefers_simulation_context(builder: RunBuilder) -> None:
     builder.decision(signal_ts=at(10), event_ts=at(20))
     builder.decision(event_ts=at(30))

@@ -56,7 +56,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="never",
         help=f"exit {EXIT_VERDICT} when the verdict (of a range: the worst day's) is at least this bad",
     )
-    parser.add_argument("--no-charts", action="store_true", help="skip the PNG charts (faster, for CI)")
+    parser.add_argument("--no-charts", action="store_true", help="skip the SVG charts")
     parser.set_defaults(handler=partial(_handle, parser))
 
 
@@ -80,7 +80,7 @@ def _exit_code(verdict: str | None, fail_on: str) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Build the report, print the verdict and the JSON path; the exit code follows `--fail-on`."""
-    # Imported here: the report's chart and dataframe stack costs a second that other commands never pay.
+    # Imported here: the report's dataframe stack costs most of a second that other commands never pay.
     from torghut_sim.report import build_report  # noqa: PLC0415
 
     result = build_report(args.run_dir, args.out, with_charts=not args.no_charts)

@@ -1,4 +1,4 @@
-"""The report engine `torghut.simulation-report.v1`: a run directory in, JSON/Markdown/CSV/Parquet/PNG out."""
+"""The report engine `torghut.simulation-report.v1`: a run directory in, JSON/Markdown/CSV/Parquet/SVG out."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ __all__ = ["SCHEMA_VERSION", "ReportResult", "SimulationReport", "build_report"]
 
 
 def __getattr__(name: str) -> Any:
-    """The builder on first use: it pulls in polars and the chart stack; reading a report does not."""
+    """The builder on first use: it pulls in polars and numpy; reading a report does not."""
     if name in {"ReportResult", "build_report"}:
         from torghut_sim.report import api  # noqa: PLC0415
 

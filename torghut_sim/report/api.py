@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,6 +10,7 @@ from torghut_sim.layout import RunPaths
 from torghut_sim.report import charts
 from torghut_sim.report.caveats import build_caveats
 from torghut_sim.report.coverage import build_coverage
+from torghut_sim.report.errors import ReportError
 from torghut_sim.report.execution import ExecutionResult, build_execution
 from torghut_sim.report.figures import iso_utc
 from torghut_sim.report.funnel import build_funnel
@@ -22,7 +21,6 @@ from torghut_sim.report.markdown import render_markdown
 from torghut_sim.report.model import (
     ArtifactFile,
     Artifacts,
-    Funnel,
     RunMetadata,
     SimulationReport,
     Verdict,
@@ -37,9 +35,18 @@ from torghut_sim.report.runtime_metrics import (
 from torghut_sim.report.stability import build_stability
 from torghut_sim.report.summary import summary_row
 from torghut_sim.report.verdict import decide
-from torghut_sim.report.writer import chart_artifact, write_report, write_tables
+from torghut_sim.report.writer import TableWriter, chart_artifact, write_report
 
 CHARTS_DIR = "charts"
+# The bundle's tables in the order the report lists them.
+TABLE_ORDER = (
+    "trade-pnl",
+    "execution-latency",
+    "latency-buckets",
+    "llm-review-summary",
+    "equity-curve",
+    "report-summary",
+)
 
 
 @dataclass(frozen=True)
@@ -92,84 +99,47 @@ class Computed:
     llm: LlmResult
 
 
-class ChartJobs:
-    """The report's charts, each rendered on one worker thread as soon as its data is computed.
-
-    matplotlib holds the GIL, but most of the rest of the build is polars, which releases it: on two
-    cores the charts then cost little wall time. One worker keeps matplotlib single-threaded."""
-
-    ROLES = ("equity", "funnel", "latency", "pnl_by_symbol")
-
-    def __init__(self, chart_dir: Path) -> None:
-        self.chart_dir = chart_dir
-        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-charts")
-        self.jobs: dict[str, Future[Path]] = {}
-        # Made here, before any render is queued, so that a failed build knows which directories it made.
-        self.made_dirs = list(itertools.takewhile(lambda d: not d.exists(), (chart_dir, *chart_dir.parents)))
+def render_charts(
+    chart_dir: Path, draft: SimulationReport, pnl: PnlResult, execution: ExecutionResult
+) -> dict[str, Path]:
+    """Every chart's file, keyed by role in the report's order (milliseconds: they are hand-drawn SVG)."""
+    latencies = {
+        "signal → decision": execution.decision_latency,
+        "decision → submit": execution.latency["decision_to_submit_ms"],
+        "submit → first event": execution.latency["submit_to_first_event_ms"],
+    }
+    try:
         chart_dir.mkdir(parents=True, exist_ok=True)
-
-    def execution_ready(self, funnel: Funnel, execution: ExecutionResult) -> None:
-        """Queue the funnel and latency charts."""
-        self.jobs["funnel"] = self.pool.submit(charts.funnel_chart, funnel, self.chart_dir / charts.FUNNEL)
-        latencies = {
-            "signal → decision": execution.decision_latency,
-            "decision → submit": execution.latency["decision_to_submit_ms"],
-            "submit → first event": execution.latency["submit_to_first_event_ms"],
+        return {
+            "equity": charts.equity_chart(pnl.equity_curve, chart_dir / charts.EQUITY),
+            "funnel": charts.funnel_chart(draft.funnel, chart_dir / charts.FUNNEL),
+            "latency": charts.latency_chart(latencies, chart_dir / charts.LATENCY),
+            "pnl_by_symbol": charts.pnl_by_symbol_chart(draft.pnl, chart_dir / charts.PNL_BY_SYMBOL),
         }
-        self.jobs["latency"] = self.pool.submit(
-            charts.latency_chart, latencies, self.chart_dir / charts.LATENCY
-        )
-
-    def pnl_ready(self, pnl: PnlResult) -> None:
-        """Queue the equity and P&L-by-symbol charts."""
-        self.jobs["equity"] = self.pool.submit(
-            charts.equity_chart, pnl.equity_curve, self.chart_dir / charts.EQUITY
-        )
-        self.jobs["pnl_by_symbol"] = self.pool.submit(
-            charts.pnl_by_symbol_chart, pnl.section, self.chart_dir / charts.PNL_BY_SYMBOL
-        )
-
-    def discard(self) -> None:
-        """After a failed build: wait for the queued renders and remove what they wrote."""
-        self.pool.shutdown(wait=True)
-        for job in self.jobs.values():
-            if job.exception() is None:
-                job.result().unlink(missing_ok=True)
-        for made in self.made_dirs:  # innermost first; a directory something else wrote to stays
-            if any(made.iterdir()):
-                break
-            made.rmdir()
-
-    def results(self) -> dict[str, Path]:
-        """Every chart's file, keyed by role in the report's order (waits for the renders)."""
-        try:
-            return {role: self.jobs[role].result() for role in self.ROLES}
-        finally:
-            self.pool.shutdown(wait=False)
+    except OSError as exc:
+        raise ReportError(
+            f"cannot write the charts to {chart_dir}: {exc}", reason="report_write_failed"
+        ) from exc
 
 
-def _pnl_and_llm(inputs: RunInputs, chart_jobs: ChartJobs | None) -> tuple[PnlResult, LlmResult]:
-    pnl = compute_pnl(inputs.executions, inputs.last_prices, inputs.tca, inputs.settings)
-    if chart_jobs is not None:
-        chart_jobs.pnl_ready(pnl)
-    llm = build_llm(
-        inputs.llm_reviews, inputs.executions, pnl.trades, inputs.settings.llm_price_per_1k_tokens
-    )
-    return pnl, llm
-
-
-def compute(inputs: RunInputs, generated_at: datetime, chart_jobs: ChartJobs | None = None) -> Computed:
-    """Compute every section from loaded inputs; no files written but the charts queued on `chart_jobs`.
+def compute(inputs: RunInputs, generated_at: datetime, tables: TableWriter | None = None) -> Computed:
+    """Compute every section from loaded inputs; the large tables go to `tables` as soon as they exist.
 
     The sections are computed one after the other (side by side their transient memory passed the
     600 MB the full-day benchmark allows), the P&L first: its transient memory is the largest, and
     fewer results are alive then."""
-    pnl, llm = _pnl_and_llm(inputs, chart_jobs)
+    pnl = compute_pnl(inputs.executions, inputs.last_prices, inputs.tca, inputs.settings)
+    if tables is not None:
+        tables.submit("trade-pnl", pnl.trades)
+        tables.submit("equity-curve", pnl.equity_curve)
+    llm = build_llm(
+        inputs.llm_reviews, inputs.executions, pnl.trades, inputs.settings.llm_price_per_1k_tokens
+    )
     coverage = build_coverage(inputs)
     funnel = build_funnel(inputs, coverage.clickhouse_rows.get("ta_signals"))
     execution = build_execution(inputs)
-    if chart_jobs is not None:
-        chart_jobs.execution_ready(funnel, execution)
+    if tables is not None:
+        tables.submit("execution-latency", execution.latency)
     runtime = build_runtime_metrics(inputs.runtime_metrics)
     draft = SimulationReport(
         run_metadata=_metadata(inputs, generated_at),
@@ -204,36 +174,24 @@ def build_report(
     """Read a run directory, compute every section and write the report bundle (default `<run>/report/`)."""
     inputs = load_run(run_dir)
     target = out_dir if out_dir is not None else RunPaths(run_dir).report_dir
-    chart_jobs = ChartJobs(target / CHARTS_DIR) if with_charts else None
+    tables = TableWriter(target)
     try:
-        computed = compute(
-            inputs, generated_at if generated_at is not None else datetime.now(UTC), chart_jobs
-        )
+        computed = compute(inputs, generated_at if generated_at is not None else datetime.now(UTC), tables)
+        draft, pnl, execution, llm = computed.draft, computed.pnl, computed.execution, computed.llm
+        tables.submit("latency-buckets", latency_bucket_table(draft.execution_quality.latency_buckets))
+        tables.submit("llm-review-summary", llm.summary)
+        tables.submit("report-summary", summary_row(draft))
+        outputs = tables.artifacts(TABLE_ORDER)
     except BaseException:
-        # A build that fails leaves no charts of its own behind.
-        if chart_jobs is not None:
-            chart_jobs.discard()
+        # A build that fails leaves none of its files behind.
+        tables.discard()
         raise
     input_files = [
         ArtifactFile(name=f.name, role=f.role, rows=f.rows, sha256=f.sha256)
         for f in inputs.files
         if f.present
     ]
-    # The input frames are done with: freed before the tables are written, their memory serves the writes.
-    del inputs
-    draft, pnl, execution, llm = computed.draft, computed.pnl, computed.execution, computed.llm
-    outputs = write_tables(
-        target,
-        {
-            "trade-pnl": pnl.trades,
-            "execution-latency": execution.latency,
-            "latency-buckets": latency_bucket_table(draft.execution_quality.latency_buckets),
-            "llm-review-summary": llm.summary,
-            "equity-curve": pnl.equity_curve,
-            "report-summary": summary_row(draft),
-        },
-    )
-    chart_paths = chart_jobs.results() if chart_jobs is not None else {}
+    chart_paths = render_charts(target / CHARTS_DIR, draft, pnl, execution) if with_charts else {}
     outputs.extend(chart_artifact(target, path) for path in chart_paths.values())
     report = draft.model_copy(update={"artifacts": Artifacts(inputs=input_files, outputs=outputs)})
     markdown = render_markdown(

@@ -1,61 +1,120 @@
-"""PNG charts of the report (equity and drawdown, funnel, latency, P&L by symbol), rendered headless.
+"""SVG charts of the report (equity and drawdown, funnel, latency, P&L by symbol), drawn by `svg`.
 
-Figures are built on the Agg canvas directly (no pyplot global state) and saved without the
-`Software` metadata, so identical inputs give identical bytes on one matplotlib version.
+The layouts shared with the period report (equity over drawdown, grouped bars per category) live here.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import polars as pl
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from torghut_sim.report.model import Funnel, Pnl
+from torghut_sim.report.svg import (
+    BLUE,
+    GREEN,
+    ORANGE,
+    PURPLE,
+    RED,
+    Chart,
+    Panel,
+    label_width,
+    left_margin,
+    value_ticks,
+)
 
-EQUITY = "equity-curve.png"
-FUNNEL = "funnel.png"
-LATENCY = "latency.png"
-PNL_BY_SYMBOL = "pnl-by-symbol.png"
-_DPI = 100
+EQUITY = "equity-curve.svg"
+FUNNEL = "funnel.svg"
+LATENCY = "latency.svg"
+PNL_BY_SYMBOL = "pnl-by-symbol.svg"
+_WIDTH = 1000
+_RIGHT = 20
+_BINS = 50
 
 
-def _save(figure: Figure, path: Path) -> Path:
-    FigureCanvasAgg(figure)
-    figure.savefig(path, format="png", dpi=_DPI, metadata={"Software": None})
-    return path
+def equity_panels(
+    chart: Chart,
+    x_domain: tuple[float, float],
+    equity: Sequence[float],
+    drawdown: Sequence[float],
+    titles: tuple[str, str],
+) -> tuple[Panel, Panel]:
+    """Equity (top, three quarters of the height) above its drawdown drawn downwards (bottom)."""
+    top_ticks, bottom_ticks = value_ticks(equity), value_ticks([-d for d in drawdown])
+    left = max(left_margin(top_ticks), left_margin(bottom_ticks))
+    width = chart.width - left - _RIGHT
+    top = chart.panel((left, 36, width, 300), x_domain, top_ticks)
+    bottom = chart.panel((left, 360, width, 100), x_domain, bottom_ticks)
+    top.frame(titles[0], "equity")
+    bottom.frame(titles[1], "drawdown")
+    top.zero_line()
+    return top, bottom
 
 
-def _empty(axes: object, message: str) -> None:
-    axes.text(0.5, 0.5, message, ha="center", va="center", transform=axes.transAxes)  # type: ignore[attr-defined]
+def _slanted(labels: Sequence[str], width: float) -> bool:
+    """Whether category labels must be written at 45° to stay clear of each other."""
+    return label_width(labels) > width / max(len(labels), 1) - 8
+
+
+def category_labels(panel: Panel, labels: Sequence[str]) -> None:
+    """Category names under evenly spaced positions 0, 1, …; slanted when they would collide."""
+    panel.x_labels(range(len(labels)), labels, rotate=_slanted(labels, panel.width))
+
+
+def grouped_bars(
+    path: Path, title: str, categories: Sequence[str], series: Sequence[tuple[str, str, Sequence[float]]]
+) -> Path:
+    """One group of bars per category, one bar per (label, colour, values) series, with a legend."""
+    ticks = value_ticks([v for _, _, values in series for v in values])
+    left = left_margin(ticks)
+    slant = _slanted(categories, _WIDTH - left - _RIGHT)
+    chart = Chart(_WIDTH, int(370 + (label_width(categories) * 0.71 if slant else 0)))
+    panel = chart.panel((left, 36, _WIDTH - left - _RIGHT, 300), (-0.5, max(len(categories), 1) - 0.5), ticks)
+    panel.frame(title)
+    if not categories:
+        panel.message("no fills")
+        return chart.save(path)
+    width = 0.8 / len(series)
+    for k, (_, color, values) in enumerate(series):
+        offset = (k - (len(series) - 1) / 2) * width
+        panel.bars([i + offset for i in range(len(categories))], values, width, color)
+    panel.zero_line()
+    category_labels(panel, categories)
+    panel.legend([(label, color) for label, color, _ in series])
+    return chart.save(path)
+
+
+def _clock(minute: int) -> str:
+    return f"{minute // 60 % 24:02d}:{minute % 60:02d}"
 
 
 def equity_chart(curve: pl.DataFrame, path: Path) -> Path:
     """Net equity per minute above its drawdown from the running peak."""
-    figure = Figure(figsize=(10, 5.5))
-    top, bottom = figure.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1]})
-    if curve.height:
-        x = curve["minute"].dt.replace_time_zone(None).to_numpy()
-        equity = curve["equity_net"].cast(pl.Float64).to_numpy()
-        drawdown = -curve["drawdown"].cast(pl.Float64).to_numpy()
-        top.plot(x, equity, color="tab:blue", linewidth=1.2, label="net equity")
-        top.axhline(0, color="grey", linewidth=0.6)
-        bottom.fill_between(x, drawdown, 0, color="tab:red", alpha=0.4, step="post")
-        figure.autofmt_xdate()
+    chart = Chart(_WIDTH, 510)
+    minutes = (curve["minute"].dt.epoch("us") // 60_000_000).to_list() if curve.height else []
+    equity = curve["equity_net"].cast(pl.Float64).to_list() if curve.height else []
+    drawdown = curve["drawdown"].cast(pl.Float64).to_list() if curve.height else []
+    domain = (float(minutes[0]), float(max(minutes[-1], minutes[0] + 1))) if minutes else (0.0, 1.0)
+    top, bottom = equity_panels(
+        chart, domain, equity, drawdown, ("Intraday equity (realized + mark-to-market − costs)", "")
+    )
+    if minutes:
+        top.line(minutes, equity, BLUE)
+        bottom.step_area(minutes, [-d for d in drawdown], RED)
+        span = minutes[-1] - minutes[0]
+        every = next((h for h in (60, 120, 240, 360, 720, 1440) if span // h <= 12), 10_080)
+        hours = [m for m in range(minutes[0], minutes[-1] + 1) if m % every == 0]
+        bottom.x_labels(hours, [_clock(m) for m in hours])
     else:
-        _empty(top, "no fills")
-    top.set_title("Intraday equity (realized + mark-to-market − costs)")
-    top.set_ylabel("equity")
-    bottom.set_ylabel("drawdown")
-    bottom.set_xlabel("minute (UTC)")
-    figure.tight_layout()
-    return _save(figure, path)
+        top.message("no fills")
+    bottom.x_title("minute (UTC)")
+    return chart.save(path)
 
 
 def funnel_chart(funnel: Funnel, path: Path) -> Path:
-    """Counts at each stage of the trading funnel."""
+    """Counts at each stage of the trading funnel, each bar labelled with its count."""
     stages = [
         ("decisions", funnel.decisions),
         ("executions", funnel.executions),
@@ -64,48 +123,49 @@ def funnel_chart(funnel: Funnel, path: Path) -> Path:
         ("TCA rows", funnel.tca_rows),
         ("LLM reviews", funnel.llm_reviews),
     ]
-    figure = Figure(figsize=(8, 4))
-    axes = figure.subplots()
-    labels = [s for s, _ in stages][::-1]
-    values = [v for _, v in stages][::-1]
-    bars = axes.barh(labels, values, color="tab:green")
-    axes.bar_label(bars, labels=[str(v) for v in values], padding=3)
-    axes.set_title("Signal → decision → execution funnel")
-    axes.set_xlabel("count")
-    figure.tight_layout()
-    return _save(figure, path)
+    values = [float(v) for _, v in stages]
+    chart = Chart(800, 400)
+    ticks = value_ticks([v * 1.08 for v in values])
+    left = left_margin(ticks)
+    panel = chart.panel((left, 36, 800 - left - _RIGHT, 310), (-0.5, len(stages) - 0.5), ticks)
+    panel.frame("Signal → decision → execution funnel", "count")
+    panel.bars(range(len(stages)), values, 0.6, GREEN)
+    for i, (_, count) in enumerate(stages):
+        panel.text(panel.sx(i), panel.sy(count) - 4, str(count))
+    category_labels(panel, [name for name, _ in stages])
+    return chart.save(path)
 
 
 def latency_chart(series: dict[str, pl.Series], path: Path) -> Path:
-    """Histograms of each latency in milliseconds."""
-    figure = Figure(figsize=(10, 3.5))
-    panels = figure.subplots(1, len(series))
-    for axes, (name, values) in zip(np.atleast_1d(panels), series.items(), strict=True):
+    """Histograms of each latency in milliseconds, one panel each."""
+    chart = Chart(_WIDTH, 380)
+    slot = _WIDTH / max(len(series), 1)
+    for k, (name, values) in enumerate(series.items()):
         data = values.drop_nulls().cast(pl.Float64).to_numpy()
+        counts, edges = np.histogram(data, bins=_BINS) if len(data) else (np.zeros(0), np.zeros(0))
+        ticks = value_ticks([float(c) for c in counts])
+        left = left_margin(ticks)
+        domain = (float(edges[0]), float(edges[-1])) if len(data) else (0.0, 1.0)
+        panel = chart.panel((k * slot + left, 36, slot - left - _RIGHT, 280), domain, ticks)
+        panel.frame(name, "samples" if k == 0 else None)
         if len(data):
-            axes.hist(data, bins=50, color="tab:purple")
+            centres = ((edges[:-1] + edges[1:]) / 2).tolist()
+            panel.bars(centres, counts.astype(float).tolist(), float(edges[1] - edges[0]), PURPLE)
+            panel.x_numeric(count=4)
         else:
-            _empty(axes, "no samples")
-        axes.set_title(name)
-        axes.set_xlabel("ms")
-    figure.tight_layout()
-    return _save(figure, path)
+            panel.message("no samples")
+        panel.x_title("ms")
+    return chart.save(path)
 
 
 def pnl_by_symbol_chart(pnl: Pnl, path: Path) -> Path:
     """Realized and unrealized P&L of each symbol."""
-    figure = Figure(figsize=(10, 4))
-    axes = figure.subplots()
-    symbols = [s.symbol for s in pnl.by_symbol]
-    if symbols:
-        x = np.arange(len(symbols))
-        axes.bar(x - 0.2, [float(s.realized) for s in pnl.by_symbol], 0.4, label="realized")
-        axes.bar(x + 0.2, [float(s.unrealized) for s in pnl.by_symbol], 0.4, label="unrealized")
-        axes.set_xticks(x, symbols, rotation=45, ha="right")
-        axes.axhline(0, color="grey", linewidth=0.6)
-        axes.legend()
-    else:
-        _empty(axes, "no fills")
-    axes.set_title("P&L by symbol (FIFO)")
-    figure.tight_layout()
-    return _save(figure, path)
+    return grouped_bars(
+        path,
+        "P&L by symbol (FIFO)",
+        [s.symbol for s in pnl.by_symbol],
+        [
+            ("realized", BLUE, [float(s.realized) for s in pnl.by_symbol]),
+            ("unrealized", ORANGE, [float(s.unrealized) for s in pnl.by_symbol]),
+        ],
+    )

@@ -328,14 +328,15 @@ def _ledger(frame: pl.DataFrame) -> Ledger:
 def _books(frame: pl.DataFrame) -> dict[str, Book]:
     """Each symbol's final book (no open lots kept: the totals are what the report needs)."""
     realized, closed = pl.col("realized"), pl.col("closed")
+    # Each aggregate is named for the Book field it fills.
     rows = frame.group_by("sym").agg(
         pl.col("position").last(),
-        pl.col("open_cost").last(),
+        pl.col("open_cost").last().alias("signed_cost"),
         realized.sum().alias("realized"),
-        pl.col("p").last(),
+        pl.col("p").last().alias("last_fill_price"),
         pl.col("mtm").last(),
         pl.col("exposure").last(),
-        pl.col("exposure").max().alias("max_exposure"),
+        pl.col("exposure").max().clip(lower_bound=0).alias("max_exposure"),
         pl.len().alias("fills"),
         pl.col("q").filter("buy").sum().alias("bought"),
         pl.col("q").filter(~pl.col("buy")).sum().alias("sold"),
@@ -346,24 +347,8 @@ def _books(frame: pl.DataFrame) -> dict[str, Book]:
         (closed & (realized < 0)).sum().alias("losses"),
     )
     books: dict[str, Book] = {}
-    for row in rows.iter_rows():
-        symbol, *values = row
-        ints = [int(v) for v in values]
-        books[str(symbol)] = Book(
-            position=ints[0],
-            signed_cost=ints[1],
-            realized=ints[2],
-            last_fill_price=ints[3],
-            mtm=ints[4],
-            exposure=ints[5],
-            max_exposure=max(ints[6], 0),
-            fills=ints[7],
-            bought=ints[8],
-            sold=ints[9],
-            turnover=ints[10],
-            costs=ints[11],
-            closing_fills=ints[12],
-            wins=ints[13],
-            losses=ints[14],
-        )
+    for row in rows.iter_rows(named=True):
+        book = books[str(row.pop("sym"))] = Book()
+        for name, value in row.items():
+            setattr(book, name, int(value))
     return books

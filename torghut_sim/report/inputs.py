@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -23,6 +24,7 @@ from torghut_sim.report.settings import (
     read_json_object,
     read_manifest,
 )
+from torghut_sim.report.timestamps import parse_utc
 
 _CONTEXT = "$.params.simulation_context"
 
@@ -133,7 +135,11 @@ def parse_iso_utc(expr: pl.Expr) -> pl.Expr:
 
 
 def parse_iso_utc_series(text: pl.Series) -> pl.Series:
-    """`parse_iso_utc` of a series; the naive-as-UTC parse only runs when some text has no offset."""
+    """`parse_iso_utc` of a series: the fixed-width fast path when it reads every text, else polars
+    (whose naive-as-UTC parse only runs when some text has no offset)."""
+    fast = parse_utc(text)
+    if fast is not None:
+        return fast
     frame = pl.DataFrame({"text": text}).select(_iso_text(pl.col("text")).alias("text"))
     aware = frame.select(
         pl.col("text").str.to_datetime(_AWARE_FORMAT, strict=False, time_unit="us", time_zone="UTC")
@@ -143,8 +149,15 @@ def parse_iso_utc_series(text: pl.Series) -> pl.Series:
     return frame.select(parse_iso_utc(pl.col("text")).alias(text.name)).to_series()
 
 
-# The columns the report reads of the two largest tables; loading the others cost a third of peak memory.
+def _all_but(table: str, *unread: str) -> tuple[str, ...]:
+    return tuple(name for name in EXPORT_SCHEMAS[table].names if name not in unread)
+
+
+# The columns the report reads of the large tables; loading the others cost a third of peak memory (and,
+# for the order identifiers, labels and flags no section uses, a tenth of the reading time).
 READ_COLUMNS: dict[str, tuple[str, ...]] = {
+    "trade_decisions": _all_but("trade_decisions", "alpaca_account_label", "timeframe", "executed_at"),
+    "executions": _all_but("executions", "alpaca_order_id", "client_order_id", "order_type", "time_in_force"),
     "execution_order_events": ("execution_id", "trade_decision_id", "event_ts"),
     "execution_tca_metrics": (
         "execution_id",
@@ -154,6 +167,7 @@ READ_COLUMNS: dict[str, tuple[str, ...]] = {
         "realized_shortfall_bps",
         "divergence_bps",
     ),
+    "llm_decision_reviews": _all_but("llm_decision_reviews", "id", "risk_flags"),
 }
 _DECODE_ROWS = 20_000
 _DECISION_FIELDS = pl.Struct(
@@ -170,14 +184,12 @@ def _decision_fields(decisions: pl.DataFrame) -> pl.DataFrame:
     """run_ref, signal_ts and signal_ts_source of each decision, from its decision_json."""
     if decisions.height > _DECODE_ROWS:
         # In slices: the decoder's scratch memory for a whole day of documents was ~300 MB, and slices
-        # are no slower; each slice keeps only its parsed fields, not its time texts. A malformed
-        # document sends only its own slice to the tolerant lookups.
-        return pl.concat(
-            [
-                _decision_fields(decisions.slice(start, _DECODE_ROWS))
-                for start in range(0, decisions.height, _DECODE_ROWS)
-            ]
-        )
+        # are faster; each slice keeps only its parsed fields, not its time texts. A malformed document
+        # sends only its own slice to the tolerant lookups. Two at a time: one decode is one thread of
+        # polars, which releases the GIL.
+        slices = [decisions.slice(start, _DECODE_ROWS) for start in range(0, decisions.height, _DECODE_ROWS)]
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="report-decode") as pool:
+            return pl.concat(list(pool.map(_decision_fields, slices)))
     texts = _decision_texts(decisions)
     context, event = pl.col("_context_text"), pl.col("_event_text")
     # The context's signal time wins whenever it is present; event_ts is the documented fallback.
@@ -243,6 +255,38 @@ def _member(column: str, ids: pl.Series) -> pl.Expr:
     return pl.col(column).is_in(ids.implode()).fill_null(value=False)
 
 
+@dataclass(frozen=True)
+class RunIds:
+    """The ids of the file's executions and decisions, and of the run's (None: the same as the file's)."""
+
+    all_executions: pl.Series
+    executions: pl.Series | None
+    all_decisions: pl.Series
+    decisions: pl.Series | None
+
+    def linked(self, frame: pl.DataFrame) -> tuple[pl.Series, int]:
+        """Which rows of `frame` belong to the run, and how many rows name no known execution or decision.
+
+        A row belongs by its execution; by its decision only when its execution is not in the file at all
+        (a row of another execution of the file belongs to that execution's run). Each test is a pass
+        over every row, so the decision tests run only when some execution is unknown."""
+        marks = frame.select(
+            _member("execution_id", self.all_executions).alias("known"),
+            *([] if self.executions is None else [_member("execution_id", self.executions).alias("mine")]),
+        )
+        known = marks["known"]
+        by_execution = known if self.executions is None else marks["mine"]
+        if known.all():
+            return by_execution, 0
+        decisions = frame.select(
+            _member("trade_decision_id", self.all_decisions).alias("known"),
+            *([] if self.decisions is None else [_member("trade_decision_id", self.decisions).alias("mine")]),
+        )
+        known_decision = decisions["known"]
+        by_decision = known_decision if self.decisions is None else decisions["mine"]
+        return by_execution | (~known & by_decision), int((~known & ~known_decision).sum())
+
+
 def load_run(run_dir: Path) -> RunInputs:
     """Read and scope every input of a run directory; absent optional inputs are recorded, not fatal."""
     if not run_dir.is_dir():
@@ -267,54 +311,45 @@ def load_run(run_dir: Path) -> RunInputs:
         present = path.is_file()
         files.append(InputFile(path.name, role, present, None, file_sha256(path) if present else None))
     frames: dict[str, pl.DataFrame] = {}
-    for table in EXPORT_SCHEMAS:
-        frames[table], info = read_export(paths, table, READ_COLUMNS.get(table))
-        files.append(info)
-
-    all_decisions = _with_signal_columns(frames["trade_decisions"])
+    # The decisions' documents are decoded on a side thread while the other tables are read.
+    infos: dict[str, InputFile] = {}
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-decisions") as side:
+        for table in ("trade_decisions", *(t for t in EXPORT_SCHEMAS if t != "trade_decisions")):
+            frames[table], infos[table] = read_export(paths, table, READ_COLUMNS.get(table))
+            if table == "trade_decisions":
+                decoded = side.submit(_with_signal_columns, frames[table])
+        all_decisions = decoded.result()
+    files.extend(infos[table] for table in EXPORT_SCHEMAS)
     decisions, scoped = _scope_decisions(all_decisions, settings)
-    decision_ids = decisions["id"].drop_nulls().unique()
     all_decision_ids = all_decisions["id"].drop_nulls().unique()
+    decision_ids = all_decision_ids if decisions is all_decisions else decisions["id"].drop_nulls().unique()
 
     all_executions = frames["executions"]
-    executions = _rows_where(all_executions, pl.col("trade_decision_id").is_in(decision_ids.implode()))
+    linked_decision = pl.col("trade_decision_id").is_in(all_decision_ids.implode()).fill_null(value=False)
+    if decisions is all_decisions:
+        executions = _rows_where(all_executions, linked_decision)
+    else:
+        executions = _rows_where(all_executions, pl.col("trade_decision_id").is_in(decision_ids.implode()))
     execution_ids = executions["id"].drop_nulls().unique()
     all_execution_ids = all_executions["id"].drop_nulls().unique()
-    executions_unlinked = count_where(
-        all_executions, ~pl.col("trade_decision_id").is_in(all_decision_ids.implode()).fill_null(value=False)
+    executions_unlinked = all_executions.height - (
+        executions.height if decisions is all_decisions else count_where(all_executions, linked_decision)
     )
 
+    # The run's ids are the file's when the scope kept a whole table (None: no second test needed).
+    ids = RunIds(
+        all_execution_ids,
+        None if executions is all_executions else execution_ids,
+        all_decision_ids,
+        None if decisions is all_decisions else decision_ids,
+    )
     events = frames["execution_order_events"]
-    known_execution = _member("execution_id", all_execution_ids)
-    known_decision = _member("trade_decision_id", all_decision_ids)
-    # When the scope kept a whole table, the run's ids are the file's: one membership test serves both
-    # (each test is a pass over every event, and an eager select computes a repeated one again).
-    marks = events.select(
-        known_execution.alias("known_execution"),
-        known_decision.alias("known_decision"),
-        *(
-            []
-            if executions is all_executions
-            else [_member("execution_id", execution_ids).alias("by_execution")]
-        ),
-        *(
-            []
-            if decisions is all_decisions
-            else [_member("trade_decision_id", decision_ids).alias("by_decision")]
-        ),
-    )
-    known_exec, known_dec = marks["known_execution"], marks["known_decision"]
-    by_exec = marks["by_execution"] if "by_execution" in marks.columns else known_exec
-    by_dec = marks["by_decision"] if "by_decision" in marks.columns else known_dec
-    # An event tied to another execution of the file belongs to that execution's run, not ours.
-    mine = by_exec | (~known_exec & by_dec)
+    mine, order_events_unlinked = ids.linked(events)
     order_events = events if mine.all() else events.filter(mine)
-    order_events_unlinked = int((~known_exec & ~known_dec).sum())
-    by_execution = _member("execution_id", execution_ids)
-    by_decision = _member("trade_decision_id", decision_ids)
-
-    tca = _rows_where(frames["execution_tca_metrics"], by_execution | (~known_execution & by_decision))
-    llm_reviews = _rows_where(frames["llm_decision_reviews"], by_decision)
+    tca = frames["execution_tca_metrics"]
+    tca_mine = ids.linked(tca)[0]
+    tca = tca if tca_mine.all() else tca.filter(tca_mine)
+    llm_reviews = _rows_where(frames["llm_decision_reviews"], _member("trade_decision_id", decision_ids))
 
     return RunInputs(
         settings=settings,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
+from operator import attrgetter
+from typing import Any
 
 from torghut_sim.report.model import (
     ArtifactFile,
@@ -40,6 +42,19 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> list[str]
     return [*lines, ""]
 
 
+def key_figures(generated: str, rows: Iterable[Sequence[object]]) -> list[str]:
+    """The line that dates a report and names its schema, then its key figures as a table."""
+    return [generated, "", "## Key figures", "", *table(["figure", "value"], rows)]
+
+
+def record_table(
+    columns: Mapping[str, str | Callable[[Any], object]], records: Iterable[object]
+) -> list[str]:
+    """A table with a row per record: each column reads the attribute it names, or applies its function."""
+    readers = [attrgetter(c) if isinstance(c, str) else c for c in columns.values()]
+    return table(list(columns), ([read(r) for read in readers] for r in records))
+
+
 def caveats_and_files(caveats: Iterable[Caveat], outputs: Iterable[ArtifactFile]) -> list[str]:
     """The closing sections of a report: its caveats, then the files written beside its JSON."""
     out = ["## Caveats", ""]
@@ -69,19 +84,11 @@ def render_markdown(report: SimulationReport, charts: dict[str, str]) -> str:
         out.extend(f"- `{r.code}` ({r.severity}): {r.message}" for r in verdict.reasons)
     else:
         out.append("- no findings: every minimum met, telemetry complete")
+    out.append("")
     out.extend(
-        [
-            "",
+        key_figures(
             f"Window {meta.window_start or '—'} → {meta.window_end or '—'} · generated {meta.generated_at} · "
             f"schema `{report.schema_version}`",
-            "",
-            "## Key figures",
-            "",
-        ]
-    )
-    out.extend(
-        table(
-            ["figure", "value"],
             [
                 ["session coverage", _pct(cov.coverage_ratio)],
                 [
@@ -164,40 +171,34 @@ def render_markdown(report: SimulationReport, charts: dict[str, str]) -> str:
         ]
     )
     out.extend(
-        table(
-            ["symbol", "fills", "realized", "unrealized", "costs", "net", "open qty", "mark", "mark source"],
-            [
-                [
-                    s.symbol,
-                    s.fills,
-                    s.realized,
-                    s.unrealized,
-                    s.costs,
-                    s.net,
-                    s.open_qty,
-                    s.mark_price,
-                    s.mark_source,
-                ]
-                for s in pnl.by_symbol
-            ],
+        record_table(
+            {
+                "symbol": "symbol",
+                "fills": "fills",
+                "realized": "realized",
+                "unrealized": "unrealized",
+                "costs": "costs",
+                "net": "net",
+                "open qty": "open_qty",
+                "mark": "mark_price",
+                "mark source": "mark_source",
+            },
+            pnl.by_symbol,
         )
     )
     out.extend(["## LLM reviews by model × prompt", ""])
     out.extend(
-        table(
-            ["model", "prompt", "reviews", "error rate", "mean confidence", "tokens", "cost proxy"],
-            [
-                [
-                    g.model,
-                    g.prompt_version,
-                    g.reviews,
-                    _pct(g.error_rate),
-                    g.mean_confidence,
-                    g.tokens_prompt + g.tokens_completion,
-                    g.cost_proxy,
-                ]
-                for g in llm.by_model_prompt
-            ],
+        record_table(
+            {
+                "model": "model",
+                "prompt": "prompt_version",
+                "reviews": "reviews",
+                "error rate": lambda g: _pct(g.error_rate),
+                "mean confidence": "mean_confidence",
+                "tokens": lambda g: g.tokens_prompt + g.tokens_completion,
+                "cost proxy": "cost_proxy",
+            },
+            llm.by_model_prompt,
         )
     )
     out.extend([f"Calibration gap: {cell(llm.calibration_gap)} (mean confidence − outcome agreement)", ""])

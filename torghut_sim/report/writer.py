@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -48,7 +50,7 @@ def _write_csv(frame: pl.DataFrame, path: Path) -> str:
 
 
 def _write_parquet(frame: pl.DataFrame, path: Path) -> str:
-    frame.write_parquet(path, compression="zstd", statistics=True)
+    frame.write_parquet(path, compression="lz4", statistics=True)
     return file_sha256(path)
 
 
@@ -64,29 +66,84 @@ def write_markdown_and_json(markdown_path: Path, markdown: str, json_path: Path,
     _atomic_write(json_path, report.model_dump_json(indent=2) + "\n")
 
 
-def write_tables(out_dir: Path, tables: dict[str, pl.DataFrame]) -> list[ArtifactFile]:
-    """Each table as `<name>.csv` and `<name>.parquet`; returns their artifact entries.
+class TableWriter:
+    """Writes each table as `<name>.csv` and `<name>.parquet` as soon as it is handed over.
 
-    The files are written (and hashed) two at a time: polars' writers and hashlib release the GIL, so
-    on two cores one file's formatting overlaps another's compression."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    jobs: list[tuple[Path, str, int, Future[str]]] = []
-    try:
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="report-write") as pool:
-            for name, frame in tables.items():
-                for path, role, writer in (
-                    (out_dir / f"{name}.csv", "csv", _write_csv),
-                    (out_dir / f"{name}.parquet", "parquet", _write_parquet),
-                ):
-                    jobs.append((path, role, frame.height, pool.submit(writer, frame, path)))
-            return [
+    Two files at a time on worker threads: polars' writers and hashlib release the GIL, so the files of
+    one table are written while the next sections are computed. Each file is written under a hidden
+    temporary name and renamed into place by `artifacts`, once every file is written: a failed build
+    calls `discard`, which removes what the writer made and leaves an earlier bundle as it was."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.out_dir = out_dir
+        self.pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="report-write")
+        self.jobs: dict[str, list[tuple[Path, str, int, Future[str]]]] = {}
+        self.made_dirs: list[Path] = []
+
+    def submit(self, name: str, frame: pl.DataFrame) -> None:
+        """Queue the table's two files."""
+        if not self.jobs:
+            # Noted before they are made, innermost first, so that `discard` knows what is its own.
+            self.made_dirs = list(
+                itertools.takewhile(lambda d: not d.exists(), (self.out_dir, *self.out_dir.parents))
+            )
+            try:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise _write_failed(self.out_dir, exc) from exc
+        self.jobs[name] = [
+            (path, role, frame.height, self.pool.submit(writer, frame, _temporary(path)))
+            for path, role, writer in (
+                (self.out_dir / f"{name}.csv", "csv", _write_csv),
+                (self.out_dir / f"{name}.parquet", "parquet", _write_parquet),
+            )
+        ]
+
+    def artifacts(self, names: Sequence[str]) -> list[ArtifactFile]:
+        """The artifact entries of the named tables in that order (waits for their files)."""
+        try:
+            entries = [
                 ArtifactFile(name=path.name, role=role, rows=rows, sha256=job.result())
-                for path, role, rows, job in jobs
+                for name in names
+                for path, role, rows, job in self.jobs[name]
             ]
-    except OSError as exc:
-        raise ReportError(
-            f"cannot write report tables to {out_dir}: {exc}", reason="report_write_failed"
-        ) from exc
+            for path, _, _, _ in (job for name in names for job in self.jobs[name]):
+                os.replace(_temporary(path), path)
+        except OSError as exc:
+            raise _write_failed(self.out_dir, exc) from exc
+        finally:
+            self.pool.shutdown(wait=False)
+        return entries
+
+    def discard(self) -> None:
+        """After a failed build: wait for the queued writes and remove what they and this writer made."""
+        self.pool.shutdown(wait=True)
+        for path, _, _, _ in (job for jobs in self.jobs.values() for job in jobs):
+            _temporary(path).unlink(missing_ok=True)
+        for made in self.made_dirs:  # innermost first; a directory something else wrote to stays
+            if any(made.iterdir()):
+                break
+            made.rmdir()
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp")
+
+
+def _write_failed(out_dir: Path, exc: OSError) -> ReportError:
+    return ReportError(f"cannot write report tables to {out_dir}: {exc}", reason="report_write_failed")
+
+
+def write_tables(out_dir: Path, tables: dict[str, pl.DataFrame]) -> list[ArtifactFile]:
+    """Each table as `<name>.csv` and `<name>.parquet`; returns their artifact entries in table order."""
+    writer = TableWriter(out_dir)
+    try:
+        for name, frame in tables.items():
+            writer.submit(name, frame)
+        return writer.artifacts(list(tables))
+    except BaseException:
+        writer.discard()
+        raise
 
 
 def chart_artifact(out_dir: Path, path: Path) -> ArtifactFile:

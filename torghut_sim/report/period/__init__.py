@@ -21,7 +21,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """The builder on first use: it pulls in polars and the chart stack, which loading the code location
+    """The builder on first use: it pulls in polars and numpy, which loading the code location
     (every Dagster run's start) must not pay for."""
     if name in {"PeriodResult", "build_period_report"}:
         from torghut_sim.report.period import api  # noqa: PLC0415

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torghut_sim.report.markdown import caveats_and_files, cell, table
+from torghut_sim.report.markdown import caveats_and_files, cell, key_figures, record_table, table
 from torghut_sim.report.period.model import SimulationPeriodReport
 
 CHART_TITLES = {
@@ -25,14 +25,11 @@ def render_period_markdown(report: SimulationPeriodReport, charts: dict[str, str
         f"**{totals.days_reported} of {totals.days_listed} trading days reported** · "
         f"verdicts: {_counts(totals.verdict_counts)} · days: {_counts(totals.status_counts)}",
         "",
-        f"Run sequence {meta.sequence} · generated {meta.generated_at} · schema `{report.schema_version}`",
-        "",
-        "## Key figures",
-        "",
     ]
     out.extend(
-        table(
-            ["figure", "value"],
+        key_figures(
+            f"Run sequence {meta.sequence} · generated {meta.generated_at} · "
+            f"schema `{report.schema_version}`",
             [
                 ["realized / unrealized P&L", f"{cell(totals.realized)} / {cell(totals.unrealized)}"],
                 [
@@ -65,22 +62,19 @@ def render_period_markdown(report: SimulationPeriodReport, charts: dict[str, str
             out.extend([f"![{CHART_TITLES.get(role, role)}]({path})", ""])
     out.extend(["## Days", ""])
     out.extend(
-        table(
-            ["day", "status", "verdict", "reasons", "net", "cumulative", "drawdown", "fills", "detail"],
-            [
-                [
-                    d.trading_day,
-                    d.status,
-                    d.verdict,
-                    ", ".join(r.code for r in d.verdict_reasons) or None,
-                    d.net,
-                    d.cumulative_net,
-                    d.drawdown,
-                    d.fills,
-                    d.detail,
-                ]
-                for d in report.days
-            ],
+        record_table(
+            {
+                "day": "trading_day",
+                "status": "status",
+                "verdict": "verdict",
+                "reasons": lambda d: ", ".join(r.code for r in d.verdict_reasons) or None,
+                "net": "net",
+                "cumulative": "cumulative_net",
+                "drawdown": "drawdown",
+                "fills": "fills",
+                "detail": "detail",
+            },
+            report.days,
         )
     )
     out.extend(["## Worst drawdown", ""])
@@ -97,21 +91,18 @@ def render_period_markdown(report: SimulationPeriodReport, charts: dict[str, str
         out.extend(["- no drawdown: equity never fell below its running peak", ""])
     out.extend(["## P&L by symbol", ""])
     out.extend(
-        table(
-            ["symbol", "days", "fills", "realized", "unrealized", "costs", "net", "win / loss"],
-            [
-                [
-                    s.symbol,
-                    s.days_traded,
-                    s.fills,
-                    s.realized,
-                    s.unrealized,
-                    s.costs,
-                    s.net,
-                    f"{s.wins} / {s.losses}",
-                ]
-                for s in report.by_symbol
-            ],
+        record_table(
+            {
+                "symbol": "symbol",
+                "days": "days_traded",
+                "fills": "fills",
+                "realized": "realized",
+                "unrealized": "unrealized",
+                "costs": "costs",
+                "net": "net",
+                "win / loss": lambda s: f"{s.wins} / {s.losses}",
+            },
+            report.by_symbol,
         )
     )
     runtime = report.runtime_metrics
