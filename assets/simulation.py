@@ -18,7 +18,7 @@ from pydantic import Field
 from assets.figures import figure, figures
 from assets.manifest import GROUP
 from assets.progress import progress_logger
-from resources import KubernetesResource, RunClientsResource, SimulationConfigResource
+from resources import ArgoCdResource, KubernetesResource, RunClientsResource, SimulationConfigResource
 from resources.simulation import DayRun
 from torghut_sim.calendar import partition_day
 from torghut_sim.lane_claim import LaneRequest, claimed_lane
@@ -226,6 +226,7 @@ def build_simulation_assets(
         context: dg.OpExecutionContext,
         simulation_config: SimulationConfigResource,
         kubernetes: KubernetesResource,
+        argocd: ArgoCdResource,
         run_clients: RunClientsResource,
     ) -> DayMetadata:
         """Run the day's whole lifecycle (lock → … → unlock); the metadata of both assets."""
@@ -249,7 +250,8 @@ def build_simulation_assets(
                 connections=run_clients.for_run(claim.manifest, run.names),
                 names=run.names,
                 paths=run.paths,
-                kubeconfig=kubernetes.kubeconfig_path,
+                # The runtime's cluster and Argo CD on it, opened by the lifecycle once its guards passed.
+                cluster=argocd.cluster,
                 owner=owner,
                 control=simulation_config.control(),
                 production_postgres_database=simulation_config.production_postgres_database,

@@ -8,23 +8,13 @@ the same cleanup run the failure sensor would, under the same owner check.
 
 import dagster as dg
 
-from resources import SimulationConfigResource
-from sensors.cleanup import cleanup_sensor_options, on_failed_run
+from sensors.cleanup import cleanup_for_ended_run, cleanup_sensor_options
 
 
 def build_cancel_sensor(cleanup_job: dg.JobDefinition) -> dg.SensorDefinition:
     """The run-status sensor over cancelled runs of every job of the code location."""
-
-    @dg.run_status_sensor(
+    return dg.run_status_sensor(
         name="simulation_cleanup_on_cancel",
         run_status=dg.DagsterRunStatus.CANCELED,
         **cleanup_sensor_options(cleanup_job, "cancelled"),
-    )
-    def simulation_cleanup_on_cancel(
-        context: dg.RunStatusSensorContext, simulation_config: SimulationConfigResource
-    ) -> dg.RunRequest | dg.SkipReason:
-        """Turn one cancelled run into a cleanup run (or nothing, when its lifecycle restored all)."""
-        run = context.dagster_run
-        return on_failed_run(run.job_name, run.run_id, run.tags, simulation_config, context.instance)
-
-    return simulation_cleanup_on_cancel
+    )(cleanup_for_ended_run)
