@@ -37,7 +37,7 @@ class ArgoCdResource(dg.ConfigurableResource["ArgoCdResource"]):
 
     def cluster(self) -> RuntimeCluster:
         """Open the runtime's cluster: its Kubernetes client and Argo CD on it (close it when done)."""
-        return RuntimeCluster.on(self.kubernetes.client())
+        return RuntimeCluster(self.kubernetes.client())
 
 
 def cluster_resources(kubeconfig: str, namespace: str) -> dict[str, Any]:

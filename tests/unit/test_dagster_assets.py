@@ -395,7 +395,7 @@ class StubArgoCdResource(ArgoCdResource):
     """The `argocd` resource handing out a cluster on the stub client (the nested Kubernetes config kept)."""
 
     def cluster(self) -> RuntimeCluster:
-        return RuntimeCluster.on(StubKube(self.kubernetes.kubeconfig))  # type: ignore[arg-type]
+        return RuntimeCluster(StubKube(self.kubernetes.kubeconfig))  # type: ignore[arg-type]
 
 
 class ClusterOpeningLifecycle(FakeLifecycle):

@@ -3,36 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 from torghut_sim.runtime.argocd import ArgoCd
 from torghut_sim.runtime.kube_client import Kube
 
 
-@dataclass(frozen=True)
-class RuntimeCluster:
+class RuntimeCluster(AbstractContextManager["RuntimeCluster"]):
     """One open connection to the runtime's cluster and the Argo CD handle on it; close it when done."""
 
-    kube: Kube
-    argocd: ArgoCd
-
-    @classmethod
-    def on(cls, kube: Kube) -> RuntimeCluster:
-        """The cluster behind an open Kubernetes client, with Argo CD reached through the same client."""
-        return cls(kube, ArgoCd(kube))
+    def __init__(self, kube: Kube, argocd: ArgoCd | None = None) -> None:
+        self.kube = kube
+        # Argo CD through the same client, unless the caller (a resource, a test) hands in its own handle.
+        self.argocd = argocd or ArgoCd(kube)
 
     @classmethod
     def from_kubeconfig(cls, kubeconfig: Path) -> RuntimeCluster:
         """The cluster of a kubeconfig's current context (what the command line opens from its flags)."""
-        return cls.on(Kube.from_kubeconfig(kubeconfig))
+        return cls(Kube.from_kubeconfig(kubeconfig))
 
     def close(self) -> None:
         """Close the Kubernetes client."""
         self.kube.close()
-
-    def __enter__(self) -> RuntimeCluster:
-        return self
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
