@@ -26,13 +26,10 @@ class KubernetesResource(dg.ConfigurableResource["KubernetesResource"]):
 
 
 class ArgoCdResource(dg.ConfigurableResource["ArgoCdResource"]):
-    """Argo CD on the runtime's cluster: what freezes and restores the runtime's automated sync.
+    """Argo CD on the runtime's cluster: hands out the Kubernetes client with the Argo CD handle on it."""
 
-    It reaches Argo CD's objects through the nested Kubernetes resource, so the runtime control of a run
-    (the Kubernetes client and the Argo CD handle on it) comes from one place a test can swap.
-    """
-
-    # The code location's own `kubernetes` resource (see `cluster_resources`), not a second copy of it.
+    # Argo CD's objects are reached through the code location's own `kubernetes` resource (nested, see
+    # `cluster_resources`), so a run's whole runtime control comes from this one resource a test can swap.
     kubernetes: dg.ResourceDependency[KubernetesResource]
 
     def cluster(self) -> RuntimeCluster:
@@ -41,11 +38,9 @@ class ArgoCdResource(dg.ConfigurableResource["ArgoCdResource"]):
 
 
 def cluster_resources(kubeconfig: str, namespace: str) -> dict[str, Any]:
-    """The `kubernetes` and `argocd` resources of a deployment, Argo CD's nested on the top-level one.
-
-    The Kubernetes resource is bound as a partial resource, with all its config given here: Argo CD's
-    reference then resolves to the very instance the code location initializes under `kubernetes` (a
-    fully configured nested resource would be initialized a second time, down a deprecated Dagster path).
-    """
+    """The `kubernetes` and `argocd` resources of a deployment, Argo CD's nested on the top-level one."""
+    # Bound as a partial resource with all its config given here: Argo CD's reference then resolves to the
+    # very instance initialized under `kubernetes` (a fully configured nested resource is initialized a
+    # second time, down a Dagster path that raises a DeprecationWarning).
     kubernetes = KubernetesResource.configure_at_launch(kubeconfig=kubeconfig, namespace=namespace)
     return {"kubernetes": kubernetes, "argocd": ArgoCdResource(kubernetes=kubernetes)}

@@ -1,5 +1,4 @@
-"""One trading day's simulation on the runtime: the request (`request.py`), the order of its phases
-(`run.py`), the pipeline's own phases (`steps.py`) and the values it derives (`values.py`)."""
+"""One trading day's simulation on the runtime: its request, its run, its own phases, its derived values."""
 
 from torghut_sim.lifecycle.request import SimulationOutcome, SimulationRequest
 from torghut_sim.lifecycle.run import run_simulation_day

@@ -1,5 +1,4 @@
-"""The pipeline's own phases of a day's run (preflight, provision, replay, monitor, export) and its
-contamination check, between the runtime steps the controller owns."""
+"""A day's own phases between the controller's runtime steps (preflight … export); its contamination check."""
 
 from __future__ import annotations
 
