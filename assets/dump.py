@@ -5,11 +5,11 @@ from typing import Any
 
 import dagster as dg
 
+from assets.day_checks import day_check
 from assets.figures import figures
 from assets.manifest import GROUP
 from assets.progress import progress_logger
 from resources import DayRun, RunClientsResource, SimulationConfigResource
-from torghut_sim.calendar import partition_day
 from torghut_sim.dump.marker import DumpMarker
 from torghut_sim.manifest import WindowSpec, load_manifest
 
@@ -36,12 +36,9 @@ def dump_metadata(marker: DumpMarker, reused: bool) -> dict[str, Any]:
     }
 
 
-def _marker(
-    context: dg.AssetCheckExecutionContext, config: SimulationConfigResource
-) -> tuple[DayRun, WindowSpec, DumpMarker]:
-    """The day's run, its manifest window and its dump marker."""
-    run = config.day_run(partition_day(context.partition_key))
-    return run, load_manifest(run.paths.manifest).window, DumpMarker.read(run.paths.dump_marker)
+def window_and_marker(run: DayRun) -> tuple[WindowSpec, DumpMarker]:
+    """The day's manifest window and its dump marker."""
+    return load_manifest(run.paths.manifest).window, DumpMarker.read(run.paths.dump_marker)
 
 
 def build_dump_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
@@ -65,7 +62,7 @@ def build_dump_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
         # Imported here: the Kafka, ClickHouse and Postgres clients would slow every code location load.
         from torghut_sim.day_dump import dump_day  # noqa: PLC0415
 
-        run = simulation_config.day_run(partition_day(context.partition_key))
+        run = simulation_config.partition_run(context.partition_key)
         manifest = load_manifest(run.paths.manifest)
         result = dump_day(
             run_clients.source_kafka(manifest),
@@ -84,16 +81,11 @@ def build_dump_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
             }
         )
 
-    @dg.asset_check(
-        asset=source_dump,
-        blocking=True,
-        description="Share of session minutes with records is at least the manifest's strict ratio.",
-    )
-    def session_coverage(
-        context: dg.AssetCheckExecutionContext, simulation_config: SimulationConfigResource
-    ) -> dg.AssetCheckResult:
-        """Block a thinly covered day; an empty day only warns and is recorded as `empty_day` downstream."""
-        _run, window, marker = _marker(context, simulation_config)
+    @day_check(source_dump, blocking=True)
+    def session_coverage(run: DayRun) -> dg.AssetCheckResult:
+        """Share of session minutes with records is at least the manifest's strict ratio."""
+        # Blocks a thinly covered day; an empty day only warns and is recorded as `empty_day` downstream.
+        window, marker = window_and_marker(run)
         ratio, strict = marker.coverage.ratio, window.strict_coverage_ratio
         metadata = {
             **figures({"coverage_ratio": ratio, "strict_coverage_ratio": strict}),
@@ -108,16 +100,10 @@ def build_dump_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
             )
         return dg.AssetCheckResult(passed=ratio >= strict, metadata=metadata)
 
-    @dg.asset_check(
-        asset=source_dump,
-        blocking=True,
-        description="The dump covers exactly the manifest's dump window and judges exactly its session.",
-    )
-    def exact_window(
-        context: dg.AssetCheckExecutionContext, simulation_config: SimulationConfigResource
-    ) -> dg.AssetCheckResult:
-        """Block a dump whose window or session differs from the day's manifest."""
-        _run, window, marker = _marker(context, simulation_config)
+    @day_check(source_dump, blocking=True)
+    def exact_window(run: DayRun) -> dg.AssetCheckResult:
+        """The dump covers exactly the manifest's dump window and judges exactly its session."""
+        window, marker = window_and_marker(run)
         wanted = {
             "window": (window.dump_start, window.dump_end),
             "session": (window.start, window.end),

@@ -5,8 +5,14 @@ from typing import Any
 
 import dagster as dg
 
-from resources import ClickHouseResource, KafkaResource, PostgresResource, SimulationConfigResource
-from torghut_sim.calendar import partition_day
+from assets.day_checks import day_check
+from resources import (
+    ClickHouseResource,
+    DayRun,
+    KafkaResource,
+    PostgresResource,
+    SimulationConfigResource,
+)
 from torghut_sim.run_evidence import guard_results
 from torghut_sim.run_plan import plan_day
 
@@ -15,11 +21,8 @@ GROUP = "torghut_simulation"
 WINDOW_GUARDS: frozenset[str] = frozenset({"window", "window_coverage"})
 
 
-def _guard_check(
-    context: dg.AssetCheckExecutionContext, config: SimulationConfigResource, window: bool
-) -> dg.AssetCheckResult:
+def guard_check(run: DayRun, window: bool) -> dg.AssetCheckResult:
     """Pass when every recorded guard of the kind passed; name the refusals otherwise."""
-    run = config.day_run(partition_day(context.partition_key))
     guards = [g for g in guard_results(run.paths) if (g.get("name") in WINDOW_GUARDS) == window]
     refused = [g for g in guards if not g.get("ok")]
     return dg.AssetCheckResult(
@@ -53,7 +56,7 @@ def build_manifest_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
         postgres: PostgresResource,
     ) -> dg.MaterializeResult[None]:
         """Render, guard and write the day's manifest.yaml and plan.json."""
-        run = simulation_config.day_run(partition_day(context.partition_key))
+        run = simulation_config.partition_run(context.partition_key)
         template = simulation_config.template(
             {
                 "kafka": kafka.manifest_overrides(),
@@ -86,26 +89,14 @@ def build_manifest_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
             }
         )
 
-    @dg.asset_check(
-        asset=simulation_manifest,
-        blocking=True,
-        description="The window is exactly the NYSE session of the day (full-day profile) and long enough.",
-    )
-    def full_day_window(
-        context: dg.AssetCheckExecutionContext, simulation_config: SimulationConfigResource
-    ) -> dg.AssetCheckResult:
-        """Block the day when the manifest window is not the session the calendar says."""
-        return _guard_check(context, simulation_config, window=True)
+    @day_check(simulation_manifest, blocking=True)
+    def full_day_window(run: DayRun) -> dg.AssetCheckResult:
+        """The window is exactly the NYSE session of the day (full-day profile) and long enough."""
+        return guard_check(run, window=True)
 
-    @dg.asset_check(
-        asset=simulation_manifest,
-        blocking=True,
-        description="Databases, topics, runtime target and env are simulation-only; none is production.",
-    )
-    def isolation_guards(
-        context: dg.AssetCheckExecutionContext, simulation_config: SimulationConfigResource
-    ) -> dg.AssetCheckResult:
-        """Block the day when any isolation guard refused."""
-        return _guard_check(context, simulation_config, window=False)
+    @day_check(simulation_manifest, blocking=True)
+    def isolation_guards(run: DayRun) -> dg.AssetCheckResult:
+        """Databases, topics, runtime target and env are simulation-only; none is production."""
+        return guard_check(run, window=False)
 
     return [simulation_manifest, full_day_window, isolation_guards]

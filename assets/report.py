@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import ValidationError
 
+from assets.day_checks import day_check
 from assets.figures import figures
 from assets.manifest import GROUP
 from assets.simulation import SIMULATED
 from resources import DayRun, SimulationConfigResource
-from torghut_sim.calendar import partition_day
 from torghut_sim.report.model import SCHEMA_VERSION, SimulationReport, format_decimal
 from torghut_sim.run_evidence import EMPTY_DAY
 
@@ -145,20 +145,17 @@ def build_report_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
         # Imported here: the builder's polars and chart stack would slow every load of the code location.
         from torghut_sim.report.api import build_report  # noqa: PLC0415
 
-        run = simulation_config.day_run(partition_day(context.partition_key))
+        run = simulation_config.partition_run(context.partition_key)
         result = build_report(run.paths.root)
         status = EMPTY_DAY if result.report.coverage.dump_status == EMPTY_DAY else SIMULATED
         yield dg.MaterializeResult(metadata={"status": status, **report_metadata(result)})
 
-    @dg.asset_check(
-        asset=simulation_report,
+    @day_check(
+        simulation_report,
         description=f"simulation-report.json parses as {SCHEMA_VERSION} (every section, exact decimals).",
     )
-    def report_schema(
-        context: dg.AssetCheckExecutionContext, simulation_config: SimulationConfigResource
-    ) -> dg.AssetCheckResult:
+    def report_schema(run: DayRun) -> dg.AssetCheckResult:
         """Fail when the written report does not validate against the report model."""
-        run = simulation_config.day_run(partition_day(context.partition_key))
         path = report_json(run)
         try:
             report = load_report(path)
@@ -169,15 +166,10 @@ def build_report_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
             metadata={"report": dg.MetadataValue.path(str(path)), "schema_version": report.schema_version},
         )
 
-    @dg.asset_check(
-        asset=simulation_report,
-        description="The governance verdict: PASS passes, WARN warns, FAIL fails (the report stays).",
-    )
-    def verdict(
-        context: dg.AssetCheckExecutionContext, simulation_config: SimulationConfigResource
-    ) -> dg.AssetCheckResult:
-        """Turn the report verdict into a check result of matching severity."""
-        run = simulation_config.day_run(partition_day(context.partition_key))
+    @day_check(simulation_report)
+    def verdict(run: DayRun) -> dg.AssetCheckResult:
+        """The governance verdict: PASS passes, WARN warns, FAIL fails (the report stays)."""
+        # A check result of matching severity: the report is kept whatever the verdict.
         report = load_report(report_json(run))
         status = report.verdict.status
         return dg.AssetCheckResult(

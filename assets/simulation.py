@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING, Any
 import dagster as dg
 from pydantic import Field
 
+from assets.day_checks import day_check
 from assets.figures import figure, figures
 from assets.manifest import GROUP
 from assets.progress import progress_logger
-from resources import KubernetesResource, RunClientsResource, SimulationConfigResource
+from resources import ArgoCdResource, KubernetesResource, RunClientsResource, SimulationConfigResource
 from resources.simulation import DayRun
-from torghut_sim.calendar import partition_day
-from torghut_sim.lane_claim import LaneRequest, claimed_lane
+from torghut_sim.lane_claim import claimed_lane
 from torghut_sim.run_evidence import (
     EMPTY_DAY,
     contamination_status,
@@ -202,7 +202,7 @@ def build_simulation_assets(
         context: dg.OpExecutionContext, config: GateConfig, simulation_config: SimulationConfigResource
     ) -> Iterator[dg.Output[Any]]:
         """Send the day to the pooled simulation, or settle it here (empty day, reused outcome)."""
-        run = simulation_config.day_run(partition_day(context.partition_key))
+        run = simulation_config.partition_run(context.partition_key)
         if is_empty_day(run.paths):
             context.log.info(f"{EMPTY_DAY}: {empty_day_reason(run)}")
             yield dg.Output(empty_day_metadata(run), "settled")
@@ -226,30 +226,24 @@ def build_simulation_assets(
         context: dg.OpExecutionContext,
         simulation_config: SimulationConfigResource,
         kubernetes: KubernetesResource,
+        argocd: ArgoCdResource,
         run_clients: RunClientsResource,
     ) -> DayMetadata:
         """Run the day's whole lifecycle (lock → … → unlock); the metadata of both assets."""
         from torghut_sim.lifecycle import SimulationRequest  # noqa: PLC0415 - see run_simulation_day
 
-        run = simulation_config.day_run(partition_day(context.partition_key))
+        run = simulation_config.partition_run(context.partition_key)
         # Stable per Dagster run: a resumed step reuses its own lock instead of waiting on itself.
         owner = dagster_owner(context.run.run_id)
-        lane_request = LaneRequest(
-            paths=run.paths,
-            names=run.names,
-            day=run.day,
-            owner=owner,
-            lanes=simulation_config.lanes(),
-            default_lane=simulation_config.runtime_lane,
-            wait_seconds=simulation_config.lane_wait_seconds,
-        )
+        lane_request = simulation_config.lane_request(run, owner)
         with claimed_lane(lane_request, kubernetes.client, context.log.info) as claim:
             request = SimulationRequest(
                 manifest=claim.manifest,
                 connections=run_clients.for_run(claim.manifest, run.names),
                 names=run.names,
                 paths=run.paths,
-                kubeconfig=kubernetes.kubeconfig_path,
+                # The runtime's cluster and Argo CD on it, opened by the lifecycle once its guards passed.
+                cluster=argocd.cluster,
                 owner=owner,
                 control=simulation_config.control(),
                 production_postgres_database=simulation_config.production_postgres_database,
@@ -298,16 +292,9 @@ def build_simulation_assets(
         replay_marker, simulation_outputs = record_simulation([simulate_on_runtime(simulate), settled])
         return {"replay_marker": replay_marker, "simulation_outputs": simulation_outputs}
 
-    @dg.asset_check(
-        asset="simulation_outputs",
-        blocking=True,
-        description="Production shows nothing attributable to the run (contamination.json is clean).",
-    )
-    def no_contamination(
-        context: dg.AssetCheckExecutionContext, simulation_config: SimulationConfigResource
-    ) -> dg.AssetCheckResult:
-        """Block the report unless the before/after production comparison came out clean."""
-        run = simulation_config.day_run(partition_day(context.partition_key))
+    @day_check("simulation_outputs", blocking=True)
+    def no_contamination(run: DayRun) -> dg.AssetCheckResult:
+        """Production shows nothing attributable to the run (contamination.json is clean)."""
         if is_empty_day(run.paths):
             # Nothing was provisioned, patched or replayed: there is nothing to attribute.
             return dg.AssetCheckResult(passed=True, metadata={"status": EMPTY_DAY})
@@ -323,16 +310,10 @@ def build_simulation_assets(
             },
         )
 
-    @dg.asset_check(
-        asset="simulation_outputs",
-        blocking=True,
-        description="Every runtime and Argo CD field the run patched is back as captured, and unlocked.",
-    )
-    def runtime_restored(
-        context: dg.AssetCheckExecutionContext, simulation_config: SimulationConfigResource
-    ) -> dg.AssetCheckResult:
-        """Block the report when the runtime was left patched (the failure sensor finishes the cleanup)."""
-        run = simulation_config.day_run(partition_day(context.partition_key))
+    @day_check("simulation_outputs", blocking=True)
+    def runtime_restored(run: DayRun) -> dg.AssetCheckResult:
+        """Every runtime and Argo CD field the run patched is back as captured, and unlocked."""
+        # Blocks the report when the runtime was left patched (the failure sensor finishes the cleanup).
         restore = restore_state(run.paths)
         return dg.AssetCheckResult(
             passed=restore.restored,

@@ -10,12 +10,16 @@ from typing import Any
 import dagster as dg
 
 
-def _set_fields(resource: object, names: tuple[str, ...]) -> dict[str, Any]:
-    """The named fields that are set, as manifest section keys."""
-    return {name: value for name in names if (value := getattr(resource, name)) is not None}
+class ManifestSection(dg.ConfigurableResource["ManifestSection"]):
+    """A deployment's overrides of one manifest section: each of its fields that is set replaces the key."""
+
+    def manifest_overrides(self) -> dict[str, Any]:
+        """The manifest keys of this section the deployment sets (every field is named after its key)."""
+        names = type(self).model_fields
+        return {name: value for name in names if (value := getattr(self, name)) is not None}
 
 
-class KafkaResource(dg.ConfigurableResource["KafkaResource"]):
+class KafkaResource(ManifestSection):
     """The Kafka cluster the source topics are dumped from (and the runtime's, when it differs)."""
 
     bootstrap_servers: str | None = None
@@ -25,44 +29,19 @@ class KafkaResource(dg.ConfigurableResource["KafkaResource"]):
     sasl_password_env: str | None = None
     runtime_bootstrap_servers: str | None = None
 
-    def manifest_overrides(self) -> dict[str, Any]:
-        """The `kafka` manifest keys this deployment sets."""
-        return _set_fields(
-            self,
-            (
-                "bootstrap_servers",
-                "security_protocol",
-                "sasl_mechanism",
-                "sasl_username",
-                "sasl_password_env",
-                "runtime_bootstrap_servers",
-            ),
-        )
 
-
-class ClickHouseResource(dg.ConfigurableResource["ClickHouseResource"]):
+class ClickHouseResource(ManifestSection):
     """The ClickHouse server holding the production TA tables and the simulation databases."""
 
     http_url: str | None = None
     username: str | None = None
     password_env: str | None = None
 
-    def manifest_overrides(self) -> dict[str, Any]:
-        """The `clickhouse` manifest keys this deployment sets."""
-        return _set_fields(self, ("http_url", "username", "password_env"))
 
-
-class PostgresResource(dg.ConfigurableResource["PostgresResource"]):
+class PostgresResource(ManifestSection):
     """The Postgres server of the runtime: the admin DSN and the simulation DSN template (no passwords)."""
 
     admin_dsn: str | None = None
     admin_dsn_password_env: str | None = None
     simulation_dsn_template: str | None = None
     simulation_dsn_password_env: str | None = None
-
-    def manifest_overrides(self) -> dict[str, Any]:
-        """The `postgres` manifest keys this deployment sets."""
-        return _set_fields(
-            self,
-            ("admin_dsn", "admin_dsn_password_env", "simulation_dsn_template", "simulation_dsn_password_env"),
-        )

@@ -8,8 +8,9 @@ from typing import Any
 
 import dagster as dg
 
-from torghut_sim.calendar import SessionWindow, session_window
+from torghut_sim.calendar import SessionWindow, partition_day, session_window
 from torghut_sim.day_template import load_template
+from torghut_sim.lane_claim import LaneRequest
 from torghut_sim.lanes import RuntimeLane, load_lanes
 from torghut_sim.layout import RunPaths, run_paths
 from torghut_sim.naming import RunNames, names_for_day
@@ -66,6 +67,18 @@ class SimulationConfigResource(dg.ConfigurableResource["SimulationConfigResource
             return None
         return load_lanes(Path(self.runtime_lanes_file).expanduser())
 
+    def lane_request(self, run: DayRun, owner: str) -> LaneRequest:
+        """A day's claim on one of this deployment's runtime lanes (the template's runtime without lanes)."""
+        return LaneRequest(
+            run.paths,
+            run.names,
+            run.day,
+            owner,
+            lanes=self.lanes(),
+            default_lane=self.runtime_lane,
+            wait_seconds=self.lane_wait_seconds,
+        )
+
     @property
     def output_dir(self) -> Path:
         """The output root as an absolute path (run directories and the reports catalog live here)."""
@@ -75,6 +88,10 @@ class SimulationConfigResource(dg.ConfigurableResource["SimulationConfigResource
         """Names and run directory of the configured run of a trading day."""
         names = names_for_day(day, self.sequence)
         return DayRun(day, names, run_paths(self.output_dir, names.run_token))
+
+    def partition_run(self, partition_key: str) -> DayRun:
+        """The configured run of the trading day a partition key names."""
+        return self.day_run(partition_day(partition_key))
 
     def window(self, day: date) -> SessionWindow:
         """The session window of a trading day with the configured dump buffers."""

@@ -8,15 +8,13 @@ the same cleanup run the failure sensor would, under the same owner check.
 
 import dagster as dg
 
-from sensors.cleanup import cleanup_sensor
+from sensors.cleanup import cleanup_for_ended_run, cleanup_sensor_options
 
 
 def build_cancel_sensor(cleanup_job: dg.JobDefinition) -> dg.SensorDefinition:
     """The run-status sensor over cancelled runs of every job of the code location."""
-    return cleanup_sensor(
-        dg.run_status_sensor,
-        cleanup_job,
-        "simulation_cleanup_on_cancel",
-        "cancelled",
+    return dg.run_status_sensor(
+        name="simulation_cleanup_on_cancel",
         run_status=dg.DagsterRunStatus.CANCELED,
-    )
+        **cleanup_sensor_options(cleanup_job, "cancelled"),
+    )(cleanup_for_ended_run)

@@ -6,13 +6,13 @@ lane's pool so it never overlaps a live simulation). When the cleanup run itself
 is marked `manual_cleanup_required` and an operator takes over with `torghut-sim teardown`.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
-from resources import KubernetesResource, SimulationConfigResource
+from resources import ArgoCdResource, SimulationConfigResource
 from torghut_sim.calendar import partition_day
 from torghut_sim.guards import GuardsRefusedError, guard_restore
 from torghut_sim.layout import RunPaths
@@ -59,7 +59,7 @@ def build_cleanup_job(pool: str) -> dg.JobDefinition:
         tags={"kind": "kubernetes"},
     )
     def restore_runtime_from_state(
-        context: dg.OpExecutionContext, config: CleanupConfig, kubernetes: KubernetesResource
+        context: dg.OpExecutionContext, config: CleanupConfig, argocd: ArgoCdResource
     ) -> dg.Output[str]:
         """Teardown, Argo CD restore and unlock from the run's state.json, recorded in run-state.json."""
         paths = RunPaths(Path(config.run_dir))
@@ -67,9 +67,9 @@ def build_cleanup_job(pool: str) -> dg.JobDefinition:
         if before.restored and not paths.state.exists() and before.reason == "nothing_captured":
             if not (config.lock_namespace and config.lock_run_id and config.lock_owner):
                 return dg.Output("nothing_captured", metadata={"reason": before.reason})
-            with kubernetes.client() as kube:
+            with argocd.cluster() as cluster:
                 released = release_uncaptured_lock(
-                    kube, paths, config.lock_namespace, config.lock_run_id, config.lock_owner
+                    cluster.kube, paths, config.lock_namespace, config.lock_run_id, config.lock_owner
                 )
             return dg.Output(released, metadata={"reason": before.reason})
         if before.restored:
@@ -79,9 +79,12 @@ def build_cleanup_job(pool: str) -> dg.JobDefinition:
         except GuardsRefusedError as exc:
             # A refusal does not go away on retry; the run fails at once and is marked for a person.
             raise dg.Failure(description=str(exc), allow_retries=False) from None
-        with kubernetes.client() as kube:
+        with argocd.cluster() as cluster:
             outcome = teardown_run(
-                kube, paths, started_by={"command": "dagster_cleanup", "dagster_run_id": context.run_id}
+                cluster.kube,
+                paths,
+                started_by={"command": "dagster_cleanup", "dagster_run_id": context.run_id},
+                argocd=cluster.argocd,
             )
         outcome.raise_if_failed()
         status = outcome.status
@@ -138,33 +141,30 @@ def on_failed_run(
     )
 
 
-def cleanup_sensor(
-    decorator: Callable[..., Callable[[Callable[..., Any]], dg.SensorDefinition]],
-    cleanup_job: dg.JobDefinition,
-    name: str,
-    outcome: str,
-    **options: Any,
-) -> dg.SensorDefinition:
-    """A run-status sensor (`decorator`) that turns each `outcome` ("failed") run into its cleanup run."""
-
-    def request_cleanup(
-        context: dg.RunStatusSensorContext, simulation_config: SimulationConfigResource
-    ) -> dg.RunRequest | dg.SkipReason:
-        run = context.dagster_run
-        return on_failed_run(run.job_name, run.run_id, run.tags, simulation_config, context.instance)
-
-    return decorator(
-        name=name,
-        request_job=cleanup_job,
+def cleanup_sensor_options(cleanup_job: dg.JobDefinition, outcome: str) -> dict[str, Any]:
+    """The options the failure and cancel sensors share; `outcome` ("failed") names the runs they read."""
+    return {
+        "request_job": cleanup_job,
         # Runs started with `dg launch` execute in process and carry no code-location origin; the
         # owner check in `on_failed_run` keeps foreign runs out.
-        monitor_all_code_locations=True,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description=f"Launch the runtime cleanup for a {outcome} simulation that left the runtime patched.",
-        **options,
-    )(request_cleanup)
+        "monitor_all_code_locations": True,
+        "default_status": dg.DefaultSensorStatus.RUNNING,
+        "description": (
+            f"Launch the runtime cleanup for a {outcome} simulation that left the runtime patched."
+        ),
+    }
+
+
+def cleanup_for_ended_run(
+    context: dg.RunStatusSensorContext, simulation_config: SimulationConfigResource
+) -> dg.RunRequest | dg.SkipReason:
+    """Turn one failed or cancelled run into a cleanup run (or a manual-cleanup mark, or nothing)."""
+    run = context.dagster_run
+    return on_failed_run(run.job_name, run.run_id, run.tags, simulation_config, context.instance)
 
 
 def build_failure_sensor(cleanup_job: dg.JobDefinition) -> dg.SensorDefinition:
     """The run-failure sensor over every job of the code location."""
-    return cleanup_sensor(dg.run_failure_sensor, cleanup_job, "simulation_cleanup_on_failure", "failed")
+    return dg.run_failure_sensor(
+        name="simulation_cleanup_on_failure", **cleanup_sensor_options(cleanup_job, "failed")
+    )(cleanup_for_ended_run)

@@ -6,7 +6,7 @@ each lane's report beside the run directories and shows one line per lane on its
 
 import dagster as dg
 
-from resources import KubernetesResource, SimulationConfigResource
+from resources import ArgoCdResource, SimulationConfigResource
 from torghut_sim.runtime.drift import drift_report, write_drift_report
 
 
@@ -19,17 +19,18 @@ from torghut_sim.runtime.drift import drift_report, write_drift_report
 def runtime_drift_sensor(
     context: dg.SensorEvaluationContext,
     simulation_config: SimulationConfigResource,
-    kubernetes: KubernetesResource,
+    argocd: ArgoCdResource,
 ) -> dg.SkipReason:
     """Check each idle runtime lane against its baseline; write runtime-drift[-<lane>].json by the runs."""
     output_root = simulation_config.output_dir
     lanes = simulation_config.lanes()
     # One lane: the namespace of the Kubernetes resource, reported as runtime-drift.json as it always was.
-    targets = [(lane.name, lane.namespace) for lane in lanes] if lanes else [(None, kubernetes.namespace)]
+    default = [(None, argocd.kubernetes.namespace)]
+    targets = [(lane.name, lane.namespace) for lane in lanes] if lanes else default
     lines: list[str] = []
-    with kubernetes.client() as kube:
+    with argocd.cluster() as cluster:
         for name, namespace in targets:
-            report = drift_report(kube, namespace, output_root)
+            report = drift_report(cluster.kube, namespace, output_root, cluster.argocd)
             if report.lock_holder is None:
                 write_drift_report(output_root, name, report)
             line = report.summary() if name is None else f"{name}: {report.summary()}"

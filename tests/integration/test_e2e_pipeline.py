@@ -13,6 +13,7 @@ Postgres database and DAGSTER_HOME (a copy of the top-level `dagster.yaml`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -87,6 +88,9 @@ class Pipeline:
     kube: Kube
     logs: Path
     launches: list[e2e.Launch] = field(default_factory=list)
+    # Sensor contexts stay open until the test ends: the `argocd` resource nests `kubernetes`, which makes
+    # it a context-manager resource that Dagster builds only inside an entered context.
+    contexts: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
     @property
     def instance(self) -> dg.DagsterInstance:
@@ -121,9 +125,10 @@ class Pipeline:
     def sensor_context(self, defs: dg.Definitions, cursor: str | None = None) -> dg.SensorEvaluationContext:
         """A sensor tick's context on the module's instance with the code location's resources."""
         resources = defs.get_repository_def().get_top_level_resources()
-        return dg.build_sensor_context(
+        context = dg.build_sensor_context(
             instance=self.instance, definitions=defs, resources=resources, cursor=cursor
         )
+        return self.contexts.enter_context(context)
 
 
 @pytest.fixture(scope="module")
@@ -172,7 +177,8 @@ def pipeline(session: Session, tmp_path: Path) -> Iterator[Pipeline]:
     env = host_pipeline_env(session.home, session.database, output_root, session.kubeconfig)
     with Kube.from_kubeconfig(session.kubeconfig) as kube:
         pipeline = Pipeline(session, output_root, env, kube, tmp_path / "logs")
-        yield pipeline
+        with pipeline.contexts:
+            yield pipeline
         # A launch runs in its own session: one a failed test left behind must not outlive it.
         for launch in pipeline.launches:
             if launch.proc.poll() is None:

@@ -19,13 +19,15 @@ from assets.manifest import build_manifest_assets
 from assets.partitions import trading_day_partitions
 from assets.report import build_report_assets
 from assets.simulation import FRESH_SIMULATION_TAG, build_simulation_assets
-from resources import DeploymentSettings, build_resources
+from resources import ArgoCdResource, DeploymentSettings, build_resources
 from torghut_sim.day_template import LOCAL_TEMPLATE
 from torghut_sim.dump.marker import DumpMarker, TimeRange
 from torghut_sim.dump.request import DumpRequest, DumpResult
 from torghut_sim.layout import RunPaths
 from torghut_sim.lifecycle import SimulationOutcome, SimulationRequest
 from torghut_sim.replay.marker import PaceRecord, ReplayMarker
+from torghut_sim.runtime.argocd import ArgoCd
+from torghut_sim.runtime.cluster import RuntimeCluster
 from torghut_sim.runtime.state_machine import RunOutcome
 from unit.dump_builders import trades_marker
 from unit.report_builders import RunBuilder, at
@@ -140,6 +142,7 @@ def _materialize(
     template: Path = LOCAL_TEMPLATE,
     tags: dict[str, str] | None = None,
     run_config: dict[str, Any] | None = None,
+    resources: dict[str, Any] | None = None,
 ) -> Any:
     defs = [
         *build_manifest_assets(PARTITIONS),
@@ -150,7 +153,7 @@ def _materialize(
     return dg.materialize(
         defs,
         partition_key=DAY,
-        resources=_resources(tmp_path, template),
+        resources=resources or _resources(tmp_path, template),
         raise_on_error=False,
         tags=tags,
         run_config=run_config,
@@ -375,3 +378,51 @@ def test_progress_is_logged_at_most_once_per_interval_and_at_the_end() -> None:
         "dump: 3100/4000 records, 100/s",
         "dump: 3500/4000 records, 100/s",
     ]
+
+
+class StubKube:
+    """A Kubernetes client that reaches no server: only which kubeconfig it was opened for, and closing."""
+
+    def __init__(self, kubeconfig: str) -> None:
+        self.kubeconfig = kubeconfig
+        self.closed = False
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class StubArgoCdResource(ArgoCdResource):
+    """The `argocd` resource handing out a cluster on the stub client (the nested Kubernetes config kept)."""
+
+    def cluster(self) -> RuntimeCluster:
+        return RuntimeCluster(StubKube(self.kubernetes.kubeconfig))  # type: ignore[arg-type]
+
+
+class ClusterOpeningLifecycle(FakeLifecycle):
+    """The fake lifecycle, opening and closing the cluster its request hands it as the real one does."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.clusters: list[RuntimeCluster] = []
+
+    def __call__(self, request: SimulationRequest) -> SimulationOutcome:
+        with request.cluster() as cluster:
+            self.clusters.append(cluster)
+        return super().__call__(request)
+
+
+def test_the_simulation_gets_its_cluster_and_argo_cd_from_the_argocd_resource(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Swapping `argocd` in `materialize(resources=...)` swaps the clients the lifecycle runs the day on."""
+    monkeypatch.setattr(torghut_sim.day_dump, "dump_source", _fake_dump(1.0, 1000))
+    lifecycle = ClusterOpeningLifecycle()
+    resources = _resources(tmp_path)
+    # Nested on the code location's own `kubernetes` resource, as `build_resources` nests the real one.
+    resources["argocd"] = StubArgoCdResource(kubernetes=resources["kubernetes"])
+    result = _materialize(tmp_path, lifecycle, resources=resources)
+    assert result.success
+    (cluster,) = lifecycle.clusters
+    assert isinstance(cluster.kube, StubKube) and cluster.kube.closed
+    assert cluster.kube.kubeconfig == str(tmp_path / "kubeconfig")
+    assert isinstance(cluster.argocd, ArgoCd) and cluster.argocd.kube is cluster.kube

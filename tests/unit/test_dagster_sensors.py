@@ -9,7 +9,8 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from resources import KubernetesResource, SimulationConfigResource
+from resources import ArgoCdResource, KubernetesResource, SimulationConfigResource
+from resources.kubernetes import cluster_resources
 from sensors.cleanup import (
     CLEANUP_JOB,
     CLEANUP_OP,
@@ -20,11 +21,13 @@ from sensors.cleanup import (
 )
 from sensors.drift import runtime_drift_sensor
 from torghut_sim.layout import RunPaths
-from torghut_sim.runtime.argocd import AUTOMATED_POINTER
+from torghut_sim.runtime.argocd import AUTOMATED_POINTER, ArgoCd, Mode
+from torghut_sim.runtime.cluster import RuntimeCluster
+from torghut_sim.runtime.diff import FieldDifference
 from torghut_sim.runtime.drift import DRIFT_REPORT_NAME, drift_report
 from torghut_sim.runtime.fields import Captured
 from torghut_sim.runtime.knative import ENV_POINTER
-from torghut_sim.runtime.kube_client import ObjectRef
+from torghut_sim.runtime.kube_client import APPLICATION, ObjectRef
 from torghut_sim.runtime.lock import lock_ref
 from torghut_sim.runtime.model import ObjectCapture, RuntimeState, write_state
 
@@ -122,7 +125,7 @@ def test_the_cleanup_job_does_nothing_for_a_restored_run(tmp_path: Path) -> None
     job = build_cleanup_job("torghut_runtime_test")
     result = job.execute_in_process(
         run_config={"ops": {CLEANUP_OP: {"config": {"run_dir": str(paths.root)}}}},
-        resources={"kubernetes": KubernetesResource(kubeconfig=str(tmp_path / "absent"))},
+        resources=cluster_resources(str(tmp_path / "absent"), "torghut"),
     )
     assert result.output_for_node(CLEANUP_OP) == "already_restored"
 
@@ -165,6 +168,12 @@ class FakeKubernetes(KubernetesResource):
 
     def client(self) -> Any:
         return CLUSTERS[self.kubeconfig]
+
+
+def _fake_cluster(kubeconfig: str, argocd: type[ArgoCdResource] = ArgoCdResource) -> dict[str, Any]:
+    """The `kubernetes` and `argocd` resources over a fake cluster, nested as the code location nests them."""
+    kubernetes = FakeKubernetes.configure_at_launch(kubeconfig=kubeconfig)
+    return {"kubernetes": kubernetes, "argocd": argocd(kubernetes=kubernetes)}
 
 
 BASELINE_ENV = [{"name": "TRADING_MODE", "value": "live"}, {"name": "LOG_LEVEL", "value": "info"}]
@@ -252,15 +261,54 @@ def test_drift_is_not_judged_while_a_simulation_holds_the_lock(tmp_path: Path) -
 def test_the_drift_sensor_reports_and_writes_its_evidence(tmp_path: Path) -> None:
     _baseline(tmp_path)
     CLUSTERS["fake-drift"] = _cluster([], automated=True)
-    context = dg.build_sensor_context(
-        resources={
-            "simulation_config": _config(tmp_path),
-            "kubernetes": FakeKubernetes(kubeconfig="fake-drift"),
-        }
-    )
-    result = runtime_drift_sensor(context)
+    with dg.build_sensor_context(
+        resources={"simulation_config": _config(tmp_path), **_fake_cluster("fake-drift")}
+    ) as context:
+        result = runtime_drift_sensor(context)
     assert isinstance(result, dg.SkipReason)
     assert result.skip_message is not None and result.skip_message.startswith("DRIFT")
     written = json.loads((tmp_path / DRIFT_REPORT_NAME).read_text())
     assert written["drifted"] is True
     assert written["baseline"].endswith("sim_20260305_01/state.restored.json")
+
+
+# Every Argo CD comparison the swapped-in handle was asked for, by mode.
+ARGO_COMPARISONS: list[str] = []
+APP_REF = ObjectRef(APPLICATION, "argocd", "torghut")
+
+
+class RecordingArgoCd(ArgoCd):
+    """Argo CD as this test sees it: every comparison recorded, and one difference the cluster lacks."""
+
+    def differences(self, state: RuntimeState, mode: Mode) -> list[FieldDifference]:
+        ARGO_COMPARISONS.append(mode)
+        return [
+            FieldDifference(APP_REF, AUTOMATED_POINTER, Captured.of({"selfHeal": True}), Captured.absent())
+        ]
+
+
+class RecordingArgoCdResource(ArgoCdResource):
+    """The `argocd` resource handing out the recording handle on the same (fake) cluster."""
+
+    def cluster(self) -> RuntimeCluster:
+        kube = self.kubernetes.client()
+        return RuntimeCluster(kube, RecordingArgoCd(kube))
+
+
+def test_the_drift_sensor_judges_argo_cd_through_the_argocd_resource(tmp_path: Path) -> None:
+    """Swapping `argocd` the Dagster way swaps what the domain's drift comparison asks about Argo CD."""
+    _baseline(tmp_path)
+    CLUSTERS["fake-argo"] = _cluster(BASELINE_ENV, automated=True)  # the real handle would see no drift
+    ARGO_COMPARISONS.clear()
+    resources = {
+        "simulation_config": _config(tmp_path),
+        **_fake_cluster("fake-argo", RecordingArgoCdResource),
+    }
+    with dg.build_sensor_context(resources=resources) as context:
+        result = runtime_drift_sensor(context)
+    assert ARGO_COMPARISONS == ["previous"]
+    assert isinstance(result, dg.SkipReason)
+    assert result.skip_message is not None and result.skip_message.startswith("DRIFT")
+    written = json.loads((tmp_path / DRIFT_REPORT_NAME).read_text())
+    assert written["runtime"] == {}
+    assert [d["object"] for d in written["argocd"]] == [APP_REF.describe()]

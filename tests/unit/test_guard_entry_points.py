@@ -13,16 +13,14 @@ from typing import Any
 import dagster as dg
 import pytest
 
-import torghut_sim.commands.apply
 import torghut_sim.commands.cleanup
 import torghut_sim.commands.dump
 import torghut_sim.commands.replay
-import torghut_sim.commands.teardown
-import torghut_sim.lifecycle
 import torghut_sim.stores.cleanup
 from assets.partitions import trading_day_partitions
 from assets.simulation import build_simulation_assets
-from resources import DeploymentSettings, KubernetesResource, build_resources
+from resources import DeploymentSettings, build_resources
+from resources.kubernetes import cluster_resources
 from sensors.cleanup import CLEANUP_OP, build_cleanup_job
 from torghut_sim import cli
 from torghut_sim.calendar import session_window
@@ -34,6 +32,8 @@ from torghut_sim.lifecycle import SimulationRequest, run_simulation_day
 from torghut_sim.manifest import DatasetManifest, dump_manifest
 from torghut_sim.naming import names_for_day
 from torghut_sim.run_clients import resolve_connections
+from torghut_sim.runtime.cluster import RuntimeCluster
+from torghut_sim.runtime.kube_client import Kube
 from torghut_sim.runtime.model import ObjectCapture, RuntimeState, write_state
 from torghut_sim.stores.cleanup import KIND_CLICKHOUSE, KIND_TOPIC, CleanupItem, CleanupPlan
 from unit.dump_builders import trades_marker
@@ -51,8 +51,8 @@ def _no_client(*_args: Any, **_kwargs: Any) -> Any:
 @pytest.fixture(autouse=True)
 def no_clients(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any cluster, Kafka or store client an entry point builds fails the test."""
-    for module in (torghut_sim.commands.apply, torghut_sim.commands.teardown, torghut_sim.lifecycle):
-        monkeypatch.setattr(module.Kube, "from_kubeconfig", _no_client)
+    # Every entry point opens the cluster through this one constructor (the CLI, the lifecycle, resources).
+    monkeypatch.setattr(Kube, "from_kubeconfig", _no_client)
     monkeypatch.setattr(torghut_sim.commands.replay, "replay_dump", _no_client)
     monkeypatch.setattr(torghut_sim.commands.dump, "dump_source", _no_client)
     monkeypatch.setattr(torghut_sim.stores.cleanup, "execute_cleanup", _no_client)
@@ -193,7 +193,7 @@ def test_the_cleanup_job_refuses_a_state_naming_the_production_runtime(tmp_path:
     job = build_cleanup_job("torghut_runtime_test")
     result = job.execute_in_process(
         run_config={"ops": {CLEANUP_OP: {"config": {"run_dir": str(paths.root)}}}},
-        resources={"kubernetes": KubernetesResource(kubeconfig=str(tmp_path / "absent"))},
+        resources=cluster_resources(str(tmp_path / "absent"), "torghut"),
         raise_on_error=False,
     )
     assert not result.success
@@ -234,7 +234,7 @@ def test_the_lifecycle_refuses_the_production_runtime_before_the_cluster(tmp_pat
         manifest=manifest,
         names=NAMES,
         paths=RunPaths(tmp_path / NAMES.run_token),
-        kubeconfig=tmp_path / "kubeconfig",
+        cluster=lambda: RuntimeCluster.from_kubeconfig(tmp_path / "kubeconfig"),
         connections=resolve_connections(manifest, NAMES, environ),
     )
     with pytest.raises(GuardsRefusedError) as err:

@@ -16,6 +16,7 @@ from torghut_sim.guards import guard_mutation, runtime_mutation
 from torghut_sim.layout import RunPaths
 from torghut_sim.manifest import WindowSpec
 from torghut_sim.runtime.cli_support import add_cluster_args, print_json, sigterm_raises
+from torghut_sim.runtime.cluster import RuntimeCluster
 from torghut_sim.runtime.controller import ControlSettings, RuntimeController
 from torghut_sim.runtime.inputs import (
     ARGO_MODES,
@@ -27,7 +28,6 @@ from torghut_sim.runtime.inputs import (
     default_owner,
 )
 from torghut_sim.runtime.knative import SimulationEnvInputs, simulation_env
-from torghut_sim.runtime.kube_client import Kube
 from torghut_sim.runtime.lock import renew_lock
 from torghut_sim.runtime.model import read_state
 from torghut_sim.runtime.state_machine import MAIN_PHASES, RunStateLog, controller_phases, run_phases
@@ -167,10 +167,12 @@ def handle(args: argparse.Namespace) -> int:
         poll_seconds=args.poll_seconds,
         lock_max_age=timedelta(hours=args.lock_max_age_hours),
     )
-    with Kube.from_kubeconfig(args.kubeconfig) as kube, sigterm_raises():
+    with RuntimeCluster.from_kubeconfig(args.kubeconfig) as cluster, sigterm_raises():
         # Only once the cluster is reachable: a bad kubeconfig leaves no empty run directory behind.
         paths.root.mkdir(parents=True, exist_ok=True)
-        controller = RuntimeController(kube, paths, targets, identity, values, settings)
+        controller = RuntimeController(
+            cluster.kube, paths, targets, identity, values, settings, argocd=cluster.argocd
+        )
         try:
             outcome = run_phases(
                 controller_phases(controller), RunStateLog(paths.run_state, args.run_id), args.through
@@ -180,6 +182,6 @@ def handle(args: argparse.Namespace) -> int:
         if outcome.status == "applied":
             # Left applied on purpose: nobody renews the lock now, so it is leased for the max lock age
             # before the stale-lock sensor counts its holder as gone and tears the run down.
-            renew_lock(kube, targets.namespace, identity, int(args.lock_max_age_hours * 3600))
+            renew_lock(cluster.kube, targets.namespace, identity, int(args.lock_max_age_hours * 3600))
     print_json({"run_id": args.run_id, "status": outcome.status, "run_dir": str(paths.root)})
     return 0

@@ -10,8 +10,8 @@ import argparse
 from torghut_sim.guards import guard_restore
 from torghut_sim.layout import RunPaths
 from torghut_sim.runtime.cli_support import add_cluster_args, print_json, sigterm_raises
+from torghut_sim.runtime.cluster import RuntimeCluster
 from torghut_sim.runtime.inputs import RESTORE_MODES
-from torghut_sim.runtime.kube_client import Kube
 from torghut_sim.runtime.teardown import teardown_run
 
 
@@ -31,8 +31,8 @@ def handle(args: argparse.Namespace) -> int:
     """Teardown, Argo CD restore and unlock, each recorded in run-state.json."""
     paths = RunPaths(args.run_dir)
     guard_restore(paths, "teardown")
-    with Kube.from_kubeconfig(args.kubeconfig) as kube, sigterm_raises():
-        outcome = teardown_run(kube, paths, args.restore_mode)
+    with RuntimeCluster.from_kubeconfig(args.kubeconfig) as cluster, sigterm_raises():
+        outcome = teardown_run(cluster.kube, paths, args.restore_mode, argocd=cluster.argocd)
     print_json({"run_id": outcome.run_id, "status": outcome.status, "failed": list(outcome.failed)})
     outcome.raise_if_failed()
     return 0

@@ -164,3 +164,42 @@ def describe_live_mode(kube: Kube, state: RuntimeState) -> dict[str, str]:
             else:
                 out[f"{capture.role}:{capture.name}"] = "auto" if value.present else "manual"
     return out
+
+
+class ArgoCd:
+    """Argo CD on one cluster: the freeze, verify, describe and restore of a captured run's automation."""
+
+    def __init__(self, kube: Kube) -> None:
+        self.kube = kube
+
+    def set_mode(
+        self, state: RuntimeState, mode: Literal["manual", "auto"], attempts: int = DEFAULT_ATTEMPTS
+    ) -> None:
+        """Freeze (or unfreeze) the captured Argo objects, outermost first."""
+        set_mode(self.kube, state, mode, attempts)
+
+    def restore(self, state: RuntimeState, mode: Mode, attempts: int = DEFAULT_ATTEMPTS) -> None:
+        """Put the captured Argo objects back in a mode, innermost first."""
+        restore(self.kube, state, mode, attempts)
+
+    def differences(self, state: RuntimeState, mode: Mode) -> list[FieldDifference]:
+        """Where the live Argo objects differ from the mode."""
+        return mode_differences(self.kube, state, mode)
+
+    def verify(
+        self,
+        state: RuntimeState,
+        mode: Mode,
+        *,
+        timeout_seconds: float,
+        poll_seconds: float,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """Wait until the live Argo objects hold the mode (ArgoModeError after the timeout)."""
+        verify_mode(
+            self.kube, state, mode, timeout_seconds=timeout_seconds, poll_seconds=poll_seconds, sleep=sleep
+        )
+
+    def describe(self, state: RuntimeState) -> dict[str, str]:
+        """Per captured Argo object, its live automation."""
+        return describe_live_mode(self.kube, state)

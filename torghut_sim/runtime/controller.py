@@ -15,7 +15,8 @@ from typing import Any
 
 from torghut_sim.errors import TorghutSimError
 from torghut_sim.layout import RunPaths
-from torghut_sim.runtime import argocd, knative, ta
+from torghut_sim.runtime import knative, ta
+from torghut_sim.runtime.argocd import ArgoCd, Mode
 from torghut_sim.runtime.capture import load_or_capture, record_applied_env
 from torghut_sim.runtime.diff import FieldDifference, differences
 from torghut_sim.runtime.fields import Captured
@@ -79,8 +80,11 @@ class RuntimeController:
         settings: ControlSettings | None = None,
         sleep: Callable[[float], None] | None = None,
         lock_owner_finished: Callable[[LockInfo], bool] | None = None,
+        argocd: ArgoCd | None = None,
     ) -> None:
         self.kube = kube
+        # Argo CD on the same cluster; a caller hands in the one its resource (or test) provides.
+        self.argocd = argocd or ArgoCd(kube)
         self.paths = paths
         self.targets = targets
         self.identity = identity
@@ -93,7 +97,11 @@ class RuntimeController:
 
     @classmethod
     def from_state(
-        cls, kube: Kube, paths: RunPaths, settings: ControlSettings | None = None
+        cls,
+        kube: Kube,
+        paths: RunPaths,
+        settings: ControlSettings | None = None,
+        argocd: ArgoCd | None = None,
     ) -> RuntimeController:
         """A controller that can tear a run down from its state.json alone (after a crash, in any process)."""
         state = read_state(paths.state)
@@ -103,7 +111,7 @@ class RuntimeController:
             manage_argocd=any(o.role in ARGO_FREEZE_ORDER for o in state.objects),
             restore_mode_after_run=state.restore_mode_after_run,
         )
-        controller = cls(kube, paths, targets, identity, None, settings)
+        controller = cls(kube, paths, targets, identity, None, settings, argocd=argocd)
         controller._state = state
         return controller
 
@@ -193,16 +201,15 @@ class RuntimeController:
             details["argocd"] = "not managed"
             return details
         mode = self.targets.desired_mode_during_run
-        argocd.set_mode(self.kube, self._state, mode, self.settings.patch_attempts)
-        argocd.verify_mode(
-            self.kube,
+        self.argocd.set_mode(self._state, mode, self.settings.patch_attempts)
+        self.argocd.verify(
             self._state,
             mode,
             timeout_seconds=self.targets.argocd_verify_timeout_seconds,
             poll_seconds=self.settings.poll_seconds,
             sleep=self._sleep or time.sleep,
         )
-        details["argocd"] = argocd.describe_live_mode(self.kube, self._state)
+        details["argocd"] = self.argocd.describe(self._state)
         return details
 
     def apply(self) -> dict[str, Any]:
@@ -250,7 +257,7 @@ class RuntimeController:
         for ref, wanted in self.wanted_runtime().values():
             found.extend(differences(ref, self.kube.get(ref), wanted))
         if self.targets.manage_argocd:
-            found.extend(argocd.mode_differences(self.kube, self.state, self.targets.desired_mode_during_run))
+            found.extend(self.argocd.differences(self.state, self.targets.desired_mode_during_run))
         return found
 
     def raise_on_drift(self) -> None:
@@ -300,16 +307,16 @@ class RuntimeController:
         raise_if_failed(self.paths, self.state, "teardown", report)
         return report.to_json()
 
-    def restore_argocd(self, mode: argocd.Mode | None = None) -> dict[str, Any]:
+    def restore_argocd(self, mode: Mode | None = None) -> dict[str, Any]:
         """Put Argo CD back in the restore mode (captured values for `previous`)."""
         if not self.paths.state.exists():
             return {"restored": [], "note": "nothing was captured"}
         state = self.state
         if not any(o.role in ARGO_FREEZE_ORDER for o in state.objects):
             return {"restored": [], "note": "Argo CD not managed by this run"}
-        chosen: argocd.Mode = mode or state.restore_mode_after_run
+        chosen: Mode = mode or state.restore_mode_after_run
         try:
-            report = restore_argocd(self.kube, state, chosen, self.settings.patch_attempts)
+            report = restore_argocd(self.argocd, state, chosen, self.settings.patch_attempts)
         except Exception as exc:  # noqa: BLE001 - any failure must still leave the marker behind
             report = unverified_report(state, ARGO_FREEZE_ORDER, exc, chosen)
         raise_if_failed(self.paths, state, "argocd_restore", report)

@@ -84,7 +84,9 @@ def latest_baseline(output_root: Path, namespace: str | None = None) -> tuple[Pa
     return path, state
 
 
-def drift_report(kube: Kube, namespace: str, output_root: Path) -> DriftReport:
+def drift_report(
+    kube: Kube, namespace: str, output_root: Path, argo: argocd.ArgoCd | None = None
+) -> DriftReport:
     """Compare the live runtime and Argo CD with the newest baseline, unless a simulation holds the lock."""
     holder = read_lock(kube, namespace)
     if holder is not None:
@@ -95,12 +97,12 @@ def drift_report(kube: Kube, namespace: str, output_root: Path) -> DriftReport:
         return DriftReport(unrestored_runs=unrestored)
     path, state = baseline
     runtime = {ref: changes for ref, changes in runtime_drift(kube, state).items() if changes}
-    argo = [d.to_json() for d in argocd.mode_differences(kube, state, "previous")]
+    argo_diffs = (argo or argocd.ArgoCd(kube)).differences(state, "previous")
     return DriftReport(
         baseline=str(path),
         captured_at=state.captured_at,
         runtime=runtime,
-        argocd=argo,
+        argocd=[d.to_json() for d in argo_diffs],
         unrestored_runs=unrestored,
     )
 

@@ -127,12 +127,12 @@ def restore_runtime(kube: Kube, state: RuntimeState, attempts: int = DEFAULT_ATT
 
 
 def restore_argocd(
-    kube: Kube, state: RuntimeState, mode: argocd.Mode, attempts: int = DEFAULT_ATTEMPTS
+    argo: argocd.ArgoCd, state: RuntimeState, mode: argocd.Mode, attempts: int = DEFAULT_ATTEMPTS
 ) -> RestoreReport:
     """Put Argo CD into the restore mode (`previous` = as captured), then verify."""
     report = RestoreReport()
     try:
-        argocd.restore(kube, state, mode, attempts)
+        argo.restore(state, mode, attempts)
     except TorghutSimError as exc:
         report.errors.append(str(exc))
     for role in reversed(ARGO_FREEZE_ORDER):
@@ -140,7 +140,7 @@ def restore_argocd(
         if capture is None or not capture.exists:
             continue
         wanted = dict(capture.fields) if mode == "previous" else argocd.mode_targets(capture, mode)
-        _verify(kube, capture, wanted, report, foreign=mode == "previous")
+        _verify(argo.kube, capture, wanted, report, foreign=mode == "previous")
     if report.ok:
         report.restored.append(f"argocd:{mode}")
     return report

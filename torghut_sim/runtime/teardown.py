@@ -8,7 +8,7 @@ from typing import Any
 
 from torghut_sim.errors import TorghutSimError
 from torghut_sim.layout import RunPaths
-from torghut_sim.runtime.argocd import Mode
+from torghut_sim.runtime.argocd import ArgoCd, Mode
 from torghut_sim.runtime.controller import RuntimeController
 from torghut_sim.runtime.kube_client import Kube
 from torghut_sim.runtime.lock import read_lock
@@ -53,9 +53,10 @@ def teardown_run(
     paths: RunPaths,
     restore_mode: Mode | None = None,
     started_by: Mapping[str, Any] | None = None,
+    argocd: ArgoCd | None = None,
 ) -> TeardownOutcome:
     """Restore what a run patched and release its lock; the outcome says which phases are left."""
-    controller = RuntimeController.from_state(kube, paths)
+    controller = RuntimeController.from_state(kube, paths, argocd=argocd)
     log = RunStateLog(paths.run_state, controller.identity.run_id)
     phases = Phases(
         lock=_refuse,

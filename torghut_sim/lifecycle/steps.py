@@ -1,179 +1,39 @@
-"""One trading day's simulation on the runtime, start to finish, under the run state machine.
-
-preflight (verify the dump, snapshot production) → lock → Argo CD freeze → provision (ClickHouse, Postgres,
-topics) → apply (TA + Knative) → ready → replay → monitor → export → teardown → Argo restore → unlock,
-then the production side is compared with its snapshot. Cleanup always runs once the lock was taken;
-`run-state.json` records every transition so a crashed run can be finished from its files.
-"""
+"""A day's own phases between the controller's runtime steps (preflight … export); its contamination check."""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from torghut_sim.dump.dumper import verify_dump
 from torghut_sim.dump.marker import DumpMarker
-from torghut_sim.guards import guard_mutation, runtime_mutation
-from torghut_sim.kafka.progress import ProgressCallback
 from torghut_sim.layout import RunPaths
-from torghut_sim.manifest import DatasetManifest
-from torghut_sim.monitor import (
-    TA_OUTPUT_ROLES,
-    MonitorResult,
-    MonitorTargets,
-    RuntimeProgress,
-    wait_for_window,
-)
-from torghut_sim.naming import RunNames
+from torghut_sim.lifecycle.request import SimulationRequest
+from torghut_sim.lifecycle.values import cursor_seed, production_targets, runtime_env_before
+from torghut_sim.monitor import TA_OUTPUT_ROLES, MonitorTargets, RuntimeProgress, wait_for_window
 from torghut_sim.replay.pacing import PaceSettings
-from torghut_sim.replay.replayer import ReplayResult, replay_dump, reset_untrusted_targets
+from torghut_sim.replay.replayer import replay_dump, reset_untrusted_targets
 from torghut_sim.replay.request import ReplayRequest
 from torghut_sim.replay.topics import ensure_simulation_topics
 from torghut_sim.run_clients import Connections
-from torghut_sim.run_plan import runtime_env
-from torghut_sim.runtime.controller import ControlSettings, RuntimeController
-from torghut_sim.runtime.inputs import RunIdentity, RuntimeTargets, SimulationValues, default_owner
-from torghut_sim.runtime.knative import effective_env
-from torghut_sim.runtime.kube_client import KNATIVE_SERVICE, Kube, ObjectRef
-from torghut_sim.runtime.state_machine import RunOutcome, RunStateLog, controller_phases, run_phases
-from torghut_sim.runtime.ta import ta_config_values
+from torghut_sim.runtime.controller import RuntimeController
 from torghut_sim.runtime_metrics.discovery import knative_url_resolver
 from torghut_sim.runtime_metrics.probe import RuntimeMetricsProbe
 from torghut_sim.stores import contamination
 from torghut_sim.stores.contamination_run import RunIdentity as ContaminationRun
 from torghut_sim.stores.deltas import clickhouse_counts, postgres_counts, row_deltas
-from torghut_sim.stores.errors import ContaminationDetectedError
-from torghut_sim.stores.export import ExportManifest, export_run
+from torghut_sim.stores.export import export_run
 from torghut_sim.stores.kafka_admin import delete_consumer_groups, delete_records
-from torghut_sim.stores.postgres_provision import (
-    DEFAULT_ACCOUNT_LABEL,
-    CursorSeed,
-    PostgresPlan,
-    user_of,
-)
+from torghut_sim.stores.postgres_provision import PostgresPlan, user_of
 from torghut_sim.stores.production_postgres import require_exists, resolve_watched
 from torghut_sim.stores.provision import provision_databases
 from torghut_sim.topics import DUMPED_ROLES, TOPIC_ROLES
 
 log = logging.getLogger(__name__)
 
-# The production database names the contamination check watches.
-PRODUCTION_CLICKHOUSE_DATABASE = "torghut"
 
-
-@dataclass(frozen=True)
-class SimulationRequest:
-    """Everything one day's simulation needs besides the servers themselves."""
-
-    manifest: DatasetManifest
-    names: RunNames
-    paths: RunPaths
-    kubeconfig: Path
-    # Every client of the run, resolved (secrets included) by whoever starts the simulation.
-    connections: Connections
-    # Who holds the lock: a stable id (e.g. the Dagster run id) lets a retry of the same run reuse it.
-    owner: str = field(default_factory=default_owner)
-    force_replay: bool = False
-    control: ControlSettings = field(default_factory=ControlSettings)
-    # The runtime's production Postgres database, watched for rows of this run; None derives it (see
-    # `stores.production_postgres`): every run watches production ClickHouse, Kafka and Postgres.
-    production_postgres_database: str | None = None
-    progress: ProgressCallback | None = None
-    # False: a contaminated production side is returned as the outcome's status (for a blocking check to
-    # fail on) instead of raised; the runtime is restored either way.
-    raise_on_contamination: bool = True
-
-
-@dataclass
-class SimulationOutcome:
-    """What a finished simulation leaves behind, for the report and the Dagster metadata."""
-
-    run: RunOutcome
-    replay: ReplayResult | None = None
-    monitor: RuntimeProgress | None = None
-    monitor_result: MonitorResult | None = None
-    export: ExportManifest | None = None
-    deltas: list[dict[str, Any]] = field(default_factory=list)
-    contamination_status: str = "not_checked"
-
-    def summary(self) -> dict[str, Any]:
-        """Figures a person checks first: status, replayed records, activity, contamination."""
-        return {
-            "status": self.run.status,
-            "records_replayed": self.replay.marker.records if self.replay else None,
-            "replay_skipped": self.replay.skipped if self.replay else None,
-            "activity": self.monitor.counts if self.monitor else None,
-            "cursor_at": (
-                self.monitor.cursor_at.isoformat() if self.monitor and self.monitor.cursor_at else None
-            ),
-            "inputs_complete": self.monitor_result.complete if self.monitor_result else None,
-            "exported_rows": {f.table: f.rows for f in self.export.files} if self.export else None,
-            "contamination": self.contamination_status,
-        }
-
-
-def runtime_targets(manifest: DatasetManifest) -> RuntimeTargets:
-    """The cluster objects of the manifest's runtime and its Argo CD handling."""
-    rt, argo = manifest.runtime, manifest.argocd
-    return RuntimeTargets(
-        namespace=rt.namespace,
-        ta_configmap=rt.ta_configmap,
-        ta_deployment=rt.ta_deployment,
-        torghut_service=rt.torghut_service,
-        manage_argocd=argo.manage_automation,
-        applicationset_name=argo.applicationset_name,
-        applicationset_namespace=argo.applicationset_namespace,
-        app_name=argo.app_name,
-        desired_mode_during_run=argo.desired_mode_during_run,
-        restore_mode_after_run=argo.restore_mode_after_run,
-        argocd_verify_timeout_seconds=argo.verify_timeout_seconds,
-    )
-
-
-def simulation_values(manifest: DatasetManifest, names: RunNames, conns: Connections) -> SimulationValues:
-    """The TA ConfigMap keys and runtime env the run sets (validated paper-only)."""
-    return SimulationValues(
-        ta_config=ta_config_values(
-            names.run_token,
-            manifest.clickhouse.http_url,
-            conns.clickhouse_database,
-            manifest.replay.auto_offset_reset,
-        ),
-        torghut_env=runtime_env(manifest, names, conns.postgres_runtime_dsn.reveal()),
-    )
-
-
-def cursor_seed(env_list: Sequence[Mapping[str, Any]]) -> CursorSeed:
-    """The cursor row the runtime reads: keyed by the account label its run env trades under."""
-    label = effective_env(env_list).get("TRADING_ACCOUNT_LABEL")
-    # A label from `valueFrom` cannot be read here; the runtime's default is the best guess left.
-    return CursorSeed(account_label=label or DEFAULT_ACCOUNT_LABEL)
-
-
-def runtime_env_before(controller: RuntimeController) -> list[dict[str, Any]]:
-    """The runtime container's env as it is now, before this run patches it (empty when unreadable)."""
-    targets = controller.targets
-    obj = controller.kube.get(ObjectRef(KNATIVE_SERVICE, targets.namespace, targets.torghut_service)) or {}
-    containers = ((obj.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers") or [{}]
-    env = containers[0].get("env") or []
-    return [dict(entry) for entry in env if isinstance(entry, dict)]
-
-
-def production_targets(conns: Connections, postgres_database: str | None) -> contamination.ProductionTargets:
-    """The production side the contamination check snapshots before and after the run."""
-    return contamination.ProductionTargets(
-        clickhouse=conns.clickhouse,
-        clickhouse_database=PRODUCTION_CLICKHOUSE_DATABASE,
-        postgres_dsn=conns.production_postgres_dsn(postgres_database).reveal() if postgres_database else None,
-        kafka_config=conns.source_kafka.client_config(),
-    )
-
-
-class _Day:
+class DaySteps:
     """The pipeline's own phases of one run, sharing the resolved connections and results."""
 
     def __init__(self, request: SimulationRequest, conns: Connections, controller: RuntimeController) -> None:
@@ -376,74 +236,3 @@ class _Day:
         after = contamination.snapshot_production(self.production, self.identity, previous=before)
         contamination.check_contamination(self.paths.contamination, self.identity, before, after)
         return "clean"
-
-
-def run_simulation_day(request: SimulationRequest) -> SimulationOutcome:
-    """Run one day's simulation on the runtime; every mutation is restored before this returns or raises."""
-    manifest, names = request.manifest, request.names
-    conns = request.connections
-    values = simulation_values(manifest, names, conns)
-    guard_mutation(
-        runtime_mutation(
-            "simulation",
-            names.run_id,
-            names.run_token,
-            manifest.runtime.torghut_service,
-            values.ta_config,
-            values.torghut_env,
-            conns.clickhouse_database,
-            conns.postgres_database,
-            manifest.window,
-        )
-    )
-    kube = Kube.from_kubeconfig(request.kubeconfig)
-    controller: RuntimeController | None = None
-    try:
-        controller = RuntimeController(
-            kube,
-            request.paths,
-            runtime_targets(manifest),
-            RunIdentity(names.run_id, names.run_token, manifest.dataset_id, request.owner),
-            values,
-            request.control,
-        )
-        day = _Day(request, conns, controller)
-        phases = controller_phases(
-            controller,
-            preflight=day.preflight,
-            provision=day.provision,
-            replay=day.replay,
-            monitor=day.monitor,
-            export=day.export,
-        )
-        try:
-            run = run_phases(phases, RunStateLog(request.paths.run_state, names.run_id))
-        except BaseException:
-            # The failure is what the caller must see; the check still leaves its evidence on disk.
-            try:
-                day.check_contamination()
-            except Exception:
-                log.exception("contamination check after a failed run")
-            raise
-        try:
-            status = day.check_contamination()
-        except ContaminationDetectedError as exc:
-            if request.raise_on_contamination:
-                raise
-            log.warning("production contamination: %s", exc)
-            status = "contaminated"
-    finally:
-        if controller is not None:
-            # A lock left held (restore failed) goes silent now, so the stale-lock sensor takes it over.
-            controller.stop_heartbeat()
-        kube.close()
-    parts = day.outcome_parts
-    return SimulationOutcome(
-        run=run,
-        replay=parts.get("replay"),
-        monitor=parts.get("monitor"),
-        monitor_result=parts.get("monitor_result"),
-        export=parts.get("export"),
-        deltas=parts.get("deltas", []),
-        contamination_status=status,
-    )
