@@ -65,7 +65,7 @@ def _build(context: dg.AssetExecutionContext, config: SimulationConfigResource) 
     window = context.partition_time_window
     first = window.start.astimezone(NEW_YORK).date()
     last = window.end.astimezone(NEW_YORK).date() - timedelta(days=1)
-    # Imported here: polars and the chart stack would slow every code location load.
+    # Imported here: polars would slow every code location load.
     from torghut_sim.report.period import build_period_report  # noqa: PLC0415
 
     result = build_period_report(config.output_dir, first, last, sequence=config.sequence)

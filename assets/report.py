@@ -142,7 +142,7 @@ def build_report_assets(partitions: dg.PartitionsDefinition) -> Sequence[Any]:
         context: dg.AssetExecutionContext, simulation_config: SimulationConfigResource
     ) -> Iterator[dg.MaterializeResult[None]]:
         """Build the report bundle from the run directory; an empty day's report says it is one."""
-        # Imported here: the builder's polars and chart stack would slow every load of the code location.
+        # Imported here: the builder's polars would slow every load of the code location.
         from torghut_sim.report.api import build_report  # noqa: PLC0415
 
         run = simulation_config.partition_run(context.partition_key)
