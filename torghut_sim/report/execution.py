@@ -62,13 +62,10 @@ def bps_stats(values: pl.Series) -> BpsStats:
 
 def latency_table(inputs: RunInputs) -> pl.DataFrame:
     """One row per execution: the signal, decision, submit and first order-event times and the gaps."""
-    # One lazy plan: polars fuses the projections, joins and sort (a sixth less CPU than step by step).
-    first_events = (
-        inputs.order_events.lazy()
-        .group_by("execution_id")
-        .agg(pl.col("event_ts").min().alias("first_event_ts"), pl.len().alias("order_events"))
+    first_events = inputs.order_events.group_by("execution_id").agg(
+        pl.col("event_ts").min().alias("first_event_ts"), pl.len().alias("order_events")
     )
-    decisions = inputs.decisions.lazy().select(
+    decisions = inputs.decisions.select(
         pl.col("id").alias("trade_decision_id"),
         "strategy_id",
         "signal_ts",
@@ -76,8 +73,7 @@ def latency_table(inputs: RunInputs) -> pl.DataFrame:
         pl.col("created_at").alias("decision_ts"),
     )
     return (
-        inputs.executions.lazy()
-        .select(
+        inputs.executions.select(
             pl.col("id").alias("execution_id"),
             "trade_decision_id",
             "symbol",
@@ -107,7 +103,6 @@ def latency_table(inputs: RunInputs) -> pl.DataFrame:
             *LATENCY_COLUMNS,
         )
         .sort("submit_ts", "execution_id", nulls_last=True)
-        .collect()
     )
 
 
