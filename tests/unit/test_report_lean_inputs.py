@@ -70,7 +70,7 @@ def test_slices_decode_like_one_pass_and_a_bad_document_spoils_only_its_slice(
     )
 
 
-def test_time_texts_of_all_slices_are_parsed_together_whatever_their_layouts(
+def test_slices_with_different_time_layouts_and_sources_decode_alike(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(inputs, "_DECODE_ROWS", 2)
