@@ -70,6 +70,28 @@ def test_slices_decode_like_one_pass_and_a_bad_document_spoils_only_its_slice(
     )
 
 
+def test_slices_with_different_time_layouts_and_sources_decode_alike(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(inputs, "_DECODE_ROWS", 2)
+    builder = RunBuilder(tmp_path / "sim_20260306_01")
+    builder.decision(signal_ts=at(1))  # slice 1: context time, "Z"
+    builder.decision(event_ts=at(2))  # slice 1: no context time, the event time
+    builder.decision(signal_ts=at(3))  # slice 2: rewritten below with an offset
+    builder.decision()  # slice 2: no time at all
+    builder.write()
+    path = RunPaths(builder.root).output_table("trade_decisions")
+    rows = pq.read_table(path).to_pylist()
+    rows[2]["decision_json"] = rows[2]["decision_json"].replace("Z", "+00:00")
+    assert "+00:00" in rows[2]["decision_json"]
+    pq.write_table(pa.Table.from_pylist(rows, schema=pq.read_schema(path)), path)
+    loaded = load_run(builder.root).decisions
+    assert loaded["signal_ts"].to_list() == [at(1), at(2), at(3), None]
+    sources = ["simulation_context", "event_ts", "simulation_context", None]
+    assert loaded["signal_ts_source"].to_list() == sources
+    assert loaded["run_ref"].to_list() == ["sim-20260306-01"] * 4
+
+
 def test_whole_scope_keeps_the_tables_and_counts_unlinked_events(tmp_path: Path) -> None:
     builder = RunBuilder(tmp_path / "sim_20260306_01")
     d = builder.decision()

@@ -66,6 +66,8 @@ def test_each_layout_agrees_with_polars(text: str) -> None:
         ["2026-03-06T14:00:00.12345Z"],  # five fraction digits
         ["2026-03-06T14:00:00Z", "2026-03-06T14:00:00.000000Z"],  # two layouts
         ["2026-03-0xT14:00:00.000000Z"],
+        ["2026-03-0/T14:00:00.000000Z"],  # just below "0": a byte that wraps past 9
+        ["2026-03-06T14:00:00.00000:Z"],  # just above "9"
         [None],
     ],
 )
