@@ -674,7 +674,8 @@ def _apply_argv(cluster: Cluster, run_dir: Path) -> list[str]:
 
 
 def _start_apply_and_wait_for_ready(cluster: Cluster, run_dir: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "TORGHUT_SIM_DB_DSN": DSN}
+    # faulthandler: a child that hangs can be asked (SIGABRT) for every thread's stack, see _wait_or_dump.
+    env = {**os.environ, "TORGHUT_SIM_DB_DSN": DSN, "PYTHONFAULTHANDLER": "1"}
     proc = subprocess.Popen(
         _apply_argv(cluster, run_dir), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -744,6 +745,22 @@ def test_sigterm_during_apply_cleans_up_in_process(cluster: Cluster, tmp_path: P
     assert _run_state(tmp_path)["status"] == "interrupted"
 
 
+def _wait_or_dump(proc: subprocess.Popen[bytes], timeout: float, sent: int) -> tuple[int, bytes]:
+    """The child's exit code and stderr; if it hangs, fail with the stack of each of its threads."""
+    try:
+        code = proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # faulthandler (PYTHONFAULTHANDLER) prints every thread's stack on SIGABRT before the process dies.
+        proc.send_signal(signal.SIGABRT)
+        _out, err = proc.communicate(timeout=30)
+        pytest.fail(
+            f"apply still ran {timeout:.0f} s after {sent} Ctrl-Cs; its threads:\n"
+            + err.decode(errors="replace")[-6000:]
+        )
+    _out, err = proc.communicate()
+    return code, err
+
+
 def test_repeated_ctrl_c_during_the_restore_never_cuts_it(cluster: Cluster, tmp_path: Path) -> None:
     before = cluster.snapshot()
     proc = _start_apply_and_wait_for_ready(cluster, tmp_path)
@@ -756,8 +773,7 @@ def test_repeated_ctrl_c_during_the_restore_never_cuts_it(cluster: Cluster, tmp_
             proc.send_signal(signal.SIGINT)
             sent += 1
     # The CLI reports the interrupt (130); a Ctrl-C during interpreter shutdown may still end it by signal.
-    code = proc.wait(timeout=60)
-    _out, err = proc.communicate()
+    code, err = _wait_or_dump(proc, 60, sent)
     assert code in (130, -signal.SIGINT), err
     assert b"torghut-sim: interrupted" in err
     assert cluster.snapshot() == before
