@@ -20,8 +20,8 @@ DEFAULT_HANDLERS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: s
 @pytest.fixture(autouse=True)
 def _default_signal_handlers() -> Iterator[None]:
     """Each test starts from Python's own Ctrl-C and SIGTERM handlers, whatever ran before it."""
-    # In one long pytest process, an earlier in-process Dagster run or server may leave its own SIGINT
-    # handler installed; these tests are about what the shield does on top of the defaults.
+    # A suite started in the background inherits SIGINT ignored (see tests/conftest.py); these tests are
+    # about what the shield does on top of the defaults.
     previous = {sig: signal.signal(sig, default) for sig, default in DEFAULT_HANDLERS.items()}
     try:
         yield
