@@ -12,7 +12,7 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
 UPSTREAM = SHARED / "upstream-fixtures"
-CTRL_C = {signal.SIGINT, signal.SIGTERM}
+DEFAULT_HANDLERS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
 
 
 @pytest.fixture(scope="session")
@@ -25,17 +25,19 @@ def upstream_dir() -> Path:
 
 @pytest.fixture(autouse=True)
 def _default_ctrl_c(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every test starts with Python's own Ctrl-C handler, SIGINT and SIGTERM unblocked."""
+    """Every test starts with Python's own SIGINT and SIGTERM handlers, both signals unblocked."""
     # A suite started in the background by a non-interactive shell (`cmd &`, as CI runners may) inherits
     # SIGINT ignored, and a CLI child a test starts inherits that too, so no Ctrl-C would reach it; the
     # tests are about a run started from a terminal. Put the defaults back, and say so in the summary.
-    handler = signal.getsignal(signal.SIGINT)
-    blocked = CTRL_C & signal.pthread_sigmask(signal.SIG_UNBLOCK, CTRL_C)
-    if handler is not signal.default_int_handler or blocked:
+    found = {sig: signal.getsignal(sig) for sig in DEFAULT_HANDLERS}
+    blocked = set(DEFAULT_HANDLERS) & signal.pthread_sigmask(signal.SIG_UNBLOCK, DEFAULT_HANDLERS)
+    changed = {sig.name: h for sig, h in found.items() if h is not DEFAULT_HANDLERS[sig]}
+    if changed or blocked:
         # A warning lands in pytest's summary even when every test passes.
         warnings.warn(
-            f"{request.node.nodeid} found SIGINT handler {handler!r}, blocked {sorted(blocked)}; reset",
+            f"{request.node.nodeid} found handlers {changed}, blocked {sorted(blocked)}; reset",
             stacklevel=1,
         )
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for sig, default in DEFAULT_HANDLERS.items():
+            signal.signal(sig, default)
     yield

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +13,6 @@ import pytest
 
 from torghut_sim.runtime.signals import restore_shield
 from torghut_sim.runtime.state_machine import CLEANUP_PHASES, PHASES, Phases, RunStateLog, run_phases
-
-DEFAULT_HANDLERS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
-
-
-@pytest.fixture(autouse=True)
-def _default_signal_handlers() -> Iterator[None]:
-    """Each test starts from Python's own Ctrl-C and SIGTERM handlers, whatever ran before it."""
-    # A suite started in the background inherits SIGINT ignored (see tests/conftest.py); these tests are
-    # about what the shield does on top of the defaults.
-    previous = {sig: signal.signal(sig, default) for sig, default in DEFAULT_HANDLERS.items()}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _phases(calls: list[str], during: str, signals: list[signal.Signals]) -> Phases:
