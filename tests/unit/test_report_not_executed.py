@@ -8,6 +8,7 @@ from pathlib import Path
 import jsonschema
 
 from torghut_sim.report import build_report
+from torghut_sim.report.inputs import load_run
 from torghut_sim.report.not_executed import reasons_of
 from torghut_sim.report.schema import report_json_schema
 from unit.report_builders import RunBuilder, at
@@ -118,6 +119,23 @@ def test_refused_decisions_by_stage_class_origin_and_reason(tmp_path: Path) -> N
     assert "## Why decisions were not executed" in markdown
     assert "| rejected / blocked | 4 / 1 |" in markdown
     assert "| intraday_tsmom_v1 | NVDA | blocked_emergency_stop | emergency_stop | 1 |" in markdown
+
+
+def test_the_loaded_run_keeps_decision_json_only_for_possible_refusals(tmp_path: Path) -> None:
+    inputs = load_run(_run(tmp_path / "run"))
+    assert "decision_json" not in inputs.decisions.columns
+    assert inputs.decisions.height == 7
+    # The five refusals and the executed decision whose document names a stage; not the plain one.
+    candidates = inputs.refusal_candidates
+    assert candidates.columns == ["strategy_id", "symbol", "status", "decision_json"]
+    assert sorted(candidates["status"].to_list()) == [
+        "blocked",
+        "canceled",
+        "executed",
+        "rejected",
+        "rejected",
+        "rejected",
+    ]
 
 
 def test_a_run_without_refusals_says_so(tmp_path: Path) -> None:

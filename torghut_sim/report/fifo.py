@@ -212,14 +212,20 @@ class _CostCurve:
         self.base_g = base["base_g"].fill_null(0)
         self.base_k = base["base_k"].fill_null(0)
 
-    def at(self, units: pl.Series) -> pl.Series:
-        """Cost of each fill's symbol's first `units` units on this side (×10²⁰)."""
+    def at(self, rows: pl.Series, units: pl.Series) -> pl.Series:
+        """Cost of the first `units` units on this side of each listed fill's symbol (×10²⁰); `rows` are
+        the fills' positions in the day, `units` one count per row."""
         stream = self.stream
         if stream.height == 0:
             return pl.zeros(len(units), dtype=_I128, eager=True)
-        target = self.base_g + units
+        target = self.base_g.gather(rows) + units
         j = stream["G"].search_sorted(target, side="left").clip(upper_bound=stream.height - 1)
-        return stream["K"].gather(j) - (stream["G"].gather(j) - target) * stream["p"].gather(j) - self.base_k
+        cost = stream["K"].gather(j) - (stream["G"].gather(j) - target) * stream["p"].gather(j)
+        return cost - self.base_k.gather(rows)
+
+    def between(self, rows: pl.Series, low: pl.Series, units: pl.Series) -> pl.Series:
+        """Cost of this side's units low+1 … low+units of each listed fill's symbol (×10²⁰)."""
+        return self.at(rows, low + units) - self.at(rows, low)
 
 
 def _match_vectorized(fills: Fills, bps_units: int, fee_units: int) -> Ledger:
@@ -254,14 +260,18 @@ def _match_vectorized(fills: Fills, bps_units: int, fee_units: int) -> Ledger:
         (pl.when(buy).then(b0 + q).otherwise(b0) - pl.when(buy).then(s0).otherwise(s0 + q)).alias("position"),
     )
     del before
-    buy_cost, sell_cost = _CostCurve(base, buy=True).at, _CostCurve(base, buy=False).at
-    low0, units = steps["low0"], steps["m"]
-    # What the closed units had cost: they are the opposite side's units low0+1 … low0+m.
-    matched = pl.Series("matched", sell_cost(low0 + units) - sell_cost(low0)).zip_with(
-        fills.buys, buy_cost(low0 + units) - buy_cost(low0)
-    )
+    # What the closed units had cost: they are the opposite side's units low0+1 … low0+m. Only closing
+    # fills have any (m > 0), so each curve is read at the closing fills of the other side alone.
+    matched = pl.zeros(base.height, dtype=_I128, eager=True).alias("matched")
+    for curve, closers in (
+        (_CostCurve(base, buy=False), steps.select((m > 0) & base["buy"])),
+        (_CostCurve(base, buy=True), steps.select((m > 0) & ~base["buy"])),
+    ):
+        rows = closers.to_series().arg_true()
+        if len(rows):
+            matched.scatter(rows, curve.between(rows, steps["low0"].gather(rows), steps["m"].gather(rows)))
     frame = pl.concat([base, steps.select("m", "position"), matched.to_frame()], how="horizontal")
-    del steps, low0, units
+    del steps
     frame = frame.select(
         "sym",
         "buy",

@@ -66,5 +66,5 @@ def build_funnel(inputs: RunInputs, signals_produced: int | None) -> Funnel:
         tca_rows=inputs.tca.height,
         llm_reviews=inputs.llm_reviews.height,
         by_strategy_symbol=_strategy_symbol(inputs),
-        not_executed=build_not_executed(inputs.decisions),
+        not_executed=build_not_executed(inputs.refusal_candidates),
     )

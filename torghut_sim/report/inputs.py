@@ -18,6 +18,7 @@ from torghut_sim.layout import RunPaths
 from torghut_sim.report.arrays import arrow_series
 from torghut_sim.report.errors import ReportInputInvalidError, RunDirMissingError
 from torghut_sim.report.figures import count_where
+from torghut_sim.report.not_executed import refusal_candidates
 from torghut_sim.report.settings import (
     ReportSettings,
     build_settings,
@@ -45,7 +46,10 @@ class RunInputs:
     """Everything the report reads, with the runtime tables already scoped to this run."""
 
     settings: ReportSettings
+    # The run's decisions without decision_json: its fields are decoded at load (run_ref, signal_ts, …).
     decisions: pl.DataFrame
+    # The decisions that may be refusals, with their decision_json (`not_executed.refusal_candidates`).
+    refusal_candidates: pl.DataFrame
     executions: pl.DataFrame
     order_events: pl.DataFrame
     tca: pl.DataFrame
@@ -360,7 +364,9 @@ def load_run(run_dir: Path) -> RunInputs:
 
     return RunInputs(
         settings=settings,
-        decisions=decisions,
+        # Only the few possible refusals keep their documents: the whole column was a tenth of peak memory.
+        decisions=decisions.drop("decision_json"),
+        refusal_candidates=refusal_candidates(decisions),
         executions=executions,
         order_events=order_events,
         tca=tca,

@@ -53,13 +53,21 @@ def _sorted(counter: Counter[str]) -> dict[str, int]:
     return dict(sorted(counter.items()))
 
 
-def build_not_executed(decisions: pl.DataFrame) -> NotExecuted:
-    """The refused decisions of the run and why, overall and per strategy × symbol."""
+def refusal_candidates(decisions: pl.DataFrame) -> pl.DataFrame:
+    """strategy_id, symbol, lower-case status and decision_json of the decisions that may be refusals.
+
+    Rejected or blocked, or with a `submission_stage` in the document; `build_not_executed` decides."""
     status = pl.col("status").str.to_lowercase()
-    refused = decisions.filter(
+    return decisions.filter(
         status.is_in(REFUSED_STATUSES).fill_null(value=False)
         | pl.col("decision_json").str.contains('"submission_stage"', literal=True).fill_null(value=False)
     ).select("strategy_id", "symbol", status.alias("status"), "decision_json")
+
+
+def build_not_executed(decisions: pl.DataFrame) -> NotExecuted:
+    """The refused decisions among `decisions` (all, or their `refusal_candidates`) and why, overall and per
+    strategy × symbol."""
+    refused = refusal_candidates(decisions)
     stages: Counter[str] = Counter()
     classes: Counter[str] = Counter()
     origins: Counter[str] = Counter()
