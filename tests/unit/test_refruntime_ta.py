@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import math
 
 import orjson
+from confluent_kafka import TopicPartition
 
 from torghut_sim.devstack.market_walk import iso_ms
+from torghut_sim.devstack.refruntime.settings import LocalEndpoints, TaSettings
 from torghut_sim.devstack.refruntime.ta import TaEngine, bars_and_signals
 from torghut_sim.devstack.refruntime.ta_records import parse_quote, parse_trade
+from torghut_sim.devstack.refruntime.ta_worker import BACKLOG_PATIENCE_SECONDS, TaWorker
 
 T0 = 1_772_807_400_000  # 2026-03-06 14:30:00Z
 
@@ -154,3 +158,68 @@ def test_records_are_reflected_once_their_bar_is_emitted_and_all_once_drained() 
     assert not engine.drained(1.0)
     engine.advance(10.0)  # every partition idle: everything open is emitted
     assert engine.drained(10.0)
+
+
+def _starved(backlog: set[str]) -> TaEngine:
+    """Partition "b" delivered up to T0+2s, then stayed silent while "a" ran to T0+10s."""
+    engine = TaEngine(max_out_of_order_ms=0, idle_seconds=3)
+    engine.expect("a", 0.0)
+    engine.expect("b", 0.0)
+    engine.add_trade("b", trade(T0 + 2_000, 20, symbol="AMD"), now=0.0)
+    engine.add_trade("a", trade(T0 + 10_000, 10), now=5.0)
+    engine.advance(now=5.0, backlog=backlog)
+    engine.add_trade("b", trade(T0 + 3_000, 21, symbol="AMD"), now=5.5)
+    return engine
+
+
+def test_a_silent_partition_with_unread_records_holds_the_watermark() -> None:
+    engine = _starved(backlog={"b"})
+    # "b" was silent for 5 s, but only because its records were still waiting to be read.
+    assert engine.watermark(now=5.5, backlog={"b"}) == T0 + 3_000
+    assert engine.stats.late == 0
+    assert not engine.idle(now=100.0, backlog={"b"})
+    assert engine.idle(now=100.0)
+    bars = engine.advance(now=100.0)
+    assert [(b.symbol, b.start_ms) for b, _ in bars] == [
+        ("AMD", T0 + 2_000),
+        ("AMD", T0 + 3_000),
+        ("NVDA", T0 + 10_000),
+    ]
+
+
+def test_a_silent_partition_read_to_its_end_stops_holding_the_watermark() -> None:
+    # The same stream with "b" read to its end: it is idle, the watermark passes it, its next record is late.
+    engine = _starved(backlog=set())
+    assert engine.stats.late == 1
+    assert engine.emitted_upto == T0 + 10_000
+
+
+class _Watermarks:
+    """A consumer stand-in that answers cached high watermarks."""
+
+    def __init__(self, highs: dict[tuple[str, int], int]) -> None:
+        self.highs = highs
+        self.asked: list[tuple[str, int, bool]] = []
+
+    def get_watermark_offsets(self, tp: TopicPartition, cached: bool = False) -> tuple[int, int]:
+        self.asked.append((tp.topic, tp.partition, cached))
+        return 0, self.highs.get((tp.topic, tp.partition), -1001)
+
+
+def test_the_worker_reports_partitions_whose_fetched_end_is_past_what_it_consumed() -> None:
+    settings = TaSettings(
+        "trades", "quotes", None, None, None, "g", "latest", "torghut_sim_x", 2000, 15_000, 300, 60
+    )
+    endpoints = LocalEndpoints("127.0.0.1:1", "127.0.0.1", 1, "u", "p", "unused")
+    worker = TaWorker(settings, endpoints, None, logging.getLogger("test"))
+    worker.consumer = _Watermarks({("trades", 0): 120, ("trades", 1): 80, ("quotes", 0): 500})
+    worker.consumed_to = {("trades", 0): 100, ("trades", 1): 80, ("quotes", 0): 400}
+    now = 1_000.0
+    worker.engine.partition_seen_at = {
+        ("trades", 0): now - 5,
+        ("trades", 1): now - 5,
+        # Silent longer than the patience: its backlog is no longer trusted.
+        ("quotes", 0): now - BACKLOG_PATIENCE_SECONDS - 1,
+    }
+    assert worker.backlog(now) == {("trades", 0)}
+    assert all(cached for _, _, cached in worker.consumer.asked)  # never a broker round trip per cycle

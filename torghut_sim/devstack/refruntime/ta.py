@@ -6,13 +6,15 @@ watermark — the minimum over active partitions of (max event time − allowed 
 Both rules depend only on each partition's own order, so the same topics give the same bars and signals
 however the consumer interleaves partitions. Partitions that delivered and then stayed silent for
 `idle_seconds` stop holding the watermark back (one that never delivered always holds it); once every
-partition is silent, everything open is emitted (end of stream).
+partition is silent, everything open is emitted (end of stream). A partition the consumer has not read
+to its end (its backlog, told by the caller) is never idle: it was silent because the consumer was busy,
+not because its input stopped, and passing it would drop its records as late.
 """
 
 from __future__ import annotations
 
 import heapq
-from collections.abc import Hashable, Iterable
+from collections.abc import Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -155,36 +157,41 @@ class TaEngine:
         """True when a record that returned `emit_at` is reflected in what was emitted so far."""
         return emit_at is None or emit_at <= self.emitted_upto
 
-    def watermark(self, now: float) -> int:
+    def _silent(self, partition: Hashable, now: float, backlog: Collection[Hashable]) -> bool:
+        """Whether the partition has been silent for `idle_seconds` with nothing left to read."""
+        seen = self.partition_seen_at.get(partition, now)
+        return now - seen >= self.idle_seconds and partition not in backlog
+
+    def watermark(self, now: float, backlog: Collection[Hashable] = ()) -> int:
         """Event time up to which every second is complete (idle partitions do not hold it back)."""
         # A partition that has delivered nothing yet always holds the watermark back: declaring it idle
         # would drop its records as late whenever it happens to start later than the others.
         active = [
             high
             for p, high in self.partition_max.items()
-            if high == _NEG_INF or now - self.partition_seen_at.get(p, now) < self.idle_seconds
+            if high == _NEG_INF or not self._silent(p, now, backlog)
         ]
         if not active:
             return self.emitted_upto
         return max(self.emitted_upto, min(active) - self.max_ooo)
 
-    def idle(self, now: float) -> bool:
-        """True when input was seen and every partition has been silent for `idle_seconds`."""
-        return bool(self.partition_max) and all(
-            now - seen >= self.idle_seconds for seen in self.partition_seen_at.values()
-        )
+    def idle(self, now: float, backlog: Collection[Hashable] = ()) -> bool:
+        """True when input was seen and every partition is silent for `idle_seconds` and read to its end."""
+        return bool(self.partition_max) and all(self._silent(p, now, backlog) for p in self.partition_seen_at)
 
-    def drained(self, now: float) -> bool:
+    def drained(self, now: float, backlog: Collection[Hashable] = ()) -> bool:
         """True when all input is idle and every bar is emitted: nothing consumed can change the output."""
         # Quotes later than the last bar are held for bars that may never come; at the end of the stream
         # they are part of no output, so they must not hold back the consumed offsets either.
-        return self.idle(now) and not any(state.bars for state in self.symbols.values())
+        return self.idle(now, backlog) and not any(state.bars for state in self.symbols.values())
 
-    def advance(self, now: float) -> list[tuple[Microbar, Signal]]:
-        """Close every second the watermark has passed; everything once all input is idle."""
-        if self.idle(now):
+    def advance(self, now: float, backlog: Collection[Hashable] = ()) -> list[tuple[Microbar, Signal]]:
+        """Close every second the watermark has passed; everything once all input is idle.
+
+        `backlog`: the partitions that hold records the consumer has not read yet."""
+        if self.idle(now, backlog):
             return self.flush_all()
-        return self._emit_until(self.watermark(now))
+        return self._emit_until(self.watermark(now, backlog))
 
     def flush_all(self) -> list[tuple[Microbar, Signal]]:
         """Close every open second (end of stream)."""

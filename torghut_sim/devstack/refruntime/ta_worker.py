@@ -34,6 +34,9 @@ FLUSH_SECONDS = 1.0
 PROGRESS_SECONDS = 2.0
 STATUS_SECONDS = 5.0
 OUTPUT_PARTITIONS = 3
+# A partition with unread records is not idle, however long it was silent; past this much silence the
+# backlog is no longer trusted (a stale high watermark must not hold every later second back forever).
+BACKLOG_PATIENCE_SECONDS = 60.0
 MICROBAR_COLUMNS = column_names("ta_microbars")
 SIGNAL_COLUMNS = column_names("ta_signals")
 
@@ -224,15 +227,30 @@ class TaWorker(Worker):
             self.unreflected.setdefault(key, deque()).append((msg.offset(), emit_at))
             self.consumed_to[key] = msg.offset() + 1
         self.records += len(messages)
-        self.pending += self.engine.advance(now)
+        backlog = self.backlog(now)
+        self.pending += self.engine.advance(now, backlog)
         due = self.pending and (len(self.pending) >= FLUSH_ROWS or now - self.last_flush >= FLUSH_SECONDS)
         if due:
             self.flush()
         if not self.pending:
             # Everything emitted is inserted: records dropped as late or malformed are committed too.
-            self.commit_reflected(drained=self.engine.drained(now))
+            self.commit_reflected(drained=self.engine.drained(now, backlog))
         self.report(now)
         return bool(messages)
+
+    def backlog(self, now: float) -> set[tuple[str, int]]:
+        """The partitions whose high watermark (as last fetched) is past what this worker consumed.
+
+        A busy cycle (a slow insert on a loaded machine) leaves partitions silent with records waiting in
+        the consumer; they must keep holding the watermark back, or their records are dropped as late."""
+        waiting: set[tuple[str, int]] = set()
+        for key, position in self.consumed_to.items():
+            if now - self.engine.partition_seen_at.get(key, now) > BACKLOG_PATIENCE_SECONDS:
+                continue
+            _, high = self.consumer.get_watermark_offsets(TopicPartition(key[0], key[1]), cached=True)
+            if high > position:
+                waiting.add(key)
+        return waiting
 
     def flush(self) -> None:
         """Insert the pending rows (both tables), publish them, then commit the consumed offsets."""
