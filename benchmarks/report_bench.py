@@ -8,8 +8,8 @@ with the exact export schemas. Each round runs two fresh processes: one reads ev
 with polars (the floor), one builds the report (so its peak RSS is the report's own); the figures are
 the median round's. Target: the build within 3 x the read, under 600 MB peak RSS. Builds are stamped
 with a fixed generation time, so `--compare` proves a bundle byte-identical to one built earlier.
-Measured (2 shared cores, load ~1.5-2): 4.7-4.8 x the read with charts (1.38-1.39 s CPU against a
-0.2 s read), 538-544 MB; 6.5-7 x when a neighbour holds a core. 3 x is not met.
+Measured (2 shared cores, load ~0.5-1): 4.1-4.5 x the read with charts (1.2-1.4 s CPU against a
+0.2 s read), 543-563 MB. 3 x is not met.
 """
 
 from __future__ import annotations
