@@ -263,11 +263,12 @@ def _match_vectorized(fills: Fills, bps_units: int, fee_units: int) -> Ledger:
     # What the closed units had cost: they are the opposite side's units low0+1 … low0+m. Only closing
     # fills have any (m > 0), so each curve is read at the closing fills of the other side alone.
     matched = pl.zeros(base.height, dtype=_I128, eager=True).alias("matched")
+    closing, buys = steps["m"] > 0, base["buy"]
     for curve, closers in (
-        (_CostCurve(base, buy=False), steps.select((m > 0) & base["buy"])),
-        (_CostCurve(base, buy=True), steps.select((m > 0) & ~base["buy"])),
+        (_CostCurve(base, buy=False), closing & buys),
+        (_CostCurve(base, buy=True), closing & ~buys),
     ):
-        rows = closers.to_series().arg_true()
+        rows = closers.arg_true()
         if len(rows):
             matched.scatter(rows, curve.between(rows, steps["low0"].gather(rows), steps["m"].gather(rows)))
     frame = pl.concat([base, steps.select("m", "position"), matched.to_frame()], how="horizontal")
