@@ -22,6 +22,7 @@ from assets.progress import progress_logger
 from resources import ArgoCdResource, KubernetesResource, RunClientsResource, SimulationConfigResource
 from resources.simulation import DayRun
 from torghut_sim.lane_claim import claimed_lane
+from torghut_sim.manifest.changes import manifest_changes, record_simulated_manifest
 from torghut_sim.run_evidence import (
     EMPTY_DAY,
     contamination_status,
@@ -78,11 +79,25 @@ def empty_day_metadata(run: DayRun) -> DayMetadata:
     return {"replay_marker": dict(base), "simulation_outputs": {**base, "runtime_lane": "none"}}
 
 
-def reused_metadata(run: DayRun) -> DayMetadata:
+def changes_text(changes: list[str] | None) -> str:
+    """The manifest sections changed since the reused simulation, in words."""
+    if changes is None:
+        return "unknown (the simulation left no record of its manifest)"
+    return ", ".join(changes) if changes else "none"
+
+
+def reused_metadata(run: DayRun, changes: list[str] | None) -> DayMetadata:
     """What both assets show when a finished simulation of the same dump is reused."""
     replay = read_json(run.paths.replay_marker) or {}
     reason = "this dump was already simulated and the runtime restored; tag the run to simulate afresh"
-    common = {"status": REUSED, "reason": reason, "run_id": run.names.run_id}
+    if changes:
+        reason += f" (the manifest's {', '.join(changes)} changed since: this outcome predates them)"
+    common = {
+        "status": REUSED,
+        "reason": reason,
+        "run_id": run.names.run_id,
+        "manifest_changes": changes_text(changes),
+    }
     return {
         "replay_marker": {
             **common,
@@ -207,11 +222,17 @@ def build_simulation_assets(
             context.log.info(f"{EMPTY_DAY}: {empty_day_reason(run)}")
             yield dg.Output(empty_day_metadata(run), "settled")
         elif finished_simulation(run.paths) and not wants_fresh_simulation(dict(context.run.tags), config):
+            changes = manifest_changes(run.paths)
             context.log.info(
                 f"{run.names.run_id} was already simulated from this dump; reusing its outcome "
                 f"(tag the run {FRESH_SIMULATION_TAG}=true or set fresh_simulation to simulate afresh)"
             )
-            yield dg.Output(reused_metadata(run), "settled")
+            if changes:
+                context.log.warning(
+                    f"the manifest's {', '.join(changes)} changed since {run.names.run_id} was simulated; "
+                    "the reused outcome does not reflect them"
+                )
+            yield dg.Output(reused_metadata(run, changes), "settled")
         else:
             yield dg.Output(None, "simulate")
 
@@ -252,6 +273,7 @@ def build_simulation_assets(
                 raise_on_contamination=False,
             )
             outcome = lifecycle(request)
+        record_simulated_manifest(run.paths, claim.manifest)
         return {
             "replay_marker": replay_metadata(outcome),
             "simulation_outputs": {**outcome_metadata(run, outcome), "runtime_lane": claim.lane_name},
@@ -326,4 +348,19 @@ def build_simulation_assets(
             },
         )
 
-    return [simulate_day, no_contamination, runtime_restored]
+    @day_check("simulation_outputs")
+    def simulated_under_current_manifest(run: DayRun) -> dg.AssetCheckResult:
+        """Warn when the outcome was simulated under another manifest (connections, lane, costs aside)."""
+        if is_empty_day(run.paths):
+            return dg.AssetCheckResult(passed=True, metadata={"status": EMPTY_DAY})
+        changes = manifest_changes(run.paths)
+        return dg.AssetCheckResult(
+            passed=not changes,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "manifest_changes": changes_text(changes),
+                "simulated_manifest": dg.MetadataValue.path(str(run.paths.simulated_manifest)),
+            },
+        )
+
+    return [simulate_day, no_contamination, runtime_restored, simulated_under_current_manifest]

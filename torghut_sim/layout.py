@@ -23,6 +23,11 @@ class RunPaths:
         return self.root / "manifest.yaml"
 
     @property
+    def simulated_manifest(self) -> Path:
+        """The manifest the last simulation started under; a reused outcome is compared with `manifest`."""
+        return self.root / "manifest.simulated.yaml"
+
+    @property
     def plan(self) -> Path:
         """The validated plan: window, names, guard results."""
         return self.root / "plan.json"

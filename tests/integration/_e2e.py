@@ -61,6 +61,8 @@ BLOCKING_CHECKS: frozenset[str] = frozenset(
     }
 )
 REPORT_CHECKS: frozenset[str] = frozenset({"report_schema", "verdict"})
+# Checks that only warn, besides the report's verdict.
+WARNING_CHECKS: frozenset[str] = frozenset({"simulated_under_current_manifest"})
 # The objects a simulation patches, by what the tests call them.
 RUNTIME_OBJECTS: dict[str, ObjectRef] = {
     "knative_service": ObjectRef(KNATIVE_SERVICE, NAMESPACE, "torghut-sim"),

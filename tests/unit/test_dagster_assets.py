@@ -324,6 +324,33 @@ def test_a_finished_day_is_reused_unless_a_fresh_simulation_is_asked_for(
     assert by_config.success and len(lifecycle.calls) == 3
 
 
+def test_a_reused_outcome_warns_when_the_manifest_changed_since_it_was_simulated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(torghut_sim.day_dump, "dump_source", _fake_dump(1.0, 1000))
+    lifecycle = FakeLifecycle(finished=True)
+    first = _materialize(tmp_path, lifecycle)
+    assert first.success and _checks(first)["simulated_under_current_manifest"].passed
+    assert _run_dir(tmp_path).simulated_manifest.is_file()
+    template = yaml.safe_load(LOCAL_TEMPLATE.read_text())
+    template["torghut_env_overrides"]["TRADING_FEATURE_MAX_STALENESS_MS"] = "60000"
+    template["reporting"]["commission_bps"] = "1.5"  # applied by the report: not a reason to warn
+    changed = tmp_path / "template.yaml"
+    changed.write_text(yaml.safe_dump(template))
+    again = _materialize(tmp_path, lifecycle, template=changed)
+    assert again.success and len(lifecycle.calls) == 1
+    outputs = _metadata(again, "simulation_outputs")
+    assert outputs["status"] == "reused"
+    assert outputs["manifest_changes"] == "torghut_env_overrides"
+    assert "torghut_env_overrides changed since" in outputs["reason"]
+    check = _checks(again)["simulated_under_current_manifest"]
+    assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
+    # Simulated afresh under the changed manifest, the outcome is current again.
+    fresh = _materialize(tmp_path, lifecycle, template=changed, tags={FRESH_SIMULATION_TAG: "true"})
+    assert fresh.success and len(lifecycle.calls) == 2
+    assert _checks(fresh)["simulated_under_current_manifest"].passed
+
+
 def test_a_runtime_left_patched_fails_its_check_and_blocks_the_report(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

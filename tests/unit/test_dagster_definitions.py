@@ -18,7 +18,7 @@ from torghut_sim.definitions import DAY_JOB, build_definitions
 CHECKS = {
     "simulation_manifest": {"full_day_window", "isolation_guards"},
     "source_dump": {"session_coverage", "exact_window"},
-    "simulation_outputs": {"no_contamination", "runtime_restored"},
+    "simulation_outputs": {"no_contamination", "runtime_restored", "simulated_under_current_manifest"},
     "simulation_report": {"report_schema", "verdict"},
 }
 BLOCKING = {
@@ -82,7 +82,11 @@ def test_every_asset_has_its_checks(defs: dg.Definitions) -> None:
 def test_gating_checks_block_and_report_checks_do_not(day_defs: list[Any]) -> None:
     specs = [s for d in day_defs if isinstance(d, dg.AssetChecksDefinition) for s in d.check_specs]
     assert {s.name for s in specs if s.blocking} == BLOCKING
-    assert {s.name for s in specs if not s.blocking} == {"report_schema", "verdict"}
+    assert {s.name for s in specs if not s.blocking} == {
+        "report_schema",
+        "verdict",
+        "simulated_under_current_manifest",
+    }
 
 
 def test_day_assets_are_partitioned_by_trading_day(defs: dg.Definitions) -> None:
