@@ -364,7 +364,7 @@ def load_run(run_dir: Path) -> RunInputs:
 
     return RunInputs(
         settings=settings,
-        # Only the few possible refusals keep their documents: the whole column was a tenth of peak memory.
+        # Only the few possible refusals keep their documents: the whole column held ~30 MB of peak memory.
         decisions=decisions.drop("decision_json"),
         refusal_candidates=refusal_candidates(decisions),
         executions=executions,
