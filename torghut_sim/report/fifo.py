@@ -204,28 +204,25 @@ class _CostCurve:
             .with_columns(pl.col("q").cum_sum().alias("G"), (pl.col("q") * pl.col("p")).cum_sum().alias("K"))
         )
         bases = self.stream.group_by("sym", maintain_order=True).agg(
-            (pl.col("G").first() - pl.col("q").first()).alias("base_g"),
-            (pl.col("K").first() - pl.col("q").first() * pl.col("p").first()).alias("base_k"),
+            (pl.col("G").first() - pl.col("q").first()).alias("base_g")
         )
         # Each fill's symbol base (a symbol without units on this side is only ever asked for 0 units).
         base = frame.select("sym").join(bases, on="sym", how="left", maintain_order="left")
         self.base_g = base["base_g"].fill_null(0)
-        self.base_k = base["base_k"].fill_null(0)
 
-    def at(self, rows: pl.Series, units: pl.Series) -> pl.Series:
-        """Cost of the first `units` units on this side of each listed fill's symbol (×10²⁰); `rows` are
-        the fills' positions in the day, `units` one count per row."""
+    def _cost(self, target: pl.Series) -> pl.Series:
+        """C(X) of the whole stream at each cumulative quantity X (×10²⁰)."""
         stream = self.stream
-        if stream.height == 0:
-            return pl.zeros(len(units), dtype=_I128, eager=True)
-        target = self.base_g.gather(rows) + units
         j = stream["G"].search_sorted(target, side="left").clip(upper_bound=stream.height - 1)
-        cost = stream["K"].gather(j) - (stream["G"].gather(j) - target) * stream["p"].gather(j)
-        return cost - self.base_k.gather(rows)
+        return stream["K"].gather(j) - (stream["G"].gather(j) - target) * stream["p"].gather(j)
 
     def between(self, rows: pl.Series, low: pl.Series, units: pl.Series) -> pl.Series:
-        """Cost of this side's units low+1 … low+units of each listed fill's symbol (×10²⁰)."""
-        return self.at(rows, low + units) - self.at(rows, low)
+        """Cost of this side's units low+1 … low+units of each listed fill's symbol (×10²⁰); `rows` are
+        the fills' positions in the day. The symbol's base cost cancels out of the difference."""
+        if self.stream.height == 0:
+            return pl.zeros(len(rows), dtype=_I128, eager=True)
+        start = self.base_g.gather(rows) + low
+        return self._cost(start + units) - self._cost(start)
 
 
 def _match_vectorized(fills: Fills, bps_units: int, fee_units: int) -> Ledger:
