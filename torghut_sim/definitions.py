@@ -21,6 +21,7 @@ from assets.period import build_period_assets
 from assets.report import build_report_assets
 from assets.simulation import SimulationDay, build_simulation_assets, run_simulation_day
 from resources import DeploymentSettings, build_resources, runtime_pool
+from sensors.automation import build_reports_automation_sensor
 from sensors.cancel import build_cancel_sensor
 from sensors.cleanup import build_cleanup_job, build_failure_sensor
 from sensors.drift import runtime_drift_sensor
@@ -54,10 +55,11 @@ def build_definitions(
         description="One trading day: manifest, dump, simulation on the runtime, report.",
     )
     cleanup_job = build_cleanup_job(pool)
+    periods = build_period_assets(settings.partitions_start)
     return dg.Definitions(
         assets=[
             *(a for a in day if not isinstance(a, dg.AssetChecksDefinition)),
-            *build_period_assets(settings.partitions_start),
+            *periods,
             simulation_catalog,
         ],
         asset_checks=[c for c in day if isinstance(c, dg.AssetChecksDefinition)],
@@ -69,6 +71,7 @@ def build_definitions(
             build_cancel_sensor(cleanup_job),
             runtime_drift_sensor,
             build_lane_pool_sensor(pool, max(len(lanes), 1)),
+            build_reports_automation_sensor([*periods, simulation_catalog]),
         ],
         resources=build_resources(settings),
         # A day's steps run one after another anyway; in one process the code location loads once per
