@@ -20,8 +20,15 @@ if TYPE_CHECKING:
     from torghut_sim.report.period import PeriodResult
 
 # A period's days are in: rebuild when any of its day reports changed, once no day of it is still running.
+# A period that has a day report but was never built counts too: days reported before the automation
+# sensor first ran (the demo's, or a deployment's from before the sensor) still get their week and month,
+# while a period with no day report at all is never built for nothing.
+_CHANGED_OR_OWED: dg.AutomationCondition[Any] = dg.AutomationCondition.any_deps_updated() | (
+    dg.AutomationCondition.missing()
+    & dg.AutomationCondition.any_deps_match(~dg.AutomationCondition.missing())
+)
 PERIOD_AUTOMATION: dg.AutomationCondition[Any] = (
-    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    _CHANGED_OR_OWED.since_last_handled()
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 )

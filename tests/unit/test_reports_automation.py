@@ -62,3 +62,19 @@ def test_a_new_day_report_requests_its_week_its_month_and_the_catalog() -> None:
         # Handled: without another day report nothing is requested again.
         quiet = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=after.cursor)
         assert quiet.total_requested == 0
+
+
+def test_a_day_reported_before_the_sensor_first_ran_still_gets_its_week_and_month() -> None:
+    defs = _definitions()
+    with dg.DagsterInstance.ephemeral() as instance:
+        # As after the demo: the day is reported by `dg launch`, and the daemon starts later.
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key="simulation_report", partition=DAY)
+        )
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        assert first.total_requested == 0
+        assert second.get_requested_partitions(dg.AssetKey("weekly_period_report")) == {"2026-03-02"}
+        assert second.get_requested_partitions(dg.AssetKey("monthly_period_report")) == {"2026-03-01"}
+        # Every other week and month has no day report: none of them is built.
+        assert second.total_requested == 3
