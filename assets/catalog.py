@@ -16,7 +16,13 @@ _REBUILD: dg.AutomationCondition[Any] = (
     | dg.AutomationCondition.any_deps_updated()
     | dg.AutomationCondition.code_version_changed()
 )
-CATALOG_AUTOMATION = _REBUILD.since_last_handled() & ~dg.AutomationCondition.in_progress()
+# Not while a report it reads is still being made: a backfill rebuilds the catalog once, at its end, rather
+# than once per finished day (each rebuild is a run, competing with the simulations for the cores).
+CATALOG_AUTOMATION = (
+    _REBUILD.since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+)
 
 
 @dg.asset(

@@ -24,6 +24,7 @@ import pytest
 from benchmarks import backfill_stack as bf
 from resources import runtime_pool
 from resources.deployment import DEFAULT_RUNTIME_LANE
+from sensors.automation import REPORTS_AUTOMATION_SENSOR
 from sensors.lanes import sync_pool_limit
 from tests.integration import _e2e as e2e
 from torghut_sim.devstack.baseline import ensure_baseline
@@ -38,6 +39,8 @@ pytestmark = pytest.mark.timeout(2400)
 # Trading days only these tests use; the middle one is never seeded (an empty day).
 BACKFILL_DAYS = (date(2026, 6, 15), date(2026, 6, 16), date(2026, 6, 17))
 EMPTY_DAY = date(2026, 6, 16)
+# The week and the month (their partition keys) that hold the backfilled days.
+WEEK, MONTH = "2026-06-15", "2026-06-01"
 CANCELLED_DAY = date(2026, 6, 23)
 LANE_DAYS = (date(2026, 6, 24), date(2026, 6, 25), date(2026, 6, 26))
 BACKFILL_TIMEOUT = 1800.0
@@ -181,6 +184,39 @@ def _status(backfills: Backfills, asset: str, day: date) -> str:
     return str(e2e.materialization_metadata(backfills.instance, asset, day.isoformat())["status"])
 
 
+def _wait_period(backfills: Backfills, asset: str, partition: str, days_reported: int) -> dict[str, Any]:
+    """The metadata of the period partition once the automation sensor has built it over its days."""
+
+    def built() -> dict[str, Any] | None:
+        records = backfills.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1
+        ).records
+        if not records or records[0].asset_materialization is None:
+            return None
+        run = backfills.instance.get_run_by_id(records[0].run_id)
+        assert run is not None
+        assert run.tags.get("dagster/sensor_name") == REPORTS_AUTOMATION_SENSOR, run.tags
+        metadata = {k: getattr(v, "value", v) for k, v in records[0].asset_materialization.metadata.items()}
+        return metadata if metadata["days_reported"] >= days_reported else None
+
+    found: dict[str, Any] = e2e.wait_for(f"{asset} {partition} to be built", built, timeout=300)
+    return found
+
+
+def _catalog_rebuilds_within(backfills: Backfills, span: tuple[float, float]) -> list[str]:
+    """The automation sensor's catalog runs that started between `span`'s two times."""
+    records = backfills.instance.get_run_records(
+        dg.RunsFilter(tags={"dagster/sensor_name": REPORTS_AUTOMATION_SENSOR})
+    )
+    return [
+        r.dagster_run.run_id
+        for r in records
+        if r.dagster_run.asset_selection == {dg.AssetKey("simulation_catalog")}
+        and r.start_time is not None
+        and span[0] <= r.start_time <= span[1]
+    ]
+
+
 def test_a_backfill_with_an_empty_day_succeeds_one_simulation_at_a_time(backfills: Backfills) -> None:
     backfills.prepare(BACKFILL_DAYS, frozenset({EMPTY_DAY}))
     before = e2e.runtime_objects(backfills.kube)
@@ -214,6 +250,17 @@ def test_a_backfill_with_an_empty_day_succeeds_one_simulation_at_a_time(backfill
     assert first[1] < second[0], f"lock intervals intersect: {first} and {second}"
     e2e.assert_runtime_matches(backfills.kube, before)
     assert read_lock(backfills.kube, e2e.NAMESPACE) is None
+
+    # The daemon's automation sensor then rebuilds the days' week (Juneteenth, the 19th, is a holiday).
+    week = _wait_period(backfills, "weekly_period_report", WEEK, days_reported=2)
+    assert week["period_id"] == "2026-06-15_2026-06-21", week
+    assert week["trading_days"] == 4
+    assert week["days_without_report"] == ["2026-06-16 empty_day", "2026-06-18 not_run"]
+    month = _wait_period(backfills, "monthly_period_report", MONTH, days_reported=2)
+    assert month["period_id"] == "2026-06-01_2026-06-30", month
+    # The catalog waited for the backfill's reports instead of being rebuilt after each day.
+    span = (min(t.start for t in timings), max(t.end for t in timings))
+    assert _catalog_rebuilds_within(backfills, span) == []
 
     # The same days again: every day is done, so nothing is simulated and the outcomes are reused.
     again_id, again = backfills.run_to_end(BACKFILL_DAYS)
