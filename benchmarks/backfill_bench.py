@@ -8,11 +8,12 @@ source topics, starts `dg dev` (webserver and daemon) on a throwaway instance, l
 `launchPartitionBackfill` over the day assets, waits, and prints per day the run's wall time, each step's
 work (from the event log), the wait for the runtime pool and the remaining orchestration overhead; for
 the backfill its wall time, its floor (first simulated day's steps before its simulation + the busiest
-lane's simulations one after another + the last day's report) and the ratio; and the code location's
-load time. `--lanes 2` runs the same backfill twice, from a clean start each time: on the stack's one
-runtime, then on two lanes (a second reference runtime in its own namespace), and prints the two-lane
-time over the one-lane time. Needs `devstack up` (all services) and `devstack baseline` first; it clears
-the source topics (`seed-day --reset`).
+lane's simulations one after another + the last day's report) and the ratio; how long after the last
+run the daemon's `reports_automation` sensor had rebuilt the days' week and month reports and then the
+catalog; and the code location's load time. `--lanes 2` runs the same backfill twice, from a clean
+start each time: on the stack's one runtime, then on two lanes (a second reference runtime in its own
+namespace), and prints the two-lane time over the one-lane time. Needs `devstack up` (all services) and
+`devstack baseline` first; it clears the source topics (`seed-day --reset`).
 """
 
 from __future__ import annotations
@@ -79,6 +80,35 @@ def choose_days(start: date, count: int) -> list[date]:
     return days
 
 
+# The automation sensor ticks every 30 s, and the catalog waits for the period reports it reads.
+DERIVED_TIMEOUT = 300.0
+
+
+def period_keys(days: list[date]) -> dict[str, set[str]]:
+    """The weekly (Monday) and monthly (first day) partition keys of the periods that hold `days`."""
+    return {
+        "weekly_period_report": {(d - timedelta(days=d.weekday())).isoformat() for d in days},
+        "monthly_period_report": {d.replace(day=1).isoformat() for d in days},
+    }
+
+
+def derived_ready(instance: dg.DagsterInstance, days: list[date], after: float) -> float | None:
+    """When the daemon had rebuilt every period report of `days` and then the catalog, all after `after`
+    (epoch seconds); None while something is still owed."""
+    latest: list[float] = []
+    wanted = [(asset, [key]) for asset, keys in period_keys(days).items() for key in sorted(keys)]
+    for asset, partitions in [*wanted, ("simulation_catalog", None)]:
+        records = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=partitions), limit=1
+        ).records
+        if not records or records[0].timestamp <= after:
+            return None
+        latest.append(records[0].timestamp)
+    periods_done = max(latest[:-1])
+    # The catalog must be rebuilt after the period reports too, or its period views are stale.
+    return latest[-1] if latest[-1] > periods_done else None
+
+
 @dataclass(frozen=True)
 class Measured:
     """One backfill's outcome and figures."""
@@ -93,6 +123,8 @@ class Measured:
     status_wall: float
     created: float
     output_root: Path
+    # When the period reports and the catalog were rebuilt by the daemon (None: not within the timeout).
+    derived: float | None = None
 
 
 def measure(days: list[date], lanes: int, root: Path, logs: Path, timeout: float) -> Measured:
@@ -129,6 +161,12 @@ def measure(days: list[date], lanes: int, root: Path, logs: Path, timeout: float
                 failures = {
                     t.day: failure_reason(instance, t.run_id) for t in timings if t.status != "SUCCESS"
                 }
+                last_end = max(t.end for t in timings)
+                deadline = time.monotonic() + DERIVED_TIMEOUT
+                derived = derived_ready(instance, days, last_end)
+                while derived is None and time.monotonic() < deadline:
+                    time.sleep(2)
+                    derived = derived_ready(instance, days, last_end)
     return Measured(
         lanes,
         backfill_id,
@@ -140,6 +178,7 @@ def measure(days: list[date], lanes: int, root: Path, logs: Path, timeout: float
         seen_at - began,
         created,
         root / f"simulations_{lanes}",
+        derived,
     )
 
 
@@ -168,6 +207,15 @@ def report(m: Measured, empty: date | None) -> None:
         f" ratio {m.status_wall / floor.total:.2f}"
     )
     print(f"days holding one lane's runtime at once: {lock_overlaps(m.timings, m.output_root) or 'none'}")
+    last_end = max(t.end for t in m.timings)
+    print(
+        "period reports and catalog rebuilt by the daemon: "
+        + (
+            f"{m.derived - last_end:.1f}s after the last run ended"
+            if m.derived is not None
+            else f"not within {DERIVED_TIMEOUT:.0f}s of the last run's end"
+        )
+    )
     first = min(t.start for t in m.timings) - m.created
     # The backfill daemon looks at backfills every 30 s (not configurable): this part is 0-30 s.
     pickup = min(t.created for t in m.timings) - m.created

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from benchmarks.backfill_bench import period_keys
 from benchmarks.backfill_stack import (
     SIMULATE_STEP,
     RunTiming,
@@ -126,3 +127,12 @@ def test_the_lanes_file_names_the_primary_runtime_first_and_lets_only_it_manage_
         ("primary", "torghut", True),
         ("lane2", "torghut-bench-lane2", False),
     ]
+
+
+def test_the_periods_of_a_backfill_are_its_days_mondays_and_months() -> None:
+    # Friday 2026-05-29, then Monday 2026-06-01 and Tuesday 2026-06-02: two weeks, two months.
+    days = [date(2026, 5, 29), date(2026, 6, 1), date(2026, 6, 2)]
+    assert period_keys(days) == {
+        "weekly_period_report": {"2026-05-25", "2026-06-01"},
+        "monthly_period_report": {"2026-05-01", "2026-06-01"},
+    }
