@@ -11,15 +11,21 @@ from resources import SimulationConfigResource
 CATALOG_CODE_VERSION = "2"
 # Views follow new days by glob; a rebuild is only needed when missing, after a new report (a table may
 # have appeared for the first time) or when the view definitions change.
-_REBUILD: dg.AutomationCondition[Any] = (
-    dg.AutomationCondition.missing()
-    | dg.AutomationCondition.any_deps_updated()
-    | dg.AutomationCondition.code_version_changed()
+_MISSING_OR_CHANGED_NOW: dg.AutomationCondition[Any] = (
+    dg.AutomationCondition.missing() | dg.AutomationCondition.code_version_changed()
 )
+_MISSING_OR_CHANGED = _MISSING_OR_CHANGED_NOW.since_last_handled()
+# A report written after the catalog was last requested. The reset is the request alone, and the trigger
+# carries the reports' write times, so a period report that the same tick requested beside the catalog
+# (it runs apart: another partitioning) and that finished after it still brings one more rebuild, with its
+# views. Dagster's `any_deps_updated().since_last_handled()` loses that tie to the catalog's own update.
+_NEWER_REPORT: dg.AutomationCondition[Any] = dg.AutomationCondition.any_deps_match(
+    dg.AutomationCondition.newly_updated()
+).since(dg.AutomationCondition.newly_requested())
 # Not while a report it reads is still being made: a backfill rebuilds the catalog once, at its end, rather
 # than once per finished day (each rebuild is a run, competing with the simulations for the cores).
 CATALOG_AUTOMATION = (
-    _REBUILD.since_last_handled()
+    (_MISSING_OR_CHANGED | _NEWER_REPORT)
     & ~dg.AutomationCondition.any_deps_in_progress()
     & ~dg.AutomationCondition.in_progress()
 )

@@ -203,6 +203,30 @@ def _wait_period(backfills: Backfills, asset: str, partition: str, days_reported
     return found
 
 
+def _latest(backfills: Backfills, asset: str, partition: str | None = None) -> dg.EventLogRecord | None:
+    records = backfills.instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey(asset), asset_partitions=[partition] if partition else None
+        ),
+        limit=1,
+    ).records
+    return records[0] if records else None
+
+
+def _catalog_after_periods(backfills: Backfills) -> dict[str, Any] | None:
+    """The latest catalog's metadata once it was built after the week's and the month's reports."""
+    catalog = _latest(backfills, "simulation_catalog")
+    periods = [
+        _latest(backfills, "weekly_period_report", WEEK),
+        _latest(backfills, "monthly_period_report", MONTH),
+    ]
+    if catalog is None or catalog.asset_materialization is None or None in periods:
+        return None
+    if catalog.timestamp <= max(p.timestamp for p in periods if p is not None):
+        return None
+    return {k: getattr(v, "value", v) for k, v in catalog.asset_materialization.metadata.items()}
+
+
 def _catalog_rebuilds_within(backfills: Backfills, span: tuple[float, float]) -> list[str]:
     """The automation sensor's catalog runs that started between `span`'s two times."""
     records = backfills.instance.get_run_records(
@@ -258,9 +282,14 @@ def test_a_backfill_with_an_empty_day_succeeds_one_simulation_at_a_time(backfill
     assert week["days_without_report"] == ["2026-06-16 empty_day", "2026-06-18 not_run"]
     month = _wait_period(backfills, "monthly_period_report", MONTH, days_reported=2)
     assert month["period_id"] == "2026-06-01_2026-06-30", month
-    # The catalog waited for the backfill's reports instead of being rebuilt after each day.
+    # The catalog waited for the backfill's reports instead of being rebuilt after each day, and was
+    # rebuilt once more after the period reports, so their views are in it.
     span = (min(t.start for t in timings), max(t.end for t in timings))
     assert _catalog_rebuilds_within(backfills, span) == []
+    catalog = e2e.wait_for(
+        "the catalog to be rebuilt after the period reports", lambda: _catalog_after_periods(backfills), 300
+    )
+    assert catalog["missing_views"] == "none", catalog
 
     # The same days again: every day is done, so nothing is simulated and the outcomes are reused.
     again_id, again = backfills.run_to_end(BACKFILL_DAYS)

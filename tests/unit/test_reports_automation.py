@@ -78,3 +78,29 @@ def test_a_day_reported_before_the_sensor_first_ran_still_gets_its_week_and_mont
         assert second.get_requested_partitions(dg.AssetKey("monthly_period_report")) == {"2026-03-01"}
         # Every other week and month has no day report: none of them is built.
         assert second.total_requested == 3
+
+
+def test_a_period_written_after_the_catalog_brings_one_more_catalog_rebuild() -> None:
+    defs = _definitions()
+    week, month = dg.AssetKey("weekly_period_report"), dg.AssetKey("monthly_period_report")
+    with dg.DagsterInstance.ephemeral() as instance:
+        first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="simulation_catalog"))
+        idle = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=second.cursor)
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(asset_key="simulation_report", partition=DAY)
+        )
+        # One tick requests the week, the month and the catalog; they run as three runs.
+        requested = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=idle.cursor)
+        assert requested.total_requested == 3
+        # The catalog's run ends first, then the period reports are written.
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="simulation_catalog"))
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=week, partition="2026-03-02"))
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=month, partition="2026-03-01"))
+        again = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=requested.cursor)
+        # The catalog is built once more, now with the periods' views; the periods are not rebuilt.
+        assert again.total_requested == again.get_num_requested(dg.AssetKey("simulation_catalog")) == 1
+        instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="simulation_catalog"))
+        settled = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=again.cursor)
+        assert settled.total_requested == 0
