@@ -41,6 +41,7 @@ from benchmarks.backfill_stack import (
     backfill_timings,
     dagster_database,
     dagster_stack,
+    derived_ready,
     drop_days_stores,
     extra_runtime,
     failure_reason,
@@ -82,31 +83,6 @@ def choose_days(start: date, count: int) -> list[date]:
 
 # The automation sensor ticks every 30 s, and the catalog waits for the period reports it reads.
 DERIVED_TIMEOUT = 300.0
-
-
-def period_keys(days: list[date]) -> dict[str, set[str]]:
-    """The weekly (Monday) and monthly (first day) partition keys of the periods that hold `days`."""
-    return {
-        "weekly_period_report": {(d - timedelta(days=d.weekday())).isoformat() for d in days},
-        "monthly_period_report": {d.replace(day=1).isoformat() for d in days},
-    }
-
-
-def derived_ready(instance: dg.DagsterInstance, days: list[date], after: float) -> float | None:
-    """When the daemon had rebuilt every period report of `days` and then the catalog, all after `after`
-    (epoch seconds); None while something is still owed."""
-    latest: list[float] = []
-    wanted = [(asset, [key]) for asset, keys in period_keys(days).items() for key in sorted(keys)]
-    for asset, partitions in [*wanted, ("simulation_catalog", None)]:
-        records = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=partitions), limit=1
-        ).records
-        if not records or records[0].timestamp <= after:
-            return None
-        latest.append(records[0].timestamp)
-    periods_done = max(latest[:-1])
-    # The catalog must be rebuilt after the period reports too, or its period views are stale.
-    return latest[-1] if latest[-1] > periods_done else None
 
 
 @dataclass(frozen=True)

@@ -646,3 +646,41 @@ def timings_table(timings: Sequence[RunTiming]) -> list[str]:
         figures = f"{t.wall:>8.1f}{t.work:>8.1f}{t.pool_wait:>8.1f}{t.overhead:>10.1f}"
         lines.append(f"{t.day:<12}{t.status:<10}{t.lane or '-':<9}{figures}  {steps}")
     return lines
+
+
+def latest_materialization(
+    instance: dg.DagsterInstance, asset: str, partition: str | None = None
+) -> dg.EventLogRecord | None:
+    """The latest materialization record of an asset (of one partition, when given)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey(asset), asset_partitions=[partition] if partition is not None else None
+        ),
+        limit=1,
+    ).records
+    return records[0] if records else None
+
+
+def period_keys(days: Sequence[date]) -> dict[str, set[str]]:
+    """The weekly (Monday) and monthly (first day) partition keys of the periods that hold `days`."""
+    return {
+        "weekly_period_report": {(d - timedelta(days=d.weekday())).isoformat() for d in days},
+        "monthly_period_report": {d.replace(day=1).isoformat() for d in days},
+    }
+
+
+def derived_ready(instance: dg.DagsterInstance, days: Sequence[date], after: float) -> float | None:
+    """When the daemon had rebuilt every period report of `days` and then the catalog, all after `after`
+    (epoch seconds); None while something is still owed."""
+    periods: list[float] = []
+    for asset, keys in period_keys(days).items():
+        for key in sorted(keys):
+            record = latest_materialization(instance, asset, key)
+            if record is None or record.timestamp <= after:
+                return None
+            periods.append(record.timestamp)
+    catalog = latest_materialization(instance, "simulation_catalog")
+    # The catalog must be rebuilt after the period reports too, or its period views are stale.
+    if catalog is None or catalog.timestamp <= max(periods, default=after):
+        return None
+    return catalog.timestamp

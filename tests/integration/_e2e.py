@@ -373,6 +373,11 @@ def materialization_metadata(instance: dg.DagsterInstance, asset: str, partition
     assert records, f"{asset} {partition} was never materialized"
     materialization = records[0].asset_materialization
     assert materialization is not None
+    return metadata_values(materialization)
+
+
+def metadata_values(materialization: dg.AssetMaterialization) -> dict[str, Any]:
+    """A materialization's metadata as plain values."""
     return {k: getattr(v, "value", v) for k, v in materialization.metadata.items()}
 
 

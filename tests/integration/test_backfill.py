@@ -188,43 +188,17 @@ def _wait_period(backfills: Backfills, asset: str, partition: str, days_reported
     """The metadata of the period partition once the automation sensor has built it over its days."""
 
     def built() -> dict[str, Any] | None:
-        records = backfills.instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=[partition]), limit=1
-        ).records
-        if not records or records[0].asset_materialization is None:
+        record = bf.latest_materialization(backfills.instance, asset, partition)
+        if record is None or record.asset_materialization is None:
             return None
-        run = backfills.instance.get_run_by_id(records[0].run_id)
+        run = backfills.instance.get_run_by_id(record.run_id)
         assert run is not None
         assert run.tags.get("dagster/sensor_name") == REPORTS_AUTOMATION_SENSOR, run.tags
-        metadata = {k: getattr(v, "value", v) for k, v in records[0].asset_materialization.metadata.items()}
+        metadata = e2e.metadata_values(record.asset_materialization)
         return metadata if metadata["days_reported"] >= days_reported else None
 
     found: dict[str, Any] = e2e.wait_for(f"{asset} {partition} to be built", built, timeout=300)
     return found
-
-
-def _latest(backfills: Backfills, asset: str, partition: str | None = None) -> dg.EventLogRecord | None:
-    records = backfills.instance.fetch_materializations(
-        dg.AssetRecordsFilter(
-            asset_key=dg.AssetKey(asset), asset_partitions=[partition] if partition else None
-        ),
-        limit=1,
-    ).records
-    return records[0] if records else None
-
-
-def _catalog_after_periods(backfills: Backfills) -> dict[str, Any] | None:
-    """The latest catalog's metadata once it was built after the week's and the month's reports."""
-    catalog = _latest(backfills, "simulation_catalog")
-    periods = [
-        _latest(backfills, "weekly_period_report", WEEK),
-        _latest(backfills, "monthly_period_report", MONTH),
-    ]
-    if catalog is None or catalog.asset_materialization is None or None in periods:
-        return None
-    if catalog.timestamp <= max(p.timestamp for p in periods if p is not None):
-        return None
-    return {k: getattr(v, "value", v) for k, v in catalog.asset_materialization.metadata.items()}
 
 
 def _catalog_rebuilds_within(backfills: Backfills, span: tuple[float, float]) -> list[str]:
@@ -286,10 +260,15 @@ def test_a_backfill_with_an_empty_day_succeeds_one_simulation_at_a_time(backfill
     # rebuilt once more after the period reports, so their views are in it.
     span = (min(t.start for t in timings), max(t.end for t in timings))
     assert _catalog_rebuilds_within(backfills, span) == []
-    catalog = e2e.wait_for(
-        "the catalog to be rebuilt after the period reports", lambda: _catalog_after_periods(backfills), 300
+    e2e.wait_for(
+        "the catalog to be rebuilt after the period reports",
+        lambda: bf.derived_ready(backfills.instance, BACKFILL_DAYS, span[1]),
+        timeout=300,
     )
-    assert catalog["missing_views"] == "none", catalog
+    catalog = bf.latest_materialization(backfills.instance, "simulation_catalog")
+    assert catalog is not None
+    assert catalog.asset_materialization is not None
+    assert e2e.metadata_values(catalog.asset_materialization)["missing_views"] == "none"
 
     # The same days again: every day is done, so nothing is simulated and the outcomes are reused.
     again_id, again = backfills.run_to_end(BACKFILL_DAYS)

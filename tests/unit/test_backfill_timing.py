@@ -7,7 +7,6 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from benchmarks.backfill_bench import period_keys
 from benchmarks.backfill_stack import (
     SIMULATE_STEP,
     RunTiming,
@@ -17,6 +16,7 @@ from benchmarks.backfill_stack import (
     lane_overlaps,
     lanes_file_for,
     lock_interval,
+    period_keys,
     timings_table,
 )
 
