@@ -11,6 +11,7 @@ never two at once on one.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 
 import dagster as dg
 import pytest
+import yaml
 
 from benchmarks import backfill_stack as bf
 from resources import runtime_pool
@@ -27,6 +29,7 @@ from resources.deployment import DEFAULT_RUNTIME_LANE
 from sensors.automation import REPORTS_AUTOMATION_SENSOR
 from sensors.lanes import sync_pool_limit
 from tests.integration import _e2e as e2e
+from torghut_sim.day_template import LOCAL_TEMPLATE
 from torghut_sim.devstack.baseline import ensure_baseline
 from torghut_sim.devstack.config import StackConfig
 from torghut_sim.devstack.host_env import host_pipeline_env
@@ -58,6 +61,19 @@ class Backfills:
     stack_config: StackConfig
     admin_dsn: str
     logs: Path
+    template: Path
+
+    @contextlib.contextmanager
+    def paced(self, acceleration: float) -> Iterator[None]:
+        """Runs started inside replay at `acceleration` × event time (the template is read at run time)."""
+        original = self.template.read_text()
+        doc = yaml.safe_load(original)
+        doc["replay"] = {**doc.get("replay", {}), "pace_mode": "accelerated", "acceleration": acceleration}
+        self.template.write_text(yaml.safe_dump(doc, sort_keys=False))
+        try:
+            yield
+        finally:
+            self.template.write_text(original)
 
     def prepare(self, days: tuple[date, ...], empty: frozenset[date] = frozenset()) -> None:
         """Drop what earlier runs of the days left, then seed the non-empty ones in time order."""
@@ -94,6 +110,10 @@ def backfills(
         home = root / "dagster_home"
         bf.write_home(home)
         env = host_pipeline_env(home, database, root / "simulations", kubeconfig)
+        # A copy of the local template, so one test can pace its runs without touching the others'.
+        template = root / "trading-day-template.yaml"
+        template.write_text(LOCAL_TEMPLATE.read_text())
+        env["TORGHUT_SIM_TEMPLATE"] = str(template)
         with (
             bf.dagster_stack(env, root / "logs" / "dg-dev.log") as stack,
             e2e.instance_env(env),
@@ -101,7 +121,15 @@ def backfills(
             Kube.from_kubeconfig(kubeconfig) as kube,
         ):
             yield Backfills(
-                stack, instance, env, root / "simulations", kube, stack_config, admin_dsn, root / "logs"
+                stack,
+                instance,
+                env,
+                root / "simulations",
+                kube,
+                stack_config,
+                admin_dsn,
+                root / "logs",
+                template,
             )
 
 
@@ -287,13 +315,17 @@ def test_cancelling_a_backfill_mid_simulation_restores_the_runtime(backfills: Ba
     before = e2e.runtime_objects(backfills.kube)
     e2e.wait_lock_free(backfills.kube)
 
-    backfill_id = bf.launch_backfill(backfills.stack, (CANCELLED_DAY,))
-    e2e.wait_for(
-        f"the simulation of {CANCELLED_DAY} to replay",
-        lambda: run_dir.phase_started("replay", "monitor"),
-        timeout=BACKFILL_TIMEOUT,
-        every=0.5,
-    )
+    # The daemon acts on a cancel at its next backfill iteration (every 30 s). Unpaced, the day's replay and
+    # monitor can end before that and the run succeeds; paced at 60 × its 6.5 h session, the replay alone
+    # lasts 6.5 min, so the cancel lands mid-simulation however the iterations fall.
+    with backfills.paced(acceleration=60):
+        backfill_id = bf.launch_backfill(backfills.stack, (CANCELLED_DAY,))
+        e2e.wait_for(
+            f"the simulation of {CANCELLED_DAY} to replay",
+            lambda: run_dir.phase_started("replay", "monitor"),
+            timeout=BACKFILL_TIMEOUT,
+            every=0.5,
+        )
     assert read_lock(backfills.kube, e2e.NAMESPACE) is not None
     bf.cancel_backfill(backfills.stack, backfill_id)
 
@@ -301,11 +333,14 @@ def test_cancelling_a_backfill_mid_simulation_restores_the_runtime(backfills: Ba
     assert status in {"CANCELED", "COMPLETED_FAILED"}, status
     (timing,) = bf.backfill_timings(backfills.instance, backfill_id)
 
-    def run_ended() -> bool:
+    def run_finished() -> dg.DagsterRun | None:
         run = backfills.instance.get_run_by_id(timing.run_id)
-        return run is not None and run.status in {dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.FAILURE}
+        return run if run is not None and run.is_finished else None
 
-    e2e.wait_for("the cancelled run to end", run_ended, timeout=600)
+    run = e2e.wait_for("the cancelled run to end", run_finished, timeout=600)
+    assert run.status in {dg.DagsterRunStatus.CANCELED, dg.DagsterRunStatus.FAILURE}, run.status
+    interrupted = [t["phase"] for t in run_dir.transitions() if t["status"] == "interrupted"]
+    assert interrupted == ["replay", "run"], run_dir.transitions()[-5:]
     # Restored on the way out of the interrupted lifecycle (or by the cleanup run of the cancel sensor).
     e2e.wait_lock_free(backfills.kube, timeout=600)
     e2e.wait_for("state.json to be retired", lambda: not run_dir.paths.state.exists(), timeout=300)
