@@ -9,8 +9,9 @@ source topics, starts `dg dev` (webserver and daemon) on a throwaway instance, l
 work (from the event log), the wait for the runtime pool and the remaining orchestration overhead; for
 the backfill its wall time, its floor (first simulated day's steps before its simulation + the busiest
 lane's simulations one after another + the last day's report) and the ratio; how long after the last
-run the daemon's `reports_automation` sensor had rebuilt the days' week and month reports and then the
-catalog; and the code location's load time. `--lanes 2` runs the same backfill twice, from a clean
+run the daemon's `reports_automation` sensor had built each week and month report of the days (each after
+its own days' runs: a week done mid-backfill is built then) and then the catalog; and the code location's
+load time. `--lanes 2` runs the same backfill twice, from a clean
 start each time: on the stack's one runtime, then on two lanes (a second reference runtime in its own
 namespace), and prints the two-lane time over the one-lane time. Needs `devstack up` (all services) and
 `devstack baseline` first; it clears the source topics (`seed-day --reset`).
@@ -137,12 +138,11 @@ def measure(days: list[date], lanes: int, root: Path, logs: Path, timeout: float
                 failures = {
                     t.day: failure_reason(instance, t.run_id) for t in timings if t.status != "SUCCESS"
                 }
-                last_end = max(t.end for t in timings)
                 deadline = time.monotonic() + DERIVED_TIMEOUT
-                derived = derived_ready(instance, days, last_end)
+                derived = derived_ready(instance, timings)
                 while derived is None and time.monotonic() < deadline:
                     time.sleep(2)
-                    derived = derived_ready(instance, days, last_end)
+                    derived = derived_ready(instance, timings)
     return Measured(
         lanes,
         backfill_id,

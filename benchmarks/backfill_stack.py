@@ -669,18 +669,29 @@ def period_keys(days: Sequence[date]) -> dict[str, set[str]]:
     }
 
 
-def derived_ready(instance: dg.DagsterInstance, days: Sequence[date], after: float) -> float | None:
-    """When the daemon had rebuilt every period report of `days` and then the catalog, all after `after`
-    (epoch seconds); None while something is still owed."""
-    periods: list[float] = []
-    for asset, keys in period_keys(days).items():
-        for key in sorted(keys):
-            record = latest_materialization(instance, asset, key)
-            if record is None or record.timestamp <= after:
-                return None
-            periods.append(record.timestamp)
+def periods_owed(timings: Sequence[RunTiming]) -> dict[tuple[str, str], float]:
+    """Per period report (asset, partition key) of the runs' days, the end of the last run of its days.
+
+    A week whose days all ended mid-backfill is owed a build after them, not after the backfill's end.
+    """
+    owed: dict[tuple[str, str], float] = {}
+    for timing in timings:
+        for asset, (key,) in period_keys([date.fromisoformat(timing.day)]).items():
+            owed[(asset, key)] = max(timing.end, owed.get((asset, key), timing.end))
+    return owed
+
+
+def derived_ready(instance: dg.DagsterInstance, timings: Sequence[RunTiming]) -> float | None:
+    """When the daemon had built each period report of the runs' days after the last of its days' runs, and
+    then the catalog after all of them (epoch seconds); None while something is still owed."""
+    built: list[float] = [t.end for t in timings]
+    for (asset, key), after in sorted(periods_owed(timings).items()):
+        record = latest_materialization(instance, asset, key)
+        if record is None or record.timestamp <= after:
+            return None
+        built.append(record.timestamp)
     catalog = latest_materialization(instance, "simulation_catalog")
     # The catalog must be rebuilt after the period reports too, or its period views are stale.
-    if catalog is None or catalog.timestamp <= max(periods, default=after):
+    if catalog is None or catalog.timestamp <= max(built, default=0.0):
         return None
     return catalog.timestamp

@@ -290,7 +290,7 @@ def test_a_backfill_with_an_empty_day_succeeds_one_simulation_at_a_time(backfill
     assert _catalog_rebuilds_within(backfills, span) == []
     e2e.wait_for(
         "the catalog to be rebuilt after the period reports",
-        lambda: bf.derived_ready(backfills.instance, BACKFILL_DAYS, span[1]),
+        lambda: bf.derived_ready(backfills.instance, timings),
         timeout=300,
     )
     catalog = bf.latest_materialization(backfills.instance, "simulation_catalog")

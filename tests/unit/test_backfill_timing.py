@@ -17,6 +17,7 @@ from benchmarks.backfill_stack import (
     lanes_file_for,
     lock_interval,
     period_keys,
+    periods_owed,
     timings_table,
 )
 
@@ -135,4 +136,20 @@ def test_the_periods_of_a_backfill_are_its_days_mondays_and_months() -> None:
     assert period_keys(days) == {
         "weekly_period_report": {"2026-05-25", "2026-06-01"},
         "monthly_period_report": {"2026-05-01", "2026-06-01"},
+    }
+
+
+def test_a_period_is_owed_after_the_last_run_of_its_own_days() -> None:
+    # Friday 05-29 ends first, Monday 06-01 next, Tuesday 06-02 last: week 05-25 (and month 05) is owed
+    # after Friday's run, not after the backfill's last run; week 06-01 and month 06 after Tuesday's.
+    timings = [
+        _day("2026-06-01", 100.0, [], 190.0),
+        _day("2026-05-29", 0.0, [], 90.0),
+        _day("2026-06-02", 200.0, [], 290.0),
+    ]
+    assert periods_owed(timings) == {
+        ("weekly_period_report", "2026-05-25"): 90.0,
+        ("monthly_period_report", "2026-05-01"): 90.0,
+        ("weekly_period_report", "2026-06-01"): 290.0,
+        ("monthly_period_report", "2026-06-01"): 290.0,
     }
